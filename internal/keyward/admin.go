@@ -1,0 +1,92 @@
+package keyward
+
+import (
+	"context"
+	"crypto/subtle"
+
+	"github.com/keyward/keyward/internal/keyformat"
+)
+
+// DefaultAccountName is the account that a fresh store's first admin key belongs to.
+const DefaultAccountName = "default"
+
+// Bootstrap makes a fresh store usable: when no admin key exists at all, it creates the
+// default account and a root admin key in it, and returns the key's secret. On any later
+// start it returns "" and does nothing, so the secret is shown exactly once.
+func (s *Service) Bootstrap(ctx context.Context) (string, error) {
+	n, err := s.store.CountAdminKeys(ctx)
+	if err != nil || n > 0 {
+		return "", err
+	}
+	_, secret, err := s.CreateAdminKey(ctx, DefaultAccountName, "root")
+	return secret, err
+}
+
+// CreateAdminKey creates an admin key in the named account, creating the account if it does
+// not exist yet, and returns the key with its secret. Errors: EValidation.
+func (s *Service) CreateAdminKey(ctx context.Context, accountName, name string) (*AdminKey, string, error) {
+	if err := validateName("account name", accountName); err != nil {
+		return nil, "", err
+	}
+	if err := validateName("name", name); err != nil {
+		return nil, "", err
+	}
+	acct, err := s.store.AccountByName(ctx, accountName)
+	if ErrorCode(err) == ENotFound {
+		acct = &Account{ID: NewID(), Name: accountName, CreatedAt: s.Now()}
+		err = s.store.CreateAccount(ctx, acct)
+		if ErrorCode(err) == EConflict { // created concurrently by another process
+			acct, err = s.store.AccountByName(ctx, accountName)
+		}
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	gen, err := keyformat.Generate(AdminKeyPrefix)
+	if err != nil {
+		return nil, "", &Error{Code: EInternal, Message: "could not generate a key", Cause: err}
+	}
+	sum := s.hasher.Hash(gen.Raw)
+	k := &AdminKey{
+		ID:         NewID(),
+		AccountID:  acct.ID,
+		Name:       name,
+		Prefix:     gen.DisplayPrefix(),
+		Last4:      gen.Last4(),
+		Hash:       sum[:],
+		HashScheme: s.hasher.CurrentScheme(),
+		CreatedAt:  s.Now(),
+	}
+	if err := s.store.CreateAdminKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	return k, gen.Raw, nil
+}
+
+// AuthenticateAdmin returns the principal of an admin key secret. Any failure is
+// EUnauthenticated with the same message, so that a caller learns nothing about which keys
+// exist.
+func (s *Service) AuthenticateAdmin(ctx context.Context, secret string) (Principal, error) {
+	denied := Errorf(EUnauthenticated, "the credential is missing, malformed, unknown or revoked")
+	parsed, err := keyformat.Parse(secret)
+	if err != nil || parsed.Prefix != AdminKeyPrefix {
+		return Principal{}, denied
+	}
+	for _, version := range s.hasher.Versions() {
+		sum, _ := s.hasher.HashVersion(version, secret)
+		k, err := s.store.AdminKeyByHash(ctx, sum[:])
+		if ErrorCode(err) == ENotFound {
+			continue
+		}
+		if err != nil {
+			return Principal{}, err
+		}
+		// The index lookup already matched; comparing again in constant time keeps the
+		// decision independent of how a store compares blobs.
+		if subtle.ConstantTimeCompare(k.Hash, sum[:]) != 1 || k.RevokedAt != nil {
+			return Principal{}, denied
+		}
+		return Principal{AccountID: k.AccountID, Kind: "admin_key", ID: k.ID}, nil
+	}
+	return Principal{}, denied
+}

@@ -1,0 +1,116 @@
+package keyward
+
+import (
+	"slices"
+	"time"
+)
+
+// Key is an API key as stored: everything but the secret, which is never kept.
+type Key struct {
+	ID            string
+	AccountID     string
+	ProjectID     string
+	EnvironmentID string // "" when the key belongs to no environment
+	Name          string
+	// Prefix is the public handle: the key's prefix and first body characters ("raff_17d70fcf").
+	Prefix string
+	// Last4 is the last four characters of the secret, to tell keys apart.
+	Last4 string
+	// Hash is the keyed hash of the secret under HashScheme; it is unique across all keys.
+	Hash       []byte
+	HashScheme string
+	Scopes     []string
+	// Metadata is the caller's own JSON object, returned on verification.
+	Metadata             map[string]any
+	ExpiresAt            *time.Time
+	LastUsedAt           *time.Time
+	CreatedAt            time.Time
+	RevokedAt            *time.Time
+	ReplacedByKeyID      string // "" until the key is rotated
+	GraceExpiresAt       *time.Time
+	RotationIntervalDays int // 0 when the key has no rotation schedule
+	NextRotationAt       *time.Time
+	RotationWebhookURL   string
+	CreatedBy            string
+}
+
+// Status is a key's lifecycle state at a moment, as listed and filtered.
+type Status string
+
+// Key statuses.
+const (
+	StatusActive  Status = "active"
+	StatusRevoked Status = "revoked"
+	StatusExpired Status = "expired"
+)
+
+// Status returns the key's state at now: revoked wins over expired, and a rotated key whose
+// grace period is over counts as expired.
+func (k *Key) Status(now time.Time) Status {
+	switch {
+	case k.RevokedAt != nil && !k.RevokedAt.After(now):
+		return StatusRevoked
+	case k.ExpiresAt != nil && !k.ExpiresAt.After(now),
+		k.GraceExpiresAt != nil && !k.GraceExpiresAt.After(now):
+		return StatusExpired
+	}
+	return StatusActive
+}
+
+// VerifyCode is the outcome of verifying a key.
+type VerifyCode string
+
+// Verification outcomes. Only VerifyValid means the key may be used.
+const (
+	VerifyValid             VerifyCode = "VALID"
+	VerifyMalformed         VerifyCode = "MALFORMED"
+	VerifyNotFound          VerifyCode = "NOT_FOUND"
+	VerifyRevoked           VerifyCode = "REVOKED"
+	VerifyExpired           VerifyCode = "EXPIRED"
+	VerifyInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
+)
+
+// Check applies the verification rules to a found key, in their fixed order: revoked,
+// expired (by its own expiry or the end of its rotation grace), then scopes. Every required
+// scope must be among the key's.
+func (k *Key) Check(now time.Time, requiredScopes []string) VerifyCode {
+	switch k.Status(now) {
+	case StatusRevoked:
+		return VerifyRevoked
+	case StatusExpired:
+		return VerifyExpired
+	}
+	for _, s := range requiredScopes {
+		if !slices.Contains(k.Scopes, s) {
+			return VerifyInsufficientScope
+		}
+	}
+	return VerifyValid
+}
+
+// NextRotation is when a key with the given schedule is next due for rotation: its creation
+// plus the interval, or nil when it has no schedule.
+func NextRotation(createdAt time.Time, intervalDays int) *time.Time {
+	if intervalDays <= 0 {
+		return nil
+	}
+	t := createdAt.AddDate(0, 0, intervalDays)
+	return &t
+}
+
+// AdminKey is a management credential: it may manage everything in its account. Like an API
+// key, only its hash is stored.
+type AdminKey struct {
+	ID         string
+	AccountID  string
+	Name       string
+	Prefix     string
+	Last4      string
+	Hash       []byte
+	HashScheme string
+	CreatedAt  time.Time
+	RevokedAt  *time.Time
+}
+
+// AdminKeyPrefix starts every admin key, so that one is never mistaken for an API key.
+const AdminKeyPrefix = "kwadmin"

@@ -1,0 +1,127 @@
+package keyward
+
+import (
+	"encoding/json"
+	"net"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+	"unicode"
+	"unicode/utf8"
+)
+
+// Limits on what a caller may store. They keep one request from growing a row, a cache entry
+// or a verification response without bound.
+const (
+	MaxNameLen          = 128
+	MaxScopes           = 64
+	MaxScopeLen         = 128
+	MaxMetadataBytes    = 8 << 10
+	MaxRotationDays     = 3650
+	MaxGracePeriod      = 30 * 24 * time.Hour
+	MaxWebhookURLLength = 2048
+)
+
+// ScopePattern is the documented shape of a scope: a letter or digit, then letters, digits
+// and the separators . _ : / - (as "read", "keys:write", "projects/p1.read").
+var ScopePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/\-]*$`)
+
+func validateName(field, name string) error {
+	n := utf8.RuneCountInString(name)
+	if n < 1 || n > MaxNameLen {
+		return Errorf(EValidation, "%s must be 1 to %d characters", field, MaxNameLen)
+	}
+	if strings.TrimSpace(name) == "" {
+		return Errorf(EValidation, "%s must not be blank", field)
+	}
+	for _, r := range name {
+		if unicode.IsControl(r) {
+			return Errorf(EValidation, "%s must not contain control characters", field)
+		}
+	}
+	return nil
+}
+
+// normalizeScopes validates scopes and drops duplicates, keeping first-seen order.
+func normalizeScopes(scopes []string) ([]string, error) {
+	if len(scopes) > MaxScopes {
+		return nil, Errorf(EValidation, "a key may have at most %d scopes", MaxScopes)
+	}
+	out := make([]string, 0, len(scopes))
+	seen := make(map[string]bool, len(scopes))
+	for _, s := range scopes {
+		if len(s) > MaxScopeLen || !ScopePattern.MatchString(s) {
+			return nil, Errorf(EValidation, "scope %q must match %s and be at most %d characters", s, ScopePattern, MaxScopeLen)
+		}
+		if !seen[s] {
+			seen[s] = true
+			out = append(out, s)
+		}
+	}
+	return out, nil
+}
+
+func validateExpiry(expiresAt *time.Time, now time.Time) error {
+	if expiresAt != nil && !expiresAt.After(now) {
+		return Errorf(EValidation, "expires_at must be in the future")
+	}
+	return nil
+}
+
+func validateMetadata(m map[string]any) error {
+	if m == nil {
+		return nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return Errorf(EValidation, "metadata must be a JSON object")
+	}
+	if len(b) > MaxMetadataBytes {
+		return Errorf(EValidation, "metadata must be at most %d bytes of JSON", MaxMetadataBytes)
+	}
+	return nil
+}
+
+func validateRotation(days int, webhook string) error {
+	if days < 0 || days > MaxRotationDays {
+		return Errorf(EValidation, "rotation_interval_days must be between 1 and %d", MaxRotationDays)
+	}
+	if webhook == "" {
+		return nil
+	}
+	return ValidateWebhookURL(webhook)
+}
+
+// ValidateWebhookURL accepts an absolute https URL, or http to a loopback host (for local
+// development), without credentials or a fragment.
+func ValidateWebhookURL(raw string) error {
+	if len(raw) > MaxWebhookURLLength {
+		return Errorf(EValidation, "rotation_webhook_url must be at most %d characters", MaxWebhookURLLength)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" || u.Opaque != "" {
+		return Errorf(EValidation, "rotation_webhook_url must be an absolute URL")
+	}
+	if u.User != nil || u.Fragment != "" {
+		return Errorf(EValidation, "rotation_webhook_url must not carry credentials or a fragment")
+	}
+	switch u.Scheme {
+	case "https":
+		return nil
+	case "http":
+		if isLoopback(u.Hostname()) {
+			return nil
+		}
+		return Errorf(EValidation, "rotation_webhook_url must use https (http is allowed only for loopback hosts)")
+	}
+	return Errorf(EValidation, "rotation_webhook_url must use https")
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
