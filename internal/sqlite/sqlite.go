@@ -1,0 +1,268 @@
+// Package sqlite is Keyward's embedded store: one SQLite database file, written through
+// modernc.org/sqlite (pure Go, no cgo), with its schema migrated by embedded goose migrations.
+//
+// SQLite admits one writer at a time, and a writer that finds the lock taken fails with
+// SQLITE_BUSY once its busy timeout runs out. So that concurrent requests queue instead of
+// failing, the store writes through a pool of exactly one connection whose transactions
+// begin IMMEDIATE (taking the write lock before their first read, so they cannot be refused
+// it halfway), and reads through a separate pool of read-only connections, which in WAL mode
+// never wait for the writer.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/pressly/goose/v3"
+	modernc "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// Store keeps Keyward's data in a SQLite database file. It is safe for concurrent use.
+type Store struct {
+	write *sql.DB // one connection: SQLite's single writer, queued in Go rather than in SQLite
+	read  *sql.DB // read-only connections, for lookups that must not wait behind writes
+}
+
+var _ keyward.Store = (*Store)(nil)
+
+// busyTimeout is how long a connection waits for a lock held by another process (such as
+// `keyward migrate` run beside a server) before it gives up with SQLITE_BUSY.
+const busyTimeout = 5 * time.Second
+
+// Open opens the database at path, creating the file and its directory if they do not exist,
+// and brings its schema up to date. path names a file: an in-memory database will not do,
+// because the store's two pools must reach the same database.
+func Open(ctx context.Context, path string) (*Store, error) {
+	write, err := openDB(ctx, path, false)
+	if err != nil {
+		return nil, err
+	}
+	if err := migrate(ctx, write); err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	read, err := openDB(ctx, path, true)
+	if err != nil {
+		return nil, errors.Join(err, write.Close())
+	}
+	return &Store{write: write, read: read}, nil
+}
+
+// Migrate brings the schema of the database at path up to date, creating the file and its
+// directory if they do not exist. Open does the same; Migrate is for running migrations
+// without serving.
+func Migrate(ctx context.Context, path string) error {
+	db, err := openDB(ctx, path, false)
+	if err != nil {
+		return err
+	}
+	return errors.Join(migrate(ctx, db), db.Close())
+}
+
+// Close closes the database.
+func (s *Store) Close() error {
+	return errors.Join(s.read.Close(), s.write.Close())
+}
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+func migrate(ctx context.Context, db *sql.DB) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	// The global registry holds Go migrations that other packages may register; only this
+	// package's SQL files describe this schema.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("sqlite: migrate: %w", err)
+	}
+	return nil
+}
+
+// openDB opens a pool on the database at path: the single write connection, or the read-only
+// pool. It connects once so that a bad path or a failing pragma is reported here.
+func openDB(ctx context.Context, path string, readOnly bool) (*sql.DB, error) {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	if !readOnly {
+		if err := createFile(abs); err != nil {
+			return nil, err
+		}
+	}
+	db, err := sql.Open("sqlite", dsn(abs, readOnly))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w", abs, err)
+	}
+	if readOnly {
+		n := max(4, runtime.GOMAXPROCS(0))
+		db.SetMaxOpenConns(n)
+		db.SetMaxIdleConns(n)
+	} else {
+		db.SetMaxOpenConns(1)
+	}
+	if err := db.PingContext(ctx); err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: open %s: %w", abs, err), db.Close())
+	}
+	return db, nil
+}
+
+// createFile creates the database file readable by its owner only, before SQLite would create
+// it with the process's default mode: it holds key hashes and callers' metadata. SQLite gives
+// the -wal and -shm files the database file's mode.
+func createFile(path string) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("sqlite: %w", err)
+	}
+	return f.Close()
+}
+
+// dsn is the driver's name for the database at the absolute path. The pragmas travel in the
+// name so that every connection the pool opens gets them, not only the first.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Add("_pragma", fmt.Sprintf("busy_timeout(%d)", busyTimeout.Milliseconds()))
+	q.Add("_pragma", "foreign_keys(1)")
+	if readOnly {
+		q.Add("_pragma", "query_only(1)")
+	} else {
+		q.Add("_pragma", "journal_mode(WAL)")
+		// FULL syncs the WAL on every commit: a key reported created survives a power loss.
+		q.Add("_pragma", "synchronous(FULL)")
+		q.Set("_txlock", "immediate")
+	}
+	p := filepath.ToSlash(path)
+	if p[0] != '/' {
+		p = "/" + p // a Windows drive letter: file:///C:/...
+	}
+	// A file: URI, escaped by net/url, keeps any '?', '#' or '%' in the path from being read
+	// as the start of the parameters.
+	u := url.URL{Scheme: "file", Path: p, RawQuery: q.Encode()}
+	return u.String()
+}
+
+// execer is what both *sql.DB and *sql.Tx offer, so that one insert serves a lone create
+// and a rotation's transaction.
+type execer interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// scanner is a *sql.Row or *sql.Rows.
+type scanner interface {
+	Scan(dest ...any) error
+}
+
+// insertError explains a failed insert of the named entity: EConflict with the message taken
+// when the unique column (named as SQLite names it, "table.column") is already in use, or
+// with one naming the id when the id is; otherwise an internal error.
+func insertError(err error, entity, id, column, taken string) error {
+	var e *modernc.Error
+	if errors.As(err, &e) {
+		switch e.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY:
+			// The code alone cannot tell which constraint failed: a duplicate id may be
+			// caught by a composite UNIQUE that contains the id before the primary key. The
+			// message lists the constraint's columns.
+			msg := fmt.Sprintf("%s %s already exists", entity, id)
+			if strings.Contains(e.Error(), column) {
+				msg = taken
+			}
+			return &keyward.Error{Code: keyward.EConflict, Message: msg, Cause: err}
+		}
+	}
+	return fmt.Errorf("sqlite: insert %s %s: %w", entity, id, err)
+}
+
+// notFound is the error for a missing row, and for another account's, which callers must
+// not be able to tell apart.
+func notFound(entity, id string) error {
+	return keyward.Errorf(keyward.ENotFound, "%s %s not found", entity, id)
+}
+
+func micros(t time.Time) int64 { return t.UnixMicro() }
+
+func nullMicros(t *time.Time) any {
+	if t == nil {
+		return nil
+	}
+	return t.UnixMicro()
+}
+
+func fromMicros(us int64) time.Time { return time.UnixMicro(us).UTC() }
+
+func fromNullMicros(us sql.NullInt64) *time.Time {
+	if !us.Valid {
+		return nil
+	}
+	t := fromMicros(us.Int64)
+	return &t
+}
+
+// nullString stores an unset optional reference as NULL, so that foreign keys skip it.
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func encodeScopes(scopes []string) (string, error) {
+	if scopes == nil {
+		return "[]", nil
+	}
+	b, err := json.Marshal(scopes)
+	return string(b), err
+}
+
+func decodeScopes(s string) ([]string, error) {
+	scopes := []string{} // stays non-nil: "[]" decodes to an empty slice, not to nil
+	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
+		return nil, err
+	}
+	return scopes, nil
+}
+
+func encodeMetadata(m map[string]any) (any, error) {
+	if m == nil {
+		return nil, nil
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func decodeMetadata(s sql.NullString) (map[string]any, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
+		return nil, err
+	}
+	return m, nil
+}

@@ -1,0 +1,96 @@
+package storetest
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// adminKeyIn returns an admin key of the account, not yet stored.
+func adminKeyIn(t *testing.T, accountID string) *keyward.AdminKey {
+	t.Helper()
+	return &keyward.AdminKey{
+		ID:         keyward.NewID(),
+		AccountID:  accountID,
+		Name:       "bootstrap",
+		Prefix:     keyward.AdminKeyPrefix + "_3f9a0c12",
+		Last4:      "Qw7e",
+		Hash:       randomHash(t),
+		HashScheme: "hmac-sha256:1",
+		CreatedAt:  base,
+	}
+}
+
+func testAdminKeyRoundTrip(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	revoked := adminKeyIn(t, a.ID)
+	revoked.RevokedAt = at(time.Hour)
+	for _, want := range []*keyward.AdminKey{adminKeyIn(t, a.ID), revoked} {
+		if err := s.CreateAdminKey(ctx, want); err != nil {
+			t.Fatalf("CreateAdminKey: %v", err)
+		}
+		got, err := s.AdminKeyByHash(ctx, want.Hash)
+		if err != nil {
+			t.Fatalf("AdminKeyByHash: %v", err)
+		}
+		wantSame(t, "AdminKeyByHash", got, want)
+		if got.CreatedAt.Location() != time.UTC || got.RevokedAt != nil && got.RevokedAt.Location() != time.UTC {
+			t.Errorf("AdminKeyByHash: got times %v and %v, want UTC", got.CreatedAt, got.RevokedAt)
+		}
+	}
+}
+
+func testAdminKeyHashTaken(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s), newAccount(t, s)
+	first := adminKeyIn(t, a.ID)
+	if err := s.CreateAdminKey(ctx, first); err != nil {
+		t.Fatalf("CreateAdminKey: %v", err)
+	}
+	for _, accountID := range []string{a.ID, b.ID} {
+		k := adminKeyIn(t, accountID)
+		k.Hash = slices.Clone(first.Hash)
+		wantCode(t, "CreateAdminKey with a taken hash", s.CreateAdminKey(ctx, k), keyward.EConflict)
+	}
+	got, err := s.AdminKeyByHash(ctx, first.Hash)
+	if err != nil {
+		t.Fatalf("AdminKeyByHash: %v", err)
+	}
+	wantSame(t, "AdminKeyByHash after the conflicts", got, first)
+}
+
+func testAdminKeyNotFound(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	if err := s.CreateAdminKey(ctx, adminKeyIn(t, newAccount(t, s).ID)); err != nil {
+		t.Fatalf("CreateAdminKey: %v", err)
+	}
+	_, err := s.AdminKeyByHash(ctx, randomHash(t))
+	wantCode(t, "AdminKeyByHash of an unknown hash", err, keyward.ENotFound)
+}
+
+// testCountAdminKeys counts relative to the start, so that the suite can share a database.
+func testCountAdminKeys(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	count := func() int {
+		t.Helper()
+		n, err := s.CountAdminKeys(ctx)
+		if err != nil {
+			t.Fatalf("CountAdminKeys: %v", err)
+		}
+		return n
+	}
+	before := count()
+	revoked := adminKeyIn(t, newAccount(t, s).ID)
+	revoked.RevokedAt = at(time.Hour)
+	for _, k := range []*keyward.AdminKey{adminKeyIn(t, newAccount(t, s).ID), revoked} {
+		if err := s.CreateAdminKey(ctx, k); err != nil {
+			t.Fatalf("CreateAdminKey: %v", err)
+		}
+	}
+	if got, want := count(), before+2; got != want {
+		t.Errorf("CountAdminKeys: got %d, want %d (revoked keys count too)", got, want)
+	}
+}
