@@ -1,0 +1,229 @@
+// Package config is Keyward's one configuration struct: documented defaults, overridden by
+// KEYWARD_* environment variables, overridden by command-line flags, with a *_FILE variant
+// for every secret so that it need not sit in the environment. Validate reports every problem
+// at once.
+package config
+
+import (
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyformat"
+)
+
+// Config is everything `keyward serve` can be told.
+type Config struct {
+	// Addr is the address to listen on.
+	Addr string
+	// DataDir holds the SQLite database and the generated server secret.
+	DataDir string
+	// ServerSecret is the key-hashing secret ("pepper"): "VERSION:BASE64" entries separated
+	// by commas, or one bare base64 value (version 1). Empty: read or create
+	// DataDir/server-secret. Several nodes sharing a database must share it.
+	ServerSecret string
+	// CacheSize bounds the verification cache, in keys.
+	CacheSize int
+	// CacheTTL is how long a cached key is trusted without re-reading it.
+	CacheTTL time.Duration
+	// ShutdownTimeout bounds a graceful shutdown.
+	ShutdownTimeout time.Duration
+	// LogLevel is debug, info, warn or error.
+	LogLevel string
+	// LogFormat is text or json.
+	LogFormat string
+}
+
+// Default returns the configuration with every default filled in.
+func Default() Config {
+	return Config{
+		Addr:            "127.0.0.1:8080",
+		DataDir:         "./keyward-data",
+		CacheSize:       100_000,
+		CacheTTL:        30 * time.Second,
+		ShutdownTimeout: 15 * time.Second,
+		LogLevel:        "info",
+		LogFormat:       "text",
+	}
+}
+
+// Var describes one setting, for flags, the environment and the README's table.
+type Var struct {
+	Flag, Env, Usage string
+}
+
+// Vars lists every setting: the flag, its environment variable and what it does.
+var Vars = []Var{
+	{"addr", "KEYWARD_ADDR", "address to listen on"},
+	{"data", "KEYWARD_DATA", "data directory: SQLite database and generated server secret"},
+	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start"},
+	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
+	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
+	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
+	{"log-level", "KEYWARD_LOG_LEVEL", "debug, info, warn or error"},
+	{"log-format", "KEYWARD_LOG_FORMAT", "text or json"},
+}
+
+// FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
+func (c *Config) FromEnv(getenv func(string) string) error {
+	var errs []error
+	str := func(name string, dst *string) {
+		if v := getenv(name); v != "" {
+			*dst = v
+		}
+	}
+	num := func(name string, dst *int) {
+		if v := getenv(name); v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a whole number", name, v))
+				return
+			}
+			*dst = n
+		}
+	}
+	dur := func(name string, dst *time.Duration) {
+		if v := getenv(name); v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s: %q is not a duration such as 30s", name, v))
+				return
+			}
+			*dst = d
+		}
+	}
+	str("KEYWARD_ADDR", &c.Addr)
+	str("KEYWARD_DATA", &c.DataDir)
+	str("KEYWARD_SERVER_SECRET", &c.ServerSecret)
+	if path := getenv("KEYWARD_SERVER_SECRET_FILE"); path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_SERVER_SECRET_FILE: %w", err))
+		} else {
+			c.ServerSecret = strings.TrimSpace(string(b))
+		}
+	}
+	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
+	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
+	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	str("KEYWARD_LOG_LEVEL", &c.LogLevel)
+	str("KEYWARD_LOG_FORMAT", &c.LogFormat)
+	return errors.Join(errs...)
+}
+
+// FlagSet is the subset of *pflag.FlagSet / *flag.FlagSet that BindFlags needs.
+type FlagSet interface {
+	StringVar(p *string, name, value, usage string)
+	IntVar(p *int, name string, value int, usage string)
+	DurationVar(p *time.Duration, name string, value time.Duration, usage string)
+}
+
+var _ FlagSet = (*flag.FlagSet)(nil)
+
+// BindFlags registers a flag for every setting, defaulting to c's current values (so call it
+// after FromEnv: flags win over the environment, which wins over defaults).
+func (c *Config) BindFlags(fs FlagSet) {
+	usage := func(name string) string {
+		for _, v := range Vars {
+			if v.Flag == name {
+				return v.Usage + " (" + v.Env + ")"
+			}
+		}
+		return ""
+	}
+	fs.StringVar(&c.Addr, "addr", c.Addr, usage("addr"))
+	fs.StringVar(&c.DataDir, "data", c.DataDir, usage("data"))
+	fs.StringVar(&c.ServerSecret, "server-secret", c.ServerSecret, usage("server-secret"))
+	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
+	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
+	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
+	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, usage("log-level"))
+	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, usage("log-format"))
+}
+
+// Validate reports every problem with c at once.
+func (c *Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q is not host:port", c.Addr))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if c.ServerSecret != "" {
+		if _, err := ParseSecrets(c.ServerSecret); err != nil {
+			errs = append(errs, fmt.Errorf("server secret: %w", err))
+		}
+	}
+	if c.CacheSize < 1 {
+		errs = append(errs, fmt.Errorf("cache size must be at least 1, not %d", c.CacheSize))
+	}
+	if c.CacheTTL <= 0 {
+		errs = append(errs, fmt.Errorf("cache TTL must be positive, not %s", c.CacheTTL))
+	}
+	if c.ShutdownTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("shutdown timeout must be positive, not %s", c.ShutdownTimeout))
+	}
+	if _, err := c.Level(); err != nil {
+		errs = append(errs, err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		errs = append(errs, fmt.Errorf("log format must be text or json, not %q", c.LogFormat))
+	}
+	return errors.Join(errs...)
+}
+
+// Level is the configured log level.
+func (c *Config) Level() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("log level must be debug, info, warn or error, not %q", c.LogLevel)
+	}
+	return l, nil
+}
+
+// DatabasePath is where the SQLite database lives.
+func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "keyward.db") }
+
+// ParseSecrets reads "VERSION:BASE64[,VERSION:BASE64…]", or one bare base64 value taken as
+// version 1. Standard and URL-safe base64, padded or not, are accepted.
+func ParseSecrets(s string) ([]keyformat.Secret, error) {
+	var out []keyformat.Secret
+	for part := range strings.SplitSeq(strings.TrimSpace(s), ",") {
+		part = strings.TrimSpace(part)
+		version, encoded := 1, part
+		if v, rest, ok := strings.Cut(part, ":"); ok {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("version %q must be a positive whole number", v)
+			}
+			version, encoded = n, rest
+		}
+		value, err := decodeBase64(encoded)
+		if err != nil {
+			return nil, fmt.Errorf("version %d is not base64", version)
+		}
+		if len(value) < keyformat.SecretMinLen {
+			return nil, fmt.Errorf("version %d is %d bytes; at least %d are needed", version, len(value), keyformat.SecretMinLen)
+		}
+		out = append(out, keyformat.Secret{Version: version, Value: value})
+	}
+	return out, nil
+}
+
+func decodeBase64(s string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(s); err == nil {
+			return b, nil
+		}
+	}
+	return nil, errors.New("not base64")
+}

@@ -1,0 +1,59 @@
+package config
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/keyward/keyward/internal/keyformat"
+)
+
+// SecretFile is the name of the generated server secret inside the data directory.
+const SecretFile = "server-secret"
+
+// LoadOrCreateSecrets returns the configured server secrets, or those in the data directory,
+// generating that file (mode 0600) on first start. Losing the file makes every stored key
+// unverifiable, so it is created once and never overwritten.
+func (c *Config) LoadOrCreateSecrets() ([]keyformat.Secret, error) {
+	if c.ServerSecret != "" {
+		return ParseSecrets(c.ServerSecret)
+	}
+	path := filepath.Join(c.DataDir, SecretFile)
+	b, err := os.ReadFile(path)
+	if err == nil {
+		secrets, err := ParseSecrets(strings.TrimSpace(string(b)))
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		return secrets, nil
+	}
+	if !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	value := make([]byte, 32)
+	if _, err := rand.Read(value); err != nil {
+		return nil, err
+	}
+	content := "1:" + base64.StdEncoding.EncodeToString(value) + "\n"
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("creating server secret: %w", err)
+	}
+	if _, err := f.WriteString(content); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, err
+	}
+	if err := f.Close(); err != nil {
+		return nil, err
+	}
+	return []keyformat.Secret{{Version: 1, Value: value}}, nil
+}

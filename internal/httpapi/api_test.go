@@ -1,0 +1,273 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+func TestCreateKeyValidation(t *testing.T) {
+	e := newEnv(t)
+	projectID := e.project("p")
+	past := e.clock.Now().Add(-time.Minute).Format(time.RFC3339)
+	tests := []struct {
+		name string
+		body string
+		want int
+		code string
+	}{
+		{"empty name", `{"project_id":"` + projectID + `","name":""}`, 422, "validation_failed"},
+		{"long name", `{"project_id":"` + projectID + `","name":"` + strings.Repeat("n", 129) + `"}`, 422, "validation_failed"},
+		{"blank name", `{"project_id":"` + projectID + `","name":"   "}`, 422, "validation_failed"},
+		{"bad scope", `{"project_id":"` + projectID + `","name":"k","scopes":["has space"]}`, 422, "validation_failed"},
+		{"past expiry", `{"project_id":"` + projectID + `","name":"k","expires_at":"` + past + `"}`, 422, "validation_failed"},
+		{"rotation 0 days", `{"project_id":"` + projectID + `","name":"k","rotation_interval_days":0}`, 422, "validation_failed"},
+		{"http webhook", `{"project_id":"` + projectID + `","name":"k","rotation_webhook_url":"http://example.com/h"}`, 422, "validation_failed"},
+		{"unknown field", `{"project_id":"` + projectID + `","name":"k","nmae":"x"}`, 422, "validation_failed"},
+		{"trailing data", `{"project_id":"` + projectID + `","name":"k"} {}`, 400, "invalid_request"},
+		{"not json", `name=k`, 400, "invalid_request"},
+		{"missing project", `{"name":"k"}`, 422, "validation_failed"},
+		{"malformed project id", `{"project_id":"nope","name":"k"}`, 400, "invalid_request"},
+		{"unknown project", `{"project_id":"` + keyward.NewID() + `","name":"k"}`, 404, "not_found"},
+		{"too large", `{"project_id":"` + projectID + `","name":"k","metadata":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`, 413, "request_too_large"},
+		{"big metadata", `{"project_id":"` + projectID + `","name":"k","metadata":{"x":"` + strings.Repeat("a", 9<<10) + `"}}`, 422, "validation_failed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.do("POST", "/v1/api-keys", tt.body)
+			if r.status != tt.want {
+				t.Fatalf("status = %d %s, want %d", r.status, r.body, tt.want)
+			}
+			if got := problemCode(t, r); got != tt.code {
+				t.Errorf("code = %q, want %q", got, tt.code)
+			}
+		})
+	}
+}
+
+func TestIDsAndRoutes(t *testing.T) {
+	e := newEnv(t)
+	tests := []struct {
+		method, path string
+		want         int
+		code         string
+	}{
+		{"GET", "/v1/api-keys/not-an-id", 400, "invalid_request"},
+		{"GET", "/v1/api-keys/" + keyward.NewID(), 404, "not_found"},
+		{"DELETE", "/v1/api-keys/" + keyward.NewID(), 404, "not_found"},
+		{"POST", "/v1/api-keys/" + keyward.NewID() + "/rotate", 404, "not_found"},
+		{"GET", "/v1/projects/" + keyward.NewID(), 404, "not_found"},
+		{"GET", "/v1/api-keys?status=sleeping", 422, "validation_failed"},
+		{"GET", "/v1/api-keys?cursor=garbage", 400, "invalid_request"},
+		{"GET", "/v1/api-keys?limit=0", 422, "validation_failed"},
+		{"GET", "/v1/nowhere", 404, "not_found"},
+		{"PUT", "/v1/api-keys", 405, "method_not_allowed"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.method+" "+tt.path, func(t *testing.T) {
+			r := e.do(tt.method, tt.path, nil)
+			if r.status != tt.want {
+				t.Fatalf("status = %d %s, want %d", r.status, r.body, tt.want)
+			}
+			if got := problemCode(t, r); got != tt.code {
+				t.Errorf("code = %q, want %q", got, tt.code)
+			}
+		})
+	}
+}
+
+// managementRoutes are the routes that need an admin credential: all of /v1 but verify.
+func managementRoutes(e *env) []struct{ method, path string } {
+	var out []struct{ method, path string }
+	for _, r := range e.server.Routes() {
+		if strings.HasPrefix(r.Path, "/v1/") && r.Path != "/v1/keys/verify" {
+			out = append(out, struct{ method, path string }{r.Method, r.Path})
+		}
+	}
+	return out
+}
+
+// fill puts ids into a route pattern's path parameters.
+func fill(path, projectID, keyID string) string {
+	path = strings.ReplaceAll(path, "{projectID}", projectID)
+	return strings.ReplaceAll(path, "{keyID}", keyID)
+}
+
+func TestManagementNeedsCredential(t *testing.T) {
+	e := newEnv(t)
+	projectID := e.project("p")
+	k := e.key(map[string]any{"project_id": projectID, "name": "k"})
+	routes := managementRoutes(e)
+	if len(routes) < 10 {
+		t.Fatalf("only %d management routes found", len(routes))
+	}
+	for _, rt := range routes {
+		path := fill(rt.path, projectID, k.ID)
+		for name, token := range map[string]string{
+			"no credential": "",
+			"garbage":       "letmein",
+			"an API key":    k.Key,
+			"unknown admin": "kwadmin_" + k.Key[strings.LastIndex(k.Key, "_")+1:],
+		} {
+			t.Run(rt.method+" "+rt.path+"/"+name, func(t *testing.T) {
+				r := e.doAs(token, rt.method, path, `{}`)
+				if r.status != http.StatusUnauthorized {
+					t.Fatalf("status = %d %s, want 401", r.status, r.body)
+				}
+				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+					t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", got)
+				}
+				if code := problemCode(t, r); code != "unauthenticated" {
+					t.Errorf("code = %q", code)
+				}
+			})
+		}
+	}
+}
+
+func TestAnotherAccountsObjectsAreNotFound(t *testing.T) {
+	e := newEnv(t)
+	projectID := e.project("mine")
+	k := e.key(map[string]any{"project_id": projectID, "name": "mine"})
+
+	_, otherToken, err := e.svc.CreateAdminKey(t.Context(), "other-tenant", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range managementRoutes(e) {
+		if !strings.Contains(rt.path, "{") {
+			continue
+		}
+		path := fill(rt.path, projectID, k.ID)
+		body := `{}` // valid for every route that takes one but these two
+		if rt.method == "PATCH" || strings.HasSuffix(rt.path, "/environments") {
+			body = `{"name":"x"}`
+		}
+		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
+			r := e.doAs(otherToken, rt.method, path, body)
+			if r.status != http.StatusNotFound {
+				t.Fatalf("status = %d %s, want 404", r.status, r.body)
+			}
+		})
+	}
+	// Lists never show another account's objects, and creating a key in its project fails.
+	var keys, projects []any
+	e.doAs(otherToken, "GET", "/v1/api-keys", nil).decode(t, &keys)
+	e.doAs(otherToken, "GET", "/v1/projects", nil).decode(t, &projects)
+	if len(keys) != 0 || len(projects) != 0 {
+		t.Errorf("other account sees %d keys and %d projects, want none", len(keys), len(projects))
+	}
+	if r := e.doAs(otherToken, "POST", "/v1/api-keys", map[string]any{"project_id": projectID, "name": "sneaky"}); r.status != http.StatusNotFound {
+		t.Errorf("creating a key in another account's project = %d, want 404", r.status)
+	}
+	if v := e.verify(k.Key); v.Code != "VALID" {
+		t.Errorf("the key itself still verifies: %s", v.Code)
+	}
+}
+
+func TestSecretsNeverStoredOrLogged(t *testing.T) {
+	e := newEnv(t)
+	projectID := e.project("p")
+	var secrets []string
+	for i := range 3 {
+		k := e.key(map[string]any{"project_id": projectID, "name": "k" + string(rune('0'+i))})
+		secrets = append(secrets, k.Key)
+		e.verify(k.Key)
+		var rot struct{ Key string }
+		e.must(http.StatusCreated, "POST", "/v1/api-keys/"+k.ID+"/rotate", map[string]any{"grace_period_seconds": 30}).decode(t, &rot)
+		secrets = append(secrets, rot.Key)
+	}
+	secrets = append(secrets, e.token)
+	if err := e.verifier.Flush(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	listing := e.must(http.StatusOK, "GET", "/v1/api-keys", nil).body
+
+	// The database file and its WAL, byte for byte.
+	var stored []byte
+	matches, _ := filepath.Glob(e.dbPath + "*")
+	for _, path := range matches {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		stored = append(stored, b...)
+	}
+	if len(stored) == 0 {
+		t.Fatal("read no database bytes")
+	}
+	for _, s := range secrets {
+		body := s[strings.LastIndex(s, "_")+1:]
+		if bytes.Contains(stored, []byte(body[8:])) {
+			t.Errorf("the database holds the secret part of %s…", s[:12])
+		}
+		if strings.Contains(e.logs.String(), body[8:]) {
+			t.Errorf("the log holds the secret part of %s…", s[:12])
+		}
+		if bytes.Contains(listing, []byte(s)) {
+			t.Errorf("the listing holds %s…", s[:12])
+		}
+	}
+}
+
+func TestOpenAPIDescribesEveryRoute(t *testing.T) {
+	e := newEnv(t)
+	r := e.doAs("", "GET", "/openapi.json", nil)
+	if r.status != http.StatusOK {
+		t.Fatalf("GET /openapi.json = %d", r.status)
+	}
+	var doc struct {
+		OpenAPI string                                `json:"openapi"`
+		Paths   map[string]map[string]json.RawMessage `json:"paths"`
+	}
+	r.decode(t, &doc)
+	if !strings.HasPrefix(doc.OpenAPI, "3.1") {
+		t.Errorf("openapi = %q, want 3.1.x", doc.OpenAPI)
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	registered := map[string]bool{}
+	for _, rt := range e.server.Routes() {
+		id := rt.Method + " " + rt.Path
+		registered[id] = true
+		if strings.HasPrefix(rt.Path, "/openapi") {
+			continue // the document does not describe itself
+		}
+		if !documented[id] {
+			t.Errorf("route %s is not in the OpenAPI document", id)
+		}
+	}
+	for id := range documented {
+		if !registered[id] {
+			t.Errorf("the OpenAPI document describes %s, which no route serves", id)
+		}
+	}
+	// Every registered route answers something other than the router's fallbacks.
+	for _, rt := range e.server.Routes() {
+		path := fill(rt.Path, keyward.NewID(), keyward.NewID())
+		res := e.do(rt.Method, path, `{}`)
+		if res.status == http.StatusMethodNotAllowed || (res.status == http.StatusNotFound && strings.Contains(string(res.body), "no route")) {
+			t.Errorf("%s %s is registered but the router does not reach it: %d %s", rt.Method, path, res.status, res.body)
+		}
+	}
+}
+
+func TestHealth(t *testing.T) {
+	e := newEnv(t)
+	for _, path := range []string{"/healthz", "/readyz"} {
+		if r := e.doAs("", "GET", path, nil); r.status != http.StatusOK {
+			t.Errorf("GET %s = %d %s", path, r.status, r.body)
+		}
+	}
+}

@@ -1,0 +1,239 @@
+package httpapi_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/keyformat"
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/sqlite"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// clock is a settable time source shared by the service and the verifier.
+type clock struct {
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.now = c.now.Add(d)
+	c.mu.Unlock()
+}
+
+// env is one Keyward server over a real SQLite file, with its admin token.
+type env struct {
+	t        *testing.T
+	url      string
+	token    string
+	clock    *clock
+	dbPath   string
+	logs     *syncBuffer
+	svc      *keyward.Service
+	verifier *verify.Verifier
+	server   *httpapi.Server
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	ctx := context.Background()
+	dbPath := filepath.Join(t.TempDir(), "keyward.db")
+	store, err := sqlite.Open(ctx, dbPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hasher, err := keyformat.NewHasher(keyformat.Secret{Version: 1, Value: bytes.Repeat([]byte("p"), 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
+	logs := &syncBuffer{}
+	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, FlushInterval: time.Hour})
+	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v))
+	token, err := svc.Bootstrap(ctx)
+	if err != nil || token == "" {
+		t.Fatalf("Bootstrap = %q, %v", token, err)
+	}
+	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(svc), Logger: log})
+	ts := httptest.NewServer(srv)
+	t.Cleanup(func() {
+		ts.Close()
+		if err := v.Close(ctx); err != nil {
+			t.Errorf("closing verifier: %v", err)
+		}
+		store.Close()
+	})
+	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv}
+}
+
+// response is what a request answered.
+type response struct {
+	status int
+	header http.Header
+	body   []byte
+}
+
+func (r response) decode(t *testing.T, v any) {
+	t.Helper()
+	if err := json.Unmarshal(r.body, v); err != nil {
+		t.Fatalf("decoding %s: %v", r.body, err)
+	}
+}
+
+func (r response) object(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	r.decode(t, &m)
+	return m
+}
+
+// do sends a request with the env's admin token. body may be nil, a string (sent as is) or
+// any value (sent as JSON).
+func (e *env) do(method, path string, body any) response {
+	e.t.Helper()
+	return e.doAs(e.token, method, path, body)
+}
+
+func (e *env) doAs(token, method, path string, body any) response {
+	e.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	case []byte:
+		rd = bytes.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			e.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	req, err := http.NewRequest(method, e.url+path, rd)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return response{status: res.StatusCode, header: res.Header, body: b}
+}
+
+// must sends a request and fails the test unless it answers want.
+func (e *env) must(want int, method, path string, body any) response {
+	e.t.Helper()
+	r := e.do(method, path, body)
+	if r.status != want {
+		e.t.Fatalf("%s %s = %d %s, want %d", method, path, r.status, r.body, want)
+	}
+	return r
+}
+
+func (e *env) project(name string) string {
+	e.t.Helper()
+	r := e.must(http.StatusCreated, "POST", "/v1/projects", map[string]any{"name": name})
+	return r.object(e.t)["id"].(string)
+}
+
+// createdKey is a key as creation answers it.
+type createdKey struct {
+	ID     string   `json:"id"`
+	Key    string   `json:"key"`
+	Prefix string   `json:"key_prefix"`
+	Scopes []string `json:"scopes"`
+}
+
+func (e *env) key(body map[string]any) createdKey {
+	e.t.Helper()
+	var k createdKey
+	e.must(http.StatusCreated, "POST", "/v1/api-keys", body).decode(e.t, &k)
+	return k
+}
+
+type verdict struct {
+	Valid     bool       `json:"valid"`
+	Code      string     `json:"code"`
+	KeyID     *string    `json:"key_id"`
+	ExpiresAt *time.Time `json:"expires_at"`
+}
+
+func (e *env) verify(key string, scopes ...string) verdict {
+	e.t.Helper()
+	body := map[string]any{"key": key}
+	if len(scopes) > 0 {
+		body["required_scopes"] = scopes
+	}
+	var v verdict
+	r := e.doAs("", "POST", "/v1/keys/verify", body)
+	if r.status != http.StatusOK {
+		e.t.Fatalf("verify = %d %s, want 200", r.status, r.body)
+	}
+	r.decode(e.t, &v)
+	return v
+}
+
+func problemCode(t *testing.T, r response) string {
+	t.Helper()
+	if ct := r.header.Get("Content-Type"); ct != "application/problem+json" {
+		t.Errorf("Content-Type = %q, want application/problem+json (body %s)", ct, r.body)
+	}
+	var p struct {
+		Code   string `json:"code"`
+		Status int    `json:"status"`
+	}
+	r.decode(t, &p)
+	if p.Status != r.status {
+		t.Errorf("problem status = %d, response status %d", p.Status, r.status)
+	}
+	return p.Code
+}

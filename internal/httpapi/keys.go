@@ -1,0 +1,309 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// KeyJSON is an API key on the wire: every field of seed 001's key object, plus account_id,
+// last4, status, metadata and created_by. It never carries the secret.
+type KeyJSON struct {
+	ID                   string         `json:"id"`
+	AccountID            string         `json:"account_id"`
+	ProjectID            string         `json:"project_id"`
+	EnvironmentID        *string        `json:"environment_id"`
+	Name                 string         `json:"name"`
+	KeyPrefix            string         `json:"key_prefix" doc:"The key's prefix and first 8 body characters: enough to recognise it, useless to use it."`
+	Last4                string         `json:"last4" doc:"The key's last four characters."`
+	Status               keyward.Status `json:"status" enum:"active,revoked,expired"`
+	Scopes               []string       `json:"scopes"`
+	Metadata             map[string]any `json:"metadata" nullable:"true"`
+	ExpiresAt            *time.Time     `json:"expires_at"`
+	LastUsedAt           *time.Time     `json:"last_used_at" doc:"Last successful verification, recorded within about a second."`
+	CreatedAt            time.Time      `json:"created_at"`
+	RevokedAt            *time.Time     `json:"revoked_at"`
+	ReplacedByKeyID      *string        `json:"replaced_by_key_id"`
+	GraceExpiresAt       *time.Time     `json:"grace_expires_at" doc:"After a rotation with a grace period, when this key stops verifying."`
+	RotationIntervalDays int            `json:"rotation_interval_days" doc:"Days between scheduled rotations; 0 when there is no schedule."`
+	NextRotationAt       *time.Time     `json:"next_rotation_at"`
+	RotationWebhookURL   *string        `json:"rotation_webhook_url"`
+	CreatedBy            string         `json:"created_by" doc:"Id of the credential that created the key."`
+}
+
+// CreatedKeyJSON is a key as returned by creation: the only time the secret is shown.
+type CreatedKeyJSON struct {
+	KeyJSON
+	Key string `json:"key" doc:"The secret. Shown only in this response: store it now."`
+}
+
+// RotationJSON is the answer to a rotation, in seed 001's shape.
+type RotationJSON struct {
+	OldKeyID       string     `json:"old_key_id"`
+	NewKeyID       string     `json:"new_key_id"`
+	ProjectID      string     `json:"project_id"`
+	Name           string     `json:"name"`
+	Key            string     `json:"key" doc:"The new secret. Shown only in this response."`
+	KeyPrefix      string     `json:"key_prefix"`
+	Scopes         []string   `json:"scopes"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	GraceExpiresAt *time.Time `json:"grace_expires_at" doc:"When the old key stops verifying; null when it stopped at once."`
+}
+
+func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
+	scopes := k.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return KeyJSON{
+		ID:                   k.ID,
+		AccountID:            k.AccountID,
+		ProjectID:            k.ProjectID,
+		EnvironmentID:        optional(k.EnvironmentID),
+		Name:                 k.Name,
+		KeyPrefix:            k.Prefix,
+		Last4:                k.Last4,
+		Status:               k.Status(now),
+		Scopes:               scopes,
+		Metadata:             k.Metadata,
+		ExpiresAt:            k.ExpiresAt,
+		LastUsedAt:           k.LastUsedAt,
+		CreatedAt:            k.CreatedAt,
+		RevokedAt:            k.RevokedAt,
+		ReplacedByKeyID:      optional(k.ReplacedByKeyID),
+		GraceExpiresAt:       k.GraceExpiresAt,
+		RotationIntervalDays: k.RotationIntervalDays,
+		NextRotationAt:       k.NextRotationAt,
+		RotationWebhookURL:   optional(k.RotationWebhookURL),
+		CreatedBy:            k.CreatedBy,
+	}
+}
+
+// optional maps the domain's "" for unset to JSON null.
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// KeyIDParam is the key id in a path.
+type KeyIDParam struct {
+	KeyID string `path:"keyID" doc:"Key id."`
+}
+
+type createKeyInput struct {
+	Body struct {
+		ProjectID            string         `json:"project_id" doc:"Project to issue the key in; the key starts with its key_prefix."`
+		Name                 string         `json:"name" minLength:"1" maxLength:"128"`
+		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Each matches ^[A-Za-z0-9][A-Za-z0-9._:/-]*$, at most 128 characters."`
+		ExpiresAt            *time.Time     `json:"expires_at,omitempty" doc:"Must be in the future. Omit for a key that never expires."`
+		EnvironmentID        string         `json:"environment_id,omitempty" doc:"An environment of the same project."`
+		RotationIntervalDays int            `json:"rotation_interval_days,omitempty" minimum:"1" maximum:"3650"`
+		RotationWebhookURL   string         `json:"rotation_webhook_url,omitempty" maxLength:"2048" doc:"https, or http to a loopback host."`
+		Metadata             map[string]any `json:"metadata,omitempty" doc:"Your own JSON object (at most 8 KiB), returned on verification."`
+	}
+}
+
+type createdKeyOutput struct {
+	Location string `header:"Location"`
+	Body     CreatedKeyJSON
+}
+
+type keyOutput struct {
+	Body KeyJSON
+}
+
+type listKeysInput struct {
+	ProjectID     string `query:"project_id" doc:"Only keys of this project."`
+	EnvironmentID string `query:"environment_id" doc:"Only keys of this environment."`
+	Status        string `query:"status" enum:"active,revoked,expired" doc:"Only keys in this state now."`
+	PageParams
+}
+
+type listKeysOutput struct {
+	PageHeaders
+	Body []KeyJSON
+}
+
+type updateKeyInput struct {
+	KeyIDParam
+	RawBody []byte
+	Body    struct {
+		Name                 *string        `json:"name,omitempty" minLength:"1" maxLength:"128"`
+		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Replaces the key's scopes."`
+		ExpiresAt            *time.Time     `json:"expires_at,omitempty" nullable:"true" doc:"null removes the expiry."`
+		Metadata             map[string]any `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
+		RotationIntervalDays *int           `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
+		RotationWebhookURL   *string        `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it."`
+	}
+}
+
+type rotateKeyInput struct {
+	KeyIDParam
+	Body *struct {
+		GracePeriodSeconds int        `json:"grace_period_seconds,omitempty" minimum:"0" maximum:"2592000" doc:"How long the old key keeps verifying. 0 (the default) stops it at once."`
+		ExpiresAt          *time.Time `json:"expires_at,omitempty" doc:"The new key's expiry. Default: the old key's lifetime again, counted from now, or none."`
+	}
+}
+
+type rotationOutput struct {
+	Location string `header:"Location"`
+	Body     RotationJSON
+}
+
+func (s *Server) registerKeys() {
+	tags := []string{"API keys"}
+	register(s, s.managed(huma.Operation{
+		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", DefaultStatus: http.StatusCreated,
+		Summary: "Create an API key", Description: "Returns the key's secret in `key`. It is shown only in this response; Keyward keeps only a keyed hash of it.", Tags: tags,
+	}), func(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
+		b := in.Body
+		k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
+			ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
+			ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
+			RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
+		})
+		if err != nil {
+			return nil, err
+		}
+		return &createdKeyOutput{
+			Location: "/v1/api-keys/" + k.ID,
+			Body:     CreatedKeyJSON{KeyJSON: keyJSON(k, s.svc.Now()), Key: secret},
+		}, nil
+	})
+
+	register(s, s.managed(huma.Operation{
+		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys",
+		Summary: "List API keys", Description: "Newest last. Never returns a secret. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
+	}), func(ctx context.Context, in *listKeysInput) (*listKeysOutput, error) {
+		pg, err := in.page()
+		if err != nil {
+			return nil, err
+		}
+		items, next, err := s.svc.ListKeys(ctx, principal(ctx), keyward.ListKeysInput{
+			ProjectID: in.ProjectID, EnvironmentID: in.EnvironmentID, Status: keyward.Status(in.Status), Page: pg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		now := s.svc.Now()
+		out := &listKeysOutput{Body: make([]KeyJSON, len(items))}
+		for i, k := range items {
+			out.Body[i] = keyJSON(k, now)
+		}
+		query := url.Values{"project_id": {in.ProjectID}, "environment_id": {in.EnvironmentID}, "status": {in.Status}}
+		out.PageHeaders = nextPage("/v1/api-keys", query, in.Limit, next)
+		return out, nil
+	})
+
+	register(s, s.managed(huma.Operation{
+		OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
+		Summary: "Get an API key", Tags: tags,
+	}), func(ctx context.Context, in *KeyIDParam) (*keyOutput, error) {
+		k, err := s.svc.Key(ctx, principal(ctx), in.KeyID)
+		if err != nil {
+			return nil, err
+		}
+		return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
+	})
+
+	register(s, s.managed(huma.Operation{
+		OperationID: "update-api-key", Method: http.MethodPatch, Path: "/v1/api-keys/{keyID}",
+		Summary: "Update an API key", Description: "Absent fields are left as they are; null clears a field that may be unset.", Tags: tags,
+		Errors: []int{http.StatusConflict},
+	}), func(ctx context.Context, in *updateKeyInput) (*keyOutput, error) {
+		upd, err := updateFromBody(in)
+		if err != nil {
+			return nil, err
+		}
+		k, err := s.svc.UpdateKey(ctx, principal(ctx), in.KeyID, upd)
+		if err != nil {
+			return nil, err
+		}
+		return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
+	})
+
+	register(s, s.managed(huma.Operation{
+		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{keyID}", DefaultStatus: http.StatusNoContent,
+		Summary: "Revoke an API key", Description: "The key fails verification from this moment. Revoking a revoked key succeeds and changes nothing.", Tags: tags,
+	}), func(ctx context.Context, in *KeyIDParam) (*struct{}, error) {
+		if _, err := s.svc.RevokeKey(ctx, principal(ctx), in.KeyID); err != nil {
+			return nil, err
+		}
+		return nil, nil
+	})
+
+	register(s, s.managed(huma.Operation{
+		OperationID: "rotate-api-key", Method: http.MethodPost, Path: "/v1/api-keys/{keyID}/rotate", DefaultStatus: http.StatusCreated,
+		Summary:     "Rotate an API key with optional grace period",
+		Description: "Issues a new key with the old one's name, scopes, environment, metadata and rotation settings. With a grace period the old key keeps verifying until grace_expires_at; without one it stops at once. A revoked or already rotated key cannot be rotated (409).",
+		Tags:        tags, Errors: []int{http.StatusConflict},
+	}), func(ctx context.Context, in *rotateKeyInput) (*rotationOutput, error) {
+		var rin keyward.RotateKeyInput
+		if in.Body != nil {
+			rin.GracePeriod = time.Duration(in.Body.GracePeriodSeconds) * time.Second
+			rin.ExpiresAt = in.Body.ExpiresAt
+		}
+		r, err := s.svc.RotateKey(ctx, principal(ctx), in.KeyID, rin)
+		if err != nil {
+			return nil, err
+		}
+		scopes := r.New.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		return &rotationOutput{Location: "/v1/api-keys/" + r.New.ID, Body: RotationJSON{
+			OldKeyID: r.Old.ID, NewKeyID: r.New.ID, ProjectID: r.New.ProjectID, Name: r.New.Name,
+			Key: r.Secret, KeyPrefix: r.New.Prefix, Scopes: scopes, ExpiresAt: r.New.ExpiresAt,
+			CreatedAt: r.New.CreatedAt, GraceExpiresAt: r.Old.GraceExpiresAt,
+		}}, nil
+	})
+}
+
+// updateFromBody turns a PATCH body into an update. The typed body cannot tell an absent
+// field from an explicit null, so the raw body says which fields were present.
+func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(in.RawBody, &present); err != nil {
+		return keyward.UpdateKeyInput{}, keyward.Errorf(keyward.EInvalid, "body must be a JSON object")
+	}
+	isNull := func(field string) bool {
+		v, ok := present[field]
+		return ok && string(v) == "null"
+	}
+	_, hasScopes := present["scopes"]
+	b := in.Body
+	upd := keyward.UpdateKeyInput{
+		Name:                    b.Name,
+		ExpiresAt:               b.ExpiresAt,
+		ClearExpiresAt:          isNull("expires_at"),
+		Metadata:                b.Metadata,
+		ClearMetadata:           isNull("metadata"),
+		RotationIntervalDays:    b.RotationIntervalDays,
+		RotationWebhookURL:      b.RotationWebhookURL,
+		ClearRotationWebhookURL: isNull("rotation_webhook_url"),
+	}
+	if isNull("rotation_interval_days") {
+		zero := 0
+		upd.RotationIntervalDays = &zero
+	}
+	if hasScopes {
+		scopes := b.Scopes
+		if scopes == nil {
+			scopes = []string{}
+		}
+		upd.Scopes = &scopes
+	}
+	if isNull("name") || isNull("scopes") {
+		return keyward.UpdateKeyInput{}, keyward.Errorf(keyward.EValidation, "name and scopes cannot be null")
+	}
+	return upd, nil
+}

@@ -1,0 +1,243 @@
+// Package httpapi serves Keyward's REST API: the management routes under /v1, the verify
+// route on the hot path, health checks, and the OpenAPI document that describes them all.
+//
+// Management handlers are registered through huma, so that the OpenAPI document is derived
+// from the handlers' own types and cannot drift from them. The verify route is a plain
+// net/http handler, because it runs on every request of every customer's API; it is described
+// in the same document by hand, and a test walks the route table to keep both true.
+package httpapi
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+	"github.com/danielgtaylor/huma/v2/adapters/humago"
+
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 1 << 20
+
+// Config is what a Server needs.
+type Config struct {
+	Service       *keyward.Service
+	Verifier      *verify.Verifier
+	Authenticator *authn.Authenticator
+	Logger        *slog.Logger
+	// Version is reported in the OpenAPI document.
+	Version string
+}
+
+// Route is one method and path the server answers, as registered on its router.
+type Route struct {
+	Method string
+	Path   string
+}
+
+// Server is Keyward's HTTP handler.
+type Server struct {
+	svc      *keyward.Service
+	verifier *verify.Verifier
+	authn    *authn.Authenticator
+	log      *slog.Logger
+
+	mux    *http.ServeMux
+	api    huma.API
+	routes []Route
+}
+
+// New returns a Server with every route registered.
+func New(cfg Config) *Server {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Version == "" {
+		cfg.Version = "dev"
+	}
+	s := &Server{
+		svc:      cfg.Service,
+		verifier: cfg.Verifier,
+		authn:    cfg.Authenticator,
+		log:      cfg.Logger,
+		mux:      http.NewServeMux(),
+	}
+	s.api = humago.New(s.mux, apiConfig(cfg.Version))
+	s.registerRoutes()
+	s.registerFallbacks()
+	return s
+}
+
+func apiConfig(version string) huma.Config {
+	// Not huma.DefaultConfig: its link transformer adds a $schema field to every body, which
+	// would change the shapes the seed documents fix; and its docs page loads from a CDN.
+	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	return huma.Config{
+		OpenAPI: &huma.OpenAPI{
+			OpenAPI: "3.1.0",
+			Info: &huma.Info{
+				Title:       "Keyward",
+				Version:     version,
+				Description: "Self-hosted API key service: issue, verify, rotate and revoke API keys.",
+			},
+			Components: &huma.Components{
+				Schemas: registry,
+				SecuritySchemes: map[string]*huma.SecurityScheme{
+					"adminKey": {Type: "http", Scheme: "bearer", Description: "An admin key (kwadmin_…), printed once by `keyward serve` on first start or made by `keyward admin create-key`."},
+				},
+			},
+		},
+		OpenAPIPath:   "/openapi",
+		Formats:       huma.DefaultFormats,
+		DefaultFormat: "application/json",
+	}
+}
+
+// Routes lists every route registered on the router, in registration order.
+func (s *Server) Routes() []Route { return slices.Clone(s.routes) }
+
+// OpenAPI returns the server's OpenAPI document.
+func (s *Server) OpenAPI() *huma.OpenAPI { return s.api.OpenAPI() }
+
+// ServeHTTP implements http.Handler.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
+			writeProblem(w, newProblem(http.StatusInternalServerError, "an internal error occurred"))
+		}
+	}()
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Cache-Control", "no-store")
+	s.mux.ServeHTTP(w, r)
+}
+
+// operation registers a huma operation and records its route.
+func register[I, O any](s *Server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
+	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path})
+	op.MaxBodyBytes = MaxBodyBytes
+	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnprocessableEntity)
+	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
+		out, err := handler(ctx, in)
+		if err != nil {
+			return nil, problemFor(s.log, err)
+		}
+		return out, nil
+	})
+}
+
+// managed marks op as a management operation: it needs an admin credential, and its
+// handler finds the principal with principal(ctx).
+func (s *Server) managed(op huma.Operation) huma.Operation {
+	op.Security = []map[string][]string{{"adminKey": {}}}
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusNotFound)
+	op.Middlewares = append(op.Middlewares, s.requireAuth)
+	return op
+}
+
+func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
+	p, err := s.authn.Authenticate(ctx.Context(), headerOf(ctx))
+	if err != nil {
+		prob := problemFor(s.log, err)
+		for k, vs := range prob.GetHeaders() {
+			for _, v := range vs {
+				ctx.AppendHeader(k, v)
+			}
+		}
+		_ = huma.WriteErr(s.api, ctx, prob.Status, prob.Detail)
+		return
+	}
+	next(huma.WithContext(ctx, authn.NewContext(ctx.Context(), p)))
+}
+
+// headerOf exposes the one header authentication reads; huma.Context has no http.Header.
+func headerOf(ctx huma.Context) http.Header {
+	h := http.Header{}
+	if v := ctx.Header("Authorization"); v != "" {
+		h.Set("Authorization", v)
+	}
+	return h
+}
+
+func principal(ctx context.Context) keyward.Principal {
+	p, ok := authn.FromContext(ctx)
+	if !ok {
+		// requireAuth runs before every managed handler; reaching here is a wiring bug.
+		panic("httpapi: managed handler ran without a principal")
+	}
+	return p
+}
+
+// handle registers a plain net/http handler and records its route. doc, if not nil,
+// describes it in the OpenAPI document.
+func (s *Server) handle(method, path string, h http.HandlerFunc, doc *huma.Operation) {
+	s.routes = append(s.routes, Route{Method: method, Path: path})
+	s.mux.HandleFunc(method+" "+path, h)
+	if doc != nil {
+		doc.Method, doc.Path = method, path
+		s.api.OpenAPI().AddOperation(doc)
+	}
+}
+
+// registerFallbacks answers unknown paths and wrong methods with problem documents instead of
+// the router's plain-text defaults.
+func (s *Server) registerFallbacks() {
+	allowed := map[string][]string{}
+	for _, r := range s.routes {
+		allowed[r.Path] = append(allowed[r.Path], r.Method)
+	}
+	for path, methods := range allowed {
+		if slices.Contains(methods, http.MethodGet) {
+			methods = append(methods, http.MethodHead)
+		}
+		allow := strings.Join(methods, ", ")
+		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeProblem(w, newProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
+		})
+	}
+	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		writeProblem(w, newProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+	})
+}
+
+func (s *Server) registerRoutes() {
+	s.registerHealth()
+	s.registerVerify()
+	s.registerProjects()
+	s.registerKeys()
+	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
+	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})
+}
+
+func (s *Server) registerHealth() {
+	s.handle(http.MethodGet, "/healthz", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
+	}, &huma.Operation{OperationID: "healthz", Summary: "Liveness: the process is serving", Tags: []string{"Health"},
+		Responses: map[string]*huma.Response{"200": {Description: "The process is up."}}})
+
+	s.handle(http.MethodGet, "/readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := s.svc.Ping(ctx); err != nil {
+			s.log.Warn("readiness check failed", "err", err)
+			writeProblem(w, newProblem(http.StatusServiceUnavailable, "the store is not answering"))
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
+	}, &huma.Operation{OperationID: "readyz", Summary: "Readiness: the store answers", Tags: []string{"Health"},
+		Responses: map[string]*huma.Response{"200": {Description: "Ready to serve."}, "503": {Description: "The store is not answering."}}})
+}

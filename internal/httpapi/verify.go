@@ -1,0 +1,131 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"net/http"
+	"reflect"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// maxVerifyBody bounds a verify request: a key and a few scopes need far less.
+const maxVerifyBody = 64 << 10
+
+// VerifyRequest asks whether a key is valid.
+type VerifyRequest struct {
+	Key            string   `json:"key,omitempty" maxLength:"64" doc:"The key to verify. May instead come as Authorization: Bearer."`
+	RequiredScopes []string `json:"required_scopes,omitempty" maxItems:"64" doc:"Every one must be among the key's scopes, else INSUFFICIENT_SCOPE."`
+}
+
+// VerifyResponse is the verdict on a key. The identity fields are set whenever the key was
+// found, also when it is not valid, and null when it was not.
+type VerifyResponse struct {
+	Valid         bool               `json:"valid"`
+	Code          keyward.VerifyCode `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,INSUFFICIENT_SCOPE"`
+	KeyID         *string            `json:"key_id"`
+	AccountID     *string            `json:"account_id"`
+	ProjectID     *string            `json:"project_id"`
+	EnvironmentID *string            `json:"environment_id"`
+	Name          *string            `json:"name"`
+	Scopes        []string           `json:"scopes" nullable:"true"`
+	Metadata      map[string]any     `json:"metadata" nullable:"true"`
+	ExpiresAt     *time.Time         `json:"expires_at"`
+}
+
+func verifyResponse(r verify.Result) VerifyResponse {
+	out := VerifyResponse{Valid: r.Valid, Code: r.Code}
+	if k := r.Key; k != nil {
+		out.KeyID, out.AccountID, out.ProjectID = &k.ID, &k.AccountID, &k.ProjectID
+		out.EnvironmentID = optional(k.EnvironmentID)
+		out.Name = &k.Name
+		out.Scopes = k.Scopes
+		if out.Scopes == nil {
+			out.Scopes = []string{}
+		}
+		out.Metadata = k.Metadata
+		out.ExpiresAt = k.ExpiresAt
+		if k.GraceExpiresAt != nil && (k.ExpiresAt == nil || k.GraceExpiresAt.Before(*k.ExpiresAt)) {
+			out.ExpiresAt = k.GraceExpiresAt
+		}
+	}
+	return out
+}
+
+func (s *Server) registerVerify() {
+	registry := s.api.OpenAPI().Components.Schemas
+	reqSchema := registry.Schema(reflect.TypeFor[VerifyRequest](), true, "VerifyRequest")
+	respSchema := registry.Schema(reflect.TypeFor[VerifyResponse](), true, "VerifyResponse")
+	problemSchema := registry.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	problem := func(desc string) *huma.Response {
+		return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problemSchema}}}
+	}
+	s.handle(http.MethodPost, "/v1/keys/verify", s.verifyKey, &huma.Operation{
+		OperationID: "verify-key",
+		Summary:     "Verify an API key",
+		Description: "Needs no credential: the key is the credential. Answers 200 with valid and a code for every key, good or bad; a non-200 means the request itself was wrong or Keyward could not decide.",
+		Tags:        []string{"Verification"},
+		RequestBody: &huma.RequestBody{Content: map[string]*huma.MediaType{"application/json": {Schema: reqSchema}}},
+		Responses: map[string]*huma.Response{
+			"200": {Description: "The verdict.", Content: map[string]*huma.MediaType{"application/json": {Schema: respSchema}}},
+			"400": problem("The body is not a verify request, or no key was given."),
+			"413": problem("The body is too large."),
+			"503": problem("The store could not be read; the verdict is unknown."),
+		},
+	})
+}
+
+func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
+	req, err := decodeVerifyRequest(w, r)
+	if err != nil {
+		writeProblem(w, problemFor(s.log, err))
+		return
+	}
+	res, err := s.verifier.Verify(r.Context(), req.Key, req.RequiredScopes)
+	if err != nil {
+		s.log.Error("verify: store lookup failed", "err", err)
+		writeProblem(w, newProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	_ = json.NewEncoder(w).Encode(verifyResponse(res))
+}
+
+func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (VerifyRequest, error) {
+	var req VerifyRequest
+	body := http.MaxBytesReader(w, r.Body, maxVerifyBody)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	err := dec.Decode(&req)
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return req, &Problem{Type: "about:blank", Title: http.StatusText(http.StatusRequestEntityTooLarge), Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Detail: "the body is larger than 64 KiB"}
+	case errors.Is(err, io.EOF):
+		// An empty body is fine when the key comes in the Authorization header.
+	case err != nil:
+		return req, keyward.Errorf(keyward.EInvalid, "body is not a verify request: %v", err)
+	default:
+		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+			return req, keyward.Errorf(keyward.EInvalid, "body has data after the JSON object")
+		}
+	}
+	if req.Key == "" {
+		if token, ok := authn.BearerToken(r.Header); ok {
+			req.Key = token
+		}
+	}
+	if req.Key == "" {
+		return req, keyward.Errorf(keyward.EInvalid, "no key given: send {\"key\": …} or Authorization: Bearer")
+	}
+	if len(req.RequiredScopes) > keyward.MaxScopes {
+		return req, keyward.Errorf(keyward.EInvalid, "at most %d required_scopes", keyward.MaxScopes)
+	}
+	return req, nil
+}
