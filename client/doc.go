@@ -1,0 +1,38 @@
+// Package client is the Go SDK for Keyward's HTTP API: it manages projects, environments and
+// API keys with an admin key, verifies API keys, and offers a net/http middleware that guards
+// a service with Keyward-issued keys.
+//
+// The package has its own wire types and imports nothing else of Keyward, so a program that
+// only talks to a Keyward server pulls in no server code.
+//
+// Manage keys with an admin key:
+//
+//	kw := client.New("https://keyward.example.com", os.Getenv("KEYWARD_TOKEN"))
+//	created, err := kw.CreateKey(ctx, client.CreateKeyParams{
+//		ProjectID: "prj_123",
+//		Name:      "billing worker",
+//		Scopes:    []string{"invoices:read"},
+//	})
+//	if err != nil {
+//		return err
+//	}
+//	fmt.Println("store it now:", created.Secret) // the secret is returned only once
+//
+//	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: "prj_123"}) {
+//		if err != nil {
+//			return err
+//		}
+//		fmt.Println(key.ID, key.Name, key.Status)
+//	}
+//
+// Guard a service with API keys (verification needs no admin key):
+//
+//	kw := client.New("https://keyward.example.com", "")
+//	guard := kw.Middleware(client.MiddlewareOptions{RequiredScopes: []string{"invoices:read"}})
+//	http.ListenAndServe(":8080", guard(mux))
+//
+// Errors the server reports are *Error values with a stable Code; use ErrorCode, IsNotFound
+// and friends, or errors.As, to branch on them.
+//
+// The client never logs, and never puts a secret in a URL or an error message.
+package client

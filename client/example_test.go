@@ -1,0 +1,92 @@
+package client_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/keyward/keyward/client"
+)
+
+func ExampleClient_CreateKey() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	created, err := kw.CreateKey(ctx, client.CreateKeyParams{
+		ProjectID: "prj_123",
+		Name:      "billing worker",
+		Scopes:    []string{"invoices:read", "invoices:write"},
+		ExpiresAt: new(time.Now().Add(90 * 24 * time.Hour)),
+		Metadata:  map[string]any{"team": "billing"},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The secret is shown only now; Keyward keeps a hash of it.
+	fmt.Println(created.ID, created.Secret)
+}
+
+func ExampleClient_AllKeys() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: "prj_123", Status: client.StatusActive}) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(key.ID, key.Name, key.KeyPrefix)
+	}
+}
+
+func ExampleClient_UpdateKey() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	// Rename the key, make it never expire, and leave everything else as it is.
+	key, err := kw.UpdateKey(ctx, "key_123", client.UpdateKeyParams{
+		Name:           new("billing worker (legacy)"),
+		ClearExpiresAt: true,
+	})
+	if client.IsNotFound(err) {
+		log.Fatal("no such key")
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(key.Name)
+}
+
+func ExampleClient_RotateKey() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	// The old key keeps working for an hour while callers switch to the new one.
+	rotated, err := kw.RotateKey(ctx, "key_123", client.RotateKeyParams{GracePeriod: new(time.Hour)})
+	if err != nil {
+		var apiErr *client.Error
+		if errors.As(err, &apiErr) && apiErr.Code == client.CodeConflict {
+			log.Fatal("the key is revoked or already rotated")
+		}
+		log.Fatal(err)
+	}
+	fmt.Println(rotated.NewKeyID, rotated.Secret, rotated.GraceExpiresAt)
+}
+
+func ExampleClient_Middleware() {
+	kw := client.New("http://127.0.0.1:8080", "") // verification needs no admin key
+	requireKey := kw.Middleware(client.MiddlewareOptions{
+		Header:         "X-API-Key",
+		RequiredScopes: []string{"invoices:read"},
+	})
+
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /invoices", func(w http.ResponseWriter, r *http.Request) {
+		res, _ := client.VerifyResultFrom(r.Context())
+		fmt.Fprintf(w, "invoices of account %s, seen through key %s\n", res.AccountID, res.KeyID)
+	})
+	log.Fatal(http.ListenAndServe(":8081", requireKey(mux)))
+}

@@ -1,0 +1,329 @@
+package client
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"iter"
+	"net/http"
+	"net/url"
+	"time"
+)
+
+// KeyStatus is a key's lifecycle state.
+type KeyStatus string
+
+// Key statuses, as listed and filtered.
+const (
+	StatusActive  KeyStatus = "active"
+	StatusRevoked KeyStatus = "revoked"
+	StatusExpired KeyStatus = "expired"
+)
+
+// Key is an API key as the server shows it after creation: everything but the secret.
+//
+// The wire sends null for unset values; here an unset string is "", an unset time is nil and
+// unset metadata is nil. Key marshals back to the same wire form, nulls included.
+type Key struct {
+	ID            string `json:"id"`
+	AccountID     string `json:"account_id"`
+	ProjectID     string `json:"project_id"`
+	EnvironmentID string `json:"environment_id"` // "" when the key belongs to no environment
+	Name          string `json:"name"`
+	// KeyPrefix is the public handle: the project prefix and the first body characters.
+	KeyPrefix string `json:"key_prefix"`
+	// Last4 is the last four characters of the secret, to tell keys apart.
+	Last4  string    `json:"last4"`
+	Status KeyStatus `json:"status"`
+	Scopes []string  `json:"scopes"`
+	// Metadata is the caller's own JSON object, returned on verification.
+	Metadata        map[string]any `json:"metadata"`
+	ExpiresAt       *time.Time     `json:"expires_at"`
+	LastUsedAt      *time.Time     `json:"last_used_at"`
+	CreatedAt       time.Time      `json:"created_at"`
+	RevokedAt       *time.Time     `json:"revoked_at"`
+	ReplacedByKeyID string         `json:"replaced_by_key_id"` // "" until the key is rotated
+	// GraceExpiresAt is when a rotated key stops working.
+	GraceExpiresAt *time.Time `json:"grace_expires_at"`
+	// RotationIntervalDays is the rotation schedule; 0 when the key has none.
+	RotationIntervalDays int        `json:"rotation_interval_days"`
+	NextRotationAt       *time.Time `json:"next_rotation_at"`
+	RotationWebhookURL   string     `json:"rotation_webhook_url"` // "" when none
+	CreatedBy            string     `json:"created_by"`
+}
+
+// MarshalJSON writes the key in its wire form, with null for the unset nullable strings.
+func (k Key) MarshalJSON() ([]byte, error) { return json.Marshal(keyWire(k, "")) }
+
+// keyWire is k as the server sends it; secret, when not "", is added as "key".
+func keyWire(k Key, secret string) any {
+	type plain Key // has no MarshalJSON, so encoding it does not recurse
+	// The outer fields are shallower than plain's, so they replace them in the encoding.
+	return struct {
+		plain
+		EnvironmentID      *string `json:"environment_id"`
+		ReplacedByKeyID    *string `json:"replaced_by_key_id"`
+		RotationWebhookURL *string `json:"rotation_webhook_url"`
+		Secret             string  `json:"key,omitempty"`
+	}{
+		plain:              plain(k),
+		EnvironmentID:      nullIfEmpty(k.EnvironmentID),
+		ReplacedByKeyID:    nullIfEmpty(k.ReplacedByKeyID),
+		RotationWebhookURL: nullIfEmpty(k.RotationWebhookURL),
+		Secret:             secret,
+	}
+}
+
+func nullIfEmpty(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return &s
+}
+
+// CreatedKey is a newly created key together with its secret.
+type CreatedKey struct {
+	Key
+	// Secret is the full API key. The server shows it only in this answer and keeps only a
+	// hash: store it now or lose it.
+	Secret string `json:"key"`
+}
+
+// MarshalJSON writes the key in its wire form, secret included as "key".
+func (k CreatedKey) MarshalJSON() ([]byte, error) { return json.Marshal(keyWire(k.Key, k.Secret)) }
+
+// RotatedKey is the outcome of a rotation: a new key replacing an old one, which keeps
+// working until GraceExpiresAt.
+type RotatedKey struct {
+	OldKeyID  string `json:"old_key_id"`
+	NewKeyID  string `json:"new_key_id"`
+	ProjectID string `json:"project_id"`
+	Name      string `json:"name"`
+	// Secret is the new key. As on creation, it is shown only once.
+	Secret         string     `json:"key"`
+	KeyPrefix      string     `json:"key_prefix"`
+	Scopes         []string   `json:"scopes"`
+	ExpiresAt      *time.Time `json:"expires_at"`
+	CreatedAt      time.Time  `json:"created_at"`
+	GraceExpiresAt *time.Time `json:"grace_expires_at"`
+}
+
+// CreateKeyParams describes a new key. Zero values are left out of the request, so the
+// server applies its defaults.
+type CreateKeyParams struct {
+	// ProjectID is required.
+	ProjectID string `json:"project_id"`
+	// Name is required, 1 to 128 characters.
+	Name          string     `json:"name"`
+	Scopes        []string   `json:"scopes,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	EnvironmentID string     `json:"environment_id,omitempty"`
+	// RotationIntervalDays schedules rotation every so many days; 0 means no schedule.
+	RotationIntervalDays int    `json:"rotation_interval_days,omitempty"`
+	RotationWebhookURL   string `json:"rotation_webhook_url,omitempty"`
+	// Metadata is any JSON object, returned with every verification of the key.
+	Metadata map[string]any `json:"metadata,omitempty"`
+}
+
+// CreateKey issues a key. The answer's Secret is the only copy of the key there will ever be.
+// Errors: validation_failed, not_found for an unknown project or environment, unauthenticated,
+// forbidden.
+func (c *Client) CreateKey(ctx context.Context, params CreateKeyParams) (*CreatedKey, error) {
+	params.ExpiresAt = utc(params.ExpiresAt)
+	var k CreatedKey
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/api-keys", body: params, auth: true}, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// ListKeysParams filters and pages the key list. Zero values do not filter.
+type ListKeysParams struct {
+	ProjectID     string
+	EnvironmentID string
+	Status        KeyStatus
+	// Limit is the page size, 1..MaxPageSize; 0 lets the server choose.
+	Limit int
+	// Cursor is a previous page's NextCursor; "" starts at the beginning.
+	Cursor string
+}
+
+func (p ListKeysParams) query() url.Values {
+	q := ListParams{Limit: p.Limit, Cursor: p.Cursor}.query()
+	if p.ProjectID != "" {
+		q.Set("project_id", p.ProjectID)
+	}
+	if p.EnvironmentID != "" {
+		q.Set("environment_id", p.EnvironmentID)
+	}
+	if p.Status != "" {
+		q.Set("status", string(p.Status))
+	}
+	return q
+}
+
+// ListKeys returns one page of the account's keys, without secrets.
+func (c *Client) ListKeys(ctx context.Context, params ListKeysParams) (*Page[*Key], error) {
+	return listPage[*Key](ctx, c, "/v1/api-keys", params.query())
+}
+
+// AllKeys yields every key that matches params from params.Cursor on, fetching pages as it
+// goes. It stops at the first error, which it yields:
+//
+//	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{Status: client.StatusActive}) {
+//		if err != nil {
+//			return err
+//		}
+//		...
+//	}
+func (c *Client) AllKeys(ctx context.Context, params ListKeysParams) iter.Seq2[*Key, error] {
+	return all(ctx, params.Cursor, func(ctx context.Context, cursor string) (*Page[*Key], error) {
+		p := params
+		p.Cursor = cursor
+		return c.ListKeys(ctx, p)
+	})
+}
+
+// GetKey returns one key, without its secret. Errors: not_found.
+func (c *Client) GetKey(ctx context.Context, keyID string) (*Key, error) {
+	id, err := pathID("key ID", keyID)
+	if err != nil {
+		return nil, err
+	}
+	var k Key
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/api-keys/" + id, auth: true}, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// UpdateKeyParams changes some of a key's fields and leaves the others alone. A nil pointer
+// (or nil slice or map) means "leave unchanged"; the Clear fields remove a value. Setting a
+// value and clearing it at once is an error.
+//
+// With Go 1.26, new builds the pointers: UpdateKeyParams{Name: new("billing v2")}.
+type UpdateKeyParams struct {
+	Name *string
+	// Scopes replaces the key's scopes when non-nil; an empty, non-nil slice removes them all.
+	Scopes []string
+
+	ExpiresAt      *time.Time
+	ClearExpiresAt bool // the key never expires
+
+	// Metadata replaces the key's metadata when non-nil.
+	Metadata      map[string]any
+	ClearMetadata bool
+
+	// RotationIntervalDays sets the rotation schedule; a pointer to 0 removes it.
+	RotationIntervalDays *int
+
+	RotationWebhookURL      *string
+	ClearRotationWebhookURL bool
+}
+
+// body is the PATCH document: absent fields are left out, cleared ones are JSON null.
+func (p UpdateKeyParams) body() (map[string]any, error) {
+	b := map[string]any{}
+	if p.Name != nil {
+		b["name"] = *p.Name
+	}
+	if p.Scopes != nil {
+		b["scopes"] = p.Scopes
+	}
+	if p.RotationIntervalDays != nil {
+		b["rotation_interval_days"] = *p.RotationIntervalDays
+	}
+	var errs []error
+	setOrClear := func(field string, set bool, value any, clear bool) {
+		switch {
+		case set && clear:
+			errs = append(errs, fmt.Errorf("keyward: UpdateKeyParams both sets and clears %s", field))
+		case set:
+			b[field] = value
+		case clear:
+			b[field] = nil
+		}
+	}
+	setOrClear("expires_at", p.ExpiresAt != nil, utc(p.ExpiresAt), p.ClearExpiresAt)
+	setOrClear("metadata", p.Metadata != nil, p.Metadata, p.ClearMetadata)
+	setOrClear("rotation_webhook_url", p.RotationWebhookURL != nil, p.RotationWebhookURL, p.ClearRotationWebhookURL)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return b, nil
+}
+
+// UpdateKey changes the fields params sets and returns the updated key. Errors:
+// validation_failed, not_found, conflict (a revoked key cannot be changed), unauthenticated.
+func (c *Client) UpdateKey(ctx context.Context, keyID string, params UpdateKeyParams) (*Key, error) {
+	id, err := pathID("key ID", keyID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := params.body()
+	if err != nil {
+		return nil, err
+	}
+	var k Key
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: "/v1/api-keys/" + id, body: body, auth: true}, &k); err != nil {
+		return nil, err
+	}
+	return &k, nil
+}
+
+// RevokeKey revokes a key at once. Revoking a revoked key succeeds. Errors: not_found.
+func (c *Client) RevokeKey(ctx context.Context, keyID string) error {
+	id, err := pathID("key ID", keyID)
+	if err != nil {
+		return err
+	}
+	_, err = c.do(ctx, request{method: http.MethodDelete, path: "/v1/api-keys/" + id, auth: true}, nil)
+	return err
+}
+
+// MaxGracePeriod is the longest grace period a rotation accepts.
+const MaxGracePeriod = 30 * 24 * time.Hour
+
+// RotateKeyParams tunes a rotation.
+type RotateKeyParams struct {
+	// GracePeriod is how long the old key keeps working, in whole seconds up to
+	// MaxGracePeriod; nil lets the server choose, a pointer to 0 ends the old key at once.
+	GracePeriod *time.Duration
+	// ExpiresAt is the new key's expiry; nil for none.
+	ExpiresAt *time.Time
+}
+
+// RotateKey replaces a key with a new one that has the same name, scopes and settings. The
+// answer's Secret is the only copy of the new key. Errors: validation_failed, not_found,
+// conflict (a revoked or already rotated key), unauthenticated.
+func (c *Client) RotateKey(ctx context.Context, keyID string, params RotateKeyParams) (*RotatedKey, error) {
+	id, err := pathID("key ID", keyID)
+	if err != nil {
+		return nil, err
+	}
+	body := map[string]any{}
+	if g := params.GracePeriod; g != nil {
+		if *g < 0 || *g > MaxGracePeriod || *g%time.Second != 0 {
+			return nil, fmt.Errorf("keyward: grace period %v: want whole seconds from 0 to %v", *g, MaxGracePeriod)
+		}
+		body["grace_period_seconds"] = int64(*g / time.Second)
+	}
+	if params.ExpiresAt != nil {
+		body["expires_at"] = utc(params.ExpiresAt)
+	}
+	var r RotatedKey
+	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/api-keys/" + id + "/rotate", body: body, auth: true}, &r); err != nil {
+		return nil, err
+	}
+	return &r, nil
+}
+
+// utc returns t in UTC, as the wire wants, without touching the caller's value.
+func utc(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
