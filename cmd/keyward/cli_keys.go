@@ -1,0 +1,513 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/client"
+	"github.com/spf13/cobra"
+)
+
+func newKeysCmd() *cobra.Command {
+	conn := &apiConn{}
+	cmd := &cobra.Command{
+		Use:     "keys",
+		Aliases: []string{"key"},
+		Short:   "Create, list, show, update, rotate and revoke API keys",
+		Long: `Manage the API keys of a running Keyward server through its HTTP API.
+
+Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
+KEYWARD_URL (or --url), http://127.0.0.1:8080 by default. A key's secret is printed only by
+'keys create' and 'keys rotate', once; the server keeps only a hash of it. Everything else
+shows a key by its public prefix and last four characters.
+
+Add --json to any command for the API's own JSON instead of tables.`,
+		Example: `  export KEYWARD_URL=https://keyward.example.com KEYWARD_TOKEN=kwadmin_...
+  keyward keys create --project prj_123 --name "billing worker" --scope invoices:read
+  keyward keys list --project prj_123 --status active
+  keyward keys rotate key_456 --grace 1h
+  keyward keys revoke key_456`,
+	}
+	conn.registerFlags(cmd)
+	cmd.AddCommand(
+		newKeysCreateCmd(conn),
+		newKeysListCmd(conn),
+		newKeysGetCmd(conn),
+		newKeysUpdateCmd(conn),
+		newKeysRevokeCmd(conn),
+		newKeysRotateCmd(conn),
+	)
+	return cmd
+}
+
+// expiryFlags are --expires-at and --expires-in, two ways to say when a key expires.
+type expiryFlags struct {
+	at string
+	in time.Duration
+}
+
+func (e *expiryFlags) register(cmd *cobra.Command, what string) {
+	f := cmd.Flags()
+	f.StringVar(&e.at, "expires-at", "", what+" expires at this RFC 3339 time, e.g. 2026-12-31T23:59:59Z")
+	f.DurationVar(&e.in, "expires-in", 0, what+" expires this long from now, as a Go duration, e.g. 720h for 30 days")
+	cmd.MarkFlagsMutuallyExclusive("expires-at", "expires-in")
+}
+
+// value is the expiry the flags ask for, nil when neither was given.
+func (e *expiryFlags) value(cmd *cobra.Command, now time.Time) (*time.Time, error) {
+	switch {
+	case cmd.Flags().Changed("expires-at"):
+		t, err := time.Parse(time.RFC3339, strings.TrimSpace(e.at))
+		if err != nil {
+			return nil, fmt.Errorf("invalid --expires-at %q: want an RFC 3339 time such as 2026-12-31T23:59:59Z", e.at)
+		}
+		if !t.After(now) {
+			return nil, fmt.Errorf("invalid --expires-at %s: it is in the past", e.at)
+		}
+		t = t.UTC()
+		return &t, nil
+	case cmd.Flags().Changed("expires-in"):
+		if e.in <= 0 {
+			return nil, fmt.Errorf("invalid --expires-in %v: want a positive duration such as 720h", e.in)
+		}
+		t := now.Add(e.in).UTC().Truncate(time.Second)
+		return &t, nil
+	}
+	return nil, nil
+}
+
+// parseMetadata reads --metadata, which must be one JSON object. Numbers keep their exact
+// digits.
+func parseMetadata(s string) (map[string]any, error) {
+	dec := json.NewDecoder(strings.NewReader(s))
+	dec.UseNumber()
+	var m map[string]any
+	err := dec.Decode(&m)
+	if err == nil && dec.More() {
+		err = errors.New("trailing data")
+	}
+	if err != nil || m == nil {
+		return nil, fmt.Errorf(`invalid --metadata: want one JSON object such as '{"team":"billing"}'`)
+	}
+	return m, nil
+}
+
+func validateRotationDays(days int) error {
+	if days < 0 {
+		return fmt.Errorf("invalid --rotation-days %d: want 0 (no schedule) or more", days)
+	}
+	return nil
+}
+
+// oneKeyID accepts exactly one argument, a key ID.
+func oneKeyID(_ *cobra.Command, args []string) error {
+	if len(args) != 1 || strings.TrimSpace(args[0]) == "" {
+		return fmt.Errorf("want exactly one key ID, got %d arguments", len(args))
+	}
+	return nil
+}
+
+func newKeysCreateCmd(conn *apiConn) *cobra.Command {
+	var (
+		params   client.CreateKeyParams
+		expiry   expiryFlags
+		metadata string
+	)
+	cmd := &cobra.Command{
+		Use:   "create --project ID --name NAME [flags]",
+		Short: "Create an API key and print its secret once",
+		Long: `Create an API key in a project and print it, secret included.
+
+The secret is shown only this once: the server stores a hash, not the key. Store it now, in a
+secret manager or your service's configuration. With --json the secret is the "key" field.
+
+A key carries scopes (checked on verification with required scopes), an optional expiry, an
+optional environment, a rotation schedule with a webhook to call when it is due, and metadata:
+any JSON object, returned with every verification of the key.`,
+		Example: `  keyward keys create --project prj_123 --name "billing worker"
+  keyward keys create --project prj_123 --env env_prod --name ci \
+      --scope deploy:write --scope logs:read --expires-in 720h
+  keyward keys create --project prj_123 --name partner-acme --rotation-days 90 \
+      --rotation-webhook https://hooks.example.com/keyward --metadata '{"customer":"acme"}'
+  KEY=$(keyward keys create --project prj_123 --name tmp --json | jq -r .key)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(params.Name) == "" {
+				return errors.New("invalid --name: it may not be blank")
+			}
+			exp, err := expiry.value(cmd, time.Now())
+			if err != nil {
+				return err
+			}
+			params.ExpiresAt = exp
+			if cmd.Flags().Changed("metadata") {
+				if params.Metadata, err = parseMetadata(metadata); err != nil {
+					return err
+				}
+			}
+			if err := validateRotationDays(params.RotationIntervalDays); err != nil {
+				return err
+			}
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			created, err := kw.CreateKey(cmd.Context(), params)
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if conn.json {
+				return writeAPIJSON(out, created)
+			}
+			return writeCreatedKey(out, created)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&params.ProjectID, "project", "", "project to create the key in (required)")
+	f.StringVar(&params.Name, "name", "", "name that says who or what uses the key, 1-128 characters (required)")
+	f.StringSliceVar(&params.Scopes, "scope", nil, "scope the key grants; repeat the flag or separate with commas")
+	f.StringVar(&params.EnvironmentID, "env", "", "environment the key belongs to")
+	f.IntVar(&params.RotationIntervalDays, "rotation-days", 0, "rotate the key every this many days (0: no schedule)")
+	f.StringVar(&params.RotationWebhookURL, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
+	f.StringVar(&metadata, "metadata", "", `JSON object returned with every verification, e.g. '{"team":"billing"}'`)
+	expiry.register(cmd, "the key")
+	_ = cmd.MarkFlagRequired("project")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func writeCreatedKey(w io.Writer, k *client.CreatedKey) error {
+	fmt.Fprintf(w, "Created key %s (%q) in project %s.\n\n", k.ID, k.Name, k.ProjectID)
+	if err := writeKeyDetails(w, &k.Key); err != nil {
+		return err
+	}
+	writeSecret(w, k.Secret)
+	return nil
+}
+
+func newKeysListCmd(conn *apiConn) *cobra.Command {
+	var (
+		filter client.ListKeysParams
+		status string
+		page   pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:     "list [flags]",
+		Aliases: []string{"ls"},
+		Short:   "List API keys, without their secrets",
+		Long: `List the account's API keys, optionally only those of one project, one
+environment or one status. Keys show their public prefix and last four characters, never the
+secret.
+
+One page is printed; when there are more, a hint with the next cursor goes to stderr. --all
+follows the cursors and prints every key. With --json the output is a JSON array.`,
+		Example: `  keyward keys list
+  keyward keys list --project prj_123 --env env_prod --status active
+  keyward keys list --project prj_123 --all --json | jq -r '.[].id'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			switch client.KeyStatus(status) {
+			case "", client.StatusActive, client.StatusRevoked, client.StatusExpired:
+				filter.Status = client.KeyStatus(status)
+			default:
+				return fmt.Errorf("invalid --status %q: want active, revoked or expired", status)
+			}
+			if err := page.validate(); err != nil {
+				return err
+			}
+			filter.Limit, filter.Cursor = page.limit, page.cursor
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			var (
+				keys []*client.Key
+				next string
+			)
+			if page.all {
+				keys, err = collectAll(kw.AllKeys(cmd.Context(), filter))
+			} else {
+				var p *client.Page[*client.Key]
+				if p, err = kw.ListKeys(cmd.Context(), filter); err == nil {
+					keys, next = p.Items, p.NextCursor
+				}
+			}
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case conn.json:
+				err = writeAPIJSON(out, keys)
+			case len(keys) == 0:
+				_, err = fmt.Fprintln(out, "No keys.")
+			default:
+				err = writeKeysTable(out, keys)
+			}
+			writeMoreHint(cmd, "keys", next)
+			return err
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&filter.ProjectID, "project", "", "only keys of this project")
+	f.StringVar(&filter.EnvironmentID, "env", "", "only keys of this environment")
+	f.StringVar(&status, "status", "", "only keys in this state: active, revoked or expired")
+	page.register(cmd, "keys")
+	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(
+		[]cobra.Completion{"active", "revoked", "expired"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+func newKeysGetCmd(conn *apiConn) *cobra.Command {
+	return &cobra.Command{
+		Use:     "get KEY_ID",
+		Aliases: []string{"show"},
+		Short:   "Show one API key, without its secret",
+		Long: `Show every detail of one API key: status, scopes, metadata, expiry, last use, rotation
+schedule and, for a rotated key, its successor and the end of its grace period. The secret is
+never shown; the key is identified by its public prefix and last four characters.`,
+		Example: `  keyward keys get key_456
+  keyward keys get key_456 --json | jq .metadata`,
+		Args: oneKeyID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			k, err := kw.GetKey(cmd.Context(), args[0])
+			if err != nil {
+				return conn.explain(err)
+			}
+			if conn.json {
+				return writeAPIJSON(cmd.OutOrStdout(), k)
+			}
+			return writeKeyDetails(cmd.OutOrStdout(), k)
+		},
+	}
+}
+
+// updateFlags are the flags of 'keys update' that change something; one is needed.
+var updateFlags = []string{
+	"name", "scope", "clear-scopes", "expires-at", "expires-in", "clear-expiry",
+	"metadata", "clear-metadata", "rotation-days", "rotation-webhook", "clear-rotation-webhook",
+}
+
+func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
+	var (
+		name, metadata, webhook string
+		scopes                  []string
+		rotationDays            int
+		expiry                  expiryFlags
+		clearFlags              struct{ scopes, expiry, metadata, webhook bool }
+	)
+	cmd := &cobra.Command{
+		Use:   "update KEY_ID [flags]",
+		Short: "Change an API key's name, scopes, expiry, metadata or rotation",
+		Long: `Change some settings of an API key and leave the others as they are. The secret does not
+change; use 'keys rotate' for a new one.
+
+--scope replaces the whole scope set (repeat it for several scopes); --clear-scopes removes
+them all. --clear-expiry makes the key never expire, --clear-metadata removes its metadata,
+--rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.`,
+		Example: `  keyward keys update key_456 --name "billing worker (legacy)"
+  keyward keys update key_456 --scope invoices:read --scope invoices:write
+  keyward keys update key_456 --expires-in 168h
+  keyward keys update key_456 --clear-expiry --metadata '{"owner":"team-billing"}'
+  keyward keys update key_456 --rotation-days 0 --clear-rotation-webhook`,
+		Args: oneKeyID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			changed := cmd.Flags().Changed
+			var params client.UpdateKeyParams
+			if changed("name") {
+				if strings.TrimSpace(name) == "" {
+					return errors.New("invalid --name: it may not be blank")
+				}
+				params.Name = &name
+			}
+			switch {
+			case changed("scope"):
+				params.Scopes = scopes
+			case clearFlags.scopes:
+				params.Scopes = []string{}
+			}
+			exp, err := expiry.value(cmd, time.Now())
+			if err != nil {
+				return err
+			}
+			params.ExpiresAt, params.ClearExpiresAt = exp, clearFlags.expiry
+			if changed("metadata") {
+				if params.Metadata, err = parseMetadata(metadata); err != nil {
+					return err
+				}
+			}
+			params.ClearMetadata = clearFlags.metadata
+			if changed("rotation-days") {
+				if err := validateRotationDays(rotationDays); err != nil {
+					return err
+				}
+				params.RotationIntervalDays = &rotationDays
+			}
+			if changed("rotation-webhook") {
+				if webhook == "" {
+					return errors.New("invalid --rotation-webhook: it may not be empty; use --clear-rotation-webhook to remove it")
+				}
+				params.RotationWebhookURL = &webhook
+			}
+			params.ClearRotationWebhookURL = clearFlags.webhook
+			if !slices.ContainsFunc(updateFlags, changed) {
+				return errors.New("nothing to update: pass at least one of --" + strings.Join(updateFlags, ", --"))
+			}
+
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			k, err := kw.UpdateKey(cmd.Context(), args[0], params)
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if conn.json {
+				return writeAPIJSON(out, k)
+			}
+			fmt.Fprintf(out, "Updated key %s.\n\n", k.ID)
+			return writeKeyDetails(out, k)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&name, "name", "", "new name, 1-128 characters")
+	f.StringSliceVar(&scopes, "scope", nil, "replace the scopes with these; repeat the flag or separate with commas")
+	f.BoolVar(&clearFlags.scopes, "clear-scopes", false, "remove every scope")
+	expiry.register(cmd, "the key")
+	f.BoolVar(&clearFlags.expiry, "clear-expiry", false, "make the key never expire")
+	f.StringVar(&metadata, "metadata", "", `replace the metadata with this JSON object, e.g. '{"team":"billing"}'`)
+	f.BoolVar(&clearFlags.metadata, "clear-metadata", false, "remove the metadata")
+	f.IntVar(&rotationDays, "rotation-days", 0, "rotate the key every this many days; 0 removes the schedule")
+	f.StringVar(&webhook, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
+	f.BoolVar(&clearFlags.webhook, "clear-rotation-webhook", false, "remove the rotation webhook")
+	cmd.MarkFlagsMutuallyExclusive("scope", "clear-scopes")
+	cmd.MarkFlagsMutuallyExclusive("expires-at", "clear-expiry")
+	cmd.MarkFlagsMutuallyExclusive("expires-in", "clear-expiry")
+	cmd.MarkFlagsMutuallyExclusive("metadata", "clear-metadata")
+	cmd.MarkFlagsMutuallyExclusive("rotation-webhook", "clear-rotation-webhook")
+	return cmd
+}
+
+func newKeysRevokeCmd(conn *apiConn) *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke KEY_ID...",
+		Short: "Revoke API keys at once",
+		Long: `Revoke one or more API keys. A revoked key fails verification on every Keyward node within a
+second, and cannot be restored: create a new key instead. Revoking a revoked key succeeds.
+
+Keys are revoked in the order given; the command stops at the first failure. With --json
+nothing is printed: the exit status says whether every key was revoked.`,
+		Example: `  keyward keys revoke key_456
+  keyward keys revoke key_456 key_789`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) == 0 {
+				return errors.New("want at least one key ID")
+			}
+			for _, id := range args {
+				if strings.TrimSpace(id) == "" {
+					return errors.New("invalid key ID: it may not be blank")
+				}
+			}
+			return nil
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			for _, id := range args {
+				if err := kw.RevokeKey(cmd.Context(), id); err != nil {
+					return fmt.Errorf("revoking %s: %w", id, conn.explain(err))
+				}
+				if !conn.json {
+					fmt.Fprintf(cmd.OutOrStdout(), "Revoked key %s.\n", id)
+				}
+			}
+			return nil
+		},
+	}
+}
+
+func newKeysRotateCmd(conn *apiConn) *cobra.Command {
+	var (
+		grace  time.Duration
+		expiry expiryFlags
+	)
+	cmd := &cobra.Command{
+		Use:   "rotate KEY_ID [flags]",
+		Short: "Replace an API key with a new one and print the new secret once",
+		Long: `Rotate an API key: create a new key with the same name, scopes, environment, metadata and
+rotation settings, and print its secret once. The old key keeps working for the grace period
+(--grace), so that its users can switch; then it stops. Without --grace the server's default
+applies; --grace 0s ends the old key at once.
+
+The new secret is shown only this once: store it now. With --json the secret is the "key"
+field.`,
+		Example: `  keyward keys rotate key_456
+  keyward keys rotate key_456 --grace 24h
+  keyward keys rotate key_456 --grace 0s --expires-in 2160h`,
+		Args: oneKeyID,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			var params client.RotateKeyParams
+			if cmd.Flags().Changed("grace") {
+				if grace < 0 || grace > client.MaxGracePeriod || grace%time.Second != 0 {
+					return fmt.Errorf("invalid --grace %v: want whole seconds from 0s to %v (30 days)", grace, client.MaxGracePeriod)
+				}
+				params.GracePeriod = &grace
+			}
+			exp, err := expiry.value(cmd, time.Now())
+			if err != nil {
+				return err
+			}
+			params.ExpiresAt = exp
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			rotated, err := kw.RotateKey(cmd.Context(), args[0], params)
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if conn.json {
+				return writeAPIJSON(out, rotated)
+			}
+			return writeRotatedKey(out, rotated)
+		},
+	}
+	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old key keeps working, as a Go duration such as 60s or 24h (at most 720h)")
+	expiry.register(cmd, "the new key")
+	return cmd
+}
+
+func writeRotatedKey(w io.Writer, r *client.RotatedKey) error {
+	fmt.Fprintf(w, "Rotated key %s into %s (%q).\n", r.OldKeyID, r.NewKeyID, r.Name)
+	if r.GraceExpiresAt != nil && r.GraceExpiresAt.After(r.CreatedAt) {
+		fmt.Fprintf(w, "The old key keeps working until %s, then stops.\n\n", formatAPITime(r.GraceExpiresAt, "-"))
+	} else {
+		fmt.Fprintf(w, "The old key no longer works.\n\n")
+	}
+	tw := newTable(w)
+	tableRow(tw, "NEW KEY ID", r.NewKeyID)
+	tableRow(tw, "PREFIX", r.KeyPrefix)
+	tableRow(tw, "PROJECT", r.ProjectID)
+	tableRow(tw, "SCOPES", formatScopes(r.Scopes))
+	tableRow(tw, "EXPIRES", formatAPITime(r.ExpiresAt, "never"))
+	tableRow(tw, "CREATED", formatAPITime(&r.CreatedAt, "-"))
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	writeSecret(w, r.Secret)
+	return nil
+}

@@ -1,0 +1,313 @@
+package main
+
+// This file holds what the client commands (keys, projects, environments) share: the
+// connection flags, JSON and table output, and the translation of client errors into one-line
+// messages. The commands talk to the server only through the public client package.
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"iter"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/keyward/keyward/client"
+	"github.com/spf13/cobra"
+)
+
+// addClientCommands adds the commands that manage a running server through its HTTP API:
+// keys, projects and environments.
+func addClientCommands(root *cobra.Command) {
+	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd())
+}
+
+const (
+	envKeywardURL     = "KEYWARD_URL"
+	envKeywardToken   = "KEYWARD_TOKEN"
+	defaultKeywardURL = "http://127.0.0.1:8080"
+)
+
+// apiConn is the connection and output settings of one client command tree, bound to the
+// persistent flags of its top-level command.
+type apiConn struct {
+	url   string
+	token string
+	json  bool
+}
+
+// registerFlags adds --url, --token and --json to cmd and all its subcommands. The
+// environment is read when a command runs, not here, so that --help never shows the token.
+func (c *apiConn) registerFlags(cmd *cobra.Command) {
+	f := cmd.PersistentFlags()
+	f.StringVar(&c.url, "url", "", "Keyward server URL (default $"+envKeywardURL+", else "+defaultKeywardURL+")")
+	f.StringVar(&c.token, "token", "", "admin key (default $"+envKeywardToken+"; prefer the variable: flags show in the process list and shell history)")
+	f.BoolVar(&c.json, "json", false, "print the API's JSON (an object, or an array for lists) instead of tables")
+}
+
+// baseURL is --url, else $KEYWARD_URL, else the local default.
+func (c *apiConn) baseURL() string {
+	if c.url != "" {
+		return c.url
+	}
+	if u := os.Getenv(envKeywardURL); u != "" {
+		return u
+	}
+	return defaultKeywardURL
+}
+
+// client returns a client for the server, or an error naming KEYWARD_TOKEN when no admin key
+// was given, so that no request goes out without one.
+func (c *apiConn) client() (*client.Client, error) {
+	token := c.token
+	if token == "" {
+		token = os.Getenv(envKeywardToken)
+	}
+	if token == "" {
+		return nil, fmt.Errorf("no admin key: set %s (or pass --token) to an admin key, such as the one 'keyward serve' printed on its first start", envKeywardToken)
+	}
+	return client.New(c.baseURL(), token, client.WithUserAgent("keyward-cli/"+version)), nil
+}
+
+// cliError is an error rewritten for a person; it still unwraps to the client's error, so
+// callers can branch on client.ErrorCode.
+type cliError struct {
+	msg string
+	err error
+}
+
+func (e *cliError) Error() string { return e.msg }
+func (e *cliError) Unwrap() error { return e.err }
+
+// explain turns an error from the client into one line that says what went wrong and, where
+// it helps, what to do about it.
+func (c *apiConn) explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	var apiErr *client.Error
+	if errors.As(err, &apiErr) {
+		var b strings.Builder
+		// "detail (code, HTTP status): field: problem; ...", already one line.
+		b.WriteString(strings.TrimPrefix(apiErr.Error(), "keyward: "))
+		switch apiErr.Code {
+		case client.CodeUnauthenticated:
+			b.WriteString("; check --token or " + envKeywardToken)
+		case client.CodeRateLimited:
+			if apiErr.RetryAfter > 0 {
+				fmt.Fprintf(&b, "; retry in %v", apiErr.RetryAfter)
+			}
+		}
+		return &cliError{msg: b.String(), err: err}
+	}
+
+	var urlErr *url.Error
+	var netErr net.Error
+	switch {
+	case errors.Is(err, context.Canceled):
+		return &cliError{msg: "interrupted", err: err}
+	case errors.As(err, &urlErr), errors.As(err, &netErr):
+		cause := err
+		if urlErr != nil {
+			cause = urlErr.Err
+		}
+		return &cliError{
+			msg: fmt.Sprintf("cannot reach Keyward at %s: %v (set --url or %s)", c.baseURL(), cause, envKeywardURL),
+			err: err,
+		}
+	}
+	// The client prefixes its own errors; main prefixes every error again.
+	return &cliError{msg: strings.TrimPrefix(err.Error(), "keyward: "), err: err}
+}
+
+// writeAPIJSON writes v as indented JSON, the machine output of every --json command.
+func writeAPIJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false) // URLs and scopes with & or < stay readable
+	return enc.Encode(v)
+}
+
+// newTable returns a tabwriter for aligned columns; Flush it when done.
+func newTable(w io.Writer) *tabwriter.Writer {
+	return tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+}
+
+// tableRow writes one tab-separated table row.
+func tableRow(w io.Writer, cells ...string) {
+	fmt.Fprintln(w, strings.Join(cells, "\t"))
+}
+
+// formatAPITime renders a time for people in RFC 3339 UTC, the form the flags accept, or unset
+// when there is none.
+func formatAPITime(t *time.Time, unset string) string {
+	if t == nil || t.IsZero() {
+		return unset
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+// orDash is s, or "-" when s is empty, so that table columns never collapse.
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+func formatScopes(scopes []string) string {
+	if len(scopes) == 0 {
+		return "-"
+	}
+	return strings.Join(scopes, ",")
+}
+
+// formatKeyHandle is how people recognise a key: its public prefix and its last four
+// characters, never more of the secret.
+func formatKeyHandle(prefix, last4 string) string {
+	switch {
+	case prefix == "":
+		return "-"
+	case last4 == "":
+		return prefix
+	}
+	return prefix + "..." + last4
+}
+
+func formatRotation(days int) string {
+	switch days {
+	case 0:
+		return "none"
+	case 1:
+		return "every day"
+	}
+	return fmt.Sprintf("every %d days", days)
+}
+
+func formatMetadata(m map[string]any) string {
+	if m == nil {
+		return "-"
+	}
+	b, err := json.Marshal(m)
+	if err != nil {
+		return "(unprintable)"
+	}
+	return string(b)
+}
+
+// writeKeysTable lists keys, one per line.
+func writeKeysTable(w io.Writer, keys []*client.Key) error {
+	tw := newTable(w)
+	tableRow(tw, "ID", "NAME", "PREFIX", "STATUS", "SCOPES", "EXPIRES", "LAST USED")
+	for _, k := range keys {
+		tableRow(tw, k.ID, k.Name, formatKeyHandle(k.KeyPrefix, k.Last4), string(k.Status),
+			formatScopes(k.Scopes), formatAPITime(k.ExpiresAt, "never"), formatAPITime(k.LastUsedAt, "never"))
+	}
+	return tw.Flush()
+}
+
+// writeKeyDetails shows every field of one key, one per line.
+func writeKeyDetails(w io.Writer, k *client.Key) error {
+	tw := newTable(w)
+	tableRow(tw, "ID", k.ID)
+	tableRow(tw, "NAME", k.Name)
+	tableRow(tw, "STATUS", string(k.Status))
+	tableRow(tw, "PREFIX", formatKeyHandle(k.KeyPrefix, k.Last4))
+	tableRow(tw, "PROJECT", k.ProjectID)
+	tableRow(tw, "ENVIRONMENT", orDash(k.EnvironmentID))
+	tableRow(tw, "SCOPES", formatScopes(k.Scopes))
+	tableRow(tw, "METADATA", formatMetadata(k.Metadata))
+	tableRow(tw, "EXPIRES", formatAPITime(k.ExpiresAt, "never"))
+	tableRow(tw, "LAST USED", formatAPITime(k.LastUsedAt, "never"))
+	tableRow(tw, "CREATED", formatAPITime(&k.CreatedAt, "-"))
+	tableRow(tw, "CREATED BY", orDash(k.CreatedBy))
+	tableRow(tw, "ROTATION", formatRotation(k.RotationIntervalDays))
+	if k.RotationIntervalDays > 0 {
+		tableRow(tw, "NEXT ROTATION", formatAPITime(k.NextRotationAt, "-"))
+	}
+	tableRow(tw, "ROTATION WEBHOOK", orDash(k.RotationWebhookURL))
+	if k.RevokedAt != nil {
+		tableRow(tw, "REVOKED", formatAPITime(k.RevokedAt, "-"))
+	}
+	if k.ReplacedByKeyID != "" {
+		tableRow(tw, "REPLACED BY", k.ReplacedByKeyID)
+		tableRow(tw, "GRACE ENDS", formatAPITime(k.GraceExpiresAt, "-"))
+	}
+	return tw.Flush()
+}
+
+// writeSecret prints a key's secret, which the server shows only once. It goes to stdout, the
+// stream the person asked for; never to stderr, where logs are collected.
+func writeSecret(w io.Writer, secret string) {
+	fmt.Fprintf(w, "\nAPI key (store it now, it will not be shown again):\n\n    %s\n\n", secret)
+}
+
+func writeProjectsTable(w io.Writer, projects []*client.Project) error {
+	tw := newTable(w)
+	tableRow(tw, "ID", "NAME", "KEY PREFIX", "CREATED")
+	for _, p := range projects {
+		tableRow(tw, p.ID, p.Name, p.KeyPrefix, formatAPITime(&p.CreatedAt, "-"))
+	}
+	return tw.Flush()
+}
+
+func writeEnvironmentsTable(w io.Writer, envs []*client.Environment) error {
+	tw := newTable(w)
+	tableRow(tw, "ID", "NAME", "PROJECT", "CREATED")
+	for _, e := range envs {
+		tableRow(tw, e.ID, e.Name, e.ProjectID, formatAPITime(&e.CreatedAt, "-"))
+	}
+	return tw.Flush()
+}
+
+// pageFlags are the paging flags of every list command.
+type pageFlags struct {
+	limit  int
+	cursor string
+	all    bool
+}
+
+func (p *pageFlags) register(cmd *cobra.Command, noun string) {
+	f := cmd.Flags()
+	f.IntVar(&p.limit, "limit", 0, fmt.Sprintf("%s per page, 1..%d (default: the server's)", noun, client.MaxPageSize))
+	f.StringVar(&p.cursor, "cursor", "", "start at this cursor, as printed after a partial list")
+	f.BoolVar(&p.all, "all", false, "follow cursors and list every page")
+	cmd.MarkFlagsMutuallyExclusive("cursor", "all")
+}
+
+func (p *pageFlags) validate() error {
+	if p.limit < 0 || p.limit > client.MaxPageSize {
+		return fmt.Errorf("invalid --limit %d: want 1..%d", p.limit, client.MaxPageSize)
+	}
+	return nil
+}
+
+func (p *pageFlags) params() client.ListParams {
+	return client.ListParams{Limit: p.limit, Cursor: p.cursor}
+}
+
+// collectAll gathers a whole sequence, stopping at its first error.
+func collectAll[T any](seq iter.Seq2[T, error]) ([]T, error) {
+	items := []T{}
+	for item, err := range seq {
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, item)
+	}
+	return items, nil
+}
+
+// writeMoreHint tells a person how to get the next page. It goes to stderr so that stdout
+// stays a clean table or JSON array.
+func writeMoreHint(cmd *cobra.Command, noun, next string) {
+	if next != "" {
+		fmt.Fprintf(cmd.ErrOrStderr(), "more %s: run again with --cursor %s, or with --all\n", noun, next)
+	}
+}

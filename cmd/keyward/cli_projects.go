@@ -1,0 +1,238 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/keyward/keyward/client"
+	"github.com/spf13/cobra"
+)
+
+func newProjectsCmd() *cobra.Command {
+	conn := &apiConn{}
+	cmd := &cobra.Command{
+		Use:     "projects",
+		Aliases: []string{"project"},
+		Short:   "Create and list projects",
+		Long: `Manage the projects of a running Keyward server through its HTTP API.
+
+A project groups the API keys of one API or product; every key it issues starts with the
+project's key prefix ("kw" unless chosen, e.g. "sk_live"), so that a leaked key says where it
+belongs. Projects are divided into environments: see 'keyward environments'.
+
+Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
+KEYWARD_URL (or --url), http://127.0.0.1:8080 by default.`,
+		Example: `  keyward projects create --name payments --key-prefix pay
+  keyward projects list`,
+	}
+	conn.registerFlags(cmd)
+	cmd.AddCommand(newProjectsCreateCmd(conn), newProjectsListCmd(conn))
+	return cmd
+}
+
+func newProjectsCreateCmd(conn *apiConn) *cobra.Command {
+	var params client.CreateProjectParams
+	cmd := &cobra.Command{
+		Use:   "create --name NAME [--key-prefix PREFIX]",
+		Short: "Create a project",
+		Long: `Create a project in the admin key's account and print it. --key-prefix sets the prefix of
+every key the project issues; the server's default is "kw". It cannot be changed later, as
+keys already handed out carry it.`,
+		Example: `  keyward projects create --name payments
+  keyward projects create --name payments --key-prefix sk_live
+  PROJECT=$(keyward projects create --name payments --json | jq -r .id)`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(params.Name) == "" {
+				return errors.New("invalid --name: it may not be blank")
+			}
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			p, err := kw.CreateProject(cmd.Context(), params)
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if conn.json {
+				return writeAPIJSON(out, p)
+			}
+			fmt.Fprintf(out, "Created project %s.\n\n", p.ID)
+			return writeProjectsTable(out, []*client.Project{p})
+		},
+	}
+	cmd.Flags().StringVar(&params.Name, "name", "", "project name (required)")
+	cmd.Flags().StringVar(&params.KeyPrefix, "key-prefix", "", `prefix of the project's keys, e.g. "sk_live" (default: the server's, "kw")`)
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newProjectsListCmd(conn *apiConn) *cobra.Command {
+	var page pageFlags
+	cmd := &cobra.Command{
+		Use:     "list [flags]",
+		Aliases: []string{"ls"},
+		Short:   "List projects",
+		Long: `List the projects of the admin key's account. One page is printed; when there are more, a
+hint with the next cursor goes to stderr. --all follows the cursors and prints every project.
+With --json the output is a JSON array.`,
+		Example: `  keyward projects list
+  keyward projects list --all --json | jq -r '.[] | "\(.id) \(.name)"'`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := page.validate(); err != nil {
+				return err
+			}
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			var (
+				projects []*client.Project
+				next     string
+			)
+			if page.all {
+				projects, err = collectAll(kw.AllProjects(cmd.Context(), page.params()))
+			} else {
+				var p *client.Page[*client.Project]
+				if p, err = kw.ListProjects(cmd.Context(), page.params()); err == nil {
+					projects, next = p.Items, p.NextCursor
+				}
+			}
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case conn.json:
+				err = writeAPIJSON(out, projects)
+			case len(projects) == 0:
+				_, err = fmt.Fprintln(out, "No projects. Create one with 'keyward projects create --name NAME'.")
+			default:
+				err = writeProjectsTable(out, projects)
+			}
+			writeMoreHint(cmd, "projects", next)
+			return err
+		},
+	}
+	page.register(cmd, "projects")
+	return cmd
+}
+
+func newEnvironmentsCmd() *cobra.Command {
+	conn := &apiConn{}
+	cmd := &cobra.Command{
+		Use:     "environments",
+		Aliases: []string{"environment", "envs", "env"},
+		Short:   "Create and list the environments of a project",
+		Long: `Manage the environments of a project, such as production and staging, through a running
+Keyward server's HTTP API. A key may belong to one environment ('keyward keys create --env'),
+and keys can be listed per environment.
+
+Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
+KEYWARD_URL (or --url), http://127.0.0.1:8080 by default.`,
+		Example: `  keyward environments create --project prj_123 --name production
+  keyward environments list --project prj_123`,
+	}
+	conn.registerFlags(cmd)
+	cmd.AddCommand(newEnvironmentsCreateCmd(conn), newEnvironmentsListCmd(conn))
+	return cmd
+}
+
+func newEnvironmentsCreateCmd(conn *apiConn) *cobra.Command {
+	var (
+		projectID string
+		params    client.CreateEnvironmentParams
+	)
+	cmd := &cobra.Command{
+		Use:   "create --project ID --name NAME",
+		Short: "Create an environment in a project",
+		Long:  `Create an environment in a project and print it. Names are unique within a project.`,
+		Example: `  keyward environments create --project prj_123 --name production
+  keyward environments create --project prj_123 --name staging --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if strings.TrimSpace(params.Name) == "" {
+				return errors.New("invalid --name: it may not be blank")
+			}
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			e, err := kw.CreateEnvironment(cmd.Context(), projectID, params)
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			if conn.json {
+				return writeAPIJSON(out, e)
+			}
+			fmt.Fprintf(out, "Created environment %s in project %s.\n\n", e.ID, e.ProjectID)
+			return writeEnvironmentsTable(out, []*client.Environment{e})
+		},
+	}
+	cmd.Flags().StringVar(&projectID, "project", "", "project to create the environment in (required)")
+	cmd.Flags().StringVar(&params.Name, "name", "", "environment name, e.g. production (required)")
+	_ = cmd.MarkFlagRequired("project")
+	_ = cmd.MarkFlagRequired("name")
+	return cmd
+}
+
+func newEnvironmentsListCmd(conn *apiConn) *cobra.Command {
+	var (
+		projectID string
+		page      pageFlags
+	)
+	cmd := &cobra.Command{
+		Use:     "list --project ID [flags]",
+		Aliases: []string{"ls"},
+		Short:   "List the environments of a project",
+		Long: `List the environments of a project. One page is printed; when there are more, a hint with
+the next cursor goes to stderr. --all follows the cursors and prints every environment. With
+--json the output is a JSON array.`,
+		Example: `  keyward environments list --project prj_123
+  keyward environments list --project prj_123 --all --json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := page.validate(); err != nil {
+				return err
+			}
+			kw, err := conn.client()
+			if err != nil {
+				return err
+			}
+			var (
+				envs []*client.Environment
+				next string
+			)
+			if page.all {
+				envs, err = collectAll(kw.AllEnvironments(cmd.Context(), projectID, page.params()))
+			} else {
+				var p *client.Page[*client.Environment]
+				if p, err = kw.ListEnvironments(cmd.Context(), projectID, page.params()); err == nil {
+					envs, next = p.Items, p.NextCursor
+				}
+			}
+			if err != nil {
+				return conn.explain(err)
+			}
+			out := cmd.OutOrStdout()
+			switch {
+			case conn.json:
+				err = writeAPIJSON(out, envs)
+			case len(envs) == 0:
+				_, err = fmt.Fprintf(out, "No environments in project %s.\n", projectID)
+			default:
+				err = writeEnvironmentsTable(out, envs)
+			}
+			writeMoreHint(cmd, "environments", next)
+			return err
+		},
+	}
+	cmd.Flags().StringVar(&projectID, "project", "", "project whose environments to list (required)")
+	_ = cmd.MarkFlagRequired("project")
+	page.register(cmd, "environments")
+	return cmd
+}

@@ -1,0 +1,291 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/keyformat"
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/sqlite"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// Main is a running Keyward server: everything `keyward serve` wires together. A test can
+// run one on 127.0.0.1:0 with Run and stop it with Close.
+type Main struct {
+	Config config.Config
+	// Stderr receives the bootstrap admin key and the logs.
+	Stderr io.Writer
+	// Now replaces time.Now (tests).
+	Now func() time.Time
+
+	log      *slog.Logger
+	store    *sqlite.Store
+	verifier *verify.Verifier
+	service  *keyward.Service
+	listener net.Listener
+	http     *http.Server
+	served   chan error
+}
+
+// Run opens the store, bootstraps it if it is new, and starts serving. It returns once the
+// server is listening; Close stops it.
+func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.Config.Validate(); err != nil {
+		return err
+	}
+	if m.Stderr == nil {
+		m.Stderr = os.Stderr
+	}
+	if m.Now == nil {
+		m.Now = time.Now
+	}
+	level, _ := m.Config.Level()
+	opts := &slog.HandlerOptions{Level: level}
+	if m.Config.LogFormat == "json" {
+		m.log = slog.New(slog.NewJSONHandler(m.Stderr, opts))
+	} else {
+		m.log = slog.New(slog.NewTextHandler(m.Stderr, opts))
+	}
+	defer func() {
+		if err != nil {
+			m.closeStore()
+		}
+	}()
+
+	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+		return fmt.Errorf("creating data directory: %w", err)
+	}
+	secrets, err := m.Config.LoadOrCreateSecrets()
+	if err != nil {
+		return err
+	}
+	hasher, err := keyformat.NewHasher(secrets...)
+	if err != nil {
+		return err
+	}
+	if m.store, err = sqlite.Open(ctx, m.Config.DatabasePath()); err != nil {
+		return fmt.Errorf("opening %s: %w", m.Config.DatabasePath(), err)
+	}
+	m.verifier = verify.New(m.store, hasher, verify.Config{
+		CacheSize: m.Config.CacheSize,
+		TTL:       m.Config.CacheTTL,
+		Now:       m.Now,
+		Logger:    m.log,
+	})
+	m.service = keyward.NewService(m.store, hasher, keyward.WithClock(m.Now), keyward.WithKeyEvents(m.verifier))
+
+	secret, err := m.service.Bootstrap(ctx)
+	if err != nil {
+		return fmt.Errorf("bootstrapping: %w", err)
+	}
+	if secret != "" {
+		printBootstrapKey(m.Stderr, secret)
+	}
+
+	server := httpapi.New(httpapi.Config{
+		Service:       m.service,
+		Verifier:      m.verifier,
+		Authenticator: authn.New(m.service),
+		Logger:        m.log,
+		Version:       version,
+	})
+	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	m.http = &http.Server{
+		Handler:           server,
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       120 * time.Second,
+		MaxHeaderBytes:    64 << 10,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
+	}
+	m.served = make(chan error, 1)
+	go func() { m.served <- m.http.Serve(m.listener) }()
+	m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
+	return nil
+}
+
+// URL is the base URL the server answers on.
+func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+
+// Close stops accepting requests, lets those in flight finish, writes the last-used times
+// still buffered, and closes the store.
+func (m *Main) Close(ctx context.Context) error {
+	var errs []error
+	if m.http != nil {
+		if err := m.http.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs = append(errs, err)
+		}
+	}
+	if m.verifier != nil {
+		if err := m.verifier.Close(ctx); err != nil {
+			errs = append(errs, fmt.Errorf("flushing key use: %w", err))
+		}
+	}
+	errs = append(errs, m.closeStore())
+	return errors.Join(errs...)
+}
+
+func (m *Main) closeStore() error {
+	if m.store == nil {
+		return nil
+	}
+	err := m.store.Close()
+	m.store = nil
+	return err
+}
+
+// Wait blocks until the server stops on its own (a listener failure) or ctx is done.
+func (m *Main) Wait(ctx context.Context) error {
+	select {
+	case <-ctx.Done():
+		return nil
+	case err := <-m.served:
+		m.served <- err // Close reads it again
+		return err
+	}
+}
+
+func printBootstrapKey(w io.Writer, secret string) {
+	fmt.Fprintf(w, `
+  Keyward created the root admin key for account %q.
+  It is shown only this once. Store it now:
+
+      %s
+
+  Use it as the bearer of management requests, e.g.
+      export KEYWARD_TOKEN=%s
+
+`, keyward.DefaultAccountName, secret, secret)
+}
+
+// loadConfig builds the configuration from defaults and the environment, and binds the
+// command's flags on top.
+func loadConfig(cmd *cobra.Command) *config.Config {
+	cfg := config.Default()
+	if err := cfg.FromEnv(os.Getenv); err != nil {
+		// Reported by Validate's caller together with everything else.
+		cmd.PrintErrln("keyward:", err)
+	}
+	cfg.BindFlags(cmd.Flags())
+	return &cfg
+}
+
+func newServeCmd() *cobra.Command {
+	var cfg *config.Config
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the Keyward service",
+		Long: `Run the Keyward service on an embedded SQLite database in the data directory.
+
+On the first start with an empty store it creates the root admin key and prints it once to
+stderr. It stops gracefully on SIGINT or SIGTERM: requests in flight finish and buffered
+last-used times are written.`,
+		Example: `  keyward serve
+  keyward serve --addr 127.0.0.1:9090 --data /var/lib/keyward
+  KEYWARD_ADDR=0.0.0.0:8080 keyward serve`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			m := &Main{Config: *cfg, Stderr: cmd.ErrOrStderr()}
+			ctx := cmd.Context()
+			if err := m.Run(ctx); err != nil {
+				return err
+			}
+			waitErr := m.Wait(ctx)
+			m.log.Info("shutting down")
+			shutdownCtx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+			defer cancel()
+			return errors.Join(waitErr, m.Close(shutdownCtx))
+		},
+	}
+	cfg = loadConfig(cmd)
+	return cmd
+}
+
+func newMigrateCmd() *cobra.Command {
+	var cfg *config.Config
+	cmd := &cobra.Command{
+		Use:     "migrate",
+		Short:   "Create or upgrade the database schema, then exit",
+		Long:    "Apply every pending migration to the database in the data directory. 'keyward serve' does this on start too.",
+		Example: `  keyward migrate --data ./keyward-data`,
+		Args:    cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sqlite.Migrate(cmd.Context(), cfg.DatabasePath()); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", cfg.DatabasePath())
+			return nil
+		},
+	}
+	cfg = loadConfig(cmd)
+	return cmd
+}
+
+func newAdminCmd() *cobra.Command {
+	admin := &cobra.Command{
+		Use:   "admin",
+		Short: "Manage admin keys (works on the data directory directly)",
+	}
+	var cfg *config.Config
+	var account, name string
+	create := &cobra.Command{
+		Use:   "create-key",
+		Short: "Create an admin key and print it once",
+		Long: `Create an admin key for an account, creating the account if it does not exist, and print
+the key once to stdout. It works on the data directory directly, so it can recover access
+when every admin key is lost; run it where the data directory is.`,
+		Example: `  keyward admin create-key --name ci
+  keyward admin create-key --account acme --name acme-root --data /var/lib/keyward`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return err
+			}
+			secrets, err := cfg.LoadOrCreateSecrets()
+			if err != nil {
+				return err
+			}
+			hasher, err := keyformat.NewHasher(secrets...)
+			if err != nil {
+				return err
+			}
+			store, err := sqlite.Open(cmd.Context(), cfg.DatabasePath())
+			if err != nil {
+				return err
+			}
+			defer store.Close()
+			svc := keyward.NewService(store, hasher)
+			k, secret, err := svc.CreateAdminKey(cmd.Context(), account, name)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			fmt.Fprintf(out, "Admin key %s (%s) for account %q. Store it now; it will not be shown again:\n\n%s\n", k.ID, name, account, secret)
+			return nil
+		},
+	}
+	cfg = loadConfig(create)
+	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
+	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
+	admin.AddCommand(create)
+	return admin
+}
