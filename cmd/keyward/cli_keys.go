@@ -28,10 +28,10 @@ shows a key by its public prefix and last four characters.
 
 Add --json to any command for the API's own JSON instead of tables.`,
 		Example: `  export KEYWARD_URL=https://keyward.example.com KEYWARD_TOKEN=kwadmin_...
-  keyward keys create --project prj_123 --name "billing worker" --scope invoices:read
-  keyward keys list --project prj_123 --status active
-  keyward keys rotate key_456 --grace 1h
-  keyward keys revoke key_456`,
+  keyward keys create --project $PROJECT_ID --name "billing worker" --scope invoices:read
+  keyward keys list --project $PROJECT_ID --status active
+  keyward keys rotate $KEY_ID --grace 1h
+  keyward keys revoke $KEY_ID`,
 	}
 	conn.registerFlags(cmd)
 	cmd.AddCommand(
@@ -129,12 +129,12 @@ secret manager or your service's configuration. With --json the secret is the "k
 A key carries scopes (checked on verification with required scopes), an optional expiry, an
 optional environment, a rotation schedule with a webhook to call when it is due, and metadata:
 any JSON object, returned with every verification of the key.`,
-		Example: `  keyward keys create --project prj_123 --name "billing worker"
-  keyward keys create --project prj_123 --env env_prod --name ci \
+		Example: `  keyward keys create --project $PROJECT_ID --name "billing worker"
+  keyward keys create --project $PROJECT_ID --env $ENV_ID --name ci \
       --scope deploy:write --scope logs:read --expires-in 720h
-  keyward keys create --project prj_123 --name partner-acme --rotation-days 90 \
+  keyward keys create --project $PROJECT_ID --name partner-acme --rotation-days 90 \
       --rotation-webhook https://hooks.example.com/keyward --metadata '{"customer":"acme"}'
-  KEY=$(keyward keys create --project prj_123 --name tmp --json | jq -r .key)`,
+  KEY=$(keyward keys create --project $PROJECT_ID --name tmp --json | jq -r .key)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if strings.TrimSpace(params.Name) == "" {
@@ -208,8 +208,8 @@ secret.
 One page is printed; when there are more, a hint with the next cursor goes to stderr. --all
 follows the cursors and prints every key. With --json the output is a JSON array.`,
 		Example: `  keyward keys list
-  keyward keys list --project prj_123 --env env_prod --status active
-  keyward keys list --project prj_123 --all --json | jq -r '.[].id'`,
+  keyward keys list --project $PROJECT_ID --env $ENV_ID --status active
+  keyward keys list --project $PROJECT_ID --all --json | jq -r '.[].id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			switch client.KeyStatus(status) {
@@ -272,8 +272,8 @@ func newKeysGetCmd(conn *apiConn) *cobra.Command {
 		Long: `Show every detail of one API key: status, scopes, metadata, expiry, last use, rotation
 schedule and, for a rotated key, its successor and the end of its grace period. The secret is
 never shown; the key is identified by its public prefix and last four characters.`,
-		Example: `  keyward keys get key_456
-  keyward keys get key_456 --json | jq .metadata`,
+		Example: `  keyward keys get $KEY_ID
+  keyward keys get $KEY_ID --json | jq .metadata`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			kw, err := conn.client()
@@ -315,11 +315,11 @@ change; use 'keys rotate' for a new one.
 --scope replaces the whole scope set (repeat it for several scopes); --clear-scopes removes
 them all. --clear-expiry makes the key never expire, --clear-metadata removes its metadata,
 --rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.`,
-		Example: `  keyward keys update key_456 --name "billing worker (legacy)"
-  keyward keys update key_456 --scope invoices:read --scope invoices:write
-  keyward keys update key_456 --expires-in 168h
-  keyward keys update key_456 --clear-expiry --metadata '{"owner":"team-billing"}'
-  keyward keys update key_456 --rotation-days 0 --clear-rotation-webhook`,
+		Example: `  keyward keys update $KEY_ID --name "billing worker (legacy)"
+  keyward keys update $KEY_ID --scope invoices:read --scope invoices:write
+  keyward keys update $KEY_ID --expires-in 168h
+  keyward keys update $KEY_ID --clear-expiry --metadata '{"owner":"team-billing"}'
+  keyward keys update $KEY_ID --rotation-days 0 --clear-rotation-webhook`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changed := cmd.Flags().Changed
@@ -408,8 +408,8 @@ second, and cannot be restored: create a new key instead. Revoking a revoked key
 
 Keys are revoked in the order given; the command stops at the first failure. With --json
 nothing is printed: the exit status says whether every key was revoked.`,
-		Example: `  keyward keys revoke key_456
-  keyward keys revoke key_456 key_789`,
+		Example: `  keyward keys revoke $KEY_ID
+  keyward keys revoke $KEY_ID key_789`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("want at least one key ID")
@@ -454,9 +454,9 @@ applies; --grace 0s ends the old key at once.
 
 The new secret is shown only this once: store it now. With --json the secret is the "key"
 field.`,
-		Example: `  keyward keys rotate key_456
-  keyward keys rotate key_456 --grace 24h
-  keyward keys rotate key_456 --grace 0s --expires-in 2160h`,
+		Example: `  keyward keys rotate $KEY_ID
+  keyward keys rotate $KEY_ID --grace 24h
+  keyward keys rotate $KEY_ID --grace 0s --expires-in 2160h`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			var params client.RotateKeyParams

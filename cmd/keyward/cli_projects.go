@@ -133,8 +133,8 @@ and keys can be listed per environment.
 
 Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
 KEYWARD_URL (or --url), http://127.0.0.1:8080 by default.`,
-		Example: `  keyward environments create --project prj_123 --name production
-  keyward environments list --project prj_123`,
+		Example: `  keyward environments create --project $PROJECT_ID --name production
+  keyward environments list --project $PROJECT_ID`,
 	}
 	conn.registerFlags(cmd)
 	cmd.AddCommand(newEnvironmentsCreateCmd(conn), newEnvironmentsListCmd(conn))
@@ -150,8 +150,8 @@ func newEnvironmentsCreateCmd(conn *apiConn) *cobra.Command {
 		Use:   "create --project ID --name NAME",
 		Short: "Create an environment in a project",
 		Long:  `Create an environment in a project and print it. Names are unique within a project.`,
-		Example: `  keyward environments create --project prj_123 --name production
-  keyward environments create --project prj_123 --name staging --json`,
+		Example: `  keyward environments create --project $PROJECT_ID --name production
+  keyward environments create --project $PROJECT_ID --name staging --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if strings.TrimSpace(params.Name) == "" {
@@ -192,8 +192,8 @@ func newEnvironmentsListCmd(conn *apiConn) *cobra.Command {
 		Long: `List the environments of a project. One page is printed; when there are more, a hint with
 the next cursor goes to stderr. --all follows the cursors and prints every environment. With
 --json the output is a JSON array.`,
-		Example: `  keyward environments list --project prj_123
-  keyward environments list --project prj_123 --all --json`,
+		Example: `  keyward environments list --project $PROJECT_ID
+  keyward environments list --project $PROJECT_ID --all --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := page.validate(); err != nil {

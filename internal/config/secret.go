@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/keyward/keyward/internal/keyformat"
 )
@@ -41,6 +42,19 @@ func (c *Config) LoadOrCreateSecrets() ([]keyformat.Secret, error) {
 	}
 	content := "1:" + base64.StdEncoding.EncodeToString(value) + "\n"
 	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, fs.ErrExist) {
+		// Another process (a second `keyward` started at the same moment) won the race;
+		// use its secret. Read it only once it is complete: wait for the content to parse.
+		for range 50 {
+			if b, err := os.ReadFile(path); err == nil {
+				if secrets, err := ParseSecrets(strings.TrimSpace(string(b))); err == nil {
+					return secrets, nil
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		return nil, fmt.Errorf("%s exists but holds no valid secret", path)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("creating server secret: %w", err)
 	}
