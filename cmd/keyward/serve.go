@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -115,13 +116,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelWarn),
 	}
 	m.served = make(chan error, 1)
-	go func() { m.served <- m.http.Serve(m.listener) }()
+	if m.Config.TLSCert != "" {
+		m.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		go func() { m.served <- m.http.ServeTLS(m.listener, m.Config.TLSCert, m.Config.TLSKey) }()
+	} else {
+		go func() { m.served <- m.http.Serve(m.listener) }()
+	}
 	m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
 	return nil
 }
 
 // URL is the base URL the server answers on.
-func (m *Main) URL() string { return "http://" + m.listener.Addr().String() }
+func (m *Main) URL() string {
+	if m.Config.TLSCert != "" {
+		return "https://" + m.listener.Addr().String()
+	}
+	return "http://" + m.listener.Addr().String()
+}
 
 // Close stops accepting requests, lets those in flight finish, writes the last-used times
 // still buffered, and closes the store.

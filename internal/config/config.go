@@ -5,6 +5,7 @@
 package config
 
 import (
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"flag"
@@ -34,6 +35,8 @@ type Config struct {
 	CacheSize int
 	// CacheTTL is how long a cached key is trusted without re-reading it.
 	CacheTTL time.Duration
+	// TLSCert and TLSKey are PEM files; when both are set the server speaks HTTPS only.
+	TLSCert, TLSKey string
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
 	// LogLevel is debug, info, warn or error.
@@ -68,6 +71,8 @@ var Vars = []Var{
 	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
 	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
+	{"tls-cert", "KEYWARD_TLS_CERT", "serve HTTPS with this certificate (PEM file); needs --tls-key"},
+	{"tls-key", "KEYWARD_TLS_KEY", "the private key (PEM file) of --tls-cert"},
 	{"log-level", "KEYWARD_LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "KEYWARD_LOG_FORMAT", "text or json"},
 }
@@ -114,6 +119,8 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	str("KEYWARD_TLS_CERT", &c.TLSCert)
+	str("KEYWARD_TLS_KEY", &c.TLSKey)
 	str("KEYWARD_LOG_LEVEL", &c.LogLevel)
 	str("KEYWARD_LOG_FORMAT", &c.LogFormat)
 	return errors.Join(errs...)
@@ -145,6 +152,8 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
+	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, usage("tls-cert"))
+	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, usage("tls-key"))
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, usage("log-level"))
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, usage("log-format"))
 }
@@ -171,6 +180,13 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must be positive, not %s", c.ShutdownTimeout))
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("TLS needs both a certificate and a key"))
+	} else if c.TLSCert != "" {
+		if _, err := tls.LoadX509KeyPair(c.TLSCert, c.TLSKey); err != nil {
+			errs = append(errs, fmt.Errorf("TLS certificate and key: %w", err))
+		}
 	}
 	if _, err := c.Level(); err != nil {
 		errs = append(errs, err)

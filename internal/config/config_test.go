@@ -104,3 +104,21 @@ func TestSecretFileIsCreatedOnceAndKept(t *testing.T) {
 		t.Errorf("a configured secret must win over the file: %+v, %v", given, err)
 	}
 }
+
+// TestREADMEListsEverySetting keeps the README's configuration table true: every flag and
+// variable the server reads appears in it.
+func TestREADMEListsEverySetting(t *testing.T) {
+	b, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	for _, v := range Vars {
+		if !strings.Contains(readme, "`--"+v.Flag+"`") && !strings.Contains(readme, "`--"+v.Flag+"`,") {
+			t.Errorf("README does not list the flag --%s", v.Flag)
+		}
+		if !strings.Contains(readme, "`"+v.Env+"`") {
+			t.Errorf("README does not list the variable %s", v.Env)
+		}
+	}
+}
