@@ -244,6 +244,11 @@ func TestCrashKeepsEveryCreatedKey(t *testing.T) {
 		t.Errorf("after a crash, a key answered 204 to DELETE verifies as %s", code)
 	}
 	again.stop(syscall.SIGTERM)
+	for _, k := range append(keys, revokedID["key"].(string)) {
+		if strings.Contains(p.stderr.String()+again.stderr.String(), k[len(k)-20:]) {
+			t.Errorf("the server's output holds a key secret")
+		}
+	}
 }
 
 // TestShutdownFlushesLastUsed checks that SIGTERM writes the buffered last-used times,

@@ -271,3 +271,24 @@ func TestHealth(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDownFailsClosed closes the database under a running server: verification must not
+// guess, and readiness must say so.
+func TestStoreDownFailsClosed(t *testing.T) {
+	e := newEnv(t)
+	k := e.key(map[string]any{"project_id": e.project("p"), "name": "k"})
+	e.store.Close()
+	r := e.doAs("", "POST", "/v1/keys/verify", map[string]any{"key": k.Key})
+	if r.status != http.StatusServiceUnavailable || problemCode(t, r) != "service_unavailable" {
+		t.Errorf("verify with the store down = %d %s, want 503 service_unavailable", r.status, r.body)
+	}
+	if r := e.doAs("", "GET", "/readyz", nil); r.status != http.StatusServiceUnavailable {
+		t.Errorf("readyz with the store down = %d, want 503", r.status)
+	}
+	if r := e.doAs("", "GET", "/healthz", nil); r.status != http.StatusOK {
+		t.Errorf("healthz with the store down = %d, want 200: the process still runs", r.status)
+	}
+	if r := e.do("GET", "/v1/projects", nil); r.status < 500 {
+		t.Errorf("a management call with the store down = %d, want a 5xx", r.status)
+	}
+}

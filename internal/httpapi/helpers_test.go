@@ -51,6 +51,7 @@ type env struct {
 	svc      *keyward.Service
 	verifier *verify.Verifier
 	server   *httpapi.Server
+	store    *sqlite.Store
 }
 
 type syncBuffer struct {
@@ -100,7 +101,7 @@ func newEnv(t *testing.T) *env {
 		}
 		store.Close()
 	})
-	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv}
+	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store}
 }
 
 // response is what a request answered.
