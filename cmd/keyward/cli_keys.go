@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
 	"slices"
 	"strings"
 	"time"
@@ -226,18 +227,9 @@ follows the cursors and prints every key. With --json the output is a JSON array
 			if err != nil {
 				return err
 			}
-			var (
-				keys []*client.Key
-				next string
-			)
-			if page.all {
-				keys, err = collectAll(kw.AllKeys(cmd.Context(), filter))
-			} else {
-				var p *client.Page[*client.Key]
-				if p, err = kw.ListKeys(cmd.Context(), filter); err == nil {
-					keys, next = p.Items, p.NextCursor
-				}
-			}
+			keys, next, err := fetchList(page.all,
+				func() iter.Seq2[*client.Key, error] { return kw.AllKeys(cmd.Context(), filter) },
+				func() (*client.Page[*client.Key], error) { return kw.ListKeys(cmd.Context(), filter) })
 			if err != nil {
 				return conn.explain(err)
 			}

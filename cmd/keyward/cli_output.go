@@ -292,16 +292,24 @@ func (p *pageFlags) params() client.ListParams {
 	return client.ListParams{Limit: p.limit, Cursor: p.cursor}
 }
 
-// collectAll gathers a whole sequence, stopping at its first error.
-func collectAll[T any](seq iter.Seq2[T, error]) ([]T, error) {
-	items := []T{}
-	for item, err := range seq {
+// fetchList gets what a list command prints: every item, following the cursors, when
+// all is set; otherwise one page and the cursor of the next ("" at the end).
+func fetchList[T any](all bool, every func() iter.Seq2[T, error], one func() (*client.Page[T], error)) ([]T, string, error) {
+	if !all {
+		p, err := one()
 		if err != nil {
-			return nil, err
+			return nil, "", err
+		}
+		return p.Items, p.NextCursor, nil
+	}
+	items := []T{}
+	for item, err := range every() {
+		if err != nil {
+			return nil, "", err
 		}
 		items = append(items, item)
 	}
-	return items, nil
+	return items, "", nil
 }
 
 // writeMoreHint tells a person how to get the next page. It goes to stderr so that stdout

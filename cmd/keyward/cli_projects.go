@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"iter"
 	"strings"
 
 	"github.com/keyward/keyward/client"
@@ -89,18 +90,9 @@ With --json the output is a JSON array.`,
 			if err != nil {
 				return err
 			}
-			var (
-				projects []*client.Project
-				next     string
-			)
-			if page.all {
-				projects, err = collectAll(kw.AllProjects(cmd.Context(), page.params()))
-			} else {
-				var p *client.Page[*client.Project]
-				if p, err = kw.ListProjects(cmd.Context(), page.params()); err == nil {
-					projects, next = p.Items, p.NextCursor
-				}
-			}
+			projects, next, err := fetchList(page.all,
+				func() iter.Seq2[*client.Project, error] { return kw.AllProjects(cmd.Context(), page.params()) },
+				func() (*client.Page[*client.Project], error) { return kw.ListProjects(cmd.Context(), page.params()) })
 			if err != nil {
 				return conn.explain(err)
 			}
@@ -203,18 +195,13 @@ the next cursor goes to stderr. --all follows the cursors and prints every envir
 			if err != nil {
 				return err
 			}
-			var (
-				envs []*client.Environment
-				next string
-			)
-			if page.all {
-				envs, err = collectAll(kw.AllEnvironments(cmd.Context(), projectID, page.params()))
-			} else {
-				var p *client.Page[*client.Environment]
-				if p, err = kw.ListEnvironments(cmd.Context(), projectID, page.params()); err == nil {
-					envs, next = p.Items, p.NextCursor
-				}
-			}
+			envs, next, err := fetchList(page.all,
+				func() iter.Seq2[*client.Environment, error] {
+					return kw.AllEnvironments(cmd.Context(), projectID, page.params())
+				},
+				func() (*client.Page[*client.Environment], error) {
+					return kw.ListEnvironments(cmd.Context(), projectID, page.params())
+				})
 			if err != nil {
 				return conn.explain(err)
 			}
