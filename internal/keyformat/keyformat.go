@@ -14,7 +14,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"hash/crc32"
-	"regexp"
 )
 
 const (
@@ -44,13 +43,23 @@ var (
 	ErrChecksum = errors.New("key checksum does not match")
 )
 
-var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
-
 // ValidPrefix reports whether p can be a key prefix: lower-case letters and digits, starting
 // with a letter, optionally in underscore-separated parts ("sk_live"), at most MaxPrefixLen
-// characters.
+// characters. (As a pattern: ^[a-z][a-z0-9]*(_[a-z0-9]+)*$. It is checked by hand because it
+// runs on every verification.)
 func ValidPrefix(p string) bool {
-	return len(p) > 0 && len(p) <= MaxPrefixLen && prefixPattern.MatchString(p)
+	if len(p) == 0 || len(p) > MaxPrefixLen || p[0] < 'a' || p[0] > 'z' || p[len(p)-1] == '_' {
+		return false
+	}
+	for i := 1; i < len(p); i++ {
+		switch c := p[i]; {
+		case 'a' <= c && c <= 'z', '0' <= c && c <= '9':
+		case c == '_' && p[i-1] != '_':
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 // Key is a parsed key string.

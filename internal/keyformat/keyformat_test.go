@@ -3,6 +3,7 @@ package keyformat
 import (
 	"bytes"
 	"errors"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -82,11 +83,28 @@ func TestParseRejects(t *testing.T) {
 	}
 }
 
+// prefixPattern is ValidPrefix's rule as a regular expression, to check the hand-written
+// version against.
+var prefixPattern = regexp.MustCompile(`^[a-z][a-z0-9]*(_[a-z0-9]+)*$`)
+
+func FuzzValidPrefix(f *testing.F) {
+	for _, s := range []string{"kw", "sk_live", "a__b", "_a", "a_", "9a", "aZ", strings.Repeat("a", 21)} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		want := len(s) <= MaxPrefixLen && prefixPattern.MatchString(s)
+		if got := ValidPrefix(s); got != want {
+			t.Fatalf("ValidPrefix(%q) = %v, the pattern says %v", s, got, want)
+		}
+	})
+}
+
 func TestValidPrefix(t *testing.T) {
 	for p, want := range map[string]bool{
 		"kw": true, "raff": true, "sk_live": true, "a": true, "x9": true,
 		"": false, "Kw": false, "9a": false, "sk__live": false, "sk_": false, "_sk": false,
-		"kw-live": false, strings.Repeat("a", MaxPrefixLen+1): false,
+		"kw-live": false, strings.Repeat("a", MaxPrefixLen+1): false, "sk_9": true, "a_b_c": true,
+		"aB": false, "a__": false, "a b": false, "é": false,
 	} {
 		if got := ValidPrefix(p); got != want {
 			t.Errorf("ValidPrefix(%q) = %v, want %v", p, got, want)
