@@ -22,9 +22,10 @@ type Secret struct {
 // still in use: new keys are hashed under the newest, and a lookup may try the older ones so
 // that a secret can be rotated without reissuing keys.
 type Hasher struct {
-	current Secret
-	older   []Secret
-	pools   map[int]*sync.Pool
+	current  Secret
+	older    []Secret
+	versions []int // current first; computed once, as Versions runs on every verification
+	pools    map[int]*sync.Pool
 }
 
 // NewHasher returns a Hasher over the given secret versions; the highest version is current.
@@ -53,6 +54,10 @@ func NewHasher(secrets ...Secret) (*Hasher, error) {
 			h.older = append(h.older, Secret{Version: s.Version, Value: value})
 		}
 	}
+	h.versions = []int{h.current.Version}
+	for _, s := range h.older {
+		h.versions = append(h.versions, s.Version)
+	}
 	return h, nil
 }
 
@@ -67,14 +72,8 @@ func (h *Hasher) CurrentScheme() string { return Scheme(h.current.Version) }
 func (h *Hasher) Hash(key string) [32]byte { return h.hashWith(h.current.Version, key) }
 
 // Versions lists every secret version, current first, for lookups that must find keys stored
-// under an older one.
-func (h *Hasher) Versions() []int {
-	out := []int{h.current.Version}
-	for _, s := range h.older {
-		out = append(out, s.Version)
-	}
-	return out
-}
+// under an older one. The slice is shared: do not modify it.
+func (h *Hasher) Versions() []int { return h.versions }
 
 // HashVersion returns the keyed hash of key under the given secret version.
 func (h *Hasher) HashVersion(version int, key string) ([32]byte, bool) {
