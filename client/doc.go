@@ -5,11 +5,11 @@
 // The package has its own wire types and imports nothing else of Keyward, so a program that
 // only talks to a Keyward server pulls in no server code.
 //
-// Manage keys with an admin key:
+// Manage keys with an admin key (ids are the UUIDs the server returns):
 //
 //	kw := client.New("https://keyward.example.com", os.Getenv("KEYWARD_TOKEN"))
 //	created, err := kw.CreateKey(ctx, client.CreateKeyParams{
-//		ProjectID: "prj_123",
+//		ProjectID: projectID,
 //		Name:      "billing worker",
 //		Scopes:    []string{"invoices:read"},
 //	})
@@ -18,7 +18,7 @@
 //	}
 //	fmt.Println("store it now:", created.Secret) // the secret is returned only once
 //
-//	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: "prj_123"}) {
+//	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: projectID}) {
 //		if err != nil {
 //			return err
 //		}

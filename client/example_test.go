@@ -12,12 +12,18 @@ import (
 	"github.com/keyward/keyward/client"
 )
 
+// Ids as the server issues them (UUIDv7); in a program they come from earlier answers.
+var (
+	projectID = "01a209ef-6055-776e-845b-77f94afea29b"
+	keyID     = "01a209ef-6082-79c1-a3ae-ac1d604a672b"
+)
+
 func ExampleClient_CreateKey() {
 	ctx := context.Background()
 	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
 
 	created, err := kw.CreateKey(ctx, client.CreateKeyParams{
-		ProjectID: "prj_123",
+		ProjectID: projectID,
 		Name:      "billing worker",
 		Scopes:    []string{"invoices:read", "invoices:write"},
 		ExpiresAt: new(time.Now().Add(90 * 24 * time.Hour)),
@@ -34,7 +40,7 @@ func ExampleClient_AllKeys() {
 	ctx := context.Background()
 	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
 
-	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: "prj_123", Status: client.StatusActive}) {
+	for key, err := range kw.AllKeys(ctx, client.ListKeysParams{ProjectID: projectID, Status: client.StatusActive}) {
 		if err != nil {
 			log.Fatal(err)
 		}
@@ -47,7 +53,7 @@ func ExampleClient_UpdateKey() {
 	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
 
 	// Rename the key, make it never expire, and leave everything else as it is.
-	key, err := kw.UpdateKey(ctx, "key_123", client.UpdateKeyParams{
+	key, err := kw.UpdateKey(ctx, keyID, client.UpdateKeyParams{
 		Name:           new("billing worker (legacy)"),
 		ClearExpiresAt: true,
 	})
@@ -65,7 +71,7 @@ func ExampleClient_RotateKey() {
 	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
 
 	// The old key keeps working for an hour while callers switch to the new one.
-	rotated, err := kw.RotateKey(ctx, "key_123", client.RotateKeyParams{GracePeriod: new(time.Hour)})
+	rotated, err := kw.RotateKey(ctx, keyID, client.RotateKeyParams{GracePeriod: new(time.Hour)})
 	if err != nil {
 		var apiErr *client.Error
 		if errors.As(err, &apiErr) && apiErr.Code == client.CodeConflict {

@@ -147,7 +147,11 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 	}
 	if m.verifier != nil {
-		if err := m.verifier.Close(ctx); err != nil {
+		// The flush gets its own deadline: requests that used up the shutdown timeout must
+		// not cost the last-used times they recorded.
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := m.verifier.Close(flushCtx); err != nil {
 			errs = append(errs, fmt.Errorf("flushing key use: %w", err))
 		}
 	}
@@ -189,14 +193,18 @@ func printBootstrapKey(w io.Writer, secret string) {
 }
 
 // loadConfig builds the configuration from defaults and the environment, and binds the
-// command's flags on top.
-func loadConfig(cmd *cobra.Command) *config.Config {
+// command's flags on top: every setting for serve, only the store's for the others.
+func loadConfig(cmd *cobra.Command, allFlags bool) *config.Config {
 	cfg := config.Default()
 	if err := cfg.FromEnv(os.Getenv); err != nil {
-		// Reported by Validate's caller together with everything else.
+		// A bad variable is reported here and its default kept; Validate catches the rest.
 		cmd.PrintErrln("keyward:", err)
 	}
-	cfg.BindFlags(cmd.Flags())
+	if allFlags {
+		cfg.BindFlags(cmd.Flags())
+	} else {
+		cfg.BindStoreFlags(cmd.Flags())
+	}
 	return &cfg
 }
 
@@ -227,7 +235,7 @@ last-used times are written.`,
 			return errors.Join(waitErr, m.Close(shutdownCtx))
 		},
 	}
-	cfg = loadConfig(cmd)
+	cfg = loadConfig(cmd, true)
 	return cmd
 }
 
@@ -247,7 +255,7 @@ func newMigrateCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cfg = loadConfig(cmd)
+	cfg = loadConfig(cmd, false)
 	return cmd
 }
 
@@ -268,8 +276,10 @@ when every admin key is lost; run it where the data directory is.`,
   keyward admin create-key --account acme --name acme-root --data /var/lib/keyward`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-				return err
+			// A mistyped --data would otherwise create a new, empty store and print a key
+			// that opens nothing the server serves.
+			if _, err := os.Stat(cfg.DatabasePath()); err != nil {
+				return fmt.Errorf("no Keyward database at %s: start 'keyward serve' once first, or pass the --data of the running server", cfg.DatabasePath())
 			}
 			secrets, err := cfg.LoadOrCreateSecrets()
 			if err != nil {
@@ -294,7 +304,7 @@ when every admin key is lost; run it where the data directory is.`,
 			return nil
 		},
 	}
-	cfg = loadConfig(create)
+	cfg = loadConfig(create, false)
 	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
 	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
 	admin.AddCommand(create)

@@ -158,6 +158,19 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, usage("log-format"))
 }
 
+// BindStoreFlags registers only the flags that locate the store and its secret, for commands
+// that work on the data directory without serving (migrate, admin).
+func (c *Config) BindStoreFlags(fs FlagSet) {
+	for _, v := range Vars {
+		switch v.Flag {
+		case "data":
+			fs.StringVar(&c.DataDir, v.Flag, c.DataDir, v.Usage+" ("+v.Env+")")
+		case "server-secret":
+			fs.StringVar(&c.ServerSecret, v.Flag, c.ServerSecret, v.Usage+" ("+v.Env+")")
+		}
+	}
+}
+
 // Validate reports every problem with c at once.
 func (c *Config) Validate() error {
 	var errs []error

@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/base64"
+	"errors"
 	"flag"
 	"os"
 	"path/filepath"
@@ -120,5 +121,25 @@ func TestREADMEListsEverySetting(t *testing.T) {
 		if !strings.Contains(readme, "`"+v.Env+"`") {
 			t.Errorf("README does not list the variable %s", v.Env)
 		}
+	}
+}
+
+func TestLostSecretIsNotReplaced(t *testing.T) {
+	cfg := Default()
+	cfg.DataDir = t.TempDir()
+	if _, err := cfg.LoadOrCreateSecrets(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(cfg.DatabasePath(), []byte("a database"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(filepath.Join(cfg.DataDir, SecretFile)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := cfg.LoadOrCreateSecrets(); !errors.Is(err, ErrSecretMissing) {
+		t.Errorf("with the secret lost beside a database: err = %v, want ErrSecretMissing", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, SecretFile)); err == nil {
+		t.Errorf("a new secret was written beside the old database")
 	}
 }

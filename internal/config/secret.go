@@ -17,9 +17,15 @@ import (
 // SecretFile is the name of the generated server secret inside the data directory.
 const SecretFile = "server-secret"
 
+// ErrSecretMissing is returned when the data directory holds a database but no server
+// secret: every key in it was hashed under a secret that is gone, so making a new one would
+// silently turn every key and admin key into NOT_FOUND.
+var ErrSecretMissing = errors.New("the data directory has a database but no server-secret file; restore the file from a backup, or set KEYWARD_SERVER_SECRET to the secret the database was made with")
+
 // LoadOrCreateSecrets returns the configured server secrets, or those in the data directory,
 // generating that file (mode 0600) on first start. Losing the file makes every stored key
-// unverifiable, so it is created once and never overwritten.
+// unverifiable, so it is created once, never overwritten, and never made anew beside an
+// existing database (ErrSecretMissing).
 func (c *Config) LoadOrCreateSecrets() ([]keyformat.Secret, error) {
 	if c.ServerSecret != "" {
 		return ParseSecrets(c.ServerSecret)
@@ -35,6 +41,9 @@ func (c *Config) LoadOrCreateSecrets() ([]keyformat.Secret, error) {
 	}
 	if !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
+	}
+	if _, err := os.Stat(c.DatabasePath()); err == nil {
+		return nil, ErrSecretMissing
 	}
 	value := make([]byte, 32)
 	if _, err := rand.Read(value); err != nil {

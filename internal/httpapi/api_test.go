@@ -43,7 +43,10 @@ func TestCreateKeyValidation(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.do("POST", "/v1/api-keys", tt.body)
 			if r.status != tt.want {
-				t.Fatalf("status = %d %s, want %d", r.status, r.body, tt.want)
+				t.Fatalf("status = %d %.300s, want %d", r.status, r.body, tt.want)
+			}
+			if len(r.body) > 4<<10 {
+				t.Errorf("the error is %d bytes: it must not echo the request back", len(r.body))
 			}
 			if got := problemCode(t, r); got != tt.code {
 				t.Errorf("code = %q, want %q", got, tt.code)

@@ -337,7 +337,7 @@ func TestVerifyInputs(t *testing.T) {
 		want int
 	}{
 		"no key":        {`{}`, http.StatusBadRequest},
-		"unknown field": {`{"key":"x","extra":1}`, http.StatusBadRequest},
+		"unknown field": {`{"key":"x","extra":1}`, http.StatusUnprocessableEntity},
 		"trailing data": {`{"key":"x"} {}`, http.StatusBadRequest},
 		"not json":      {`key=x`, http.StatusBadRequest},
 		"too large":     {`{"key":"` + strings.Repeat("a", 70<<10) + `"}`, http.StatusRequestEntityTooLarge},

@@ -93,7 +93,7 @@ func init() {
 			}
 			var d huma.ErrorDetailer
 			if errors.As(err, &d) {
-				p.Errors = append(p.Errors, d.ErrorDetail())
+				p.Errors = append(p.Errors, trimValue(d.ErrorDetail()))
 			} else {
 				p.Errors = append(p.Errors, &huma.ErrorDetail{Message: err.Error()})
 			}
@@ -103,6 +103,23 @@ func init() {
 		}
 		return p
 	}
+}
+
+// maxEchoedValue bounds the offending value an error detail repeats back. Beyond it, or for
+// an object or array (which may be the whole request body), the location and message say
+// enough.
+const maxEchoedValue = 256
+
+func trimValue(d *huma.ErrorDetail) *huma.ErrorDetail {
+	switch v := d.Value.(type) {
+	case string:
+		if len(v) > maxEchoedValue {
+			d.Value = nil
+		}
+	case map[string]any, []any:
+		d.Value = nil
+	}
+	return d
 }
 
 func describe(d *huma.ErrorDetail) string {

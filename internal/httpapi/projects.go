@@ -45,7 +45,8 @@ type createProjectInput struct {
 }
 
 type projectOutput struct {
-	Body ProjectJSON
+	Location string `header:"Location"`
+	Body     ProjectJSON
 }
 
 type listProjectsInput struct {
@@ -70,7 +71,8 @@ type createEnvironmentInput struct {
 }
 
 type environmentOutput struct {
-	Body EnvironmentJSON
+	Location string `header:"Location"`
+	Body     EnvironmentJSON
 }
 
 type listEnvironmentsInput struct {
@@ -93,7 +95,7 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		return &projectOutput{Body: projectJSON(p)}, nil
+		return &projectOutput{Location: "/v1/projects/" + p.ID, Body: projectJSON(p)}, nil
 	})
 
 	register(s, s.managed(huma.Operation{
@@ -135,7 +137,7 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		return &environmentOutput{Body: environmentJSON(e)}, nil
+		return &environmentOutput{Location: "/v1/projects/" + e.ProjectID + "/environments", Body: environmentJSON(e)}, nil
 	})
 
 	register(s, s.managed(huma.Operation{

@@ -6,6 +6,7 @@ import (
 	"io"
 	"net/http"
 	"reflect"
+	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -109,6 +110,9 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (VerifyRequest,
 		return req, &Problem{Type: "about:blank", Title: http.StatusText(http.StatusRequestEntityTooLarge), Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Detail: "the body is larger than 64 KiB"}
 	case errors.Is(err, io.EOF):
 		// An empty body is fine when the key comes in the Authorization header.
+	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
+		// encoding/json has no error type for this; answer it as the management routes do.
+		return req, keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	case err != nil:
 		return req, keyward.Errorf(keyward.EInvalid, "body is not a verify request: %v", err)
 	default:
