@@ -33,7 +33,7 @@ func (s *Service) CreateAdminKey(ctx context.Context, accountName, name string) 
 	}
 	acct, err := s.store.AccountByName(ctx, accountName)
 	if ErrorCode(err) == ENotFound {
-		acct = &Account{ID: NewID(), Name: accountName, CreatedAt: s.Now()}
+		acct = &Account{ID: NewID(), Name: accountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: s.Now()}
 		err = s.store.CreateAccount(ctx, acct)
 		if ErrorCode(err) == EConflict { // created concurrently by another process
 			acct, err = s.store.AccountByName(ctx, accountName)
@@ -86,7 +86,11 @@ func (s *Service) AuthenticateAdmin(ctx context.Context, secret string) (Princip
 		if subtle.ConstantTimeCompare(k.Hash, sum[:]) != 1 || k.RevokedAt != nil {
 			return Principal{}, denied
 		}
-		return Principal{AccountID: k.AccountID, Kind: "admin_key", ID: k.ID}, nil
+		acct, err := s.store.Account(ctx, k.AccountID)
+		if err != nil {
+			return Principal{}, err
+		}
+		return Principal{AccountID: k.AccountID, Kind: KindAdminKey, ID: k.ID, Permissions: rootPermissions(acct)}, nil
 	}
 	return Principal{}, denied
 }

@@ -30,7 +30,7 @@ func BenchmarkCreate(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	owner := keyward.Principal{AccountID: admin.AccountID, Kind: "admin_key", ID: admin.ID}
+	owner := keyward.Principal{AccountID: admin.AccountID, Kind: keyward.KindAdminKey, ID: admin.ID, Permissions: keyward.Permissions{"*"}}
 	proj, err := svc.CreateProject(ctx, owner, keyward.CreateProjectInput{Name: "bench"})
 	if err != nil {
 		b.Fatal(err)

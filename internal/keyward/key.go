@@ -9,8 +9,17 @@ import (
 type Key struct {
 	ID            string
 	AccountID     string
-	ProjectID     string
+	ProjectID     string // "" for an account key, which belongs to no project
 	EnvironmentID string // "" when the key belongs to no environment
+	// UserID is the user on whose behalf the key acts; "" when it acts for no user. Such a
+	// key holds at most what its user holds, and stops verifying when the user is disabled.
+	UserID string
+	// RoleID is the key's account-level role; "" for none.
+	RoleID string
+	// ProjectAccesses are the key's memberships of projects, each with a project role.
+	ProjectAccesses []ProjectAccess
+	// RateLimitTier names the key's rate-limit tier ("standard", "high").
+	RateLimitTier string
 	Name          string
 	// Prefix is the public handle: the key's prefix and first body characters ("raff_17d70fcf").
 	Prefix string
@@ -68,6 +77,10 @@ const (
 	VerifyRevoked           VerifyCode = "REVOKED"
 	VerifyExpired           VerifyCode = "EXPIRED"
 	VerifyInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
+	// VerifyDisabled: the key's user is deactivated.
+	VerifyDisabled VerifyCode = "DISABLED"
+	// VerifyInsufficientPermissions: the key's permissions do not satisfy the query asked.
+	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
 )
 
 // Check applies the verification rules to a found key, in their fixed order: revoked,

@@ -14,8 +14,10 @@ import (
 
 // Account is a tenant: every project, key and credential belongs to exactly one.
 type Account struct {
-	ID        string
-	Name      string
+	ID   string
+	Name string
+	// KeyPrefix starts keys that belong to the account but to no project ("kw", "raff").
+	KeyPrefix string
 	CreatedAt time.Time
 }
 
@@ -36,15 +38,6 @@ type Environment struct {
 	ProjectID string
 	Name      string
 	CreatedAt time.Time
-}
-
-// Principal is who is making a management request, as established by authentication.
-type Principal struct {
-	AccountID string
-	// Kind says what kind of credential authenticated the caller ("admin_key").
-	Kind string
-	// ID is the credential's id: recorded as created_by on what the caller makes.
-	ID string
 }
 
 // NewID returns a new UUIDv7 string: time-ordered, so that ordering by id is ordering by

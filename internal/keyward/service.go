@@ -2,6 +2,8 @@ package keyward
 
 import (
 	"context"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/keyward/keyward/internal/keyformat"
@@ -11,10 +13,11 @@ import (
 // rules, and writes through a Store. Callers have already authenticated the principal; the
 // service scopes every read and write to the principal's account.
 type Service struct {
-	store  Store
-	hasher *keyformat.Hasher
-	now    func() time.Time
-	events KeyEvents
+	store      Store
+	hasher     *keyformat.Hasher
+	now        func() time.Time
+	events     KeyEvents
+	identities IdentityEvents
 }
 
 // ServiceOption configures a Service.
@@ -25,6 +28,12 @@ func WithClock(now func() time.Time) ServiceOption { return func(s *Service) { s
 
 // WithKeyEvents tells ev of every key change that affects verification.
 func WithKeyEvents(ev KeyEvents) ServiceOption { return func(s *Service) { s.events = ev } }
+
+// WithIdentityEvents tells ev of every change to users, roles and memberships, which may
+// change what keys stand for.
+func WithIdentityEvents(ev IdentityEvents) ServiceOption {
+	return func(s *Service) { s.identities = ev }
+}
 
 // NewService returns a Service over store, hashing secrets with hasher.
 func NewService(store Store, hasher *keyformat.Hasher, opts ...ServiceOption) *Service {
@@ -73,48 +82,74 @@ type CreateProjectInput struct {
 	KeyPrefix string // "" for keyformat.DefaultPrefix
 }
 
-// CreateProject creates a project in p's account. Errors: EValidation, EConflict (name taken).
+// CreateProject creates a project in p's account. Errors: EForbidden, EValidation, EConflict
+// (name taken).
 func (s *Service) CreateProject(ctx context.Context, p Principal, in CreateProjectInput) (*Project, error) {
+	if err := authorize(p, PermProjectsCreate, ""); err != nil {
+		return nil, err
+	}
 	if err := validateName("name", in.Name); err != nil {
 		return nil, err
 	}
-	if in.KeyPrefix == "" {
-		in.KeyPrefix = keyformat.DefaultPrefix
+	prefix, err := validKeyPrefix(in.KeyPrefix)
+	if err != nil {
+		return nil, err
 	}
-	if !keyformat.ValidPrefix(in.KeyPrefix) || in.KeyPrefix == AdminKeyPrefix {
-		return nil, Errorf(EValidation, "key_prefix must be lower-case letters and digits, starting with a letter, optionally in parts joined by '_', at most %d characters, and not %q", keyformat.MaxPrefixLen, AdminKeyPrefix)
-	}
-	proj := &Project{ID: NewID(), AccountID: p.AccountID, Name: in.Name, KeyPrefix: in.KeyPrefix, CreatedAt: s.Now()}
+	proj := &Project{ID: NewID(), AccountID: p.AccountID, Name: in.Name, KeyPrefix: prefix, CreatedAt: s.Now()}
 	if err := s.store.CreateProject(ctx, proj); err != nil {
 		return nil, err
 	}
 	return proj, nil
 }
 
-// Project returns one of p's projects. Errors: EInvalid (bad id), ENotFound.
+// Project returns one of p's projects. Errors: EInvalid (bad id), ENotFound, EForbidden.
 func (s *Service) Project(ctx context.Context, p Principal, id string) (*Project, error) {
+	proj, err := s.project(ctx, p.AccountID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(p, PermProjectsRead, proj.ID); err != nil {
+		return nil, err
+	}
+	return proj, nil
+}
+
+// project returns an account's project without an authorization check.
+func (s *Service) project(ctx context.Context, accountID, id string) (*Project, error) {
 	if !ValidID(id) {
 		return nil, Errorf(EInvalid, "project id %q is not a valid id", id)
 	}
-	return s.store.Project(ctx, p.AccountID, id)
+	return s.store.Project(ctx, accountID, id)
 }
 
 // ListProjects returns a page of p's projects and the cursor of the next page ("" at the end).
+// A caller who may read projects only through project roles sees those projects. Errors:
+// EForbidden when the caller may read no project.
 func (s *Service) ListProjects(ctx context.Context, p Principal, pg Page) ([]*Project, string, error) {
+	all := p.Can(PermProjectsRead, "")
+	if !all && !slices.ContainsFunc(p.Permissions, func(perm string) bool { return strings.HasPrefix(perm, "projects.") }) {
+		return nil, "", forbidden(PermProjectsRead)
+	}
 	limit := pg.limit()
 	items, err := s.store.ListProjects(ctx, p.AccountID, pg.After, limit+1)
 	if err != nil {
 		return nil, "", err
 	}
 	items, next := page(items, limit, func(x *Project) string { return x.ID })
+	if !all {
+		items = slices.DeleteFunc(items, func(x *Project) bool { return !p.Can(PermProjectsRead, x.ID) })
+	}
 	return items, next, nil
 }
 
 // CreateEnvironment creates an environment in one of p's projects. Errors: EInvalid,
-// EValidation, ENotFound (project), EConflict (name taken in the project).
+// EForbidden, EValidation, ENotFound (project), EConflict (name taken in the project).
 func (s *Service) CreateEnvironment(ctx context.Context, p Principal, projectID, name string) (*Environment, error) {
-	proj, err := s.Project(ctx, p, projectID)
+	proj, err := s.project(ctx, p.AccountID, projectID)
 	if err != nil {
+		return nil, err
+	}
+	if err := authorize(p, PermProjectsWrite, proj.ID); err != nil {
 		return nil, err
 	}
 	if err := validateName("name", name); err != nil {
@@ -127,7 +162,8 @@ func (s *Service) CreateEnvironment(ctx context.Context, p Principal, projectID,
 	return env, nil
 }
 
-// ListEnvironments returns a page of a project's environments. Errors: EInvalid, ENotFound.
+// ListEnvironments returns a page of a project's environments. Errors: EInvalid, ENotFound,
+// EForbidden.
 func (s *Service) ListEnvironments(ctx context.Context, p Principal, projectID string, pg Page) ([]*Environment, string, error) {
 	proj, err := s.Project(ctx, p, projectID)
 	if err != nil {
@@ -144,8 +180,17 @@ func (s *Service) ListEnvironments(ctx context.Context, p Principal, projectID s
 
 // CreateKeyInput is what a caller gives to create a key.
 type CreateKeyInput struct {
-	ProjectID            string
-	EnvironmentID        string
+	// ProjectID is the key's project; "" makes an account key, which belongs to no project
+	// and takes the account's key prefix.
+	ProjectID     string
+	EnvironmentID string
+	// UserID is the user the key acts for; "" for none.
+	UserID string
+	// RoleID is the key's account-level role, by id or slug; "" for none.
+	RoleID string
+	// ProjectAccesses make the key a member of projects, each with a role (id or slug).
+	ProjectAccesses      []ProjectAccess
+	RateLimitTier        string // "" for TierStandard
 	Name                 string
 	Scopes               []string
 	ExpiresAt            *time.Time
@@ -154,8 +199,15 @@ type CreateKeyInput struct {
 	RotationWebhookURL   string
 }
 
-// CreateKey issues a key in one of p's projects and returns it with its secret, which is
-// never available again. Errors: EInvalid, EValidation, ENotFound (project or environment).
+// Rate-limit tiers. A key's tier is stored with it; issue #6's limiter enforces it.
+const (
+	TierStandard = "standard" // 30 requests per second
+	TierHigh     = "high"     // 100 requests per second; needs PermApproveHigh
+)
+
+// CreateKey issues a key in p's account and returns it with its secret, which is never
+// available again. The key may not hold a permission p lacks. Errors: EInvalid, EValidation,
+// EForbidden, ENotFound (project, environment, user or role).
 func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput) (*Key, string, error) {
 	now := s.Now()
 	if err := validateName("name", in.Name); err != nil {
@@ -174,27 +226,11 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 	if err := validateRotation(in.RotationIntervalDays, in.RotationWebhookURL); err != nil {
 		return nil, "", err
 	}
-	proj, err := s.Project(ctx, p, in.ProjectID)
-	if err != nil {
-		return nil, "", err
-	}
-	if in.EnvironmentID != "" {
-		if !ValidID(in.EnvironmentID) {
-			return nil, "", Errorf(EInvalid, "environment id %q is not a valid id", in.EnvironmentID)
-		}
-		env, err := s.store.Environment(ctx, p.AccountID, in.EnvironmentID)
-		if err != nil {
-			return nil, "", err
-		}
-		if env.ProjectID != proj.ID {
-			return nil, "", Errorf(EValidation, "environment %s belongs to another project", env.ID)
-		}
-	}
 	k := &Key{
 		ID:                   NewID(),
 		AccountID:            p.AccountID,
-		ProjectID:            proj.ID,
 		EnvironmentID:        in.EnvironmentID,
+		UserID:               in.UserID,
 		Name:                 in.Name,
 		Scopes:               scopes,
 		Metadata:             in.Metadata,
@@ -205,7 +241,21 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 		RotationWebhookURL:   in.RotationWebhookURL,
 		CreatedBy:            p.ID,
 	}
-	secret, err := s.assignSecret(k, proj.KeyPrefix)
+	prefix, err := s.keyHome(ctx, p, k, in.ProjectID)
+	if err != nil {
+		return nil, "", err
+	}
+	// The key exists for no one yet, so "own" means: on the caller's own behalf.
+	if err := authorizeKey(p, PermKeysCreate, k); err != nil {
+		return nil, "", err
+	}
+	if k.RateLimitTier, err = s.tier(p, in.RateLimitTier); err != nil {
+		return nil, "", err
+	}
+	if err := s.setKeyIdentity(ctx, p, k, in.RoleID, in.ProjectAccesses); err != nil {
+		return nil, "", err
+	}
+	secret, err := s.assignSecret(k, prefix)
 	if err != nil {
 		return nil, "", err
 	}
@@ -213,6 +263,101 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 		return nil, "", err
 	}
 	return k, secret, nil
+}
+
+// tier checks a requested rate-limit tier; "" is the standard tier.
+func (s *Service) tier(p Principal, tier string) (string, error) {
+	switch tier {
+	case "", TierStandard:
+		return TierStandard, nil
+	case TierHigh:
+		if !p.Can(PermApproveHigh, "") {
+			return "", Errorf(EForbidden, "the high rate-limit tier needs approval: ask someone with the %s permission to create or update the key", PermApproveHigh)
+		}
+		return TierHigh, nil
+	}
+	return "", Errorf(EValidation, "rate_limit_tier must be %s or %s", TierStandard, TierHigh)
+}
+
+// keyHome places a new key in its project and environment (or in the account alone), checks
+// its user, and returns the prefix its secret takes.
+func (s *Service) keyHome(ctx context.Context, p Principal, k *Key, projectID string) (string, error) {
+	if k.UserID != "" {
+		if !ValidID(k.UserID) {
+			return "", Errorf(EInvalid, "user id %q is not a valid id", k.UserID)
+		}
+		u, err := s.store.User(ctx, p.AccountID, k.UserID)
+		if err != nil {
+			return "", err
+		}
+		if u.DisabledAt != nil {
+			return "", Errorf(EConflict, "user %s is disabled", u.ID)
+		}
+	}
+	if projectID == "" {
+		if k.EnvironmentID != "" {
+			return "", Errorf(EValidation, "an environment needs a project_id")
+		}
+		acct, err := s.store.Account(ctx, p.AccountID)
+		if err != nil {
+			return "", err
+		}
+		return acct.KeyPrefix, nil
+	}
+	proj, err := s.project(ctx, p.AccountID, projectID)
+	if err != nil {
+		return "", err
+	}
+	k.ProjectID = proj.ID
+	if k.EnvironmentID != "" {
+		if !ValidID(k.EnvironmentID) {
+			return "", Errorf(EInvalid, "environment id %q is not a valid id", k.EnvironmentID)
+		}
+		env, err := s.store.Environment(ctx, p.AccountID, k.EnvironmentID)
+		if err != nil {
+			return "", err
+		}
+		if env.ProjectID != proj.ID {
+			return "", Errorf(EValidation, "environment %s belongs to another project", env.ID)
+		}
+	}
+	return proj.KeyPrefix, nil
+}
+
+// setKeyIdentity gives k a role and project accesses, resolving roles given by slug, and
+// refuses the result if it would hold a permission p lacks.
+func (s *Service) setKeyIdentity(ctx context.Context, p Principal, k *Key, roleID string, accesses []ProjectAccess) error {
+	k.RoleID = ""
+	if roleID != "" {
+		r, err := s.role(ctx, p.AccountID, roleID)
+		if err != nil {
+			return err
+		}
+		k.RoleID = r.ID
+	}
+	if len(accesses) > MaxProjectAccesses {
+		return Errorf(EValidation, "a key may have at most %d project accesses", MaxProjectAccesses)
+	}
+	k.ProjectAccesses = nil
+	for _, a := range accesses {
+		if !ValidID(a.ProjectID) {
+			return Errorf(EInvalid, "project id %q is not a valid id", a.ProjectID)
+		}
+		if slices.ContainsFunc(k.ProjectAccesses, func(x ProjectAccess) bool { return x.ProjectID == a.ProjectID }) {
+			return Errorf(EValidation, "project %s is given twice in project_accesses", a.ProjectID)
+		}
+		r, err := s.role(ctx, p.AccountID, a.RoleID)
+		if err != nil {
+			return err
+		}
+		k.ProjectAccesses = append(k.ProjectAccesses, ProjectAccess{ProjectID: a.ProjectID, RoleID: r.ID})
+	}
+	slices.SortFunc(k.ProjectAccesses, func(a, b ProjectAccess) int { return strings.Compare(a.ProjectID, b.ProjectID) })
+	id, err := s.ResolveIdentity(ctx, k)
+	if err != nil {
+		return err
+	}
+	return noEscalation(p, id.Permissions)
 }
 
 // assignSecret generates a secret for k and sets the fields derived from it.
@@ -229,25 +374,50 @@ func (s *Service) assignSecret(k *Key, prefix string) (string, error) {
 	return gen.Raw, nil
 }
 
-// Key returns one of p's keys. Errors: EInvalid, ENotFound.
+// Key returns one of p's keys. Errors: EInvalid, ENotFound, EForbidden.
 func (s *Service) Key(ctx context.Context, p Principal, id string) (*Key, error) {
+	return s.keyFor(ctx, p, PermKeysRead, id)
+}
+
+// keyFor fetches one of p's keys and checks p may do perm on it.
+func (s *Service) keyFor(ctx context.Context, p Principal, perm, id string) (*Key, error) {
 	if !ValidID(id) {
 		return nil, Errorf(EInvalid, "key id %q is not a valid id", id)
 	}
-	return s.store.Key(ctx, p.AccountID, id)
+	k, err := s.store.Key(ctx, p.AccountID, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorizeKey(p, perm, k); err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // ListKeysInput filters a key listing.
 type ListKeysInput struct {
 	ProjectID     string
 	EnvironmentID string
+	UserID        string
+	AccountOnly   bool // only keys that belong to no project
 	Status        Status
 	Page          Page
 }
 
-// ListKeys returns a page of p's keys. Errors: EInvalid (bad id or status).
+// ListKeys returns a page of p's keys. A caller who may read only their own keys gets those.
+// Errors: EInvalid (bad id or status), EForbidden.
 func (s *Service) ListKeys(ctx context.Context, p Principal, in ListKeysInput) ([]*Key, string, error) {
-	for _, id := range []string{in.ProjectID, in.EnvironmentID, in.Page.After} {
+	switch {
+	case p.Can(PermKeysRead, in.ProjectID):
+	case p.UserID != "" && p.Can(OwnKeys(PermKeysRead), in.ProjectID):
+		if in.UserID != "" && in.UserID != p.UserID {
+			return nil, "", forbidden(PermKeysRead)
+		}
+		in.UserID = p.UserID
+	default:
+		return nil, "", forbidden(PermKeysRead)
+	}
+	for _, id := range []string{in.ProjectID, in.EnvironmentID, in.UserID, in.Page.After} {
 		if id != "" && !ValidID(id) {
 			return nil, "", Errorf(EInvalid, "%q is not a valid id", id)
 		}
@@ -262,6 +432,8 @@ func (s *Service) ListKeys(ctx context.Context, p Principal, in ListKeysInput) (
 		AccountID:     p.AccountID,
 		ProjectID:     in.ProjectID,
 		EnvironmentID: in.EnvironmentID,
+		UserID:        in.UserID,
+		AccountOnly:   in.AccountOnly,
 		Status:        in.Status,
 		Now:           s.Now(),
 		After:         in.Page.After,
@@ -286,12 +458,15 @@ type UpdateKeyInput struct {
 	RotationIntervalDays    *int // 0 clears the schedule
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
+	RoleID                  *string // "" clears the role
+	RateLimitTier           *string
 }
 
 // UpdateKey changes one of p's keys. Changing the rotation interval restarts the schedule
-// from now. Errors: EInvalid, EValidation, ENotFound, EConflict (the key is revoked).
+// from now. Errors: EInvalid, EValidation, ENotFound, EForbidden, EConflict (the key is
+// revoked).
 func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in UpdateKeyInput) (*Key, error) {
-	k, err := s.Key(ctx, p, id)
+	k, err := s.keyFor(ctx, p, PermKeysUpdate, id)
 	if err != nil {
 		return nil, err
 	}
@@ -343,6 +518,16 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 	if err := validateRotation(k.RotationIntervalDays, k.RotationWebhookURL); err != nil {
 		return nil, err
 	}
+	if in.RateLimitTier != nil && *in.RateLimitTier != k.RateLimitTier {
+		if k.RateLimitTier, err = s.tier(p, *in.RateLimitTier); err != nil {
+			return nil, err
+		}
+	}
+	if in.RoleID != nil {
+		if err := s.setKeyIdentity(ctx, p, k, *in.RoleID, k.ProjectAccesses); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.store.UpdateKey(ctx, k); err != nil {
 		return nil, err
 	}
@@ -351,10 +536,10 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 }
 
 // RevokeKey revokes one of p's keys: it fails verification from now on. Revoking a revoked
-// key changes nothing. Errors: EInvalid, ENotFound.
+// key changes nothing. Errors: EInvalid, ENotFound, EForbidden.
 func (s *Service) RevokeKey(ctx context.Context, p Principal, id string) (*Key, error) {
-	if !ValidID(id) {
-		return nil, Errorf(EInvalid, "key id %q is not a valid id", id)
+	if _, err := s.keyFor(ctx, p, PermKeysRevoke, id); err != nil {
+		return nil, err
 	}
 	k, err := s.store.RevokeKey(ctx, p.AccountID, id, s.Now())
 	if err != nil {
@@ -381,14 +566,22 @@ type Rotation struct {
 }
 
 // RotateKey replaces one of p's keys with a new one that inherits its name, scopes,
-// environment, metadata and rotation settings. Errors: EInvalid, EValidation, ENotFound,
-// EConflict (the key is revoked or already replaced).
+// environment, user, role, project accesses, tier, metadata and rotation settings. p gets the
+// new secret, so p must hold everything the key holds. Errors: EInvalid, EValidation,
+// ENotFound, EForbidden, EConflict (the key is revoked or already replaced).
 func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in RotateKeyInput) (*Rotation, error) {
 	if in.GracePeriod < 0 || in.GracePeriod > MaxGracePeriod {
 		return nil, Errorf(EValidation, "grace_period_seconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
 	}
-	old, err := s.Key(ctx, p, id)
+	old, err := s.keyFor(ctx, p, PermKeysRotate, id)
 	if err != nil {
+		return nil, err
+	}
+	oldID, err := s.ResolveIdentity(ctx, old)
+	if err != nil {
+		return nil, err
+	}
+	if err := noEscalation(p, oldID.Permissions); err != nil {
 		return nil, err
 	}
 	now := s.Now()
@@ -403,15 +596,23 @@ func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in Rota
 	if err := validateExpiry(expiresAt, now); err != nil {
 		return nil, err
 	}
-	proj, err := s.store.Project(ctx, p.AccountID, old.ProjectID)
-	if err != nil {
-		return nil, err
+	prefix := oldID.Account.KeyPrefix
+	if old.ProjectID != "" {
+		proj, err := s.store.Project(ctx, p.AccountID, old.ProjectID)
+		if err != nil {
+			return nil, err
+		}
+		prefix = proj.KeyPrefix
 	}
 	next := &Key{
 		ID:                   NewID(),
 		AccountID:            old.AccountID,
 		ProjectID:            old.ProjectID,
 		EnvironmentID:        old.EnvironmentID,
+		UserID:               old.UserID,
+		RoleID:               old.RoleID,
+		ProjectAccesses:      old.ProjectAccesses,
+		RateLimitTier:        old.RateLimitTier,
 		Name:                 old.Name,
 		Scopes:               old.Scopes,
 		Metadata:             old.Metadata,
@@ -422,7 +623,7 @@ func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in Rota
 		RotationWebhookURL:   old.RotationWebhookURL,
 		CreatedBy:            p.ID,
 	}
-	secret, err := s.assignSecret(next, proj.KeyPrefix)
+	secret, err := s.assignSecret(next, prefix)
 	if err != nil {
 		return nil, err
 	}

@@ -13,6 +13,10 @@ type Store interface {
 	ProjectStore
 	KeyStore
 	AdminKeyStore
+	UserStore
+	RoleStore
+	MembershipStore
+	AuditStore
 	// Close releases the store's resources.
 	Close() error
 }
@@ -25,6 +29,11 @@ type AccountStore interface {
 	Account(ctx context.Context, id string) (*Account, error)
 	// AccountByName returns the account with the name; ENotFound if there is none.
 	AccountByName(ctx context.Context, name string) (*Account, error)
+	// ListAccounts returns up to limit accounts with id > after, by id.
+	ListAccounts(ctx context.Context, after string, limit int) ([]*Account, error)
+	// UpdateAccount writes a's name and key prefix; ENotFound if absent, EConflict if the
+	// name is taken.
+	UpdateAccount(ctx context.Context, a *Account) error
 }
 
 // ProjectStore keeps projects and their environments.
@@ -49,10 +58,13 @@ type KeyFilter struct {
 	AccountID     string // required
 	ProjectID     string
 	EnvironmentID string
-	Status        Status // evaluated at Now, as Key.Status does
-	Now           time.Time
-	After         string // return keys with id > After
-	Limit         int
+	UserID        string
+	// AccountOnly selects keys that belong to no project (seed 003's account keys).
+	AccountOnly bool
+	Status      Status // evaluated at Now, as Key.Status does
+	Now         time.Time
+	After       string // return keys with id > After
+	Limit       int
 }
 
 // KeyUse records that a key verified successfully at a time.
@@ -61,9 +73,13 @@ type KeyUse struct {
 	At    time.Time
 }
 
-// KeyStore keeps API keys.
+// KeyStore keeps API keys. A key's ProjectAccesses are kept as its project memberships
+// (see MembershipStore): CreateKey and RotateKey insert them with the key, in one
+// transaction, and every read returns them ordered by project id.
 type KeyStore interface {
-	// CreateKey inserts k; EConflict if its hash is taken.
+	// CreateKey inserts k and its project accesses; EConflict if its hash is taken or an
+	// access names a project twice; ENotFound if a project or the user is absent or another
+	// account's.
 	CreateKey(ctx context.Context, k *Key) error
 	// Key returns the account's key; ENotFound if absent or another account's.
 	Key(ctx context.Context, accountID, id string) (*Key, error)
@@ -71,17 +87,19 @@ type KeyStore interface {
 	KeyByHash(ctx context.Context, hash []byte) (*Key, error)
 	// ListKeys returns up to f.Limit keys matching f with id > f.After, ordered by id.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
-	// UpdateKey writes k's mutable fields (name, scopes, metadata, expires_at and the
-	// rotation settings) and nothing else; ENotFound if absent or another account's.
+	// UpdateKey writes k's mutable fields (name, scopes, metadata, expires_at, the rotation
+	// settings, role_id and rate_limit_tier) and nothing else; ENotFound if absent or another account's.
 	UpdateKey(ctx context.Context, k *Key) error
 	// RevokeKey sets revoked_at to at unless it is already set, and returns the key as it
 	// now is; ENotFound if absent or another account's.
 	RevokeKey(ctx context.Context, accountID, id string, at time.Time) (*Key, error)
-	// RotateKey atomically marks the old key replaced by next and inserts next. The old key
+	// RotateKey atomically marks the old key replaced by next and inserts next with its
+	// project accesses. The old key
 	// gets replaced_by_key_id = next.ID and grace_expires_at = graceUntil; with a nil
 	// graceUntil it is revoked at next.CreatedAt instead. It returns the old key as it now
 	// is. ENotFound if the old key is absent or another account's; EConflict if it is
-	// revoked or already replaced, so of two concurrent rotations exactly one wins.
+	// revoked or already replaced, so of two concurrent rotations exactly one wins. next
+	// fails as CreateKey would fail for it.
 	RotateKey(ctx context.Context, accountID, oldID string, next *Key, graceUntil *time.Time) (*Key, error)
 	// TouchKeys raises each key's last_used_at to its use time (never lowers it). Keys that
 	// no longer exist are skipped.
@@ -103,4 +121,92 @@ type AdminKeyStore interface {
 // update), so that caches can drop what they hold for it.
 type KeyEvents interface {
 	KeyChanged(ctx context.Context, k *Key)
+}
+
+// UserStore keeps users.
+type UserStore interface {
+	// CreateUser inserts u; EConflict if another user has its issuer and subject; ENotFound
+	// if its account is absent.
+	CreateUser(ctx context.Context, u *User) error
+	// User returns the account's user; ENotFound if absent or another account's.
+	User(ctx context.Context, accountID, id string) (*User, error)
+	// UserBySubject returns the user with the OIDC issuer and subject, in any account;
+	// ENotFound if there is none.
+	UserBySubject(ctx context.Context, issuer, subject string) (*User, error)
+	// ListUsers returns up to limit of the account's users with id > after, by id.
+	ListUsers(ctx context.Context, accountID, after string, limit int) ([]*User, error)
+	// UpdateUser writes u's email, name, role_id and disabled_at; ENotFound if absent or
+	// another account's.
+	UpdateUser(ctx context.Context, u *User) error
+}
+
+// RoleStore keeps an account's custom roles; built-in roles are not stored.
+type RoleStore interface {
+	// CreateRole inserts r; EConflict if the account has a role with its slug; ENotFound if
+	// its account is absent.
+	CreateRole(ctx context.Context, r *Role) error
+	// Role returns the account's custom role; ENotFound if absent or another account's.
+	Role(ctx context.Context, accountID, id string) (*Role, error)
+	// ListRoles returns up to limit of the account's custom roles with id > after, by id.
+	ListRoles(ctx context.Context, accountID, after string, limit int) ([]*Role, error)
+	// UpdateRole writes r's name, description and permissions; ENotFound if absent or
+	// another account's.
+	UpdateRole(ctx context.Context, r *Role) error
+	// DeleteRole deletes the account's custom role; ENotFound if absent or another
+	// account's; EConflict while a user, key or membership holds it.
+	DeleteRole(ctx context.Context, accountID, id string) error
+}
+
+// MembershipFilter selects memberships. Empty fields do not filter.
+type MembershipFilter struct {
+	AccountID string // required
+	ProjectID string
+	UserID    string
+	KeyID     string
+	After     string // return memberships with id > After
+	Limit     int    // 0 for no limit
+}
+
+// MembershipStore keeps project memberships of users and keys.
+type MembershipStore interface {
+	// CreateMembership inserts m; EConflict if its user or key is already a member of the
+	// project; ENotFound if the project, user or key is absent or another account's.
+	CreateMembership(ctx context.Context, m *Membership) error
+	// Membership returns the account's membership; ENotFound if absent or another account's.
+	Membership(ctx context.Context, accountID, id string) (*Membership, error)
+	// ListMemberships returns memberships matching f with id > f.After, by id.
+	ListMemberships(ctx context.Context, f MembershipFilter) ([]*Membership, error)
+	// UpdateMembership writes m's role_id; ENotFound if absent or another account's.
+	UpdateMembership(ctx context.Context, m *Membership) error
+	// DeleteMembership deletes the account's membership; ENotFound if absent or another
+	// account's.
+	DeleteMembership(ctx context.Context, accountID, id string) error
+}
+
+// AuditFilter selects audit events. Empty fields do not filter.
+type AuditFilter struct {
+	AccountID string // required
+	ActorID   string
+	Action    string
+	TargetID  string
+	Outcome   string
+	From, To  time.Time // At >= From and At < To, when not zero
+	// Before returns events with id < Before: the log is read newest first.
+	Before string
+	Limit  int
+}
+
+// AuditStore keeps the audit log. Events are never changed or deleted through it.
+type AuditStore interface {
+	// RecordAudit inserts e; EConflict if its id is taken.
+	RecordAudit(ctx context.Context, e *AuditEvent) error
+	// ListAuditEvents returns up to f.Limit events matching f, newest (highest id) first.
+	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+}
+
+// IdentityEvents hears of changes that may change what keys stand for (a user disabled, a
+// role's permissions changed, a membership added or removed), so that caches of resolved
+// identities can be dropped.
+type IdentityEvents interface {
+	IdentityChanged(ctx context.Context, accountID string)
 }

@@ -21,11 +21,15 @@ const (
 	MaxRotationDays     = 3650
 	MaxGracePeriod      = 30 * 24 * time.Hour
 	MaxWebhookURLLength = 2048
+	MaxProjectAccesses  = 100
 )
 
 // ScopePattern is the documented shape of a scope: a letter or digit, then letters, digits
 // and the separators . _ : / - (as "read", "keys:write", "projects/p1.read").
 var ScopePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/\-]*$`)
+
+// slugPattern is the shape of a role slug.
+var slugPattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,63}$`)
 
 func validateName(field, name string) error {
 	n := utf8.RuneCountInString(name)

@@ -6,16 +6,18 @@ import (
 	"errors"
 	"fmt"
 
+	sqlite3 "modernc.org/sqlite/lib"
+
 	"github.com/keyward/keyward/internal/keyward"
 )
 
-const accountColumns = `id, name, created_at`
+const accountColumns = `id, name, key_prefix, created_at`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := s.write.ExecContext(ctx,
-		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?)`,
-		a.ID, a.Name, micros(a.CreatedAt))
+		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?)`,
+		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
 	if err != nil {
 		return insertError(err, "account", a.ID, "accounts.name", fmt.Sprintf("an account named %q already exists", a.Name))
 	}
@@ -48,12 +50,48 @@ func (s *Store) AccountByName(ctx context.Context, name string) (*keyward.Accoun
 	return a, nil
 }
 
+// ListAccounts returns up to limit accounts with id > after, by id.
+func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*keyward.Account, error) {
+	if limit <= 0 {
+		return nil, nil // SQLite would read a negative LIMIT as no limit at all
+	}
+	rows, err := s.read.QueryContext(ctx,
+		`SELECT `+accountColumns+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+	}
+	defer rows.Close()
+	var out []*keyward.Account
+	for rows.Next() {
+		a, err := scanAccount(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+		}
+		out = append(out, a)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: list accounts: %w", err)
+	}
+	return out, nil
+}
+
+// UpdateAccount writes a's name and key prefix. Errors: ENotFound; EConflict if the name is
+// taken.
+func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
+	res, err := s.write.ExecContext(ctx,
+		`UPDATE accounts SET name = ?, key_prefix = ? WHERE id = ?`, a.Name, a.KeyPrefix, a.ID)
+	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
+		return &keyward.Error{Code: keyward.EConflict, Message: fmt.Sprintf("an account named %q already exists", a.Name), Cause: err}
+	}
+	return affected(res, err, "update", "account", a.ID)
+}
+
 func scanAccount(row scanner) (*keyward.Account, error) {
 	var (
 		a         keyward.Account
 		createdAt int64
 	)
-	if err := row.Scan(&a.ID, &a.Name, &createdAt); err != nil {
+	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMicros(createdAt)

@@ -81,20 +81,29 @@ func (s *Store) Close() error {
 var migrations embed.FS
 
 func migrate(ctx context.Context, db *sql.DB) error {
-	fsys, err := fs.Sub(migrations, "migrations")
+	p, err := migrator(db)
 	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
-	}
-	// The global registry holds Go migrations that other packages may register; only this
-	// package's SQL files describe this schema.
-	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
-	if err != nil {
-		return fmt.Errorf("sqlite: migrations: %w", err)
+		return err
 	}
 	if _, err := p.Up(ctx); err != nil {
 		return fmt.Errorf("sqlite: migrate: %w", err)
 	}
 	return nil
+}
+
+// migrator returns the goose provider that migrates db with the embedded migrations.
+func migrator(db *sql.DB) (*goose.Provider, error) {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	// The global registry holds Go migrations that other packages may register; only this
+	// package's SQL files describe this schema.
+	p, err := goose.NewProvider(goose.DialectSQLite3, db, fsys, goose.WithDisableGlobalRegistry(true))
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: migrations: %w", err)
+	}
+	return p, nil
 }
 
 // openDB opens a pool on the database at path: the single write connection, or the read-only
@@ -164,15 +173,98 @@ func dsn(path string, readOnly bool) string {
 	return u.String()
 }
 
-// execer is what both *sql.DB and *sql.Tx offer, so that one insert serves a lone create
-// and a rotation's transaction.
-type execer interface {
-	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+// querier is what both *sql.DB and *sql.Tx offer for reading, so that one lookup serves a
+// lone read and a transaction.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
 }
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
 	Scan(dest ...any) error
+}
+
+// writeTx runs fn in a transaction on the write connection and commits if fn succeeds. fn's
+// error is returned as it is, so that it can carry a domain code.
+func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.write, fn)
+}
+
+// readTx runs fn in a transaction on a read connection, so that the queries it makes see one
+// snapshot of the database (a key and its project accesses, say) even while writes commit.
+func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	return inTx(ctx, s.read, fn)
+}
+
+func inTx(ctx context.Context, db *sql.DB, fn func(tx *sql.Tx) error) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("sqlite: begin: %w", err)
+	}
+	defer tx.Rollback() // after Commit, a no-op
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(); err != nil {
+		return fmt.Errorf("sqlite: commit: %w", err)
+	}
+	return nil
+}
+
+// exists reports whether query, which selects at most one row, finds one.
+func exists(ctx context.Context, q querier, query string, args ...any) (bool, error) {
+	var found bool
+	if err := q.QueryRowContext(ctx, `SELECT EXISTS (`+query+`)`, args...).Scan(&found); err != nil {
+		return false, fmt.Errorf("sqlite: %w", err)
+	}
+	return found, nil
+}
+
+// reference is a row that an insert points at, for explaining which one is missing when a
+// foreign key fails: SQLite does not say which.
+type reference struct {
+	entity, id string
+	query      string // selects the row if it exists
+	args       []any
+}
+
+// missingReference returns ENotFound for the first of refs that does not exist, or nil if they
+// all do.
+func missingReference(ctx context.Context, q querier, refs ...reference) error {
+	for _, r := range refs {
+		found, err := exists(ctx, q, r.query, r.args...)
+		if err != nil {
+			return err
+		}
+		if !found {
+			return notFound(r.entity, r.id)
+		}
+	}
+	return nil
+}
+
+func accountRef(id string) reference {
+	return reference{"account", id, `SELECT 1 FROM accounts WHERE id = ?`, []any{id}}
+}
+
+func projectRef(accountID, id string) reference {
+	return reference{"project", id, `SELECT 1 FROM projects WHERE account_id = ? AND id = ?`, []any{accountID, id}}
+}
+
+func userRef(accountID, id string) reference {
+	return reference{"user", id, `SELECT 1 FROM users WHERE account_id = ? AND id = ?`, []any{accountID, id}}
+}
+
+func keyRef(accountID, id string) reference {
+	return reference{"key", id, `SELECT 1 FROM api_keys WHERE account_id = ? AND id = ?`, []any{accountID, id}}
+}
+
+// isConstraint reports whether err is the failure of a constraint of the kind, one of
+// sqlite3.SQLITE_CONSTRAINT_*.
+func isConstraint(err error, code int) bool {
+	var e *modernc.Error
+	return errors.As(err, &e) && e.Code() == code
 }
 
 // insertError explains a failed insert of the named entity: EConflict with the message taken
@@ -194,6 +286,22 @@ func insertError(err error, entity, id, column, taken string) error {
 		}
 	}
 	return fmt.Errorf("sqlite: insert %s %s: %w", entity, id, err)
+}
+
+// affected explains the outcome of an UPDATE or DELETE (op) of one row by id: ENotFound if it
+// changed nothing, which is also what a row of another account comes to.
+func affected(res sql.Result, err error, op, entity, id string) error {
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s %s: %w", op, entity, id, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s %s: %w", op, entity, id, err)
+	}
+	if n == 0 {
+		return notFound(entity, id)
+	}
+	return nil
 }
 
 // notFound is the error for a missing row, and for another account's, which callers must

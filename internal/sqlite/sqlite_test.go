@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"database/sql"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"testing"
@@ -38,7 +39,7 @@ func TestReopen(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), "keyward.db")
 	s := open(t, path)
-	a := &keyward.Account{ID: keyward.NewID(), Name: "acme", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	a := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "raff", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
 	if err := s.CreateAccount(ctx, a); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -72,7 +73,11 @@ func TestMigrateTwice(t *testing.T) {
 	if err := s.read.QueryRowContext(t.Context(), `SELECT count(*) FROM goose_db_version WHERE version_id > 0`).Scan(&versions); err != nil {
 		t.Fatalf("reading the migration versions: %v", err)
 	}
-	if want := 1; versions != want {
+	files, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		t.Fatalf("listing the migrations: %v", err)
+	}
+	if want := len(files); versions != want {
 		t.Errorf("applied migrations: got %d, want %d", versions, want)
 	}
 }

@@ -14,14 +14,22 @@ import (
 func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	a := newAccount(t, s)
-	p := newProject(t, s, a.ID)
+	p, p2 := newProject(t, s, a.ID), newProject(t, s, a.ID)
 	e := newEnvironment(t, s, p)
+	u := newUser(t, s, a.ID, nil)
+	r := newRole(t, s, a.ID)
 	predecessor := newKey(t, s, p, nil)
 	want := &keyward.Key{
 		ID:            keyward.NewID(),
 		AccountID:     a.ID,
 		ProjectID:     p.ID,
 		EnvironmentID: e.ID,
+		UserID:        u.ID,
+		RoleID:        r.ID,
+		ProjectAccesses: sortedAccesses(
+			keyward.ProjectAccess{ProjectID: p.ID, RoleID: r.ID},
+			keyward.ProjectAccess{ProjectID: p2.ID, RoleID: viewer}),
+		RateLimitTier: "high",
 		Name:          "deploy bot",
 		Prefix:        "kw_17d70fcf",
 		Last4:         "Ab3x",
@@ -47,7 +55,10 @@ func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 		RotationWebhookURL:   "https://hooks.example.com/rotate?src=keyward",
 		CreatedBy:            keyward.NewID(),
 	}
-	if err := s.CreateKey(ctx, want); err != nil {
+	// Given out of order, the accesses come back in project order.
+	in := cloneKey(want)
+	slices.Reverse(in.ProjectAccesses)
+	if err := s.CreateKey(ctx, in); err != nil {
 		t.Fatalf("CreateKey: %v", err)
 	}
 
@@ -70,6 +81,11 @@ func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 		t.Fatalf("ListKeys: %v", err)
 	}
 	wantSame(t, "ListKeys", listed, []*keyward.Key{want})
+	listed, err = s.ListKeys(ctx, keyward.KeyFilter{AccountID: a.ID, UserID: u.ID, Now: base, Limit: 10})
+	if err != nil {
+		t.Fatalf("ListKeys: %v", err)
+	}
+	wantSame(t, "ListKeys of the user", listed, []*keyward.Key{want})
 }
 
 func testKeyOptionalFieldsUnset(t *testing.T, s keyward.Store) {
@@ -78,6 +94,7 @@ func testKeyOptionalFieldsUnset(t *testing.T, s keyward.Store) {
 	k := newKey(t, s, p, func(k *keyward.Key) {
 		k.Scopes = nil
 		k.Metadata = nil
+		k.ProjectAccesses = []keyward.ProjectAccess{}
 	})
 	got, err := s.Key(ctx, p.AccountID, k.ID)
 	if err != nil {
@@ -85,6 +102,7 @@ func testKeyOptionalFieldsUnset(t *testing.T, s keyward.Store) {
 	}
 	want := cloneKey(k)
 	want.Scopes = []string{}
+	want.ProjectAccesses = nil // none reads back as nil, however it was given
 	wantSame(t, "Key", got, want)
 	if got.Scopes == nil {
 		t.Errorf("Key: Scopes: got nil, want an empty slice")
@@ -92,6 +110,122 @@ func testKeyOptionalFieldsUnset(t *testing.T, s keyward.Store) {
 	if got.Metadata != nil {
 		t.Errorf("Key: Metadata: got %#v, want nil", got.Metadata)
 	}
+	if got.ProjectAccesses != nil {
+		t.Errorf("Key: ProjectAccesses: got %#v, want nil", got.ProjectAccesses)
+	}
+}
+
+// testAccountKey stores keys that belong to no project, as seed 003's account keys do.
+func testAccountKey(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p := newProject(t, s, a.ID)
+	u := newUser(t, s, a.ID, nil)
+	projectKey := newKey(t, s, p, nil)
+	want := newKey(t, s, p, func(k *keyward.Key) {
+		k.ProjectID = ""
+		k.Prefix = a.KeyPrefix + "_17d70fcf"
+		k.UserID = u.ID
+		k.RoleID = member
+		k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: p.ID, RoleID: viewer}}
+	})
+
+	got, err := s.Key(ctx, a.ID, want.ID)
+	if err != nil {
+		t.Fatalf("Key: %v", err)
+	}
+	wantSame(t, "Key", got, want)
+	got, err = s.KeyByHash(ctx, want.Hash)
+	if err != nil {
+		t.Fatalf("KeyByHash: %v", err)
+	}
+	wantSame(t, "KeyByHash", got, want)
+
+	list := func(f keyward.KeyFilter) []*keyward.Key {
+		t.Helper()
+		f.AccountID, f.Now, f.Limit = a.ID, base, 10
+		got, err := s.ListKeys(ctx, f)
+		if err != nil {
+			t.Fatalf("ListKeys(%+v): %v", f, err)
+		}
+		return got
+	}
+	wantSame(t, "ListKeys, account keys only", list(keyward.KeyFilter{AccountOnly: true}), []*keyward.Key{want})
+	wantSame(t, "ListKeys of the project", list(keyward.KeyFilter{ProjectID: p.ID}), []*keyward.Key{projectKey})
+	wantSame(t, "ListKeys of the project, account keys only", list(keyward.KeyFilter{ProjectID: p.ID, AccountOnly: true}), []*keyward.Key(nil))
+
+	next := nextKey(t, want, *at(time.Hour))
+	old, err := s.RotateKey(ctx, a.ID, want.ID, next, at(2*time.Hour))
+	if err != nil {
+		t.Fatalf("RotateKey: %v", err)
+	}
+	if old.ProjectID != "" {
+		t.Errorf("RotateKey: ProjectID: got %q, want none", old.ProjectID)
+	}
+	got, err = s.Key(ctx, a.ID, next.ID)
+	if err != nil {
+		t.Fatalf("Key of the new key: %v", err)
+	}
+	wantSame(t, "Key of the new key", got, next)
+}
+
+// testKeyReferencesNotFound creates keys that refer to what is absent or another account's,
+// and checks that nothing of them is stored.
+func testKeyReferencesNotFound(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a, b := newAccount(t, s), newAccount(t, s)
+	p, other, pb := newProject(t, s, a.ID), newProject(t, s, a.ID), newProject(t, s, b.ID)
+	ub := newUser(t, s, b.ID, nil)
+	tests := []struct {
+		name string
+		edit func(k *keyward.Key)
+	}{
+		{"project of another account", func(k *keyward.Key) { k.ProjectID = pb.ID }},
+		{"unknown project", func(k *keyward.Key) { k.ProjectID = keyward.NewID() }},
+		{"environment of another project", func(k *keyward.Key) { k.EnvironmentID = newEnvironment(t, s, other).ID }},
+		{"environment of another account", func(k *keyward.Key) { k.EnvironmentID = newEnvironment(t, s, pb).ID }},
+		{"user of another account", func(k *keyward.Key) { k.UserID = ub.ID }},
+		{"unknown user", func(k *keyward.Key) { k.UserID = keyward.NewID() }},
+		{"account key of an unknown account", func(k *keyward.Key) { k.AccountID, k.ProjectID = keyward.NewID(), "" }},
+		{"access to another account's project", func(k *keyward.Key) {
+			k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: p.ID, RoleID: viewer}, {ProjectID: pb.ID, RoleID: viewer}}
+		}},
+		{"access to an unknown project", func(k *keyward.Key) {
+			k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: keyward.NewID(), RoleID: viewer}}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			k := keyIn(t, p)
+			tt.edit(k)
+			wantCode(t, "CreateKey", s.CreateKey(ctx, k), keyward.ENotFound)
+			_, err := s.KeyByHash(ctx, k.Hash)
+			wantCode(t, "KeyByHash of the refused key", err, keyward.ENotFound)
+			wantNone(t, "ListMemberships of the refused key", func() (int, error) {
+				got, err := s.ListMemberships(ctx, keyward.MembershipFilter{AccountID: a.ID, KeyID: k.ID})
+				return len(got), err
+			})
+		})
+	}
+}
+
+func testKeyAccessNamesProjectTwice(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p, other := newProject(t, s, a.ID), newProject(t, s, a.ID)
+	k := keyIn(t, p)
+	k.ProjectAccesses = []keyward.ProjectAccess{
+		{ProjectID: p.ID, RoleID: viewer},
+		{ProjectID: other.ID, RoleID: viewer},
+		{ProjectID: p.ID, RoleID: member},
+	}
+	wantCode(t, "CreateKey", s.CreateKey(ctx, k), keyward.EConflict)
+	_, err := s.Key(ctx, a.ID, k.ID)
+	wantCode(t, "Key of the refused key", err, keyward.ENotFound)
+	wantNone(t, "ListMemberships of the refused key", func() (int, error) {
+		got, err := s.ListMemberships(ctx, keyward.MembershipFilter{AccountID: a.ID, KeyID: k.ID})
+		return len(got), err
+	})
 }
 
 func testKeyHashTaken(t *testing.T, s keyward.Store) {
@@ -184,9 +318,10 @@ func testListKeysFilters(t *testing.T, s keyward.Store) {
 
 	// Each key is named for what it is at now. The expiries and revocations exactly at now
 	// check the boundary: a deadline that has arrived has passed.
+	u1 := newUser(t, s, a.ID, nil)
 	fixtures := []struct {
 		name string
-		proj *keyward.Project
+		proj *keyward.Project // nil for an account key
 		env  *keyward.Environment
 		edit func(k *keyward.Key)
 	}{
@@ -206,11 +341,24 @@ func testListKeysFilters(t *testing.T, s keyward.Store) {
 		}},
 		{"p2 active in grace", p2, nil, func(k *keyward.Key) { k.GraceExpiresAt = when(30 * time.Minute) }},
 		{"p2 grace over", p2, nil, func(k *keyward.Key) { k.GraceExpiresAt = when(-time.Minute) }},
+		{"account key", nil, nil, nil},
+		{"account key of u1, revoked", nil, nil, func(k *keyward.Key) {
+			k.UserID = u1.ID
+			k.RevokedAt = when(-time.Hour)
+		}},
+		{"p2 key of u1", p2, nil, func(k *keyward.Key) { k.UserID = u1.ID }},
 	}
 	var keys []*keyward.Key
 	names := map[string]string{} // key id to fixture name, for readable failures
 	for _, f := range fixtures {
-		k := newKey(t, s, f.proj, func(k *keyward.Key) {
+		proj := f.proj
+		if proj == nil {
+			proj = p1
+		}
+		k := newKey(t, s, proj, func(k *keyward.Key) {
+			if f.proj == nil {
+				k.ProjectID = ""
+			}
 			if f.env != nil {
 				k.EnvironmentID = f.env.ID
 			}
@@ -263,15 +411,16 @@ func testListKeysFilters(t *testing.T, s keyward.Store) {
 		{"everything", keyward.KeyFilter{}, inIDOrder(
 			"p1/e1 active", "p1/e2 active, expires later", "p1 expired", "p1 expired at now",
 			"p1/e1 revoked", "p1/e1 revoked, expired too", "p2 revoked at now",
-			"p2 expired, revoked later", "p2 active in grace", "p2 grace over")},
+			"p2 expired, revoked later", "p2 active in grace", "p2 grace over",
+			"account key", "account key of u1, revoked", "p2 key of u1")},
 		{"active", keyward.KeyFilter{Status: keyward.StatusActive}, inIDOrder(
-			"p1/e1 active", "p1/e2 active, expires later", "p2 active in grace")},
+			"p1/e1 active", "p1/e2 active, expires later", "p2 active in grace", "account key", "p2 key of u1")},
 		{"revoked", keyward.KeyFilter{Status: keyward.StatusRevoked}, inIDOrder(
-			"p1/e1 revoked", "p1/e1 revoked, expired too", "p2 revoked at now")},
+			"p1/e1 revoked", "p1/e1 revoked, expired too", "p2 revoked at now", "account key of u1, revoked")},
 		{"expired", keyward.KeyFilter{Status: keyward.StatusExpired}, inIDOrder(
 			"p1 expired", "p1 expired at now", "p2 expired, revoked later", "p2 grace over")},
 		{"project", keyward.KeyFilter{ProjectID: p2.ID}, inIDOrder(
-			"p2 revoked at now", "p2 expired, revoked later", "p2 active in grace", "p2 grace over")},
+			"p2 revoked at now", "p2 expired, revoked later", "p2 active in grace", "p2 grace over", "p2 key of u1")},
 		{"project, active", keyward.KeyFilter{ProjectID: p1.ID, Status: keyward.StatusActive}, inIDOrder(
 			"p1/e1 active", "p1/e2 active, expires later")},
 		{"environment", keyward.KeyFilter{EnvironmentID: e1.ID}, inIDOrder(
@@ -280,6 +429,13 @@ func testListKeysFilters(t *testing.T, s keyward.Store) {
 			"p1/e1 revoked", "p1/e1 revoked, expired too")},
 		{"environment of another project", keyward.KeyFilter{ProjectID: p2.ID, EnvironmentID: e1.ID}, nil},
 		{"unused environment", keyward.KeyFilter{EnvironmentID: newEnvironment(t, s, p2).ID}, nil},
+		{"user", keyward.KeyFilter{UserID: u1.ID}, inIDOrder("account key of u1, revoked", "p2 key of u1")},
+		{"user, active", keyward.KeyFilter{UserID: u1.ID, Status: keyward.StatusActive}, inIDOrder("p2 key of u1")},
+		{"user and project", keyward.KeyFilter{UserID: u1.ID, ProjectID: p2.ID}, inIDOrder("p2 key of u1")},
+		{"user without keys", keyward.KeyFilter{UserID: newUser(t, s, a.ID, nil).ID}, nil},
+		{"account keys", keyward.KeyFilter{AccountOnly: true}, inIDOrder("account key", "account key of u1, revoked")},
+		{"account keys, revoked", keyward.KeyFilter{AccountOnly: true, Status: keyward.StatusRevoked}, inIDOrder("account key of u1, revoked")},
+		{"account keys of a project", keyward.KeyFilter{AccountOnly: true, ProjectID: p1.ID}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -328,9 +484,15 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 	a := newAccount(t, s)
 	p, other := newProject(t, s, a.ID), newProject(t, s, a.ID)
 	e := newEnvironment(t, s, p)
+	u, otherUser := newUser(t, s, a.ID, nil), newUser(t, s, a.ID, nil)
+	r := newRole(t, s, a.ID)
 	predecessor := newKey(t, s, p, nil)
 	full := func(k *keyward.Key) {
 		k.EnvironmentID = e.ID
+		k.UserID = u.ID
+		k.RoleID = r.ID
+		k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: p.ID, RoleID: r.ID}}
+		k.RateLimitTier = "standard"
 		k.Name = "before"
 		k.Scopes = []string{"read"}
 		k.Metadata = map[string]any{"v": float64(1)}
@@ -356,8 +518,11 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 			k.RotationIntervalDays = 30
 			k.NextRotationAt = at(30 * 24 * time.Hour)
 			k.RotationWebhookURL = "https://hooks.example.com/after"
+			k.RoleID = viewer
+			k.RateLimitTier = "high"
 		}},
 		{"clear every optional mutable field", func(k *keyward.Key) {
+			k.RoleID = ""
 			k.Scopes = []string{}
 			k.Metadata = nil
 			k.ExpiresAt = nil
@@ -386,6 +551,8 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 			in.ReplacedByKeyID = ""
 			in.GraceExpiresAt = nil
 			in.CreatedBy = "someone else"
+			in.UserID = otherUser.ID
+			in.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: other.ID, RoleID: viewer}}
 			if err := s.UpdateKey(ctx, in); err != nil {
 				t.Fatalf("UpdateKey: %v", err)
 			}
@@ -450,7 +617,9 @@ func testUpdateKeyNotFound(t *testing.T, s keyward.Store) {
 func testRevokeKey(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	p := newProject(t, s, newAccount(t, s).ID)
-	k := newKey(t, s, p, nil)
+	k := newKey(t, s, p, func(k *keyward.Key) {
+		k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: p.ID, RoleID: viewer}}
+	})
 	want := cloneKey(k)
 	want.RevokedAt = at(time.Hour)
 
@@ -554,7 +723,7 @@ func testRotateKey(t *testing.T, s keyward.Store) {
 func testRotateKeyRefused(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s), newAccount(t, s)
-	p := newProject(t, s, a.ID)
+	p, pb := newProject(t, s, a.ID), newProject(t, s, b.ID)
 	taken := newKey(t, s, p, nil)
 
 	tests := []struct {
@@ -585,6 +754,14 @@ func testRotateKeyRefused(t *testing.T, s keyward.Store) {
 			}},
 		{name: "new key's hash taken", accountID: a.ID, want: keyward.EConflict,
 			edit: func(next *keyward.Key) { next.Hash = slices.Clone(taken.Hash) }},
+		{name: "new key's access to another account's project", accountID: a.ID, want: keyward.ENotFound,
+			edit: func(next *keyward.Key) {
+				next.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: pb.ID, RoleID: viewer}}
+			}},
+		{name: "new key's accesses name a project twice", accountID: a.ID, want: keyward.EConflict,
+			edit: func(next *keyward.Key) {
+				next.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: p.ID, RoleID: viewer}, {ProjectID: p.ID, RoleID: member}}
+			}},
 		{name: "missing", accountID: a.ID, missing: true, want: keyward.ENotFound},
 		{name: "another account's", accountID: b.ID, want: keyward.ENotFound},
 	}
@@ -713,5 +890,119 @@ func testTouchKeys(t *testing.T, s keyward.Store) {
 			want.LastUsedAt = lastUsed
 			wantSame(t, step.name+": Key", got, want)
 		}
+	}
+}
+
+// testListKeysProjectAccesses lists keys with and without project accesses, in pages, and
+// checks that each key gets its own.
+func testListKeysProjectAccesses(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p1, p2, p3 := newProject(t, s, a.ID), newProject(t, s, a.ID), newProject(t, s, a.ID)
+	r := newRole(t, s, a.ID)
+	accesses := [][]keyward.ProjectAccess{
+		nil,
+		{{ProjectID: p1.ID, RoleID: viewer}},
+		sortedAccesses(
+			keyward.ProjectAccess{ProjectID: p1.ID, RoleID: r.ID},
+			keyward.ProjectAccess{ProjectID: p2.ID, RoleID: member},
+			keyward.ProjectAccess{ProjectID: p3.ID, RoleID: viewer}),
+		nil,
+		{{ProjectID: p3.ID, RoleID: r.ID}},
+	}
+	ids, _ := idsOutOfOrder(len(accesses))
+	var want []*keyward.Key
+	for i, pas := range accesses {
+		want = append(want, newKey(t, s, p1, func(k *keyward.Key) {
+			k.ID = ids[i]
+			k.ProjectAccesses = pas
+		}))
+	}
+	// Another account's key with an access, which must not leak into a's listing.
+	pb := newProject(t, s, newAccount(t, s).ID)
+	newKey(t, s, pb, func(k *keyward.Key) { k.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: pb.ID, RoleID: viewer}} })
+
+	var got []*keyward.Key
+	after := ""
+	for {
+		page, err := s.ListKeys(ctx, keyward.KeyFilter{AccountID: a.ID, Now: base, After: after, Limit: 2})
+		if err != nil {
+			t.Fatalf("ListKeys: %v", err)
+		}
+		got = append(got, page...)
+		if len(page) < 2 {
+			break
+		}
+		after = page[len(page)-1].ID
+	}
+	wantSame(t, "ListKeys in pages of 2", got, want)
+}
+
+// testRotateKeyCopiesAccesses rotates keys with project accesses: the new key has the accesses
+// it was given, and the old one keeps its own.
+func testRotateKeyCopiesAccesses(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p1, p2 := newProject(t, s, a.ID), newProject(t, s, a.ID)
+	u := newUser(t, s, a.ID, nil)
+	r := newRole(t, s, a.ID)
+	both := sortedAccesses(
+		keyward.ProjectAccess{ProjectID: p1.ID, RoleID: r.ID},
+		keyward.ProjectAccess{ProjectID: p2.ID, RoleID: viewer})
+
+	tests := []struct {
+		name string
+		edit func(next *keyward.Key) // how next differs from a copy of the old key
+	}{
+		{"the same accesses", nil},
+		{"fewer accesses", func(next *keyward.Key) { next.ProjectAccesses = both[1:] }},
+		{"none", func(next *keyward.Key) { next.ProjectAccesses = nil }},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			old := newKey(t, s, p1, func(k *keyward.Key) {
+				k.UserID = u.ID
+				k.RoleID = r.ID
+				k.RateLimitTier = "high"
+				k.ProjectAccesses = both
+			})
+			next := nextKey(t, old, *at(time.Hour))
+			if tt.edit != nil {
+				tt.edit(next)
+			}
+			wantOld := cloneKey(old)
+			wantOld.ReplacedByKeyID = next.ID
+			wantOld.GraceExpiresAt = at(2 * time.Hour)
+
+			got, err := s.RotateKey(ctx, a.ID, old.ID, next, at(2*time.Hour))
+			if err != nil {
+				t.Fatalf("RotateKey: %v", err)
+			}
+			wantSame(t, "RotateKey", got, wantOld)
+			got, err = s.Key(ctx, a.ID, old.ID)
+			if err != nil {
+				t.Fatalf("Key of the old key: %v", err)
+			}
+			wantSame(t, "Key of the old key", got, wantOld)
+			got, err = s.KeyByHash(ctx, next.Hash)
+			if err != nil {
+				t.Fatalf("KeyByHash of the new key: %v", err)
+			}
+			wantSame(t, "KeyByHash of the new key", got, next)
+
+			// The new key's memberships are its own, made when it was.
+			ms, err := s.ListMemberships(ctx, keyward.MembershipFilter{AccountID: a.ID, KeyID: next.ID})
+			if err != nil {
+				t.Fatalf("ListMemberships: %v", err)
+			}
+			if len(ms) != len(next.ProjectAccesses) {
+				t.Fatalf("ListMemberships of the new key: got %d, want %d", len(ms), len(next.ProjectAccesses))
+			}
+			for _, m := range ms {
+				if m.CreatedAt != next.CreatedAt || m.AccountID != a.ID {
+					t.Errorf("membership of the new key: got created %v in account %s, want %v in %s", m.CreatedAt, m.AccountID, next.CreatedAt, a.ID)
+				}
+			}
+		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"maps"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +28,9 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"AccountRoundTrip", testAccountRoundTrip},
 		{"AccountNameTaken", testAccountNameTaken},
 		{"AccountNotFound", testAccountNotFound},
+		{"ListAccounts", testListAccounts},
+		{"UpdateAccount", testUpdateAccount},
+		{"UpdateAccountRefused", testUpdateAccountRefused},
 
 		{"ProjectRoundTrip", testProjectRoundTrip},
 		{"ProjectNameTaken", testProjectNameTaken},
@@ -39,10 +43,14 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 
 		{"KeyRoundTrip", testKeyRoundTrip},
 		{"KeyOptionalFieldsUnset", testKeyOptionalFieldsUnset},
+		{"AccountKey", testAccountKey},
+		{"KeyReferencesNotFound", testKeyReferencesNotFound},
+		{"KeyAccessNamesProjectTwice", testKeyAccessNamesProjectTwice},
 		{"KeyHashTaken", testKeyHashTaken},
 		{"KeyNotFound", testKeyNotFound},
 		{"ListKeysPages", testListKeysPages},
 		{"ListKeysFilters", testListKeysFilters},
+		{"ListKeysProjectAccesses", testListKeysProjectAccesses},
 		{"UpdateKey", testUpdateKey},
 		{"UpdateKeyKeepsRevocation", testUpdateKeyKeepsRevocation},
 		{"UpdateKeyNotFound", testUpdateKeyNotFound},
@@ -51,12 +59,40 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RotateKey", testRotateKey},
 		{"RotateKeyRefused", testRotateKeyRefused},
 		{"RotateKeyConcurrently", testRotateKeyConcurrently},
+		{"RotateKeyCopiesAccesses", testRotateKeyCopiesAccesses},
 		{"TouchKeys", testTouchKeys},
 
 		{"AdminKeyRoundTrip", testAdminKeyRoundTrip},
 		{"AdminKeyHashTaken", testAdminKeyHashTaken},
 		{"AdminKeyNotFound", testAdminKeyNotFound},
 		{"CountAdminKeys", testCountAdminKeys},
+
+		{"UserRoundTrip", testUserRoundTrip},
+		{"UserOptionalFieldsUnset", testUserOptionalFieldsUnset},
+		{"UserSubjectTaken", testUserSubjectTaken},
+		{"UserNotFound", testUserNotFound},
+		{"ListUsers", testListUsers},
+		{"UpdateUser", testUpdateUser},
+
+		{"RoleRoundTrip", testRoleRoundTrip},
+		{"RoleSlugTaken", testRoleSlugTaken},
+		{"RoleNotFound", testRoleNotFound},
+		{"ListRoles", testListRoles},
+		{"UpdateRole", testUpdateRole},
+		{"DeleteRole", testDeleteRole},
+		{"DeleteRoleWhileHeld", testDeleteRoleWhileHeld},
+
+		{"MembershipRoundTrip", testMembershipRoundTrip},
+		{"MembershipTaken", testMembershipTaken},
+		{"MembershipReferencesNotFound", testMembershipReferencesNotFound},
+		{"MembershipNotFound", testMembershipNotFound},
+		{"ListMemberships", testListMemberships},
+		{"UpdateMembership", testUpdateMembership},
+		{"DeleteMembership", testDeleteMembership},
+
+		{"AuditRoundTrip", testAuditRoundTrip},
+		{"ListAuditEvents", testListAuditEvents},
+		{"ListAuditEventsPages", testListAuditEventsPages},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -83,7 +119,7 @@ func at(d time.Duration) *time.Time {
 
 func newAccount(t *testing.T, s keyward.Store) *keyward.Account {
 	t.Helper()
-	a := &keyward.Account{ID: keyward.NewID(), Name: "account " + keyward.NewID(), CreatedAt: base}
+	a := &keyward.Account{ID: keyward.NewID(), Name: "account " + keyward.NewID(), KeyPrefix: "kw", CreatedAt: base}
 	if err := s.CreateAccount(t.Context(), a); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -124,16 +160,17 @@ func newEnvironment(t *testing.T, s keyward.Store, p *keyward.Project) *keyward.
 func keyIn(t *testing.T, p *keyward.Project) *keyward.Key {
 	t.Helper()
 	return &keyward.Key{
-		ID:         keyward.NewID(),
-		AccountID:  p.AccountID,
-		ProjectID:  p.ID,
-		Name:       "key",
-		Prefix:     p.KeyPrefix + "_17d70fcf",
-		Last4:      "x9Zq",
-		Hash:       randomHash(t),
-		HashScheme: "hmac-sha256:1",
-		Scopes:     []string{"read"},
-		CreatedAt:  base,
+		ID:            keyward.NewID(),
+		AccountID:     p.AccountID,
+		ProjectID:     p.ID,
+		Name:          "key",
+		Prefix:        p.KeyPrefix + "_17d70fcf",
+		Last4:         "x9Zq",
+		Hash:          randomHash(t),
+		HashScheme:    "hmac-sha256:1",
+		Scopes:        []string{"read"},
+		RateLimitTier: "standard",
+		CreatedAt:     base,
 	}
 }
 
@@ -165,6 +202,79 @@ func nextKey(t *testing.T, old *keyward.Key, createdAt time.Time) *keyward.Key {
 	return next
 }
 
+// newUser stores a user of the account, first letting edit change it (edit may be nil).
+func newUser(t *testing.T, s keyward.Store, accountID string, edit func(u *keyward.User)) *keyward.User {
+	t.Helper()
+	u := &keyward.User{
+		ID:        keyward.NewID(),
+		AccountID: accountID,
+		Issuer:    "https://issuer.example.com",
+		Subject:   "subject " + keyward.NewID(),
+		Email:     "ada@example.com",
+		Name:      "Ada",
+		RoleID:    viewer,
+		CreatedAt: base,
+	}
+	if edit != nil {
+		edit(u)
+	}
+	if err := s.CreateUser(t.Context(), u); err != nil {
+		t.Fatalf("CreateUser: %v", err)
+	}
+	return u
+}
+
+// newRole stores a custom role of the account.
+func newRole(t *testing.T, s keyward.Store, accountID string) *keyward.Role {
+	t.Helper()
+	r := &keyward.Role{
+		ID:          keyward.NewID(),
+		AccountID:   accountID,
+		Name:        "Deployer",
+		Slug:        "deployer-" + keyward.NewID(),
+		Description: "Rotates keys.",
+		Permissions: keyward.Permissions{"api_keys.read", "api_keys.rotate"},
+		CreatedAt:   base,
+	}
+	if err := s.CreateRole(t.Context(), r); err != nil {
+		t.Fatalf("CreateRole: %v", err)
+	}
+	return r
+}
+
+// newMembership stores a membership of the project for the user or the key (give one id,
+// leave the other "").
+func newMembership(t *testing.T, s keyward.Store, p *keyward.Project, userID, keyID, roleID string) *keyward.Membership {
+	t.Helper()
+	m := &keyward.Membership{
+		ID:        keyward.NewID(),
+		AccountID: p.AccountID,
+		ProjectID: p.ID,
+		UserID:    userID,
+		KeyID:     keyID,
+		RoleID:    roleID,
+		CreatedAt: base,
+	}
+	if err := s.CreateMembership(t.Context(), m); err != nil {
+		t.Fatalf("CreateMembership: %v", err)
+	}
+	return m
+}
+
+// Built-in role ids, which stores keep in role columns like any other but do not store as
+// roles.
+var (
+	viewer = keyward.BuiltInRole(keyward.RoleViewer).ID
+	member = keyward.BuiltInRole(keyward.RoleMember).ID
+)
+
+// sortedAccesses returns the accesses ordered by project id, as stores return them.
+func sortedAccesses(pas ...keyward.ProjectAccess) []keyward.ProjectAccess {
+	out := slices.Clone(pas)
+	slices.SortFunc(out, func(x, y keyward.ProjectAccess) int { return strings.Compare(x.ProjectID, y.ProjectID) })
+	return out
+}
+
 func randomHash(t *testing.T) []byte {
 	t.Helper()
 	h := make([]byte, 32)
@@ -181,6 +291,7 @@ func cloneKey(k *keyward.Key) *keyward.Key {
 	c.Hash = slices.Clone(k.Hash)
 	c.Scopes = slices.Clone(k.Scopes)
 	c.Metadata = maps.Clone(k.Metadata)
+	c.ProjectAccesses = slices.Clone(k.ProjectAccesses)
 	for _, p := range []**time.Time{&c.ExpiresAt, &c.LastUsedAt, &c.RevokedAt, &c.GraceExpiresAt, &c.NextRotationAt} {
 		if *p != nil {
 			t := **p
@@ -272,4 +383,9 @@ func chunk(ids []string, n int) [][]string {
 		ids = ids[n:]
 	}
 	return append(out, ids)
+}
+
+// sortByID sorts items by the id that id returns.
+func sortByID[T any](items []T, id func(T) string) {
+	slices.SortFunc(items, func(x, y T) int { return strings.Compare(id(x), id(y)) })
 }

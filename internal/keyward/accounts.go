@@ -1,0 +1,126 @@
+package keyward
+
+import (
+	"context"
+
+	"github.com/keyward/keyward/internal/keyformat"
+)
+
+// Account returns an account p may see: its own, or any for a holder of PermAccountsRead.
+// Errors: EInvalid, ENotFound (also for an account p may not see), EForbidden.
+func (s *Service) Account(ctx context.Context, p Principal, id string) (*Account, error) {
+	if !ValidID(id) {
+		return nil, Errorf(EInvalid, "account id %q is not a valid id", id)
+	}
+	if id != p.AccountID && !p.Can(PermAccountsRead, "") {
+		return nil, Errorf(ENotFound, "account %s not found", id)
+	}
+	if err := authorize(p, PermAccountRead, ""); err != nil {
+		return nil, err
+	}
+	return s.store.Account(ctx, id)
+}
+
+// ListAccounts returns p's own account, or every account for a holder of PermAccountsRead.
+// Errors: EForbidden.
+func (s *Service) ListAccounts(ctx context.Context, p Principal, pg Page) ([]*Account, string, error) {
+	if err := authorize(p, PermAccountRead, ""); err != nil {
+		return nil, "", err
+	}
+	if !p.Can(PermAccountsRead, "") {
+		if pg.After != "" && pg.After >= p.AccountID {
+			return nil, "", nil
+		}
+		a, err := s.store.Account(ctx, p.AccountID)
+		if err != nil {
+			return nil, "", err
+		}
+		return []*Account{a}, "", nil
+	}
+	limit := pg.limit()
+	items, err := s.store.ListAccounts(ctx, pg.After, limit+1)
+	if err != nil {
+		return nil, "", err
+	}
+	items, next := page(items, limit, func(x *Account) string { return x.ID })
+	return items, next, nil
+}
+
+// CreateAccountInput is what a caller gives to create a tenant.
+type CreateAccountInput struct {
+	Name      string
+	KeyPrefix string // "" for keyformat.DefaultPrefix
+}
+
+// CreateAccount creates a tenant and its first admin key, whose secret is returned once: the
+// new tenant's owner manages it from there. Errors: EForbidden (only the root account may),
+// EValidation, EConflict (name taken).
+func (s *Service) CreateAccount(ctx context.Context, p Principal, in CreateAccountInput) (*Account, *AdminKey, string, error) {
+	if err := authorize(p, PermAccountsCreate, ""); err != nil {
+		return nil, nil, "", err
+	}
+	if err := validateName("name", in.Name); err != nil {
+		return nil, nil, "", err
+	}
+	prefix, err := validKeyPrefix(in.KeyPrefix)
+	if err != nil {
+		return nil, nil, "", err
+	}
+	a := &Account{ID: NewID(), Name: in.Name, KeyPrefix: prefix, CreatedAt: s.Now()}
+	if err := s.store.CreateAccount(ctx, a); err != nil {
+		return nil, nil, "", err
+	}
+	k, secret, err := s.CreateAdminKey(ctx, a.Name, "owner")
+	if err != nil {
+		return nil, nil, "", err
+	}
+	return a, k, secret, nil
+}
+
+// UpdateAccountInput changes an account; nil fields are left as they are.
+type UpdateAccountInput struct {
+	Name      *string
+	KeyPrefix *string
+}
+
+// UpdateAccount renames an account or changes the prefix of its account keys (keys already
+// issued keep theirs). The root account keeps its name, which is what makes it the root.
+// Errors: EInvalid, ENotFound, EForbidden, EValidation, EConflict.
+func (s *Service) UpdateAccount(ctx context.Context, p Principal, id string, in UpdateAccountInput) (*Account, error) {
+	a, err := s.Account(ctx, p, id)
+	if err != nil {
+		return nil, err
+	}
+	if err := authorize(p, PermAccountWrite, ""); err != nil {
+		return nil, err
+	}
+	if in.Name != nil && *in.Name != a.Name {
+		if err := validateName("name", *in.Name); err != nil {
+			return nil, err
+		}
+		if a.Name == DefaultAccountName {
+			return nil, Errorf(EConflict, "the root account %q cannot be renamed", DefaultAccountName)
+		}
+		a.Name = *in.Name
+	}
+	if in.KeyPrefix != nil {
+		if a.KeyPrefix, err = validKeyPrefix(*in.KeyPrefix); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.store.UpdateAccount(ctx, a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// validKeyPrefix checks a key prefix; "" is the default.
+func validKeyPrefix(prefix string) (string, error) {
+	if prefix == "" {
+		return keyformat.DefaultPrefix, nil
+	}
+	if !keyformat.ValidPrefix(prefix) || prefix == AdminKeyPrefix {
+		return "", Errorf(EValidation, "key_prefix must be lower-case letters and digits, starting with a letter, optionally in parts joined by '_', at most %d characters, and not %q", keyformat.MaxPrefixLen, AdminKeyPrefix)
+	}
+	return prefix, nil
+}
