@@ -86,8 +86,16 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:       m.Now,
 		Logger:    m.log,
 	})
-	m.service = keyward.NewService(m.store, hasher, keyward.WithClock(m.Now), keyward.WithKeyEvents(m.verifier))
+	m.service = keyward.NewService(m.store, hasher, keyward.WithClock(m.Now),
+		keyward.WithKeyEvents(m.verifier), keyward.WithIdentityEvents(m.verifier))
+	m.verifier.SetResolver(m.service)
 
+	// Authentication is set up first: a wrong OIDC issuer must stop the first start before
+	// the bootstrap admin key is made and printed, since it is printed only once.
+	auth, err := m.authenticator(ctx)
+	if err != nil {
+		return err
+	}
 	secret, err := m.service.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrapping: %w", err)
@@ -99,7 +107,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	server := httpapi.New(httpapi.Config{
 		Service:       m.service,
 		Verifier:      m.verifier,
-		Authenticator: authn.New(m.service),
+		Authenticator: auth,
 		Logger:        m.log,
 		Version:       version,
 	})
@@ -124,6 +132,31 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
 	return nil
+}
+
+// authenticator accepts admin keys, API keys and, when an issuer is configured, its OIDC
+// access tokens. Discovery runs once here, so a wrong issuer stops the start.
+func (m *Main) authenticator(ctx context.Context) (*authn.Authenticator, error) {
+	cfg := authn.Config{
+		Service: m.service,
+		Keys:    m.verifier,
+		SignIn: authn.SignInPolicy{
+			DefaultAccount: m.Config.OIDCAccount,
+			AccountClaim:   m.Config.OIDCAccountClaim,
+			DefaultRole:    m.Config.OIDCRole,
+		},
+	}
+	if m.Config.OIDCIssuer != "" {
+		dctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		defer cancel()
+		v, err := authn.NewOIDCVerifier(dctx, authn.OIDCConfig{Issuer: m.Config.OIDCIssuer, Audience: m.Config.OIDCAudience, Now: m.Now})
+		if err != nil {
+			return nil, fmt.Errorf("OIDC issuer %s: %w", m.Config.OIDCIssuer, err)
+		}
+		cfg.OIDC = v
+		m.log.Info("OIDC sign-in enabled", "issuer", m.Config.OIDCIssuer, "audience", m.Config.OIDCAudience)
+	}
+	return authn.New(cfg), nil
 }
 
 // URL is the base URL the server answers on.

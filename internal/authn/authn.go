@@ -1,8 +1,16 @@
 // Package authn establishes who is calling a management route.
 //
-// Today one kind of credential is accepted: an admin key as `Authorization: Bearer`. The
-// package is the one place that reads credentials from a request, so that further kinds (OIDC
-// access tokens, API keys acting as principals) are added here and nowhere else.
+// Three kinds of credential are accepted, tried in this order:
+//
+//  1. an OIDC access token (a JWT) from the configured issuer: its subject is a user, created
+//     on first sign-in;
+//  2. a Keyward API key, as `Authorization: Bearer` or `X-API-Key`: it acts with its role's
+//     and project accesses' permissions, narrowed to its user's;
+//  3. an admin key (kwadmin_…): everything in its account.
+//
+// The kinds cannot be confused (a JWT has three dot-separated parts, an admin key has its own
+// prefix, an API key its checksum), so the order costs no wasted lookups. This package is the
+// one place that reads credentials from a request.
 package authn
 
 import (
@@ -11,33 +19,121 @@ import (
 	"strings"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/verify"
 )
 
 // Challenge is the WWW-Authenticate value sent with every 401 (RFC 6750).
 const Challenge = `Bearer realm="keyward"`
 
-// AdminAuthenticator checks admin key secrets.
-type AdminAuthenticator interface {
+// APIKeyHeader is the header that carries an API key for callers that do not use
+// Authorization (seed 003).
+const APIKeyHeader = "X-API-Key"
+
+// Service is what authentication needs of the domain.
+type Service interface {
 	AuthenticateAdmin(ctx context.Context, secret string) (keyward.Principal, error)
+	SignIn(ctx context.Context, in keyward.SignInInput) (keyward.Principal, error)
+}
+
+// KeyChecker verifies API keys; *verify.Verifier is one.
+type KeyChecker interface {
+	Check(ctx context.Context, secret string, req verify.Requirements) (verify.Result, error)
+}
+
+// SignInPolicy says where a user signing in for the first time lands.
+type SignInPolicy struct {
+	// DefaultAccount is the name of the account first sign-ins join.
+	DefaultAccount string
+	// AccountClaim, when set, names a token claim holding the account name to join instead
+	// (for example an Auth0 organization name put in a namespaced claim by an Action).
+	AccountClaim string
+	// DefaultRole is the role (id or slug) first sign-ins get; "" for member.
+	DefaultRole string
+}
+
+// Config assembles an Authenticator.
+type Config struct {
+	Service Service
+	Keys    KeyChecker
+	// OIDC verifies access tokens; nil when no issuer is configured, and then a JWT is
+	// refused.
+	OIDC   *OIDCVerifier
+	SignIn SignInPolicy
 }
 
 // Authenticator resolves a request's credential to a principal.
 type Authenticator struct {
-	admin AdminAuthenticator
+	cfg Config
 }
 
-// New returns an Authenticator that accepts admin keys checked by admin.
-func New(admin AdminAuthenticator) *Authenticator { return &Authenticator{admin: admin} }
-
-// Authenticate returns the principal of the request's bearer credential. Errors:
-// EUnauthenticated when there is none or it is not valid; other codes when the check itself
-// failed.
-func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (keyward.Principal, error) {
-	token, ok := BearerToken(h)
-	if !ok {
-		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "this route needs an Authorization: Bearer credential")
+// New returns an Authenticator.
+func New(cfg Config) *Authenticator {
+	if cfg.SignIn.DefaultAccount == "" {
+		cfg.SignIn.DefaultAccount = keyward.DefaultAccountName
 	}
-	return a.admin.AuthenticateAdmin(ctx, token)
+	return &Authenticator{cfg: cfg}
+}
+
+// Authenticate returns the principal of the request's credential. Errors: EUnauthenticated
+// when there is none or it is not valid; EForbidden when it is valid but its user is
+// disabled; EUnavailable when it could not be checked.
+func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (keyward.Principal, error) {
+	token, ok := Credential(h)
+	if !ok {
+		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "this route needs a credential: Authorization: Bearer, or %s", APIKeyHeader)
+	}
+	switch {
+	case LooksLikeJWT(token):
+		return a.signIn(ctx, token)
+	case strings.HasPrefix(token, keyward.AdminKeyPrefix+"_"):
+		return a.cfg.Service.AuthenticateAdmin(ctx, token)
+	default:
+		return a.apiKey(ctx, token)
+	}
+}
+
+func (a *Authenticator) signIn(ctx context.Context, token string) (keyward.Principal, error) {
+	if a.cfg.OIDC == nil {
+		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "OIDC sign-in is not configured on this server (see --oidc-issuer)")
+	}
+	claims, err := a.cfg.OIDC.Verify(ctx, token)
+	if err != nil {
+		return keyward.Principal{}, err
+	}
+	in := keyward.SignInInput{
+		Issuer: claims.Issuer, Subject: claims.Subject, Email: claims.Email, Name: claims.Name,
+		AccountName: a.cfg.SignIn.DefaultAccount, RoleID: a.cfg.SignIn.DefaultRole,
+	}
+	if c := a.cfg.SignIn.AccountClaim; c != "" {
+		if v, ok := claims.Raw[c].(string); ok && v != "" {
+			in.AccountName = v
+		}
+	}
+	return a.cfg.Service.SignIn(ctx, in)
+}
+
+func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Principal, error) {
+	if a.cfg.Keys == nil {
+		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the credential is missing, malformed, unknown or revoked")
+	}
+	res, err := a.cfg.Keys.Check(ctx, token, verify.Requirements{})
+	if err != nil {
+		return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the API key could not be checked; retry", Cause: err}
+	}
+	if !res.Valid {
+		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the API key is not valid (%s)", res.Code)
+	}
+	return keyward.KeyPrincipal(res.Key, res.Identity), nil
+}
+
+// Credential returns the request's credential: an `Authorization: Bearer` token, or else
+// the X-API-Key header.
+func Credential(h http.Header) (string, bool) {
+	if token, ok := BearerToken(h); ok {
+		return token, true
+	}
+	token := strings.TrimSpace(h.Get(APIKeyHeader))
+	return token, token != ""
 }
 
 // BearerToken returns the credential of an `Authorization: Bearer <token>` header. The

@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -43,6 +44,18 @@ type Config struct {
 	LogLevel string
 	// LogFormat is text or json.
 	LogFormat string
+
+	// OIDCIssuer, when set, lets users sign in with access tokens from this OIDC issuer
+	// (exactly as its tokens' iss claim reads, e.g. https://TENANT.auth0.com/).
+	OIDCIssuer string
+	// OIDCAudience is the aud the tokens must carry (an Auth0 API identifier).
+	OIDCAudience string
+	// OIDCAccount is the account a user joins on first sign-in.
+	OIDCAccount string
+	// OIDCAccountClaim, when set, names a claim whose value is the account to join instead.
+	OIDCAccountClaim string
+	// OIDCRole is the role (slug or id) a user gets on first sign-in.
+	OIDCRole string
 }
 
 // Default returns the configuration with every default filled in.
@@ -55,6 +68,8 @@ func Default() Config {
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        "info",
 		LogFormat:       "text",
+		OIDCAccount:     "default",
+		OIDCRole:        "member",
 	}
 }
 
@@ -75,6 +90,11 @@ var Vars = []Var{
 	{"tls-key", "KEYWARD_TLS_KEY", "the private key (PEM file) of --tls-cert"},
 	{"log-level", "KEYWARD_LOG_LEVEL", "debug, info, warn or error"},
 	{"log-format", "KEYWARD_LOG_FORMAT", "text or json"},
+	{"oidc-issuer", "KEYWARD_OIDC_ISSUER", "accept OIDC access tokens from this issuer (as its tokens' iss reads); needs --oidc-audience"},
+	{"oidc-audience", "KEYWARD_OIDC_AUDIENCE", "the aud OIDC access tokens must carry (an Auth0 API identifier)"},
+	{"oidc-account", "KEYWARD_OIDC_ACCOUNT", "the account a user joins on first sign-in"},
+	{"oidc-account-claim", "KEYWARD_OIDC_ACCOUNT_CLAIM", "a token claim naming the account to join instead of --oidc-account"},
+	{"oidc-role", "KEYWARD_OIDC_ROLE", "the role (slug or id) a user gets on first sign-in"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -123,6 +143,11 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	str("KEYWARD_TLS_KEY", &c.TLSKey)
 	str("KEYWARD_LOG_LEVEL", &c.LogLevel)
 	str("KEYWARD_LOG_FORMAT", &c.LogFormat)
+	str("KEYWARD_OIDC_ISSUER", &c.OIDCIssuer)
+	str("KEYWARD_OIDC_AUDIENCE", &c.OIDCAudience)
+	str("KEYWARD_OIDC_ACCOUNT", &c.OIDCAccount)
+	str("KEYWARD_OIDC_ACCOUNT_CLAIM", &c.OIDCAccountClaim)
+	str("KEYWARD_OIDC_ROLE", &c.OIDCRole)
 	return errors.Join(errs...)
 }
 
@@ -156,6 +181,11 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, usage("tls-key"))
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, usage("log-level"))
 	fs.StringVar(&c.LogFormat, "log-format", c.LogFormat, usage("log-format"))
+	fs.StringVar(&c.OIDCIssuer, "oidc-issuer", c.OIDCIssuer, usage("oidc-issuer"))
+	fs.StringVar(&c.OIDCAudience, "oidc-audience", c.OIDCAudience, usage("oidc-audience"))
+	fs.StringVar(&c.OIDCAccount, "oidc-account", c.OIDCAccount, usage("oidc-account"))
+	fs.StringVar(&c.OIDCAccountClaim, "oidc-account-claim", c.OIDCAccountClaim, usage("oidc-account-claim"))
+	fs.StringVar(&c.OIDCRole, "oidc-role", c.OIDCRole, usage("oidc-role"))
 }
 
 // BindStoreFlags registers only the flags that locate the store and its secret, for commands
@@ -204,10 +234,29 @@ func (c *Config) Validate() error {
 	if _, err := c.Level(); err != nil {
 		errs = append(errs, err)
 	}
+	if c.OIDCIssuer != "" {
+		if u, err := url.Parse(c.OIDCIssuer); err != nil || u.Host == "" || (u.Scheme != "https" && !(u.Scheme == "http" && isLoopback(u.Hostname()))) {
+			errs = append(errs, fmt.Errorf("OIDC issuer %q must be an https URL (http only to a loopback host)", c.OIDCIssuer))
+		}
+		if c.OIDCAudience == "" {
+			errs = append(errs, errors.New("OIDC needs an audience (--oidc-audience): without one, any token the issuer signs for any API would be accepted"))
+		}
+		if c.OIDCAccount == "" {
+			errs = append(errs, errors.New("OIDC needs an account for first sign-ins (--oidc-account)"))
+		}
+	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format must be text or json, not %q", c.LogFormat))
 	}
 	return errors.Join(errs...)
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Level is the configured log level.

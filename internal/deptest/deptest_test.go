@@ -13,17 +13,19 @@ const module = "github.com/keyward/keyward"
 // code). A package missing from this table fails the test, so that a new package is placed in
 // the layering on purpose.
 var allowed = map[string][]string{
-	"internal/keyformat": {},
-	"internal/keyward":   {"internal/keyformat"},
-	"internal/config":    {"internal/keyformat"},
-	"internal/sqlite":    {"internal/keyward"},
-	"internal/storetest": {"internal/keyward"},
-	"internal/verify":    {"internal/keyformat", "internal/keyward"},
-	"internal/authn":     {"internal/keyward"},
-	"internal/httpapi":   {"internal/authn", "internal/keyward", "internal/verify"},
-	"internal/deptest":   {},
-	"client":             {},
-	"cmd/keyward":        {"*"},
+	"internal/keyformat":      {},
+	"internal/keyward":        {"internal/keyformat"},
+	"internal/config":         {"internal/keyformat"},
+	"internal/sqlite":         {"internal/keyward"},
+	"internal/storetest":      {"internal/keyward"},
+	"internal/oidctest":       {},
+	"internal/verify":         {"internal/keyformat", "internal/keyward"},
+	"internal/authn":          {"internal/keyward", "internal/verify"},
+	"internal/httpapi":        {"internal/authn", "internal/httpapi/compat", "internal/keyward", "internal/verify"},
+	"internal/httpapi/compat": {"internal/authn", "internal/keyward"},
+	"internal/deptest":        {},
+	"client":                  {},
+	"cmd/keyward":             {"*"},
 }
 
 // stdlibOnly are the packages that may import no third-party module: the domain, so that it

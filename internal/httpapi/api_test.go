@@ -33,7 +33,12 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"unknown field", `{"project_id":"` + projectID + `","name":"k","nmae":"x"}`, 422, "validation_failed"},
 		{"trailing data", `{"project_id":"` + projectID + `","name":"k"} {}`, 400, "invalid_request"},
 		{"not json", `name=k`, 400, "invalid_request"},
-		{"missing project", `{"name":"k"}`, 422, "validation_failed"},
+		{"environment without project", `{"name":"k","environment_id":"` + keyward.NewID() + `"}`, 422, "validation_failed"},
+		{"high tier by an owner", `{"name":"k","rate_limit_tier":"high"}`, 201, ""},
+		{"unknown tier", `{"name":"k","rate_limit_tier":"turbo"}`, 422, "validation_failed"},
+		{"unknown role", `{"name":"k","role_id":"` + keyward.NewID() + `"}`, 404, "not_found"},
+		{"unknown user", `{"name":"k","user_id":"` + keyward.NewID() + `"}`, 404, "not_found"},
+		{"project twice", `{"name":"k","project_accesses":[{"project_id":"` + projectID + `","role_id":"viewer"},{"project_id":"` + projectID + `","role_id":"admin"}]}`, 422, "validation_failed"},
 		{"malformed project id", `{"project_id":"nope","name":"k"}`, 400, "invalid_request"},
 		{"unknown project", `{"project_id":"` + keyward.NewID() + `","name":"k"}`, 404, "not_found"},
 		{"too large", `{"project_id":"` + projectID + `","name":"k","metadata":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`, 413, "request_too_large"},
@@ -44,6 +49,9 @@ func TestCreateKeyValidation(t *testing.T) {
 			r := e.do("POST", "/v1/api-keys", tt.body)
 			if r.status != tt.want {
 				t.Fatalf("status = %d %.300s, want %d", r.status, r.body, tt.want)
+			}
+			if tt.code == "" {
+				return
 			}
 			if len(r.body) > 4<<10 {
 				t.Errorf("the error is %d bytes: it must not echo the request back", len(r.body))
@@ -86,93 +94,12 @@ func TestIDsAndRoutes(t *testing.T) {
 	}
 }
 
-// managementRoutes are the routes that need an admin credential: all of /v1 but verify.
-func managementRoutes(e *env) []struct{ method, path string } {
-	var out []struct{ method, path string }
-	for _, r := range e.server.Routes() {
-		if strings.HasPrefix(r.Path, "/v1/") && r.Path != "/v1/keys/verify" {
-			out = append(out, struct{ method, path string }{r.Method, r.Path})
-		}
-	}
-	return out
-}
-
 // fill puts ids into a route pattern's path parameters.
 func fill(path, projectID, keyID string) string {
-	path = strings.ReplaceAll(path, "{projectID}", projectID)
+	for _, p := range []string{"{projectID}", "{accountID}", "{userID}", "{roleID}", "{memberID}", "{id}"} {
+		path = strings.ReplaceAll(path, p, projectID)
+	}
 	return strings.ReplaceAll(path, "{keyID}", keyID)
-}
-
-func TestManagementNeedsCredential(t *testing.T) {
-	e := newEnv(t)
-	projectID := e.project("p")
-	k := e.key(map[string]any{"project_id": projectID, "name": "k"})
-	routes := managementRoutes(e)
-	if len(routes) < 10 {
-		t.Fatalf("only %d management routes found", len(routes))
-	}
-	for _, rt := range routes {
-		path := fill(rt.path, projectID, k.ID)
-		for name, token := range map[string]string{
-			"no credential": "",
-			"garbage":       "letmein",
-			"an API key":    k.Key,
-			"unknown admin": "kwadmin_" + k.Key[strings.LastIndex(k.Key, "_")+1:],
-		} {
-			t.Run(rt.method+" "+rt.path+"/"+name, func(t *testing.T) {
-				r := e.doAs(token, rt.method, path, `{}`)
-				if r.status != http.StatusUnauthorized {
-					t.Fatalf("status = %d %s, want 401", r.status, r.body)
-				}
-				if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
-					t.Errorf("WWW-Authenticate = %q, want a Bearer challenge", got)
-				}
-				if code := problemCode(t, r); code != "unauthenticated" {
-					t.Errorf("code = %q", code)
-				}
-			})
-		}
-	}
-}
-
-func TestAnotherAccountsObjectsAreNotFound(t *testing.T) {
-	e := newEnv(t)
-	projectID := e.project("mine")
-	k := e.key(map[string]any{"project_id": projectID, "name": "mine"})
-
-	_, otherToken, err := e.svc.CreateAdminKey(t.Context(), "other-tenant", "root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, rt := range managementRoutes(e) {
-		if !strings.Contains(rt.path, "{") {
-			continue
-		}
-		path := fill(rt.path, projectID, k.ID)
-		body := `{}` // valid for every route that takes one but these two
-		if rt.method == "PATCH" || strings.HasSuffix(rt.path, "/environments") {
-			body = `{"name":"x"}`
-		}
-		t.Run(rt.method+" "+rt.path, func(t *testing.T) {
-			r := e.doAs(otherToken, rt.method, path, body)
-			if r.status != http.StatusNotFound {
-				t.Fatalf("status = %d %s, want 404", r.status, r.body)
-			}
-		})
-	}
-	// Lists never show another account's objects, and creating a key in its project fails.
-	var keys, projects []any
-	e.doAs(otherToken, "GET", "/v1/api-keys", nil).decode(t, &keys)
-	e.doAs(otherToken, "GET", "/v1/projects", nil).decode(t, &projects)
-	if len(keys) != 0 || len(projects) != 0 {
-		t.Errorf("other account sees %d keys and %d projects, want none", len(keys), len(projects))
-	}
-	if r := e.doAs(otherToken, "POST", "/v1/api-keys", map[string]any{"project_id": projectID, "name": "sneaky"}); r.status != http.StatusNotFound {
-		t.Errorf("creating a key in another account's project = %d, want 404", r.status)
-	}
-	if v := e.verify(k.Key); v.Code != "VALID" {
-		t.Errorf("the key itself still verifies: %s", v.Code)
-	}
 }
 
 func TestSecretsNeverStoredOrLogged(t *testing.T) {

@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/oidctest"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -73,6 +74,16 @@ func (b *syncBuffer) String() string {
 
 func newEnv(t *testing.T) *env {
 	t.Helper()
+	return newEnvWith(t, nil)
+}
+
+// oidcAudience is the audience the test issuer's tokens are for.
+const oidcAudience = "https://api.keyward.test"
+
+// newEnvWith starts a server that, when issuer is not nil, accepts its access tokens for
+// oidcAudience; first sign-ins join the default account as members.
+func newEnvWith(t *testing.T, issuer *oidctest.Issuer) *env {
+	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
 	store, err := sqlite.Open(ctx, dbPath)
@@ -87,12 +98,22 @@ func newEnv(t *testing.T) *env {
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, FlushInterval: time.Hour})
-	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v))
+	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v))
+	v.SetResolver(svc)
 	token, err := svc.Bootstrap(ctx)
 	if err != nil || token == "" {
 		t.Fatalf("Bootstrap = %q, %v", token, err)
 	}
-	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(svc), Logger: log})
+	acfg := authn.Config{Service: svc, Keys: v}
+	if issuer != nil {
+		// The verifier keeps real time: the issuer signs with it, and the fake clock is hours
+		// away from it.
+		acfg.OIDC, err = authn.NewOIDCVerifier(ctx, authn.OIDCConfig{Issuer: issuer.URL, Audience: oidcAudience})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log})
 	ts := httptest.NewServer(srv)
 	t.Cleanup(func() {
 		ts.Close()

@@ -17,8 +17,12 @@ import (
 type KeyJSON struct {
 	ID                   string         `json:"id"`
 	AccountID            string         `json:"account_id"`
-	ProjectID            string         `json:"project_id"`
+	ProjectID            *string        `json:"project_id" doc:"null for an account key, which belongs to no project."`
 	EnvironmentID        *string        `json:"environment_id"`
+	UserID               *string        `json:"user_id" doc:"The user the key acts for: it holds at most what the user holds, and stops when the user is disabled."`
+	RoleID               *string        `json:"role_id" doc:"The key's account-level role."`
+	ProjectAccesses      []AccessJSON   `json:"project_accesses" doc:"The key's project memberships, each with a project role."`
+	RateLimitTier        string         `json:"rate_limit_tier" enum:"standard,high"`
 	Name                 string         `json:"name"`
 	KeyPrefix            string         `json:"key_prefix" doc:"The key's prefix and first 8 body characters: enough to recognise it, useless to use it."`
 	Last4                string         `json:"last4" doc:"The key's last four characters."`
@@ -47,7 +51,7 @@ type CreatedKeyJSON struct {
 type RotationJSON struct {
 	OldKeyID       string     `json:"old_key_id"`
 	NewKeyID       string     `json:"new_key_id"`
-	ProjectID      string     `json:"project_id"`
+	ProjectID      *string    `json:"project_id"`
 	Name           string     `json:"name"`
 	Key            string     `json:"key" doc:"The new secret. Shown only in this response."`
 	KeyPrefix      string     `json:"key_prefix"`
@@ -65,8 +69,12 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 	return KeyJSON{
 		ID:                   k.ID,
 		AccountID:            k.AccountID,
-		ProjectID:            k.ProjectID,
+		ProjectID:            optional(k.ProjectID),
 		EnvironmentID:        optional(k.EnvironmentID),
+		UserID:               optional(k.UserID),
+		RoleID:               optional(k.RoleID),
+		ProjectAccesses:      accessesJSON(k.ProjectAccesses),
+		RateLimitTier:        k.RateLimitTier,
 		Name:                 k.Name,
 		KeyPrefix:            k.Prefix,
 		Last4:                k.Last4,
@@ -86,6 +94,28 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 	}
 }
 
+// AccessJSON is a key's access to a project, with its role there.
+type AccessJSON struct {
+	ProjectID string `json:"project_id"`
+	RoleID    string `json:"role_id" doc:"A role id, or on input a built-in role's slug (owner, admin, member, viewer)."`
+}
+
+func accessesJSON(as []keyward.ProjectAccess) []AccessJSON {
+	out := make([]AccessJSON, len(as))
+	for i, a := range as {
+		out[i] = AccessJSON{ProjectID: a.ProjectID, RoleID: a.RoleID}
+	}
+	return out
+}
+
+func accessesIn(as []AccessJSON) []keyward.ProjectAccess {
+	out := make([]keyward.ProjectAccess, len(as))
+	for i, a := range as {
+		out[i] = keyward.ProjectAccess{ProjectID: a.ProjectID, RoleID: a.RoleID}
+	}
+	return out
+}
+
 // optional maps the domain's "" for unset to JSON null.
 func optional(s string) *string {
 	if s == "" {
@@ -101,8 +131,12 @@ type KeyIDParam struct {
 
 type createKeyInput struct {
 	Body struct {
-		ProjectID            string         `json:"project_id" doc:"Project to issue the key in; the key starts with its key_prefix."`
+		ProjectID            string         `json:"project_id,omitempty" doc:"Project to issue the key in; the key starts with its key_prefix. Omit for an account key, which takes the account's key_prefix."`
 		Name                 string         `json:"name" minLength:"1" maxLength:"128"`
+		UserID               string         `json:"user_id,omitempty" doc:"The user the key acts for. Yours needs api_keys.own.create; anyone else's api_keys.create."`
+		RoleID               string         `json:"role_id,omitempty" doc:"Account-level role, by id or built-in slug. The key may not hold a permission you lack."`
+		ProjectAccesses      []AccessJSON   `json:"project_accesses,omitempty" maxItems:"100"`
+		RateLimitTier        string         `json:"rate_limit_tier,omitempty" enum:"standard,high" doc:"Default standard. high needs api_keys.approve_high_tier."`
 		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Each matches ^[A-Za-z0-9][A-Za-z0-9._:/-]*$, at most 128 characters."`
 		ExpiresAt            *time.Time     `json:"expires_at,omitempty" doc:"Must be in the future. Omit for a key that never expires."`
 		EnvironmentID        string         `json:"environment_id,omitempty" doc:"An environment of the same project."`
@@ -124,6 +158,7 @@ type keyOutput struct {
 type listKeysInput struct {
 	ProjectID     string `query:"project_id" doc:"Only keys of this project."`
 	EnvironmentID string `query:"environment_id" doc:"Only keys of this environment."`
+	UserID        string `query:"user_id" doc:"Only keys that act for this user."`
 	Status        string `query:"status" enum:"active,revoked,expired" doc:"Only keys in this state now."`
 	PageParams
 }
@@ -143,6 +178,8 @@ type updateKeyInput struct {
 		Metadata             map[string]any `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
 		RotationIntervalDays *int           `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
 		RotationWebhookURL   *string        `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it."`
+		RoleID               *string        `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
+		RateLimitTier        *string        `json:"rate_limit_tier,omitempty" enum:"standard,high" doc:"high needs api_keys.approve_high_tier."`
 	}
 }
 
@@ -168,12 +205,14 @@ func (s *Server) registerKeys() {
 		b := in.Body
 		k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
 			ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
+			UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
 			ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
 			RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
 		})
 		if err != nil {
 			return nil, err
 		}
+		noteTarget(ctx, "api_key", k.ID)
 		return &createdKeyOutput{
 			Location: "/v1/api-keys/" + k.ID,
 			Body:     CreatedKeyJSON{KeyJSON: keyJSON(k, s.svc.Now()), Key: secret},
@@ -189,7 +228,7 @@ func (s *Server) registerKeys() {
 			return nil, err
 		}
 		items, next, err := s.svc.ListKeys(ctx, principal(ctx), keyward.ListKeysInput{
-			ProjectID: in.ProjectID, EnvironmentID: in.EnvironmentID, Status: keyward.Status(in.Status), Page: pg,
+			ProjectID: in.ProjectID, EnvironmentID: in.EnvironmentID, UserID: in.UserID, Status: keyward.Status(in.Status), Page: pg,
 		})
 		if err != nil {
 			return nil, err
@@ -199,7 +238,7 @@ func (s *Server) registerKeys() {
 		for i, k := range items {
 			out.Body[i] = keyJSON(k, now)
 		}
-		query := url.Values{"project_id": {in.ProjectID}, "environment_id": {in.EnvironmentID}, "status": {in.Status}}
+		query := url.Values{"project_id": {in.ProjectID}, "environment_id": {in.EnvironmentID}, "user_id": {in.UserID}, "status": {in.Status}}
 		out.PageHeaders = nextPage("/v1/api-keys", query, in.Limit, next)
 		return out, nil
 	})
@@ -220,6 +259,7 @@ func (s *Server) registerKeys() {
 		Summary: "Update an API key", Description: "Absent fields are left as they are; null clears a field that may be unset.", Tags: tags,
 		Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *updateKeyInput) (*keyOutput, error) {
+		noteTarget(ctx, "api_key", in.KeyID)
 		upd, err := updateFromBody(in)
 		if err != nil {
 			return nil, err
@@ -235,6 +275,7 @@ func (s *Server) registerKeys() {
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{keyID}", DefaultStatus: http.StatusNoContent,
 		Summary: "Revoke an API key", Description: "The key fails verification from this moment. Revoking a revoked key succeeds and changes nothing.", Tags: tags,
 	}), func(ctx context.Context, in *KeyIDParam) (*struct{}, error) {
+		noteTarget(ctx, "api_key", in.KeyID)
 		if _, err := s.svc.RevokeKey(ctx, principal(ctx), in.KeyID); err != nil {
 			return nil, err
 		}
@@ -247,6 +288,7 @@ func (s *Server) registerKeys() {
 		Description: "Issues a new key with the old one's name, scopes, environment, metadata and rotation settings. With a grace period the old key keeps verifying until grace_expires_at; without one it stops at once. A revoked or already rotated key cannot be rotated (409).",
 		Tags:        tags, Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *rotateKeyInput) (*rotationOutput, error) {
+		noteTarget(ctx, "api_key", in.KeyID)
 		var rin keyward.RotateKeyInput
 		if in.Body != nil {
 			rin.GracePeriod = time.Duration(in.Body.GracePeriodSeconds) * time.Second
@@ -261,7 +303,7 @@ func (s *Server) registerKeys() {
 			scopes = []string{}
 		}
 		return &rotationOutput{Location: "/v1/api-keys/" + r.New.ID, Body: RotationJSON{
-			OldKeyID: r.Old.ID, NewKeyID: r.New.ID, ProjectID: r.New.ProjectID, Name: r.New.Name,
+			OldKeyID: r.Old.ID, NewKeyID: r.New.ID, ProjectID: optional(r.New.ProjectID), Name: r.New.Name,
 			Key: r.Secret, KeyPrefix: r.New.Prefix, Scopes: scopes, ExpiresAt: r.New.ExpiresAt,
 			CreatedAt: r.New.CreatedAt, GraceExpiresAt: r.Old.GraceExpiresAt,
 		}}, nil
@@ -290,6 +332,12 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		RotationIntervalDays:    b.RotationIntervalDays,
 		RotationWebhookURL:      b.RotationWebhookURL,
 		ClearRotationWebhookURL: isNull("rotation_webhook_url"),
+		RateLimitTier:           b.RateLimitTier,
+		RoleID:                  b.RoleID,
+	}
+	if isNull("role_id") {
+		none := ""
+		upd.RoleID = &none
 	}
 	if isNull("rotation_interval_days") {
 		zero := 0

@@ -19,6 +19,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpapi/compat"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -90,7 +91,8 @@ func apiConfig(version string) huma.Config {
 			Components: &huma.Components{
 				Schemas: registry,
 				SecuritySchemes: map[string]*huma.SecurityScheme{
-					"adminKey": {Type: "http", Scheme: "bearer", Description: "An admin key (kwadmin_…), printed once by `keyward serve` on first start or made by `keyward admin create-key`."},
+					"bearer": {Type: "http", Scheme: "bearer", Description: "One of: an OIDC access token from the configured issuer (a user); a Keyward API key, acting with its role's permissions; or an admin key (kwadmin_…), printed once by `keyward serve` on first start or made by `keyward admin create-key`."},
+					"apiKey": {Type: "apiKey", In: "header", Name: "X-API-Key", Description: "A Keyward API key, as seed 003 sends it."},
 				},
 			},
 		},
@@ -160,12 +162,15 @@ func register[I, O any](s *Server, op huma.Operation, handler func(context.Conte
 	})
 }
 
-// managed marks op as a management operation: it needs an admin credential, and its
-// handler finds the principal with principal(ctx).
+// managed marks op as a management operation: it needs a credential, its handler finds the
+// principal with principal(ctx), and, when it changes something, it is audited.
 func (s *Server) managed(op huma.Operation) huma.Operation {
-	op.Security = []map[string][]string{{"adminKey": {}}}
-	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusNotFound)
+	op.Security = []map[string][]string{{"bearer": {}}, {"apiKey": {}}}
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound)
 	op.Middlewares = append(op.Middlewares, s.requireAuth)
+	if op.Method != http.MethodGet {
+		op.Middlewares = append(op.Middlewares, s.audited)
+	}
 	return op
 }
 
@@ -184,11 +189,13 @@ func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
 	next(huma.WithContext(ctx, authn.NewContext(ctx.Context(), p)))
 }
 
-// headerOf exposes the one header authentication reads; huma.Context has no http.Header.
+// headerOf exposes the headers authentication reads; huma.Context has no http.Header.
 func headerOf(ctx huma.Context) http.Header {
 	h := http.Header{}
-	if v := ctx.Header("Authorization"); v != "" {
-		h.Set("Authorization", v)
+	for _, name := range []string{"Authorization", authn.APIKeyHeader} {
+		if v := ctx.Header(name); v != "" {
+			h.Set(name, v)
+		}
 	}
 	return h
 }
@@ -240,6 +247,21 @@ func (s *Server) registerRoutes() {
 	s.registerVerify()
 	s.registerProjects()
 	s.registerKeys()
+	s.registerWhoami()
+	s.registerAccounts()
+	s.registerUsers()
+	s.registerRoles()
+	s.registerMembers()
+	s.registerAudit()
+	for _, rt := range compat.Routes(compat.Config{
+		Service:       s.svc,
+		Authenticator: s.authn,
+		Logger:        s.log,
+		Status:        func(err error) int { return problemFor(s.log, err).Status },
+		WriteProblem:  func(w http.ResponseWriter, err error) { writeProblem(w, problemFor(s.log, err)) },
+	}, s.api.OpenAPI().Components.Schemas) {
+		s.handle(rt.Method, rt.Path, rt.Handler, rt.Doc)
+	}
 	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
 	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})
 }

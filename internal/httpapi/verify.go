@@ -23,17 +23,22 @@ const maxVerifyBody = 64 << 10
 type VerifyRequest struct {
 	Key            string   `json:"key,omitempty" maxLength:"64" doc:"The key to verify. May instead come as Authorization: Bearer."`
 	RequiredScopes []string `json:"required_scopes,omitempty" maxItems:"64" doc:"Every one must be among the key's scopes, else INSUFFICIENT_SCOPE."`
+	Permissions    string   `json:"permissions,omitempty" maxLength:"1000" doc:"A query the key's permissions must satisfy, else INSUFFICIENT_PERMISSIONS: permission names joined by AND and OR, grouped by parentheses, as \"api_keys.read AND (projects.p1.write OR admin)\"."`
 }
 
 // VerifyResponse is the verdict on a key. The identity fields are set whenever the key was
 // found, also when it is not valid, and null when it was not.
 type VerifyResponse struct {
 	Valid         bool               `json:"valid"`
-	Code          keyward.VerifyCode `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,INSUFFICIENT_SCOPE"`
+	Code          keyward.VerifyCode `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,INSUFFICIENT_SCOPE,INSUFFICIENT_PERMISSIONS" doc:"DISABLED: the key's user is disabled."`
 	KeyID         *string            `json:"key_id"`
 	AccountID     *string            `json:"account_id"`
 	ProjectID     *string            `json:"project_id"`
 	EnvironmentID *string            `json:"environment_id"`
+	UserID        *string            `json:"user_id" doc:"The user the key acts for."`
+	Role          *RoleRefJSON       `json:"role"`
+	Permissions   []string           `json:"permissions" nullable:"true" doc:"The key's effective permissions."`
+	Projects      []ProjectRefJSON   `json:"projects" nullable:"true" doc:"The projects the key may act in, with its role in each."`
 	Name          *string            `json:"name"`
 	Scopes        []string           `json:"scopes" nullable:"true"`
 	Metadata      map[string]any     `json:"metadata" nullable:"true"`
@@ -43,8 +48,8 @@ type VerifyResponse struct {
 func verifyResponse(r verify.Result) VerifyResponse {
 	out := VerifyResponse{Valid: r.Valid, Code: r.Code}
 	if k := r.Key; k != nil {
-		out.KeyID, out.AccountID, out.ProjectID = &k.ID, &k.AccountID, &k.ProjectID
-		out.EnvironmentID = optional(k.EnvironmentID)
+		out.KeyID, out.AccountID = &k.ID, &k.AccountID
+		out.ProjectID, out.EnvironmentID, out.UserID = optional(k.ProjectID), optional(k.EnvironmentID), optional(k.UserID)
 		out.Name = &k.Name
 		out.Scopes = k.Scopes
 		if out.Scopes == nil {
@@ -55,6 +60,14 @@ func verifyResponse(r verify.Result) VerifyResponse {
 		if k.GraceExpiresAt != nil && (k.ExpiresAt == nil || k.GraceExpiresAt.Before(*k.ExpiresAt)) {
 			out.ExpiresAt = k.GraceExpiresAt
 		}
+		out.Permissions, out.Projects = []string{}, []ProjectRefJSON{}
+	}
+	if id := r.Identity; id != nil {
+		out.Role = roleRef(id.Role)
+		if id.Permissions != nil {
+			out.Permissions = id.Permissions
+		}
+		out.Projects = projectRefs(id.Projects)
 	}
 	return out
 }
@@ -88,7 +101,7 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 		writeProblem(w, problemFor(s.log, err))
 		return
 	}
-	res, err := s.verifier.Verify(r.Context(), req.Key, req.RequiredScopes)
+	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query})
 	if err != nil {
 		s.log.Error("verify: store lookup failed", "err", err)
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
@@ -98,12 +111,18 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(verifyResponse(res))
 }
 
-func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (VerifyRequest, error) {
-	var req VerifyRequest
+// verifyRequest is a decoded verify request with its permission query parsed.
+type verifyRequest struct {
+	VerifyRequest
+	query keyward.PermissionQuery
+}
+
+func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
+	var req verifyRequest
 	body := http.MaxBytesReader(w, r.Body, maxVerifyBody)
 	dec := json.NewDecoder(body)
 	dec.DisallowUnknownFields()
-	err := dec.Decode(&req)
+	err := dec.Decode(&req.VerifyRequest)
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
@@ -130,6 +149,13 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (VerifyRequest,
 	}
 	if len(req.RequiredScopes) > keyward.MaxScopes {
 		return req, keyward.Errorf(keyward.EInvalid, "at most %d required_scopes", keyward.MaxScopes)
+	}
+	if req.Permissions != "" {
+		q, err := keyward.ParsePermissionQuery(req.Permissions)
+		if err != nil {
+			return req, err
+		}
+		req.query = q
 	}
 	return req, nil
 }

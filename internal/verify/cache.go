@@ -64,6 +64,16 @@ func (c *cache[V]) put(h [32]byte, v V, now time.Time) {
 	s.mu.Unlock()
 }
 
+// clear drops every entry.
+func (c *cache[V]) clear() {
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.Lock()
+		clear(s.m)
+		s.mu.Unlock()
+	}
+}
+
 func (c *cache[V]) delete(h [32]byte) {
 	s := c.shard(h)
 	s.mu.Lock()

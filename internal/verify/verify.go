@@ -11,19 +11,41 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
-// Result is the outcome of one verification. Key is set whenever the key was found, so that a
-// caller can say which key was revoked or expired; it is a shared snapshot and must not be
-// modified.
+// Result is the outcome of one verification. Key and Identity are set whenever the key was
+// found, so that a caller can say which key was revoked or expired and whom it stands for;
+// they are shared snapshots and must not be modified.
 type Result struct {
-	Valid bool
-	Code  keyward.VerifyCode
-	Key   *keyward.Key
+	Valid    bool
+	Code     keyward.VerifyCode
+	Key      *keyward.Key
+	Identity *keyward.Identity
+}
+
+// Requirements are what a verification asks of a key beyond being live.
+type Requirements struct {
+	// Scopes must all be among the key's scopes, else INSUFFICIENT_SCOPE.
+	Scopes []string
+	// Permissions must be satisfied by the key's effective permissions, else
+	// INSUFFICIENT_PERMISSIONS.
+	Permissions keyward.PermissionQuery
+}
+
+// Resolver resolves what a found key stands for; keyward.Service is one.
+type Resolver interface {
+	ResolveIdentity(ctx context.Context, k *keyward.Key) (*keyward.Identity, error)
+}
+
+// snapshot is what the cache holds for a key: the key and its resolved identity.
+type snapshot struct {
+	key      *keyward.Key
+	identity *keyward.Identity
 }
 
 // Config tunes a Verifier. Zero values take the defaults.
@@ -47,12 +69,16 @@ type Config struct {
 
 // Verifier verifies keys. It is safe for concurrent use; Close flushes what it recorded.
 type Verifier struct {
-	store  keyward.KeyStore
-	hasher *keyformat.Hasher
-	now    func() time.Time
-	log    *slog.Logger
+	store    keyward.KeyStore
+	hasher   *keyformat.Hasher
+	now      func() time.Time
+	log      *slog.Logger
+	resolver Resolver
 
-	cache    *cache[*keyward.Key]
+	// gen counts invalidations: a lookup that raced with one does not cache what it read,
+	// which may be from before the change.
+	gen      atomic.Uint64
+	cache    *cache[snapshot]
 	negative *cache[struct{}]
 	uses     *useRecorder
 
@@ -88,7 +114,7 @@ func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier
 		hasher:   hasher,
 		now:      cfg.Now,
 		log:      cfg.Logger,
-		cache:    newCache[*keyward.Key](cfg.CacheSize, cfg.TTL),
+		cache:    newCache[snapshot](cfg.CacheSize, cfg.TTL),
 		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
 		uses:     newUseRecorder(),
 		stop:     make(chan struct{}),
@@ -102,48 +128,80 @@ func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier
 // requiredScopes. The error is non-nil only when the store could not be read; the verdict is
 // then unknown and the caller must fail closed.
 func (v *Verifier) Verify(ctx context.Context, secret string, requiredScopes []string) (Result, error) {
+	return v.Check(ctx, secret, Requirements{Scopes: requiredScopes})
+}
+
+// Check verifies secret against req. The checks run in a fixed order: revoked, expired, the
+// key's user disabled, scopes, permissions. The error is non-nil only when the store could
+// not be read; the verdict is then unknown and the caller must fail closed.
+func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (Result, error) {
 	if _, err := keyformat.Parse(secret); err != nil {
 		return Result{Code: keyward.VerifyMalformed}, nil
 	}
 	now := v.now()
-	k, err := v.lookup(ctx, secret, now)
+	snap, err := v.lookup(ctx, secret, now)
 	if err != nil {
 		return Result{}, err
 	}
+	k, id := snap.key, snap.identity
 	if k == nil {
 		return Result{Code: keyward.VerifyNotFound}, nil
 	}
-	code := k.Check(now, requiredScopes)
+	code := k.Check(now, nil)
+	switch {
+	case code != keyward.VerifyValid:
+	case id != nil && id.UserDisabled():
+		code = keyward.VerifyDisabled
+	default:
+		code = k.Check(now, req.Scopes)
+		if code == keyward.VerifyValid && !req.Permissions.IsZero() && (id == nil || !req.Permissions.Eval(id.Permissions)) {
+			code = keyward.VerifyInsufficientPermissions
+		}
+	}
 	if code == keyward.VerifyValid {
 		v.uses.record(k.ID, now)
 	}
-	return Result{Valid: code == keyward.VerifyValid, Code: code, Key: k}, nil
+	return Result{Valid: code == keyward.VerifyValid, Code: code, Key: k, Identity: id}, nil
 }
 
 // lookup finds the key stored under secret's hash, trying each server secret version, and
-// returns nil when there is none.
-func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*keyward.Key, error) {
+// returns a zero snapshot when there is none.
+func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (snapshot, error) {
 	for _, version := range v.hasher.Versions() {
 		sum, _ := v.hasher.HashVersion(version, secret)
-		if k, ok := v.cache.get(sum, now); ok {
-			return k, nil
+		if snap, ok := v.cache.get(sum, now); ok {
+			return snap, nil
 		}
 		if _, ok := v.negative.get(sum, now); ok {
 			continue
 		}
+		gen := v.gen.Load()
 		k, err := v.store.KeyByHash(ctx, sum[:])
 		switch {
 		case keyward.ErrorCode(err) == keyward.ENotFound:
 			v.negative.put(sum, struct{}{}, now)
 			continue
 		case err != nil:
-			return nil, err
+			return snapshot{}, err
 		}
-		v.cache.put(sum, k, now)
-		return k, nil
+		snap := snapshot{key: k}
+		if v.resolver != nil {
+			if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
+				return snapshot{}, err
+			}
+		}
+		if v.gen.Load() == gen {
+			v.cache.put(sum, snap, now)
+		}
+		return snap, nil
 	}
-	return nil, nil
+	return snapshot{}, nil
 }
+
+// SetResolver sets what resolves the identities of found keys. Without one, results carry
+// no identity and every permission query fails. It must be called before the first Check:
+// the resolver (the service) and the verifier (its cache events) are built from each other.
+func (v *Verifier) SetResolver(r Resolver) { v.resolver = r }
 
 // KeyChanged drops k from the cache, so that the next verification reads it afresh. It
 // implements keyward.KeyEvents.
@@ -151,7 +209,16 @@ func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
 	if len(k.Hash) != 32 {
 		return
 	}
+	v.gen.Add(1)
 	v.cache.delete([32]byte(k.Hash))
+}
+
+// IdentityChanged drops every cached key, because a change to a user, role or membership may
+// change what any of them stands for. Such changes are rare next to verifications. It
+// implements keyward.IdentityEvents.
+func (v *Verifier) IdentityChanged(context.Context, string) {
+	v.gen.Add(1)
+	v.cache.clear()
 }
 
 // Flush writes the last-used times recorded since the previous flush.

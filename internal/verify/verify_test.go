@@ -65,7 +65,7 @@ func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f.owner = keyward.Principal{AccountID: admin.AccountID, Kind: "admin_key", ID: admin.ID}
+	f.owner = keyward.Principal{AccountID: admin.AccountID, Kind: keyward.KindAdminKey, ID: admin.ID, Permissions: keyward.Permissions{"*"}}
 	if f.project, err = f.svc.CreateProject(ctx, f.owner, keyward.CreateProjectInput{Name: "p"}); err != nil {
 		tb.Fatal(err)
 	}

@@ -1,0 +1,126 @@
+package httpapi
+
+import (
+	"context"
+	"net"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/danielgtaylor/huma/v2"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// AuditEventJSON is one audit log entry on the wire.
+type AuditEventJSON struct {
+	ID         string    `json:"id"`
+	AccountID  string    `json:"account_id"`
+	At         time.Time `json:"at"`
+	ActorKind  string    `json:"actor_kind" doc:"admin_key, api_key or user."`
+	ActorID    string    `json:"actor_id"`
+	Action     string    `json:"action" doc:"The operation id, as create-api-key."`
+	TargetType *string   `json:"target_type"`
+	TargetID   *string   `json:"target_id"`
+	RemoteAddr string    `json:"remote_addr" doc:"The address the request came from (the TCP peer; X-Forwarded-For is not trusted)."`
+	Outcome    string    `json:"outcome" enum:"success,failure"`
+	ErrorCode  *string   `json:"error_code" doc:"Why a failure failed: the problem's code."`
+}
+
+func auditEventJSON(e *keyward.AuditEvent) AuditEventJSON {
+	return AuditEventJSON{ID: e.ID, AccountID: e.AccountID, At: e.At, ActorKind: e.ActorKind, ActorID: e.ActorID,
+		Action: e.Action, TargetType: optional(e.TargetType), TargetID: optional(e.TargetID), RemoteAddr: e.RemoteAddr,
+		Outcome: e.Outcome, ErrorCode: optional(e.ErrorCode)}
+}
+
+// auditTarget is where a handler says which object its request made or changed, for the
+// audit record that the audited middleware writes once the handler is done.
+type auditTarget struct {
+	kind, id string
+}
+
+type auditTargetKey struct{}
+
+// noteTarget records the object a mutation acted on.
+func noteTarget(ctx context.Context, kind, id string) {
+	if t, ok := ctx.Value(auditTargetKey{}).(*auditTarget); ok {
+		t.kind, t.id = kind, id
+	}
+}
+
+// audited records every management mutation, successful or not, once the handler has
+// answered. Unauthenticated requests belong to no account and are not recorded.
+func (s *Server) audited(ctx huma.Context, next func(huma.Context)) {
+	p := principal(ctx.Context())
+	target := &auditTarget{}
+	next(huma.WithContext(ctx, context.WithValue(ctx.Context(), auditTargetKey{}, target)))
+	var err error
+	if status := ctx.Status(); status >= 400 {
+		err = &keyward.Error{Code: keyward.Code(codeOrInternal(status))}
+	}
+	if err := s.svc.Audit(ctx.Context(), p, ctx.Operation().OperationID, target.kind, target.id, remoteHost(ctx.RemoteAddr()), err); err != nil {
+		s.log.Error("audit: could not record", "action", ctx.Operation().OperationID, "err", err)
+	}
+}
+
+func codeOrInternal(status int) string {
+	if c, ok := codeOfStatus[status]; ok {
+		return c
+	}
+	return string(keyward.EInternal)
+}
+
+// remoteHost drops the port from a peer address.
+func remoteHost(addr string) string {
+	if host, _, err := net.SplitHostPort(addr); err == nil {
+		return host
+	}
+	return addr
+}
+
+type listAuditInput struct {
+	Actor   string    `query:"actor_id" doc:"Only events by this credential or user."`
+	Action  string    `query:"action" maxLength:"128" doc:"Only this operation, as create-api-key."`
+	Target  string    `query:"target_id" doc:"Only events on this object."`
+	Outcome string    `query:"outcome" enum:"success,failure"`
+	From    time.Time `query:"from" doc:"Only events at or after this time (RFC 3339)."`
+	To      time.Time `query:"to" doc:"Only events before this time (RFC 3339)."`
+	PageParams
+}
+
+type listAuditOutput struct {
+	PageHeaders
+	Body []AuditEventJSON
+}
+
+func (s *Server) registerAudit() {
+	register(s, s.managed(huma.Operation{
+		OperationID: "list-audit-events", Method: http.MethodGet, Path: "/v1/audit-events",
+		Summary: "List audit events", Tags: []string{"Audit"},
+		Description: "Every management change, successful or refused, newest first: who (actor), what (action), which object (target), when, from which address, and the outcome. Needs audit.read.",
+	}), func(ctx context.Context, in *listAuditInput) (*listAuditOutput, error) {
+		pg, err := in.page()
+		if err != nil {
+			return nil, err
+		}
+		items, next, err := s.svc.ListAuditEvents(ctx, principal(ctx), keyward.AuditQuery{
+			ActorID: in.Actor, Action: in.Action, TargetID: in.Target, Outcome: in.Outcome, From: in.From, To: in.To, Page: pg,
+		})
+		if err != nil {
+			return nil, err
+		}
+		out := &listAuditOutput{Body: make([]AuditEventJSON, len(items))}
+		for i, e := range items {
+			out.Body[i] = auditEventJSON(e)
+		}
+		q := url.Values{"actor_id": {in.Actor}, "action": {in.Action}, "target_id": {in.Target}, "outcome": {in.Outcome}}
+		if !in.From.IsZero() {
+			q.Set("from", in.From.Format(time.RFC3339Nano))
+		}
+		if !in.To.IsZero() {
+			q.Set("to", in.To.Format(time.RFC3339Nano))
+		}
+		out.PageHeaders = nextPage("/v1/audit-events", q, in.Limit, next)
+		return out, nil
+	})
+}

@@ -1,0 +1,305 @@
+package httpapi_test
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+)
+
+// authzFixture is one account ("default", the root) with a project, a user and the admin
+// key that may do everything; another account ("other-tenant") with its own admin key; and
+// in the first account an API key that authenticates but holds no permission.
+type authzFixture struct {
+	e          *env
+	accountID  string
+	projectID  string
+	userID     string
+	otherToken string
+	powerless  string
+	n          atomic.Int64
+}
+
+func newAuthzFixture(t *testing.T) *authzFixture {
+	t.Helper()
+	e := newEnv(t)
+	f := &authzFixture{e: e, projectID: e.project("matrix")}
+	var who struct {
+		Account struct{ ID string }
+	}
+	e.must(http.StatusOK, "GET", "/v1/whoami", nil).decode(t, &who)
+	f.accountID = who.Account.ID
+	f.userID = f.user()
+	_, other, err := e.svc.CreateAdminKey(t.Context(), "other-tenant", "root")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.otherToken = other
+	f.powerless = e.key(map[string]any{"name": "no permissions"}).Key
+	return f
+}
+
+func (f *authzFixture) unique(prefix string) string {
+	return fmt.Sprintf("%s-%d", prefix, f.n.Add(1))
+}
+
+func (f *authzFixture) id(r response) string {
+	f.e.t.Helper()
+	return r.object(f.e.t)["id"].(string)
+}
+
+func (f *authzFixture) key() string {
+	return f.e.key(map[string]any{"project_id": f.projectID, "name": f.unique("k")}).ID
+}
+
+func (f *authzFixture) userKey() string {
+	return f.e.key(map[string]any{"user_id": f.userID, "name": f.unique("uk")}).ID
+}
+
+func (f *authzFixture) user() string {
+	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/users", map[string]any{"email": f.unique("u") + "@example.com"}))
+}
+
+func (f *authzFixture) role() string {
+	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"name": "r", "slug": f.unique("r"), "permissions": []string{"api_keys.read"}}))
+}
+
+func (f *authzFixture) member() string {
+	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/projects/"+f.projectID+"/members", map[string]any{"api_key_id": f.key(), "role_id": "viewer"}))
+}
+
+// authzCase says how to make an allowed request to one route and what each caller gets.
+type authzCase struct {
+	// prepare makes what the request needs and returns its path and body.
+	prepare func(f *authzFixture) (path string, body any)
+	// allowed is the status for the account's admin key.
+	allowed int
+	// otherAccount is the status for another account's admin key: 0 to skip (the route
+	// touches no object of the first account), else usually 404.
+	otherAccount int
+	// lacking is the status for a key without permissions; 0 means 403.
+	lacking int
+}
+
+func fixed(path string, body any) func(*authzFixture) (string, any) {
+	return func(*authzFixture) (string, any) { return path, body }
+}
+
+// authzCases has one entry per management route. TestAuthorizationMatrix fails for a route
+// that has none, so a new route cannot skip the matrix.
+func authzCases() map[string]authzCase {
+	project := func(suffix string) func(*authzFixture) (string, any) {
+		return func(f *authzFixture) (string, any) { return "/v1/projects/" + f.projectID + suffix, nil }
+	}
+	return map[string]authzCase{
+		"GET /v1/projects": {prepare: fixed("/v1/projects", nil), allowed: 200},
+		"POST /v1/projects": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects", map[string]any{"name": f.unique("p")}
+		}, allowed: 201},
+		"GET /v1/projects/{projectID}": {prepare: project(""), allowed: 200, otherAccount: 404},
+		"POST /v1/projects/{projectID}/environments": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID + "/environments", map[string]any{"name": f.unique("env")}
+		}, allowed: 201, otherAccount: 404},
+		"GET /v1/projects/{projectID}/environments": {prepare: project("/environments"), allowed: 200, otherAccount: 404},
+		"POST /v1/api-keys": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys", map[string]any{"project_id": f.projectID, "name": "k"}
+		}, allowed: 201, otherAccount: 404},
+		"GET /v1/api-keys": {prepare: fixed("/v1/api-keys", nil), allowed: 200},
+		"GET /v1/api-keys/{keyID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key(), nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/api-keys/{keyID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key(), map[string]any{"name": "renamed"}
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /v1/api-keys/{keyID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key(), nil
+		}, allowed: 204, otherAccount: 404},
+		"POST /v1/api-keys/{keyID}/rotate": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key() + "/rotate", map[string]any{}
+		}, allowed: 201, otherAccount: 404},
+		"GET /v1/whoami":       {prepare: fixed("/v1/whoami", nil), allowed: 200, lacking: 200},
+		"GET /api/v1/users/me": {prepare: fixed("/api/v1/users/me", nil), allowed: 200, lacking: 200},
+		"GET /v1/accounts":     {prepare: fixed("/v1/accounts", nil), allowed: 200},
+		"POST /v1/accounts": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/accounts", map[string]any{"name": f.unique("tenant")}
+		}, allowed: 201, otherAccount: 403},
+		"GET /v1/accounts/{accountID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/accounts/" + f.accountID, nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/accounts/{accountID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/accounts/" + f.accountID, map[string]any{"key_prefix": "kw"}
+		}, allowed: 200, otherAccount: 404},
+		"GET /v1/users": {prepare: fixed("/v1/users", nil), allowed: 200},
+		"POST /v1/users": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/users", map[string]any{"email": f.unique("new") + "@example.com"}
+		}, allowed: 201},
+		"GET /v1/users/{userID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/users/" + f.userID, nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/users/{userID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/users/" + f.user(), map[string]any{"name": "Ada"}
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /v1/users/{userID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/users/" + f.user(), nil
+		}, allowed: 200, otherAccount: 404},
+		"GET /v1/roles": {prepare: fixed("/v1/roles", nil), allowed: 200},
+		"POST /v1/roles": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/roles", map[string]any{"name": "R", "slug": f.unique("role"), "permissions": []string{"account.read"}}
+		}, allowed: 201},
+		"GET /v1/roles/{roleID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/roles/" + f.role(), nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/roles/{roleID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/roles/" + f.role(), map[string]any{"name": "renamed"}
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /v1/roles/{roleID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/roles/" + f.role(), nil
+		}, allowed: 204, otherAccount: 404},
+		"GET /v1/projects/{projectID}/members": {prepare: project("/members"), allowed: 200, otherAccount: 404},
+		"POST /v1/projects/{projectID}/members": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID + "/members", map[string]any{"api_key_id": f.key(), "role_id": "viewer"}
+		}, allowed: 201, otherAccount: 404},
+		"GET /v1/projects/{projectID}/members/{memberID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID + "/members/" + f.member(), nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/projects/{projectID}/members/{memberID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID + "/members/" + f.member(), map[string]any{"role_id": "member"}
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /v1/projects/{projectID}/members/{memberID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID + "/members/" + f.member(), nil
+		}, allowed: 204, otherAccount: 404},
+		"GET /v1/audit-events": {prepare: fixed("/v1/audit-events", nil), allowed: 200},
+
+		"POST /apikey/create": {prepare: func(f *authzFixture) (string, any) {
+			return "/apikey/create", map[string]any{"user_id": f.userID, "name": "ci-deploys"}
+		}, allowed: 200, otherAccount: 404},
+		// Another account asking for a user id it does not have gets its own (empty) list.
+		"GET /apikey/list": {prepare: func(f *authzFixture) (string, any) {
+			return "/apikey/list?user_id=" + f.userID, nil
+		}, allowed: 200, otherAccount: 200},
+		"POST /apikey/list": {prepare: func(f *authzFixture) (string, any) {
+			return "/apikey/list", map[string]any{"user_id": f.userID}
+		}, allowed: 200, otherAccount: 200},
+		"POST /apikey/replace": {prepare: func(f *authzFixture) (string, any) {
+			return "/apikey/replace", map[string]any{"key_id": f.userKey()}
+		}, allowed: 200, otherAccount: 404},
+		"POST /apikey/expire": {prepare: func(f *authzFixture) (string, any) {
+			return "/apikey/expire", map[string]any{"key_id": f.userKey()}
+		}, allowed: 200, otherAccount: 404},
+
+		"POST /api/v1/api-keys": {prepare: fixed("/api/v1/api-keys", map[string]any{"name": "Production CI"}), allowed: 201},
+		"GET /api/v1/api-keys":  {prepare: fixed("/api/v1/api-keys", nil), allowed: 200},
+		"GET /api/v1/api-keys/{id}": {prepare: func(f *authzFixture) (string, any) {
+			return "/api/v1/api-keys/" + f.key(), nil
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /api/v1/api-keys/{id}": {prepare: func(f *authzFixture) (string, any) {
+			return "/api/v1/api-keys/" + f.key(), nil
+		}, allowed: 200, otherAccount: 404},
+		"POST /api/v1/projects/{id}/members": {prepare: func(f *authzFixture) (string, any) {
+			return "/api/v1/projects/" + f.projectID + "/members", map[string]any{"api_key_id": f.key(), "role_id": "viewer"}
+		}, allowed: 201, otherAccount: 404},
+	}
+}
+
+// unauthenticatedRoutes need no credential.
+var unauthenticatedRoutes = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true, "POST /v1/keys/verify": true,
+	"GET /openapi.json": true, "GET /openapi.yaml": true,
+}
+
+// TestAuthorizationMatrix sends every management route, taken from the server's own route
+// table, as four callers: none (401), another account (404 for its objects), a valid key
+// without permissions (403 naming the permission), and the account's admin key (2xx).
+func TestAuthorizationMatrix(t *testing.T) {
+	f := newAuthzFixture(t)
+	cases := authzCases()
+	seen := map[string]bool{}
+	parent := f.e.t
+	defer func() { f.e.t = parent }()
+	for _, rt := range f.e.server.Routes() {
+		id := rt.Method + " " + rt.Path
+		if unauthenticatedRoutes[id] {
+			continue
+		}
+		seen[id] = true
+		c, ok := cases[id]
+		if !ok {
+			t.Errorf("route %s has no case in authzCases: add one", id)
+			continue
+		}
+		t.Run(id, func(t *testing.T) {
+			f.e.t = t
+			path, body := c.prepare(f)
+			send := func(token string) response {
+				if body == nil {
+					return f.e.doAs(token, rt.Method, path, nil)
+				}
+				return f.e.doAs(token, rt.Method, path, body)
+			}
+
+			r := send("")
+			if r.status != http.StatusUnauthorized {
+				t.Errorf("no credential: %d %s, want 401", r.status, r.body)
+			} else if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
+				t.Errorf("no credential: WWW-Authenticate = %q, want a Bearer challenge", got)
+			}
+			for name, token := range map[string]string{"garbage": "letmein", "unknown admin key": "kwadmin_" + f.powerless[strings.LastIndex(f.powerless, "_")+1:]} {
+				if r := send(token); r.status != http.StatusUnauthorized {
+					t.Errorf("%s: %d %s, want 401", name, r.status, r.body)
+				}
+			}
+
+			lacking := c.lacking
+			if lacking == 0 {
+				lacking = http.StatusForbidden
+			}
+			r = send(f.powerless)
+			if r.status != lacking {
+				t.Errorf("key without permissions: %d %s, want %d", r.status, r.body, lacking)
+			} else if lacking == http.StatusForbidden && !strings.Contains(string(r.body), "permission") {
+				t.Errorf("key without permissions: the 403 does not name the permission: %s", r.body)
+			}
+
+			if c.otherAccount != 0 {
+				if r := send(f.otherToken); r.status != c.otherAccount {
+					t.Errorf("another account: %d %s, want %d", r.status, r.body, c.otherAccount)
+				}
+			}
+
+			if r := send(f.e.token); r.status != c.allowed {
+				t.Errorf("the account's admin key: %d %s, want %d", r.status, r.body, c.allowed)
+			}
+		})
+	}
+	for id := range cases {
+		if !seen[id] {
+			t.Errorf("authzCases has %s, which no route serves", id)
+		}
+	}
+}
+
+// TestListsNeverLeakAcrossAccounts checks what the matrix cannot: lists of another account
+// are empty, and its project cannot take a key.
+func TestListsNeverLeakAcrossAccounts(t *testing.T) {
+	f := newAuthzFixture(t)
+	e := f.e
+	k := e.key(map[string]any{"project_id": f.projectID, "name": "mine"})
+	for _, path := range []string{"/v1/api-keys", "/v1/projects", "/v1/users", "/v1/audit-events", "/v1/accounts"} {
+		var items []map[string]any
+		e.doAs(f.otherToken, "GET", path, nil).decode(t, &items)
+		for _, it := range items {
+			if it["account_id"] == f.accountID || it["id"] == f.accountID {
+				t.Errorf("GET %s as another account shows %v", path, it)
+			}
+		}
+	}
+	var env struct{ Data []map[string]any }
+	e.doAs(f.otherToken, "GET", "/api/v1/api-keys", nil).decode(t, &env)
+	if len(env.Data) != 0 {
+		t.Errorf("seed 003 list as another account shows %d keys", len(env.Data))
+	}
+	if v := e.verify(k.Key); v.Code != "VALID" {
+		t.Errorf("the key itself still verifies: %s", v.Code)
+	}
+}
