@@ -1,6 +1,8 @@
 // Package client is the Go SDK for Keyward's HTTP API: it manages projects, environments and
-// API keys with an admin key, verifies API keys, and offers a net/http middleware that guards
-// a service with Keyward-issued keys.
+// API keys, and the identity model around them (accounts, users, roles, project members and
+// the audit log), verifies API keys, and offers a net/http middleware that guards a service
+// with Keyward-issued keys. Management calls authenticate with an admin key, or with an API
+// key or OIDC access token that holds the permissions they need; Whoami says which.
 //
 // The package has its own wire types and imports nothing else of Keyward, so a program that
 // only talks to a Keyward server pulls in no server code.

@@ -82,6 +82,60 @@ func ExampleClient_RotateKey() {
 	fmt.Println(rotated.NewKeyID, rotated.Secret, rotated.GraceExpiresAt)
 }
 
+func ExampleClient_CreateKey_forUser() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	// A user, and an account key that acts for them: it holds at most what they hold, reads
+	// keys account-wide (its role) and administers one project (its project access). It
+	// stops working when the user is disabled.
+	user, err := kw.CreateUser(ctx, client.CreateUserParams{Email: "ada@example.com", RoleID: client.RoleAdmin})
+	if err != nil {
+		log.Fatal(err)
+	}
+	created, err := kw.CreateKey(ctx, client.CreateKeyParams{
+		Name:            "ada's laptop",
+		UserID:          user.ID,
+		RoleID:          client.RoleViewer,
+		ProjectAccesses: []client.ProjectAccess{{ProjectID: projectID, RoleID: client.RoleAdmin}},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(created.ID, created.Secret)
+}
+
+func ExampleClient_Whoami() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	who, err := kw.Whoami(ctx)
+	if client.IsUnauthenticated(err) {
+		log.Fatal("KEYWARD_TOKEN is not a valid credential")
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(who.Kind, who.Account.Name, who.Permissions)
+	for _, p := range who.Projects {
+		fmt.Println(p.ProjectName, p.RoleSlug)
+	}
+}
+
+func ExampleClient_AllAuditEvents() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	// Everything refused in the last day, newest first.
+	params := client.ListAuditEventsParams{Outcome: client.OutcomeFailure, From: time.Now().Add(-24 * time.Hour)}
+	for e, err := range kw.AllAuditEvents(ctx, params) {
+		if err != nil {
+			log.Fatal(err)
+		}
+		fmt.Println(e.At, e.ActorKind, e.ActorID, e.Action, e.TargetID, e.ErrorCode)
+	}
+}
+
 func ExampleClient_Middleware() {
 	kw := client.New("http://127.0.0.1:8080", "") // verification needs no admin key
 	requireKey := kw.Middleware(client.MiddlewareOptions{

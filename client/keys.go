@@ -21,17 +21,44 @@ const (
 	StatusExpired KeyStatus = "expired"
 )
 
+// RateLimitTier is a key's rate limit class.
+type RateLimitTier string
+
+// Rate limit tiers. TierHigh needs the api_keys.approve_high_tier permission to grant.
+const (
+	TierStandard RateLimitTier = "standard"
+	TierHigh     RateLimitTier = "high"
+)
+
+// ProjectAccess is a key's membership of a project, with its role there.
+type ProjectAccess struct {
+	ProjectID string `json:"project_id"`
+	// RoleID is a role id; on input it may also be a built-in role's slug (owner, admin,
+	// member, viewer).
+	RoleID string `json:"role_id"`
+}
+
 // Key is an API key as the server shows it after creation: everything but the secret.
 //
 // The wire sends null for unset values; here an unset string is "", an unset time is nil and
 // unset metadata is nil. Key marshals back to the same wire form, nulls included.
 type Key struct {
-	ID            string `json:"id"`
-	AccountID     string `json:"account_id"`
+	ID        string `json:"id"`
+	AccountID string `json:"account_id"`
+	// ProjectID is "" for an account key, which belongs to no project.
 	ProjectID     string `json:"project_id"`
 	EnvironmentID string `json:"environment_id"` // "" when the key belongs to no environment
-	Name          string `json:"name"`
-	// KeyPrefix is the public handle: the project prefix and the first body characters.
+	// UserID is the user the key acts for, "" for none: the key holds at most what the user
+	// holds, and stops working when the user is disabled.
+	UserID string `json:"user_id"`
+	// RoleID is the key's account-level role, "" for none.
+	RoleID string `json:"role_id"`
+	// ProjectAccesses are the key's project memberships, each with a project role.
+	ProjectAccesses []ProjectAccess `json:"project_accesses"`
+	RateLimitTier   RateLimitTier   `json:"rate_limit_tier"`
+	Name            string          `json:"name"`
+	// KeyPrefix is the public handle: the project's (or, for an account key, the account's)
+	// prefix and the first body characters.
 	KeyPrefix string `json:"key_prefix"`
 	// Last4 is the last four characters of the secret, to tell keys apart.
 	Last4  string    `json:"last4"`
@@ -62,13 +89,19 @@ func keyWire(k Key, secret string) any {
 	// The outer fields are shallower than plain's, so they replace them in the encoding.
 	return struct {
 		plain
+		ProjectID          *string `json:"project_id"`
 		EnvironmentID      *string `json:"environment_id"`
+		UserID             *string `json:"user_id"`
+		RoleID             *string `json:"role_id"`
 		ReplacedByKeyID    *string `json:"replaced_by_key_id"`
 		RotationWebhookURL *string `json:"rotation_webhook_url"`
 		Secret             string  `json:"key,omitempty"`
 	}{
 		plain:              plain(k),
+		ProjectID:          nullIfEmpty(k.ProjectID),
 		EnvironmentID:      nullIfEmpty(k.EnvironmentID),
+		UserID:             nullIfEmpty(k.UserID),
+		RoleID:             nullIfEmpty(k.RoleID),
 		ReplacedByKeyID:    nullIfEmpty(k.ReplacedByKeyID),
 		RotationWebhookURL: nullIfEmpty(k.RotationWebhookURL),
 		Secret:             secret,
@@ -96,8 +129,9 @@ func (k CreatedKey) MarshalJSON() ([]byte, error) { return json.Marshal(keyWire(
 // RotatedKey is the outcome of a rotation: a new key replacing an old one, which keeps
 // working until GraceExpiresAt.
 type RotatedKey struct {
-	OldKeyID  string `json:"old_key_id"`
-	NewKeyID  string `json:"new_key_id"`
+	OldKeyID string `json:"old_key_id"`
+	NewKeyID string `json:"new_key_id"`
+	// ProjectID is "" for an account key.
 	ProjectID string `json:"project_id"`
 	Name      string `json:"name"`
 	// Secret is the new key. As on creation, it is shown only once.
@@ -109,16 +143,37 @@ type RotatedKey struct {
 	GraceExpiresAt *time.Time `json:"grace_expires_at"`
 }
 
+// MarshalJSON writes the rotation in its wire form, with null for an account key's project.
+func (r RotatedKey) MarshalJSON() ([]byte, error) {
+	type plain RotatedKey
+	return json.Marshal(struct {
+		plain
+		ProjectID *string `json:"project_id"`
+	}{plain: plain(r), ProjectID: nullIfEmpty(r.ProjectID)})
+}
+
 // CreateKeyParams describes a new key. Zero values are left out of the request, so the
 // server applies its defaults.
 type CreateKeyParams struct {
-	// ProjectID is required.
-	ProjectID string `json:"project_id"`
+	// ProjectID is the project to issue the key in; the key starts with the project's key
+	// prefix. "" makes an account key, which belongs to no project and starts with the
+	// account's key prefix.
+	ProjectID string `json:"project_id,omitempty"`
 	// Name is required, 1 to 128 characters.
-	Name          string     `json:"name"`
-	Scopes        []string   `json:"scopes,omitempty"`
-	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
-	EnvironmentID string     `json:"environment_id,omitempty"`
+	Name string `json:"name"`
+	// UserID makes the key act for a user: it holds at most what the user holds. A key for
+	// the caller's own user needs api_keys.own.create; anyone else's api_keys.create.
+	UserID string `json:"user_id,omitempty"`
+	// RoleID is the key's account-level role, by id or built-in slug. The key may not hold a
+	// permission the caller lacks.
+	RoleID string `json:"role_id,omitempty"`
+	// ProjectAccesses make the key a member of projects, each with a project role.
+	ProjectAccesses []ProjectAccess `json:"project_accesses,omitempty"`
+	// RateLimitTier is TierStandard when ""; TierHigh needs api_keys.approve_high_tier.
+	RateLimitTier RateLimitTier `json:"rate_limit_tier,omitempty"`
+	Scopes        []string      `json:"scopes,omitempty"`
+	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
+	EnvironmentID string        `json:"environment_id,omitempty"`
 	// RotationIntervalDays schedules rotation every so many days; 0 means no schedule.
 	RotationIntervalDays int    `json:"rotation_interval_days,omitempty"`
 	RotationWebhookURL   string `json:"rotation_webhook_url,omitempty"`
@@ -127,8 +182,8 @@ type CreateKeyParams struct {
 }
 
 // CreateKey issues a key. The answer's Secret is the only copy of the key there will ever be.
-// Errors: validation_failed, not_found for an unknown project or environment, unauthenticated,
-// forbidden.
+// Errors: validation_failed, not_found for an unknown project, environment, user or role,
+// unauthenticated, forbidden (including a key that would hold more than the caller).
 func (c *Client) CreateKey(ctx context.Context, params CreateKeyParams) (*CreatedKey, error) {
 	params.ExpiresAt = utc(params.ExpiresAt)
 	var k CreatedKey
@@ -142,7 +197,9 @@ func (c *Client) CreateKey(ctx context.Context, params CreateKeyParams) (*Create
 type ListKeysParams struct {
 	ProjectID     string
 	EnvironmentID string
-	Status        KeyStatus
+	// UserID lists only the keys that act for this user.
+	UserID string
+	Status KeyStatus
 	// Limit is the page size, 1..MaxPageSize; 0 lets the server choose.
 	Limit int
 	// Cursor is a previous page's NextCursor; "" starts at the beginning.
@@ -156,6 +213,9 @@ func (p ListKeysParams) query() url.Values {
 	}
 	if p.EnvironmentID != "" {
 		q.Set("environment_id", p.EnvironmentID)
+	}
+	if p.UserID != "" {
+		q.Set("user_id", p.UserID)
 	}
 	if p.Status != "" {
 		q.Set("status", string(p.Status))
@@ -220,6 +280,13 @@ type UpdateKeyParams struct {
 
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
+
+	// RoleID sets the key's account-level role, by id or built-in slug.
+	RoleID      *string
+	ClearRoleID bool // the key holds no account-level role
+
+	// RateLimitTier changes the key's tier; TierHigh needs api_keys.approve_high_tier.
+	RateLimitTier *RateLimitTier
 }
 
 // body is the PATCH document: absent fields are left out, cleared ones are JSON null.
@@ -233,6 +300,9 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	}
 	if p.RotationIntervalDays != nil {
 		b["rotation_interval_days"] = *p.RotationIntervalDays
+	}
+	if p.RateLimitTier != nil {
+		b["rate_limit_tier"] = *p.RateLimitTier
 	}
 	var errs []error
 	setOrClear := func(field string, set bool, value any, clear bool) {
@@ -248,14 +318,17 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	setOrClear("expires_at", p.ExpiresAt != nil, utc(p.ExpiresAt), p.ClearExpiresAt)
 	setOrClear("metadata", p.Metadata != nil, p.Metadata, p.ClearMetadata)
 	setOrClear("rotation_webhook_url", p.RotationWebhookURL != nil, p.RotationWebhookURL, p.ClearRotationWebhookURL)
+	setOrClear("role_id", p.RoleID != nil, p.RoleID, p.ClearRoleID)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return b, nil
 }
 
-// UpdateKey changes the fields params sets and returns the updated key. Errors:
-// validation_failed, not_found, conflict (a revoked key cannot be changed), unauthenticated.
+// UpdateKey changes the fields params sets and returns the updated key. A key's user and
+// project accesses are fixed at creation; change its projects with AddMember and RemoveMember.
+// Errors: validation_failed, not_found (the key or role), conflict (a revoked key cannot be
+// changed), unauthenticated, forbidden.
 func (c *Client) UpdateKey(ctx context.Context, keyID string, params UpdateKeyParams) (*Key, error) {
 	id, err := pathID("key ID", keyID)
 	if err != nil {

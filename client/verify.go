@@ -18,24 +18,35 @@ const (
 	VerifyRevoked           VerifyCode = "REVOKED"
 	VerifyExpired           VerifyCode = "EXPIRED"
 	VerifyInsufficientScope VerifyCode = "INSUFFICIENT_SCOPE"
-	VerifyForbidden         VerifyCode = "FORBIDDEN"      // a network rule refuses the caller
-	VerifyRateLimited       VerifyCode = "RATE_LIMITED"   // the key's rate limit is spent
-	VerifyUsageExceeded     VerifyCode = "USAGE_EXCEEDED" // the key's usage credits are spent
+	// VerifyInsufficientPermissions: the key's permissions do not satisfy the query asked.
+	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
+	VerifyDisabled                VerifyCode = "DISABLED"       // the key's user is disabled
+	VerifyForbidden               VerifyCode = "FORBIDDEN"      // a network rule refuses the caller
+	VerifyRateLimited             VerifyCode = "RATE_LIMITED"   // the key's rate limit is spent
+	VerifyUsageExceeded           VerifyCode = "USAGE_EXCEEDED" // the key's usage credits are spent
 )
 
 // VerifyResult is the server's verdict on a key. When Valid is false, Code says why and the
 // key fields are empty unless the key was found.
 type VerifyResult struct {
-	Valid         bool           `json:"valid"`
-	Code          VerifyCode     `json:"code"`
-	KeyID         string         `json:"key_id,omitempty"`
-	AccountID     string         `json:"account_id,omitempty"`
-	ProjectID     string         `json:"project_id,omitempty"`
-	EnvironmentID string         `json:"environment_id,omitempty"`
-	Name          string         `json:"name,omitempty"`
-	Scopes        []string       `json:"scopes,omitempty"`
-	Metadata      map[string]any `json:"metadata,omitempty"`
-	ExpiresAt     *time.Time     `json:"expires_at,omitempty"`
+	Valid         bool       `json:"valid"`
+	Code          VerifyCode `json:"code"`
+	KeyID         string     `json:"key_id,omitempty"`
+	AccountID     string     `json:"account_id,omitempty"`
+	ProjectID     string     `json:"project_id,omitempty"`
+	EnvironmentID string     `json:"environment_id,omitempty"`
+	// UserID is the user the key acts for.
+	UserID string `json:"user_id,omitempty"`
+	// Role is the key's account-level role; nil when it has none.
+	Role *RoleRef `json:"role,omitempty"`
+	// Permissions are the key's effective permissions.
+	Permissions []string `json:"permissions,omitempty"`
+	// Projects are the projects the key may act in, with its role in each.
+	Projects  []ProjectRef   `json:"projects,omitempty"`
+	Name      string         `json:"name,omitempty"`
+	Scopes    []string       `json:"scopes,omitempty"`
+	Metadata  map[string]any `json:"metadata,omitempty"`
+	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
 }
 
 // VerifyKeyParams is a verification request.
@@ -44,6 +55,10 @@ type VerifyKeyParams struct {
 	Key string `json:"key"`
 	// RequiredScopes must all be among the key's scopes, or the verdict is INSUFFICIENT_SCOPE.
 	RequiredScopes []string `json:"required_scopes,omitempty"`
+	// Permissions is a query the key's permissions must satisfy, or the verdict is
+	// INSUFFICIENT_PERMISSIONS: names joined by AND and OR, grouped by parentheses, as
+	// "api_keys.read AND (projects.p1.write OR admin)".
+	Permissions string `json:"permissions,omitempty"`
 }
 
 // VerifyKey asks the server whether a key may be used. An unusable key is not an error: the

@@ -113,33 +113,77 @@ func oneKeyID(_ *cobra.Command, args []string) error {
 	return nil
 }
 
+// parseTier reads --tier.
+func parseTier(s string) (client.RateLimitTier, error) {
+	switch t := client.RateLimitTier(s); t {
+	case client.TierStandard, client.TierHigh:
+		return t, nil
+	}
+	return "", fmt.Errorf("invalid --tier %q: want standard or high", s)
+}
+
+// parseProjectAccesses reads the --project-access values, each PROJECT:ROLE.
+func parseProjectAccesses(values []string) ([]client.ProjectAccess, error) {
+	var out []client.ProjectAccess
+	for _, v := range values {
+		project, role, ok := strings.Cut(v, ":")
+		project, role = strings.TrimSpace(project), strings.TrimSpace(role)
+		if !ok || project == "" || role == "" {
+			return nil, fmt.Errorf("invalid --project-access %q: want PROJECT_ID:ROLE, e.g. $PROJECT_ID:viewer", v)
+		}
+		out = append(out, client.ProjectAccess{ProjectID: project, RoleID: role})
+	}
+	return out, nil
+}
+
 func newKeysCreateCmd(conn *apiConn) *cobra.Command {
 	var (
 		params   client.CreateKeyParams
 		expiry   expiryFlags
 		metadata string
+		tier     string
+		accesses []string
 	)
 	cmd := &cobra.Command{
-		Use:   "create --project ID --name NAME [flags]",
+		Use:   "create --name NAME [--project ID] [flags]",
 		Short: "Create an API key and print its secret once",
-		Long: `Create an API key in a project and print it, secret included.
+		Long: `Create an API key and print it, secret included. With --project the key belongs to that
+project and starts with its key prefix; without it the key is an account key, which belongs
+to no project and starts with the account's key prefix.
 
 The secret is shown only this once: the server stores a hash, not the key. Store it now, in a
 secret manager or your service's configuration. With --json the secret is the "key" field.
 
 A key carries scopes (checked on verification with required scopes), an optional expiry, an
 optional environment, a rotation schedule with a webhook to call when it is due, and metadata:
-any JSON object, returned with every verification of the key.`,
+any JSON object, returned with every verification of the key.
+
+A key may also act for a user (--user: it then holds at most what the user holds, and stops
+working when the user is disabled), hold an account-level role (--role, a role ID or a
+built-in slug: owner, admin, member, viewer), and be a member of projects with a role in each
+(--project-access PROJECT_ID:ROLE, repeatable). --tier high raises its rate limit and needs
+the api_keys.approve_high_tier permission.`,
 		Example: `  keyward keys create --project $PROJECT_ID --name "billing worker"
   keyward keys create --project $PROJECT_ID --env $ENV_ID --name ci \
       --scope deploy:write --scope logs:read --expires-in 720h
   keyward keys create --project $PROJECT_ID --name partner-acme --rotation-days 90 \
       --rotation-webhook https://hooks.example.com/keyward --metadata '{"customer":"acme"}'
+  keyward keys create --name ada-laptop --user $USER_ID --role viewer \
+      --project-access $PROJECT_ID:member --tier high
   KEY=$(keyward keys create --project $PROJECT_ID --name tmp --json | jq -r .key)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if strings.TrimSpace(params.Name) == "" {
 				return errors.New("invalid --name: it may not be blank")
+			}
+			var err error
+			if cmd.Flags().Changed("tier") {
+				if params.RateLimitTier, err = parseTier(tier); err != nil {
+					return err
+				}
+			}
+			if params.ProjectAccesses, err = parseProjectAccesses(accesses); err != nil {
+				return err
 			}
 			exp, err := expiry.value(cmd, time.Now())
 			if err != nil {
@@ -170,21 +214,32 @@ any JSON object, returned with every verification of the key.`,
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&params.ProjectID, "project", "", "project to create the key in (required)")
+	f.StringVar(&params.ProjectID, "project", "", "project to create the key in (default: none, an account key)")
 	f.StringVar(&params.Name, "name", "", "name that says who or what uses the key, 1-128 characters (required)")
+	f.StringVar(&params.UserID, "user", "", "user the key acts for")
+	f.StringVar(&params.RoleID, "role", "", "account-level role of the key: a role ID or a built-in slug")
+	f.StringArrayVar(&accesses, "project-access", nil, "PROJECT_ID:ROLE: make the key a member of a project with a role; repeatable")
+	f.StringVar(&tier, "tier", "", "rate limit tier: standard or high (default: the server's, standard)")
 	f.StringSliceVar(&params.Scopes, "scope", nil, "scope the key grants; repeat the flag or separate with commas")
 	f.StringVar(&params.EnvironmentID, "env", "", "environment the key belongs to")
 	f.IntVar(&params.RotationIntervalDays, "rotation-days", 0, "rotate the key every this many days (0: no schedule)")
 	f.StringVar(&params.RotationWebhookURL, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
 	f.StringVar(&metadata, "metadata", "", `JSON object returned with every verification, e.g. '{"team":"billing"}'`)
 	expiry.register(cmd, "the key")
-	_ = cmd.MarkFlagRequired("project")
 	_ = cmd.MarkFlagRequired("name")
+	_ = cmd.RegisterFlagCompletionFunc("tier", tierCompletion)
 	return cmd
 }
 
+var tierCompletion = cobra.FixedCompletions(
+	[]cobra.Completion{string(client.TierStandard), string(client.TierHigh)}, cobra.ShellCompDirectiveNoFileComp)
+
 func writeCreatedKey(w io.Writer, k *client.CreatedKey) error {
-	fmt.Fprintf(w, "Created key %s (%q) in project %s.\n\n", k.ID, k.Name, k.ProjectID)
+	if k.ProjectID == "" {
+		fmt.Fprintf(w, "Created account key %s (%q).\n\n", k.ID, k.Name)
+	} else {
+		fmt.Fprintf(w, "Created key %s (%q) in project %s.\n\n", k.ID, k.Name, k.ProjectID)
+	}
 	if err := writeKeyDetails(w, &k.Key); err != nil {
 		return err
 	}
@@ -203,7 +258,7 @@ func newKeysListCmd(conn *apiConn) *cobra.Command {
 		Aliases: []string{"ls"},
 		Short:   "List API keys, without their secrets",
 		Long: `List the account's API keys, optionally only those of one project, one
-environment or one status. Keys show their public prefix and last four characters, never the
+environment, one user or one status. Keys show their public prefix and last four characters, never the
 secret.
 
 One page is printed; when there are more, a hint with the next cursor goes to stderr. --all
@@ -249,6 +304,7 @@ follows the cursors and prints every key. With --json the output is a JSON array
 	f := cmd.Flags()
 	f.StringVar(&filter.ProjectID, "project", "", "only keys of this project")
 	f.StringVar(&filter.EnvironmentID, "env", "", "only keys of this environment")
+	f.StringVar(&filter.UserID, "user", "", "only keys that act for this user")
 	f.StringVar(&status, "status", "", "only keys in this state: active, revoked or expired")
 	page.register(cmd, "keys")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(
@@ -288,30 +344,37 @@ never shown; the key is identified by its public prefix and last four characters
 var updateFlags = []string{
 	"name", "scope", "clear-scopes", "expires-at", "expires-in", "clear-expiry",
 	"metadata", "clear-metadata", "rotation-days", "rotation-webhook", "clear-rotation-webhook",
+	"role", "clear-role", "tier",
 }
 
 func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
 	var (
 		name, metadata, webhook string
+		role, tier              string
 		scopes                  []string
 		rotationDays            int
 		expiry                  expiryFlags
-		clearFlags              struct{ scopes, expiry, metadata, webhook bool }
+		clearFlags              struct{ scopes, expiry, metadata, webhook, role bool }
 	)
 	cmd := &cobra.Command{
 		Use:   "update KEY_ID [flags]",
-		Short: "Change an API key's name, scopes, expiry, metadata or rotation",
+		Short: "Change an API key's name, scopes, expiry, metadata, rotation, role or tier",
 		Long: `Change some settings of an API key and leave the others as they are. The secret does not
 change; use 'keys rotate' for a new one.
 
 --scope replaces the whole scope set (repeat it for several scopes); --clear-scopes removes
 them all. --clear-expiry makes the key never expire, --clear-metadata removes its metadata,
---rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.`,
+--rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.
+
+--role sets the key's account-level role (a role ID or a built-in slug) and --clear-role
+removes it; --tier changes its rate limit tier. A key's user and project accesses are fixed
+when it is created: add it to or remove it from projects with 'keyward members'.`,
 		Example: `  keyward keys update $KEY_ID --name "billing worker (legacy)"
   keyward keys update $KEY_ID --scope invoices:read --scope invoices:write
   keyward keys update $KEY_ID --expires-in 168h
   keyward keys update $KEY_ID --clear-expiry --metadata '{"owner":"team-billing"}'
-  keyward keys update $KEY_ID --rotation-days 0 --clear-rotation-webhook`,
+  keyward keys update $KEY_ID --rotation-days 0 --clear-rotation-webhook
+  keyward keys update $KEY_ID --role viewer --tier standard`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changed := cmd.Flags().Changed
@@ -352,6 +415,20 @@ them all. --clear-expiry makes the key never expire, --clear-metadata removes it
 				params.RotationWebhookURL = &webhook
 			}
 			params.ClearRotationWebhookURL = clearFlags.webhook
+			if changed("role") {
+				if strings.TrimSpace(role) == "" {
+					return errors.New("invalid --role: it may not be blank; use --clear-role to remove the role")
+				}
+				params.RoleID = &role
+			}
+			params.ClearRoleID = clearFlags.role
+			if changed("tier") {
+				t, err := parseTier(tier)
+				if err != nil {
+					return err
+				}
+				params.RateLimitTier = &t
+			}
 			if !slices.ContainsFunc(updateFlags, changed) {
 				return errors.New("nothing to update: pass at least one of --" + strings.Join(updateFlags, ", --"))
 			}
@@ -383,11 +460,16 @@ them all. --clear-expiry makes the key never expire, --clear-metadata removes it
 	f.IntVar(&rotationDays, "rotation-days", 0, "rotate the key every this many days; 0 removes the schedule")
 	f.StringVar(&webhook, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
 	f.BoolVar(&clearFlags.webhook, "clear-rotation-webhook", false, "remove the rotation webhook")
+	f.StringVar(&role, "role", "", "account-level role: a role ID or a built-in slug")
+	f.BoolVar(&clearFlags.role, "clear-role", false, "remove the key's account-level role")
+	f.StringVar(&tier, "tier", "", "rate limit tier: standard or high")
 	cmd.MarkFlagsMutuallyExclusive("scope", "clear-scopes")
 	cmd.MarkFlagsMutuallyExclusive("expires-at", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("expires-in", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("metadata", "clear-metadata")
 	cmd.MarkFlagsMutuallyExclusive("rotation-webhook", "clear-rotation-webhook")
+	cmd.MarkFlagsMutuallyExclusive("role", "clear-role")
+	_ = cmd.RegisterFlagCompletionFunc("tier", tierCompletion)
 	return cmd
 }
 
@@ -493,7 +575,7 @@ func writeRotatedKey(w io.Writer, r *client.RotatedKey) error {
 	tw := newTable(w)
 	tableRow(tw, "NEW KEY ID", r.NewKeyID)
 	tableRow(tw, "PREFIX", r.KeyPrefix)
-	tableRow(tw, "PROJECT", r.ProjectID)
+	tableRow(tw, "PROJECT", formatKeyProject(r.ProjectID))
 	tableRow(tw, "SCOPES", formatScopes(r.Scopes))
 	tableRow(tw, "EXPIRES", formatAPITime(r.ExpiresAt, "never"))
 	tableRow(tw, "CREATED", formatAPITime(&r.CreatedAt, "-"))

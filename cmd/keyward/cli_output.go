@@ -1,8 +1,9 @@
 package main
 
-// This file holds what the client commands (keys, projects, environments) share: the
-// connection flags, JSON and table output, and the translation of client errors into one-line
-// messages. The commands talk to the server only through the public client package.
+// This file holds what the client commands (keys, projects, environments, and the identity
+// commands whoami, accounts, users, roles, members and audit) share: the connection flags,
+// JSON and table output, and the translation of client errors into one-line messages. The
+// commands talk to the server only through the public client package.
 
 import (
 	"context"
@@ -23,9 +24,11 @@ import (
 )
 
 // addClientCommands adds the commands that manage a running server through its HTTP API:
-// keys, projects and environments.
+// keys, projects, environments, and the identity commands (whoami, accounts, users, roles,
+// members and audit).
 func addClientCommands(root *cobra.Command) {
-	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd())
+	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd(),
+		newWhoamiCmd(), newAccountsCmd(), newUsersCmd(), newRolesCmd(), newMembersCmd(), newAuditCmd())
 }
 
 const (
@@ -47,7 +50,7 @@ type apiConn struct {
 func (c *apiConn) registerFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
 	f.StringVar(&c.url, "url", "", "Keyward server URL (default $"+envKeywardURL+", else "+defaultKeywardURL+")")
-	f.StringVar(&c.token, "token", "", "admin key (default $"+envKeywardToken+"; prefer the variable: flags show in the process list and shell history)")
+	f.StringVar(&c.token, "token", "", "admin key, or API key or OIDC access token (default $"+envKeywardToken+"; prefer the variable: flags show in the process list and shell history)")
 	f.BoolVar(&c.json, "json", false, "print the API's JSON (an object, or an array for lists) instead of tables")
 }
 
@@ -62,7 +65,7 @@ func (c *apiConn) baseURL() string {
 	return defaultKeywardURL
 }
 
-// client returns a client for the server, or an error naming KEYWARD_TOKEN when no admin key
+// client returns a client for the server, or an error naming KEYWARD_TOKEN when no credential
 // was given, so that no request goes out without one.
 func (c *apiConn) client() (*client.Client, error) {
 	token := c.token
@@ -70,7 +73,7 @@ func (c *apiConn) client() (*client.Client, error) {
 		token = os.Getenv(envKeywardToken)
 	}
 	if token == "" {
-		return nil, fmt.Errorf("no admin key: set %s (or pass --token) to an admin key, such as the one 'keyward serve' printed on its first start", envKeywardToken)
+		return nil, fmt.Errorf("no credential: set %s (or pass --token) to an admin key, such as the one 'keyward serve' printed on its first start, or to an API key or OIDC access token", envKeywardToken)
 	}
 	return client.New(c.baseURL(), token, client.WithUserAgent("keyward-cli/"+version)), nil
 }
@@ -180,6 +183,27 @@ func formatKeyHandle(prefix, last4 string) string {
 	return prefix + "..." + last4
 }
 
+// formatKeyProject is a key's project, or says that it is an account key.
+func formatKeyProject(projectID string) string {
+	if projectID == "" {
+		return "none (account key)"
+	}
+	return projectID
+}
+
+// formatProjectAccesses lists a key's project memberships as PROJECT:ROLE, the form
+// --project-access takes.
+func formatProjectAccesses(as []client.ProjectAccess) string {
+	if len(as) == 0 {
+		return "-"
+	}
+	parts := make([]string, len(as))
+	for i, a := range as {
+		parts[i] = a.ProjectID + ":" + a.RoleID
+	}
+	return strings.Join(parts, ",")
+}
+
 func formatRotation(days int) string {
 	switch days {
 	case 0:
@@ -219,8 +243,12 @@ func writeKeyDetails(w io.Writer, k *client.Key) error {
 	tableRow(tw, "NAME", k.Name)
 	tableRow(tw, "STATUS", string(k.Status))
 	tableRow(tw, "PREFIX", formatKeyHandle(k.KeyPrefix, k.Last4))
-	tableRow(tw, "PROJECT", k.ProjectID)
+	tableRow(tw, "PROJECT", formatKeyProject(k.ProjectID))
 	tableRow(tw, "ENVIRONMENT", orDash(k.EnvironmentID))
+	tableRow(tw, "USER", orDash(k.UserID))
+	tableRow(tw, "ROLE", orDash(k.RoleID))
+	tableRow(tw, "PROJECT ACCESS", formatProjectAccesses(k.ProjectAccesses))
+	tableRow(tw, "TIER", orDash(string(k.RateLimitTier)))
 	tableRow(tw, "SCOPES", formatScopes(k.Scopes))
 	tableRow(tw, "METADATA", formatMetadata(k.Metadata))
 	tableRow(tw, "EXPIRES", formatAPITime(k.ExpiresAt, "never"))

@@ -118,9 +118,10 @@ func TestWriteKeyDetails(t *testing.T) {
 	grace := testCreatedAt.Add(time.Hour)
 	k := &client.Key{
 		ID: "key_1", Name: "billing worker", KeyPrefix: "kw_17d70fcf", Last4: "a1B2", Status: client.StatusActive,
-		ProjectID: "prj_1", EnvironmentID: "env_1", Scopes: []string{"a"}, Metadata: map[string]any{"team": "billing"},
-		CreatedAt: testCreatedAt, CreatedBy: "adm_1", RotationIntervalDays: 30, NextRotationAt: &testExpiresAt,
-		ReplacedByKeyID: "key_2", GraceExpiresAt: &grace,
+		ProjectID: "prj_1", EnvironmentID: "env_1", UserID: "usr_1", RateLimitTier: client.TierHigh, Scopes: []string{"a"},
+		Metadata: map[string]any{"team": "billing"}, CreatedAt: testCreatedAt, CreatedBy: "adm_1",
+		RotationIntervalDays: 30, NextRotationAt: &testExpiresAt, ReplacedByKeyID: "key_2", GraceExpiresAt: &grace,
+		ProjectAccesses: []client.ProjectAccess{{ProjectID: "prj_2", RoleID: "viewer"}, {ProjectID: "prj_3", RoleID: "rol_1"}},
 	}
 	var b bytes.Buffer
 	if err := writeKeyDetails(&b, k); err != nil {
@@ -132,6 +133,10 @@ STATUS            active
 PREFIX            kw_17d70fcf...a1B2
 PROJECT           prj_1
 ENVIRONMENT       env_1
+USER              usr_1
+ROLE              -
+PROJECT ACCESS    prj_2:viewer,prj_3:rol_1
+TIER              high
 SCOPES            a
 METADATA          {"team":"billing"}
 EXPIRES           never

@@ -1,7 +1,7 @@
 // Command keyward is the Keyward API key service and its command-line client.
 //
 // `keyward serve` runs the service; `keyward migrate` and `keyward admin` work on the data
-// directory directly; every other command (keys, projects, environments) talks to a running
+// directory directly; every other command (keys, projects, users, roles, …) talks to a running
 // server through the public Go client, exactly as any other program would.
 package main
 
@@ -37,7 +37,9 @@ func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
 at wire speed, rotates them with a grace period, and revokes them at once.
 
 Run the service with 'keyward serve'; manage keys with 'keyward keys', 'keyward projects'
-and 'keyward environments' (set KEYWARD_URL and KEYWARD_TOKEN).`,
+and 'keyward environments', who may do what with 'keyward users', 'keyward roles',
+'keyward members' and 'keyward accounts', and see what was done with 'keyward audit'
+(set KEYWARD_URL and KEYWARD_TOKEN: an admin key, an API key or an OIDC access token).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
