@@ -89,11 +89,14 @@ func (s *Service) role(ctx context.Context, accountID, idOrSlug string) (*Role, 
 	}
 }
 
-// inProject maps a role's permissions to what they grant on a project.
+// inProject maps a role's permissions to what they grant on a project. Permissions over the
+// account itself (see AccountOnly) mean nothing inside one project and are dropped.
 func inProject(projectID string, perms Permissions) Permissions {
-	out := make(Permissions, len(perms))
-	for i, p := range perms {
-		out[i] = InProject(projectID, p)
+	out := make(Permissions, 0, len(perms))
+	for _, p := range perms {
+		if !AccountOnly(p) {
+			out = append(out, InProject(projectID, p))
+		}
 	}
 	return out
 }

@@ -18,6 +18,8 @@ import (
 // role holding "api_keys.create" grants "projects.<id>.api_keys.create", and one holding
 // "projects.read" grants "projects.<id>.read" (see InProject). Checks ask for both forms
 // (see Permissions.Allows), so an account-wide grant and a project grant each suffice.
+// Permissions over the account as a whole (account.*, users.*, roles.*, audit.*) are not
+// granted through a project role at all (see AccountOnly).
 
 // The permissions Keyward's own routes check. Roles may hold others too: verification
 // answers permission queries about whatever names a customer's API uses.
@@ -75,6 +77,16 @@ func InProject(projectID, perm string) string {
 		return "projects." + projectID + ".*"
 	}
 	return "projects." + projectID + "." + strings.TrimPrefix(perm, "projects.")
+}
+
+// accountOnlyNamespaces are the permission namespaces that govern the account as a whole.
+var accountOnlyNamespaces = []string{"account", "accounts", "users", "roles", "audit", "system"}
+
+// AccountOnly reports whether perm governs the account as a whole (its settings, users,
+// roles, audit log), so that holding it through a project role grants nothing.
+func AccountOnly(perm string) bool {
+	ns, _, _ := strings.Cut(perm, ".")
+	return slices.Contains(accountOnlyNamespaces, ns)
 }
 
 // Allows reports whether ps grants perm account-wide or, when projectID is not "", within

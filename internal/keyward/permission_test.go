@@ -54,6 +54,9 @@ func TestAllowsInProject(t *testing.T) {
 		{PermKeysCreate, "p2", true},
 		{PermKeysCreate, "", true},
 		{PermProjectsWrite, "p1", false},
+		// Account-wide permissions held through a project role grant nothing.
+		{PermUsersRead, "p1", false},
+		{PermAccountRead, "p1", false},
 	}
 	for _, tt := range tests {
 		if got := ps.Allows(tt.perm, tt.project); got != tt.want {
