@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"sync"
+	"unsafe"
 )
 
 // SecretMinLen is the shortest server secret a Hasher accepts: 256 bits.
@@ -25,7 +26,18 @@ type Hasher struct {
 	current  Secret
 	older    []Secret
 	versions []int // current first; computed once, as Versions runs on every verification
-	pools    map[int]*sync.Pool
+	// macs holds, for each version in the order of versions, a pool of HMAC states keyed
+	// with that version's secret. A slice, not a map: there are one to three versions, and a
+	// short scan is cheaper than hashing the version on every verification.
+	macs []*sync.Pool
+}
+
+// pooledMAC is an HMAC state with the buffer its sum is written to. The buffer lives beside
+// the state so that Sum appends into memory that is already on the heap: a [32]byte on the
+// caller's stack would escape through the hash.Hash interface and cost an allocation.
+type pooledMAC struct {
+	mac hash.Hash
+	sum [sha256.Size]byte
 }
 
 // NewHasher returns a Hasher over the given secret versions; the highest version is current.
@@ -33,7 +45,7 @@ func NewHasher(secrets ...Secret) (*Hasher, error) {
 	if len(secrets) == 0 {
 		return nil, errors.New("keyformat: no server secret")
 	}
-	h := &Hasher{pools: make(map[int]*sync.Pool, len(secrets))}
+	h := &Hasher{}
 	seen := map[int]bool{}
 	for _, s := range secrets {
 		if len(s.Value) < SecretMinLen {
@@ -44,7 +56,6 @@ func NewHasher(secrets ...Secret) (*Hasher, error) {
 		}
 		seen[s.Version] = true
 		value := append([]byte(nil), s.Value...)
-		h.pools[s.Version] = &sync.Pool{New: func() any { return hmac.New(sha256.New, value) }}
 		if h.current.Value == nil || s.Version > h.current.Version {
 			if h.current.Value != nil {
 				h.older = append(h.older, h.current)
@@ -54,9 +65,11 @@ func NewHasher(secrets ...Secret) (*Hasher, error) {
 			h.older = append(h.older, Secret{Version: s.Version, Value: value})
 		}
 	}
-	h.versions = []int{h.current.Version}
-	for _, s := range h.older {
+	for _, s := range append([]Secret{h.current}, h.older...) {
 		h.versions = append(h.versions, s.Version)
+		h.macs = append(h.macs, &sync.Pool{New: func() any {
+			return &pooledMAC{mac: hmac.New(sha256.New, s.Value)}
+		}})
 	}
 	return h, nil
 }
@@ -68,28 +81,35 @@ func Scheme(version int) string { return fmt.Sprintf("hmac-sha256:%d", version) 
 // CurrentScheme is the scheme new keys are stored under.
 func (h *Hasher) CurrentScheme() string { return Scheme(h.current.Version) }
 
-// Hash returns the keyed hash of key under the current secret.
-func (h *Hasher) Hash(key string) [32]byte { return h.hashWith(h.current.Version, key) }
+// Hash returns the keyed hash of key under the current secret. It does not allocate.
+func (h *Hasher) Hash(key string) [32]byte { return hashWith(h.macs[0], key) }
 
 // Versions lists every secret version, current first, for lookups that must find keys stored
 // under an older one. The slice is shared: do not modify it.
 func (h *Hasher) Versions() []int { return h.versions }
 
-// HashVersion returns the keyed hash of key under the given secret version.
+// HashVersion returns the keyed hash of key under the given secret version, and false if
+// there is no such version. It does not allocate, as it runs on every verification.
 func (h *Hasher) HashVersion(version int, key string) ([32]byte, bool) {
-	if _, ok := h.pools[version]; !ok {
-		return [32]byte{}, false
+	for i, v := range h.versions {
+		if v == version {
+			return hashWith(h.macs[i], key), true
+		}
 	}
-	return h.hashWith(version, key), true
+	return [32]byte{}, false
 }
 
-func (h *Hasher) hashWith(version int, key string) [32]byte {
-	pool := h.pools[version]
-	mac := pool.Get().(hash.Hash)
-	mac.Reset()
-	mac.Write([]byte(key))
-	var out [32]byte
-	mac.Sum(out[:0])
-	pool.Put(mac)
+func hashWith(pool *sync.Pool, key string) [32]byte {
+	m := pool.Get().(*pooledMAC)
+	m.mac.Reset()
+	m.mac.Write(stringBytes(key))
+	m.mac.Sum(m.sum[:0])
+	out := m.sum
+	pool.Put(m)
 	return out
 }
+
+// stringBytes views s as a byte slice without copying it, for functions that only read their
+// argument and keep nothing of it, as io.Writer's contract requires of hash.Hash.Write and
+// as hash/crc32 does. The slice must never be written to.
+func stringBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }

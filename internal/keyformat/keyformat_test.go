@@ -2,8 +2,12 @@ package keyformat
 
 import (
 	"bytes"
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
+	"hash/crc32"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -137,9 +141,84 @@ func TestHasherVersions(t *testing.T) {
 	}
 }
 
-// FuzzParse checks that Parse never panics, that what it accepts round-trips, and that
-// any accepted string has a valid prefix and base62 body. Its seed corpus runs in every
-// `go test`.
+// TestHashIsHMACSHA256 checks the pooled hash against crypto/hmac directly, many times over
+// so that pooled states are reused: a state not reset between uses would show here.
+func TestHashIsHMACSHA256(t *testing.T) {
+	s1 := Secret{Version: 1, Value: bytes.Repeat([]byte{1}, 32)}
+	s2 := Secret{Version: 2, Value: bytes.Repeat([]byte{2}, 40)}
+	h, err := NewHasher(s2, s1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(s Secret, key string) [32]byte {
+		mac := hmac.New(sha256.New, s.Value)
+		mac.Write([]byte(key))
+		return [32]byte(mac.Sum(nil))
+	}
+	for i := range 100 {
+		key := strings.Repeat("k", i) // lengths below, at and beyond SHA-256's 64-byte block
+		if got := h.Hash(key); got != want(s2, key) {
+			t.Fatalf("Hash(%q) = %x, want %x", key, got, want(s2, key))
+		}
+		for _, s := range []Secret{s1, s2} {
+			if got, ok := h.HashVersion(s.Version, key); !ok || got != want(s, key) {
+				t.Fatalf("HashVersion(%d, %q) = %x %v, want %x", s.Version, key, got, ok, want(s, key))
+			}
+		}
+	}
+	if got, ok := h.HashVersion(3, "kw_x"); ok || got != ([32]byte{}) {
+		t.Errorf("HashVersion(3) = %x %v, want zero and false", got, ok)
+	}
+	if got, want := h.Versions(), []int{2, 1}; !slices.Equal(got, want) {
+		t.Errorf("Versions = %v, want %v", got, want)
+	}
+}
+
+// TestHotPathDoesNotAllocate checks that parsing and hashing a key, which every verification
+// does, allocate nothing.
+func TestHotPathDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	h, err := NewHasher(Secret{Version: 1, Value: bytes.Repeat([]byte{1}, 32)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	k, err := Generate("sk_live")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if _, err := Parse(k.Raw); err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := h.HashVersion(1, k.Raw); !ok {
+			t.Fatal("no version 1")
+		}
+		h.Hash(k.Raw)
+	})
+	if allocs != 0 {
+		t.Errorf("Parse and HashVersion: got %v allocations, want 0", allocs)
+	}
+}
+
+// base62Pattern and parseReference restate Parse's rules in the plainest way, with a copying
+// CRC, to check the table-driven, copy-free version against.
+var base62Pattern = regexp.MustCompile(`^[0-9A-Za-z]*$`)
+
+func parseReference(s string) bool {
+	if len(s) < 2+BodyLen+ChecksumLen || len(s) > MaxKeyLen {
+		return false
+	}
+	sep := len(s) - BodyLen - ChecksumLen - 1
+	head, sum := s[:len(s)-ChecksumLen], s[len(s)-ChecksumLen:]
+	return s[sep] == '_' && ValidPrefix(s[:sep]) && base62Pattern.MatchString(s[sep+1:]) &&
+		encodeChecksum(crc32.ChecksumIEEE([]byte(head))) == sum
+}
+
+// FuzzParse checks that Parse never panics, that it accepts exactly what parseReference
+// does, that what it accepts round-trips, and that any accepted string has a valid prefix
+// and base62 body. Its seed corpus runs in every `go test`.
 func FuzzParse(f *testing.F) {
 	for _, p := range []string{"kw", "raff", "sk_live"} {
 		k, err := Generate(p)
@@ -155,6 +234,9 @@ func FuzzParse(f *testing.F) {
 	f.Add("__________________________________________________")
 	f.Fuzz(func(t *testing.T, s string) {
 		k, err := Parse(s)
+		if want := parseReference(s); (err == nil) != want {
+			t.Fatalf("Parse(%q) = %v, the reference accepts: %v", s, err, want)
+		}
 		if err != nil {
 			return
 		}
@@ -175,6 +257,48 @@ func BenchmarkParse(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+}
+
+// BenchmarkParseMany parses 1000 different keys in turn, as a server does. Unlike
+// BenchmarkParse, which sees one key, it lets no branch on the key's characters be learned.
+func BenchmarkParseMany(b *testing.B) {
+	keys := make([]string, 1000)
+	for i := range keys {
+		k, _ := Generate("kw")
+		keys[i] = k.Raw
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := Parse(keys[i%len(keys)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkHashVersion is the hash as a verification computes it: under a named version.
+func BenchmarkHashVersion(b *testing.B) {
+	h, _ := NewHasher(Secret{Version: 2, Value: bytes.Repeat([]byte{2}, 32)}, Secret{Version: 1, Value: bytes.Repeat([]byte{1}, 32)})
+	k, _ := Generate("kw")
+	b.ReportAllocs()
+	version := h.Versions()[0]
+	for b.Loop() {
+		h.HashVersion(version, k.Raw)
+	}
+}
+
+// BenchmarkHashParallel checks that the pooled HMAC states do not become a point of
+// contention when every core verifies.
+func BenchmarkHashParallel(b *testing.B) {
+	h, _ := NewHasher(Secret{Version: 1, Value: bytes.Repeat([]byte{1}, 32)})
+	k, _ := Generate("kw")
+	b.ReportAllocs()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			h.Hash(k.Raw)
+		}
+	})
 }
 
 func BenchmarkHash(b *testing.B) {

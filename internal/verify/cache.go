@@ -2,123 +2,202 @@ package verify
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
-
-	"github.com/keyward/keyward/internal/keyward"
 )
 
-const shardCount = 64
+// maxShards is how many shards a large cache is split into: enough that parallel
+// verifications rarely meet on one lock, few enough that a small cache still has room in
+// each.
+const maxShards = 64
 
-// cache is a bounded map from key hash to value, split into shards so that parallel
-// verifications rarely wait on one another. A full shard evicts an arbitrary entry (Go's map
-// iteration order is randomised), which keeps memory bounded without the bookkeeping of LRU.
+// cache is a bounded map from key hash to value with a TTL, split into shards so that parallel
+// verifications rarely wait on one another.
+//
+// A full shard evicts by CLOCK (second chance), an approximation of LRU. A hit only sets the
+// entry's referenced bit, with an atomic store under the shard's read lock; on insertion into
+// a full shard, a hand sweeps the shard's entries in insertion order, clearing set bits and
+// evicting the first entry it finds unreferenced or expired. True LRU would move the entry to
+// the front of a list on every hit, which needs the write lock on the hottest path and
+// serialises parallel verifications of popular keys; random eviction (the previous policy)
+// needs no bookkeeping but drops a key in constant use as readily as one seen once. New
+// entries start unreferenced, so a burst of keys used once (a scan, many clients each calling
+// once) passes through without pushing out the keys in steady use.
+//
+// Values are stored behind a node pointer and never modified once stored, so a reader may
+// use what it found after dropping the lock.
 type cache[V any] struct {
-	shards   [shardCount]shard[V]
-	perShard int
-	ttl      time.Duration
+	shards []shard[V]
+	mask   int
+	ttl    time.Duration
+	// gen counts invalidations (delete, clear). A reader that will put what it read from the
+	// store notes gen before reading and puts only if it has not moved (putIfGen), so that a
+	// read which raced with an invalidation cannot bring back what the invalidation dropped.
+	gen atomic.Uint64
 }
 
 type shard[V any] struct {
 	mu sync.RWMutex
-	m  map[[32]byte]entry[V]
+	m  map[[32]byte]*node[V]
+	// ring is the clock: every node in m, each at its slot. It grows up to capacity and
+	// then has its entries replaced in place.
+	ring     []*node[V]
+	hand     int
+	capacity int
+	// Shards sit next to one another, and every read writes its shard's lock: padding keeps
+	// two shards off one cache line, so that readers of different shards do not contend.
+	_ [64]byte
 }
 
-type entry[V any] struct {
+type node[V any] struct {
+	hash    [32]byte
 	value   V
 	expires time.Time
+	slot    int // index in the shard's ring; guarded by the shard's lock
+	// referenced is set by every hit and cleared by the clock hand as it passes.
+	referenced atomic.Bool
 }
 
+// newCache returns a cache holding at most size entries.
 func newCache[V any](size int, ttl time.Duration) *cache[V] {
-	c := &cache[V]{perShard: max(1, size/shardCount), ttl: ttl}
+	size = max(size, 1)
+	n := 1
+	for n < maxShards && 2*n <= size {
+		n *= 2
+	}
+	c := &cache[V]{shards: make([]shard[V], n), mask: n - 1, ttl: ttl}
 	for i := range c.shards {
-		c.shards[i].m = make(map[[32]byte]entry[V])
+		s := &c.shards[i]
+		s.m = make(map[[32]byte]*node[V])
+		// The remainder is spread over the first shards, so that the total is size exactly.
+		s.capacity = size / n
+		if i < size%n {
+			s.capacity++
+		}
 	}
 	return c
 }
 
 // The hash is uniformly distributed, so its first byte is a fair shard index.
-func (c *cache[V]) shard(h [32]byte) *shard[V] { return &c.shards[h[0]%shardCount] }
+func (c *cache[V]) shard(h [32]byte) *shard[V] { return &c.shards[int(h[0])&c.mask] }
 
 func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
 	s := c.shard(h)
 	s.mu.RLock()
-	e, ok := s.m[h]
+	n := s.m[h]
 	s.mu.RUnlock()
-	if !ok || !now.Before(e.expires) {
+	if n == nil || !now.Before(n.expires) {
 		var zero V
 		return zero, false
 	}
-	return e.value, true
+	// Load first: a hot entry's bit is already set, and writing it again on every hit would
+	// bounce its cache line between cores.
+	if !n.referenced.Load() {
+		n.referenced.Store(true)
+	}
+	return n.value, true
 }
 
-func (c *cache[V]) put(h [32]byte, v V, now time.Time) {
+// generation returns the current invalidation count, for putIfGen.
+func (c *cache[V]) generation() uint64 { return c.gen.Load() }
+
+// put stores v under h.
+func (c *cache[V]) put(h [32]byte, v V, now time.Time) { c.store(h, v, now, false, 0) }
+
+// putIfGen stores v under h unless the cache was invalidated since generation returned gen.
+// The check is made under the shard's lock, which an invalidation takes after counting
+// itself: either the put sees the new count, or the invalidation comes after the put and
+// drops what it stored.
+func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
+	return c.store(h, v, now, true, gen)
+}
+
+func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint64) bool {
+	n := &node[V]{hash: h, value: v, expires: now.Add(c.ttl)}
 	s := c.shard(h)
 	s.mu.Lock()
-	if _, ok := s.m[h]; !ok && len(s.m) >= c.perShard {
-		for victim := range s.m {
-			delete(s.m, victim)
-			break
-		}
+	defer s.mu.Unlock()
+	if checkGen && c.gen.Load() != gen {
+		return false
 	}
-	s.m[h] = entry[V]{value: v, expires: now.Add(c.ttl)}
-	s.mu.Unlock()
+	switch old := s.m[h]; {
+	case old != nil:
+		n.slot = old.slot
+	case len(s.ring) < s.capacity:
+		n.slot = len(s.ring)
+		s.ring = append(s.ring, nil)
+	default:
+		n.slot = s.victim(now)
+		delete(s.m, s.ring[n.slot].hash)
+	}
+	s.ring[n.slot] = n
+	s.m[h] = n
+	return true
 }
 
-// clear drops every entry.
-func (c *cache[V]) clear() {
-	for i := range c.shards {
-		s := &c.shards[i]
-		s.mu.Lock()
-		clear(s.m)
-		s.mu.Unlock()
+// victim advances the clock hand to the first expired or unreferenced node, clearing the
+// referenced bits it passes, and returns that node's slot. It ends within one turn and a
+// step, since by then it has cleared every bit. The shard must be full and write-locked.
+func (s *shard[V]) victim(now time.Time) int {
+	for {
+		i := s.hand
+		s.hand++
+		if s.hand == len(s.ring) {
+			s.hand = 0
+		}
+		n := s.ring[i]
+		if !now.Before(n.expires) || !n.referenced.Load() {
+			return i
+		}
+		n.referenced.Store(false)
 	}
 }
 
 func (c *cache[V]) delete(h [32]byte) {
+	c.gen.Add(1)
 	s := c.shard(h)
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := s.m[h]
+	if n == nil {
+		return
+	}
 	delete(s.m, h)
-	s.mu.Unlock()
-}
-
-// useRecorder collects the latest successful use of each key between flushes. It is sharded
-// by key id so that parallel verifications of different keys do not contend.
-type useRecorder struct {
-	shards [shardCount]struct {
-		mu sync.Mutex
-		m  map[string]time.Time
+	// Fill the hole with the last node, so that the ring stays dense. This moves one node
+	// in the clock's order, which costs that node at most one extra turn of grace.
+	last := len(s.ring) - 1
+	moved := s.ring[last]
+	s.ring[n.slot] = moved
+	moved.slot = n.slot
+	s.ring[last] = nil
+	s.ring = s.ring[:last]
+	if s.hand >= len(s.ring) {
+		s.hand = 0
 	}
 }
 
-func newUseRecorder() *useRecorder {
-	r := &useRecorder{}
-	for i := range r.shards {
-		r.shards[i].m = make(map[string]time.Time)
-	}
-	return r
-}
-
-func (r *useRecorder) record(keyID string, at time.Time) {
-	// The last two id characters are random hex in a UUIDv7: 256 values over 64 shards.
-	n := len(keyID)
-	s := &r.shards[(uint(keyID[n-1])+uint(keyID[n-2])*16)%shardCount]
-	s.mu.Lock()
-	if prev, ok := s.m[keyID]; !ok || at.After(prev) {
-		s.m[keyID] = at
-	}
-	s.mu.Unlock()
-}
-
-func (r *useRecorder) drain() []keyward.KeyUse {
-	var out []keyward.KeyUse
-	for i := range r.shards {
-		s := &r.shards[i]
+// clear drops every entry.
+func (c *cache[V]) clear() {
+	c.gen.Add(1)
+	for i := range c.shards {
+		s := &c.shards[i]
 		s.mu.Lock()
-		for id, at := range s.m {
-			out = append(out, keyward.KeyUse{KeyID: id, At: at})
-		}
 		clear(s.m)
+		clear(s.ring)
+		s.ring = s.ring[:0]
+		s.hand = 0
 		s.mu.Unlock()
 	}
-	return out
+}
+
+// len counts the entries, expired ones included.
+func (c *cache[V]) len() int {
+	n := 0
+	for i := range c.shards {
+		s := &c.shards[i]
+		s.mu.RLock()
+		n += len(s.m)
+		s.mu.RUnlock()
+	}
+	return n
 }

@@ -4,13 +4,17 @@
 // on a miss, then the key's rules (revoked, expired, scopes). The cache holds immutable key
 // snapshots and is invalidated by the service's key events; entries also age out after a TTL,
 // so that a change made behind this process's back (another process, a restore) cannot be
-// served stale forever. Successful uses are recorded off the hot path and written in batches.
+// served stale forever. Concurrent misses for one hash share a single store lookup.
+// Successful uses are recorded off the hot path and written in batches.
+//
+// A warm verification takes no lock but a shard's read lock and allocates nothing.
 package verify
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -42,15 +46,23 @@ type Resolver interface {
 	ResolveIdentity(ctx context.Context, k *keyward.Key) (*keyward.Identity, error)
 }
 
-// snapshot is what the cache holds for a key: the key and its resolved identity.
+// snapshot is what the cache holds for a key: the key and its resolved identity, which do not
+// change, and the key's latest use not yet written, which the use log manages.
 type snapshot struct {
 	key      *keyward.Key
 	identity *keyward.Identity
+
+	lastUsed atomic.Int64 // Unix nanoseconds, neverUsed at first; only rises
+	dirty    atomic.Bool  // on a use log list, awaiting a flush
+	next     *snapshot    // the next on that list; see useLog.record
+	stripe   uint8        // which list
 }
 
 // Config tunes a Verifier. Zero values take the defaults.
 type Config struct {
-	// CacheSize bounds how many found keys are cached (default 100 000).
+	// CacheSize bounds how many found keys are cached (default 1 000 000). An entry costs
+	// about 200 bytes beside the key and identity it holds; the memory grows with use and
+	// is not reserved up front.
 	CacheSize int
 	// NegativeCacheSize bounds how many unknown hashes are remembered (default 10 000).
 	NegativeCacheSize int
@@ -75,21 +87,45 @@ type Verifier struct {
 	log      *slog.Logger
 	resolver Resolver
 
-	// gen counts invalidations: a lookup that raced with one does not cache what it read,
-	// which may be from before the change.
-	gen      atomic.Uint64
-	cache    *cache[snapshot]
+	cache    *cache[*snapshot]
 	negative *cache[struct{}]
-	uses     *useRecorder
+	uses     useLog
 
-	stop chan struct{}
-	done chan struct{}
+	// flights are the store lookups in progress, by hash.
+	flightMu sync.Mutex
+	flights  map[[32]byte]*flight
+
+	// flushMu makes flushes (the loop's, Close's, a caller's) take turns, so that two never
+	// split one batch between them and race to write it.
+	flushMu sync.Mutex
+	stop    chan struct{}
+	done    chan struct{}
 }
+
+// flight is one store lookup (and identity resolution) in progress. Verifications that miss
+// on the same hash meanwhile wait for it instead of each asking the store.
+type flight struct {
+	// gen is the cache generation the lookup started in. A verification that begins after
+	// an invalidation does not join a lookup from before it, whose answer may be stale.
+	gen     uint64
+	waiters int // guarded by flightMu; for tests
+	done    chan struct{}
+
+	// Set before done is closed.
+	snap *snapshot // nil when no key has the hash
+	err  error
+	// abandoned: the lookup failed because its own caller gave up (context canceled or
+	// past its deadline). Waiters whose own context is live try again.
+	abandoned bool
+}
+
+// errLookupPanicked is what waiters receive when the lookup they waited on panicked.
+var errLookupPanicked = errors.New("verify: key lookup panicked")
 
 // New returns a Verifier reading keys from store, and starts its flush loop.
 func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier {
 	if cfg.CacheSize <= 0 {
-		cfg.CacheSize = 100_000
+		cfg.CacheSize = 1_000_000
 	}
 	if cfg.NegativeCacheSize <= 0 {
 		cfg.NegativeCacheSize = 10_000
@@ -114,9 +150,9 @@ func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier
 		hasher:   hasher,
 		now:      cfg.Now,
 		log:      cfg.Logger,
-		cache:    newCache[snapshot](cfg.CacheSize, cfg.TTL),
+		cache:    newCache[*snapshot](cfg.CacheSize, cfg.TTL),
 		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
-		uses:     newUseRecorder(),
+		flights:  make(map[[32]byte]*flight),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
@@ -143,10 +179,10 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 	if err != nil {
 		return Result{}, err
 	}
-	k, id := snap.key, snap.identity
-	if k == nil {
+	if snap == nil {
 		return Result{Code: keyward.VerifyNotFound}, nil
 	}
+	k, id := snap.key, snap.identity
 	code := k.Check(now, nil)
 	switch {
 	case code != keyward.VerifyValid:
@@ -159,14 +195,14 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 		}
 	}
 	if code == keyward.VerifyValid {
-		v.uses.record(k.ID, now)
+		v.uses.record(snap, now)
 	}
 	return Result{Valid: code == keyward.VerifyValid, Code: code, Key: k, Identity: id}, nil
 }
 
 // lookup finds the key stored under secret's hash, trying each server secret version, and
-// returns a zero snapshot when there is none.
-func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (snapshot, error) {
+// returns nil when there is none.
+func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*snapshot, error) {
 	for _, version := range v.hasher.Versions() {
 		sum, _ := v.hasher.HashVersion(version, secret)
 		if snap, ok := v.cache.get(sum, now); ok {
@@ -175,27 +211,84 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (sn
 		if _, ok := v.negative.get(sum, now); ok {
 			continue
 		}
-		gen := v.gen.Load()
-		k, err := v.store.KeyByHash(ctx, sum[:])
-		switch {
-		case keyward.ErrorCode(err) == keyward.ENotFound:
-			v.negative.put(sum, struct{}{}, now)
-			continue
-		case err != nil:
-			return snapshot{}, err
+		snap, err := v.fetch(ctx, sum, now)
+		if err != nil {
+			return nil, err
 		}
-		snap := snapshot{key: k}
-		if v.resolver != nil {
-			if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
-				return snapshot{}, err
-			}
+		if snap != nil {
+			return snap, nil
 		}
-		if v.gen.Load() == gen {
-			v.cache.put(sum, snap, now)
-		}
-		return snap, nil
 	}
-	return snapshot{}, nil
+	return nil, nil
+}
+
+// fetch reads the key stored under sum and resolves its identity, or waits for a lookup of
+// sum already in progress, and caches the answer. It returns nil when no key has the hash.
+func (v *Verifier) fetch(ctx context.Context, sum [32]byte, now time.Time) (*snapshot, error) {
+	for {
+		gen := v.cache.generation()
+		v.flightMu.Lock()
+		f := v.flights[sum]
+		if f == nil || f.gen != gen {
+			// No lookup to join, or only one that an invalidation may have overtaken: start
+			// one, taking over the hash so that later misses join this one.
+			f = &flight{gen: gen, done: make(chan struct{}), err: errLookupPanicked}
+			v.flights[sum] = f
+			v.flightMu.Unlock()
+			v.fly(ctx, sum, f, now)
+			return f.snap, f.err
+		}
+		f.waiters++
+		v.flightMu.Unlock()
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+		if f.abandoned && ctx.Err() == nil {
+			continue
+		}
+		return f.snap, f.err
+	}
+}
+
+// fly runs the lookup f stands for and sets its outcome. No lock is held while it reads:
+// waiters block on f.done alone.
+func (v *Verifier) fly(ctx context.Context, sum [32]byte, f *flight, now time.Time) {
+	defer func() {
+		v.flightMu.Lock()
+		if v.flights[sum] == f {
+			delete(v.flights, sum)
+		}
+		v.flightMu.Unlock()
+		close(f.done)
+	}()
+	fail := func(err error) {
+		f.err = err
+		f.abandoned = ctx.Err() != nil
+	}
+	k, err := v.store.KeyByHash(ctx, sum[:])
+	switch {
+	case keyward.ErrorCode(err) == keyward.ENotFound:
+		v.negative.put(sum, struct{}{}, now)
+		f.snap, f.err = nil, nil
+		return
+	case err != nil:
+		fail(err)
+		return
+	}
+	snap := &snapshot{key: k, stripe: sum[1]}
+	snap.lastUsed.Store(neverUsed)
+	if v.resolver != nil {
+		if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
+			fail(err)
+			return
+		}
+	}
+	// If an invalidation came after the lookup began, what it read may predate the change:
+	// it answers this verification and those that began with it, but is not cached.
+	v.cache.putIfGen(sum, snap, now, f.gen)
+	f.snap, f.err = snap, nil
 }
 
 // SetResolver sets what resolves the identities of found keys. Without one, results carry
@@ -209,7 +302,6 @@ func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
 	if len(k.Hash) != 32 {
 		return
 	}
-	v.gen.Add(1)
 	v.cache.delete([32]byte(k.Hash))
 }
 
@@ -217,12 +309,13 @@ func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
 // change what any of them stands for. Such changes are rare next to verifications. It
 // implements keyward.IdentityEvents.
 func (v *Verifier) IdentityChanged(context.Context, string) {
-	v.gen.Add(1)
 	v.cache.clear()
 }
 
 // Flush writes the last-used times recorded since the previous flush.
 func (v *Verifier) Flush(ctx context.Context) error {
+	v.flushMu.Lock()
+	defer v.flushMu.Unlock()
 	uses := v.uses.drain()
 	if len(uses) == 0 {
 		return nil
@@ -230,9 +323,7 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	if err := v.store.TouchKeys(ctx, uses); err != nil {
 		// Put them back: a later flush may succeed, and losing last-used times silently
 		// would make a key look idle that is not.
-		for _, u := range uses {
-			v.uses.record(u.KeyID, u.At)
-		}
+		v.uses.keep(uses)
 		return err
 	}
 	return nil

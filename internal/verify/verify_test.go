@@ -3,8 +3,10 @@ package verify_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"path/filepath"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,18 +17,45 @@ import (
 	"github.com/keyward/keyward/internal/verify"
 )
 
-// countingStore counts KeyByHash calls on a real store, to see what the cache saves.
+// countingStore counts KeyByHash calls on a real store, to see what the cache saves. It can
+// also hold lookups at a gate and fail TouchKeys.
 type countingStore struct {
 	keyward.Store
 	lookups atomic.Int64
+	gate    atomic.Pointer[gate]
+	// touchErr, when set, is what TouchKeys returns instead of writing.
+	touchErr atomic.Pointer[error]
 }
+
+// gate holds every KeyByHash call, after it has read the store, until release is closed:
+// it lets a test line up concurrent misses, or keep a read from before a change in flight.
+type gate struct {
+	once    sync.Once
+	entered chan struct{} // closed when the first call reaches the gate
+	release chan struct{}
+}
+
+func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(chan struct{})} }
 
 func (s *countingStore) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
 	s.lookups.Add(1)
-	return s.Store.KeyByHash(ctx, hash)
+	k, err := s.Store.KeyByHash(ctx, hash)
+	if g := s.gate.Load(); g != nil {
+		g.once.Do(func() { close(g.entered) })
+		<-g.release
+	}
+	return k, err
+}
+
+func (s *countingStore) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
+	if err := s.touchErr.Load(); err != nil {
+		return *err
+	}
+	return s.Store.TouchKeys(ctx, uses)
 }
 
 type fixture struct {
+	tb       testing.TB
 	store    *countingStore
 	svc      *keyward.Service
 	verifier *verify.Verifier
@@ -53,7 +82,7 @@ func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	f := &fixture{store: &countingStore{Store: inner}}
+	f := &fixture{tb: tb, store: &countingStore{Store: inner}}
 	f.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	cfg.Now = f.clock
 	if cfg.FlushInterval == 0 {
@@ -238,6 +267,279 @@ func TestFlushLoopRuns(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	t.Error("the flush loop did not write last_used_at within 10s")
+}
+
+// TestConcurrentMissesShareOneLookup checks that verifications missing the cache on the same
+// hash at once ask the store once between them, for a key that exists and one that does not.
+func TestConcurrentMissesShareOneLookup(t *testing.T) {
+	const n = 50
+	f := newFixture(t, verify.Config{})
+	k, issued := f.key(t)
+	never, _ := keyformat.Generate("kw")
+	tests := []struct {
+		name   string
+		secret string
+		want   keyward.VerifyCode
+	}{
+		{"issued", issued, keyward.VerifyValid},
+		{"never issued", never.Raw, keyward.VerifyNotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			g := newGate()
+			f.store.gate.Store(g)
+			defer f.store.gate.Store(nil)
+			before := f.store.lookups.Load()
+			results := make([]verify.Result, n)
+			errs := make([]error, n)
+			var wg sync.WaitGroup
+			for i := range n {
+				wg.Go(func() { results[i], errs[i] = f.verifier.Verify(t.Context(), tt.secret, nil) })
+			}
+			// Hold the lookup until every verification has either joined it or (were misses
+			// not shared) started its own, then let them all finish.
+			for verify.Waiting(f.verifier)+int(f.store.lookups.Load()-before) < n {
+				time.Sleep(time.Millisecond)
+			}
+			close(g.release)
+			wg.Wait()
+			if got := f.store.lookups.Load() - before; got != 1 {
+				t.Errorf("%d concurrent misses took %d store lookups, want 1", n, got)
+			}
+			for i := range n {
+				if errs[i] != nil || results[i].Code != tt.want {
+					t.Fatalf("verification %d: got %s %v, want %s", i, results[i].Code, errs[i], tt.want)
+				}
+				if tt.want == keyward.VerifyValid && results[i].Key.ID != k.ID {
+					t.Fatalf("verification %d: got key %s, want %s", i, results[i].Key.ID, k.ID)
+				}
+			}
+		})
+	}
+}
+
+// TestLookupRacingRevocation checks that a store read from before a revocation, still in
+// flight when the revocation lands, is neither shared with verifications that begin after it
+// nor cached.
+func TestLookupRacingRevocation(t *testing.T) {
+	f := newFixture(t, verify.Config{TTL: time.Hour})
+	ctx := t.Context()
+	k, secret := f.key(t)
+	g := newGate()
+	f.store.gate.Store(g)
+	release := sync.OnceFunc(func() { close(g.release) })
+	defer release() // should the test fail while the lookup is held
+	stale := make(chan verify.Result)
+	go func() {
+		res, _ := f.verifier.Verify(ctx, secret, nil)
+		stale <- res
+	}()
+	<-g.entered // the first lookup has read the key, still valid, and is held
+	f.store.gate.Store(nil)
+	if _, err := f.svc.RevokeKey(ctx, f.owner, k.ID); err != nil {
+		t.Fatal(err)
+	}
+	fresh := make(chan verify.Result)
+	go func() {
+		res, _ := f.verifier.Verify(ctx, secret, nil)
+		fresh <- res
+	}()
+	// The new verification must not wait on the held lookup: should it join it, fail rather
+	// than wait forever.
+	for res := (verify.Result{}); res.Code == ""; {
+		select {
+		case res = <-fresh:
+			if res.Code != keyward.VerifyRevoked {
+				t.Errorf("verification begun after the revocation: got %s, want REVOKED", res.Code)
+			}
+		default:
+			if verify.Waiting(f.verifier) > 0 {
+				t.Fatal("a verification begun after the revocation waits on a lookup begun before it")
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	release()
+	<-stale
+	if res, err := f.verifier.Verify(ctx, secret, nil); err != nil || res.Code != keyward.VerifyRevoked {
+		t.Errorf("after the stale lookup finished: got %s %v, want REVOKED", res.Code, err)
+	}
+}
+
+// TestWarmVerifyDoesNotAllocate checks that a cache hit costs no allocation beyond the
+// result, which is returned by value.
+func TestWarmVerifyDoesNotAllocate(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector makes sync.Pool drop items")
+	}
+	f := newFixture(t, verify.Config{})
+	ctx := t.Context()
+	_, secret := f.key(t, "read")
+	scopes := []string{"read"}
+	if res, _ := f.verifier.Verify(ctx, secret, scopes); !res.Valid {
+		t.Fatalf("verify = %s", res.Code)
+	}
+	allocs := testing.AllocsPerRun(100, func() {
+		if res, _ := f.verifier.Verify(ctx, secret, scopes); !res.Valid {
+			t.Fatalf("verify = %s", res.Code)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("a warm verification: got %v allocations, want 0", allocs)
+	}
+}
+
+func TestLastUsedNeverGoesBack(t *testing.T) {
+	f := newFixture(t, verify.Config{})
+	ctx := t.Context()
+	k, secret := f.key(t)
+	f.advance(10 * time.Second)
+	latest := f.clock()
+	f.verifier.Verify(ctx, secret, nil)
+	f.advance(-5 * time.Second) // a use reported late, from a clock behind
+	f.verifier.Verify(ctx, secret, nil)
+	if err := f.verifier.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	f.advance(-1 * time.Second) // and again after the flush
+	f.verifier.Verify(ctx, secret, nil)
+	if err := f.verifier.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(latest) {
+		t.Errorf("last_used_at = %v, want the latest use %v", got.LastUsedAt, latest)
+	}
+}
+
+// TestUseOfDroppedKeyIsFlushed checks that a use is written even when the key has left the
+// cache before the flush.
+func TestUseOfDroppedKeyIsFlushed(t *testing.T) {
+	tests := []struct {
+		name string
+		drop func(f *fixture, k *keyward.Key)
+	}{
+		{"invalidated", func(f *fixture, _ *keyward.Key) { f.verifier.IdentityChanged(context.Background(), f.owner.AccountID) }},
+		{"key changed", func(f *fixture, k *keyward.Key) { f.verifier.KeyChanged(context.Background(), k) }},
+		{"evicted", func(f *fixture, _ *keyward.Key) {
+			for range 10 { // a cache of one key: each of these evicts the one before
+				_, other := f.key(f.tb)
+				f.verifier.Verify(context.Background(), other, nil)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, verify.Config{CacheSize: 1, TTL: time.Minute})
+			ctx := t.Context()
+			k, secret := f.key(t)
+			used := f.clock()
+			if res, _ := f.verifier.Verify(ctx, secret, nil); !res.Valid {
+				t.Fatalf("verify = %s", res.Code)
+			}
+			tt.drop(f, k)
+			if err := f.verifier.Flush(ctx); err != nil {
+				t.Fatal(err)
+			}
+			got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got.LastUsedAt == nil || !got.LastUsedAt.Equal(used) {
+				t.Errorf("last_used_at = %v, want %v", got.LastUsedAt, used)
+			}
+		})
+	}
+}
+
+// TestUsesRecordedDuringFlushes verifies keys from several goroutines while flushes run
+// alongside, in rounds with the clock a second later each time and the cache emptied every
+// other round, and checks that no use was lost: each key's last_used_at is the last round's.
+func TestUsesRecordedDuringFlushes(t *testing.T) {
+	const rounds, workers = 20, 4
+	f := newFixture(t, verify.Config{})
+	ctx := t.Context()
+	keys := make([]*keyward.Key, 5)
+	secrets := make([]string, len(keys))
+	for i := range keys {
+		keys[i], secrets[i] = f.key(t)
+	}
+	stop := make(chan struct{})
+	var background sync.WaitGroup
+	background.Go(func() {
+		for {
+			select {
+			case <-stop:
+				return
+			case <-time.After(time.Millisecond):
+			}
+			if err := f.verifier.Flush(ctx); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	for round := range rounds {
+		f.advance(time.Second)
+		if round%2 == 1 {
+			// Drop the snapshots, some perhaps with uses not yet flushed.
+			f.verifier.IdentityChanged(ctx, f.owner.AccountID)
+		}
+		var wg sync.WaitGroup
+		for range workers {
+			wg.Go(func() {
+				for range 20 {
+					for _, s := range secrets {
+						if res, err := f.verifier.Verify(ctx, s, nil); err != nil || !res.Valid {
+							t.Errorf("verify: got %s %v, want VALID", res.Code, err)
+							return
+						}
+					}
+				}
+			})
+		}
+		wg.Wait()
+	}
+	close(stop)
+	background.Wait()
+	if err := f.verifier.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(f.clock()) {
+			t.Errorf("key %s: last_used_at = %v, want %v", k.ID, got.LastUsedAt, f.clock())
+		}
+	}
+}
+
+func TestFailedFlushIsRetried(t *testing.T) {
+	f := newFixture(t, verify.Config{})
+	ctx := t.Context()
+	k, secret := f.key(t)
+	f.verifier.Verify(ctx, secret, nil)
+	down := errors.New("database down")
+	f.store.touchErr.Store(&down)
+	if err := f.verifier.Flush(ctx); !errors.Is(err, down) {
+		t.Fatalf("Flush = %v, want %v", err, down)
+	}
+	f.store.touchErr.Store(nil)
+	if err := f.verifier.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(f.clock()) {
+		t.Errorf("last_used_at = %v after the retry, want %v", got.LastUsedAt, f.clock())
+	}
 }
 
 // BenchmarkVerify measures a warm verification: parse, hash, cache hit, checks. It runs in
