@@ -17,6 +17,7 @@ var allowed = map[string][]string{
 	"internal/keyward":        {"internal/keyformat"},
 	"internal/config":         {"internal/keyformat"},
 	"internal/sqlite":         {"internal/keyward"},
+	"internal/postgres":       {"internal/keyward"},
 	"internal/storetest":      {"internal/keyward"},
 	"internal/oidctest":       {},
 	"internal/verify":         {"internal/keyformat", "internal/keyward"},
@@ -24,6 +25,7 @@ var allowed = map[string][]string{
 	"internal/httpapi":        {"internal/authn", "internal/httpapi/compat", "internal/keyward", "internal/verify"},
 	"internal/httpapi/compat": {"internal/authn", "internal/keyward"},
 	"internal/deptest":        {},
+	"bench/load":              {"client"},
 	"client":                  {},
 	"cmd/keyward":             {"*"},
 }

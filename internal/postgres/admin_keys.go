@@ -1,0 +1,57 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_scheme, created_at, revoked_at`
+
+// CreateAdminKey inserts k. Errors: EConflict if its hash is taken; ENotFound if its account
+// does not exist.
+func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
+	_, err := s.pool.Exec(ctx,
+		`INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+		k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme,
+		ts(k.CreatedAt), nullTS(k.RevokedAt))
+	return writeError(err, "admin key "+k.ID, violations{
+		"admin_keys_hash_key":     conflict("an admin key with this hash already exists"),
+		"admin_keys_account_fkey": notFound("account", k.AccountID),
+	})
+}
+
+// AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
+func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
+	var (
+		k         keyward.AdminKey
+		createdAt time.Time
+		revokedAt *time.Time
+	)
+	err := s.pool.QueryRow(ctx,
+		`SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = $1`, hash).
+		Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, keyward.Errorf(keyward.ENotFound, "admin key not found")
+	}
+	if err != nil {
+		return nil, fmt.Errorf("postgres: admin key by hash: %w", err)
+	}
+	k.CreatedAt = createdAt.UTC()
+	k.RevokedAt = utc(revokedAt)
+	return &k, nil
+}
+
+// CountAdminKeys counts admin keys, revoked or not, in all accounts.
+func (s *Store) CountAdminKeys(ctx context.Context) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
+		return 0, fmt.Errorf("postgres: count admin keys: %w", err)
+	}
+	return n, nil
+}
