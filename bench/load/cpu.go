@@ -1,0 +1,69 @@
+package main
+
+import "time"
+
+// cpuSample is the processor time used so far by this process and by the Keyward server,
+// read at one moment.
+type cpuSample struct {
+	ok       bool
+	at       time.Time
+	self     time.Duration
+	server   time.Duration
+	serverOK bool
+	busy     time.Duration
+	busyOK   bool
+}
+
+// cpuUse is the processor time spent during a measured stretch, in cores: 1.0 is one core
+// busy all the time. It shows how the shared cores were split between the load generator
+// and the server.
+type cpuUse struct {
+	WallSeconds float64 `json:"wall_seconds"`
+	// LoadProcess is what this process used: the load generator, and also the bare server
+	// when the baseline is driven, since it runs in this process.
+	LoadProcess float64 `json:"load_process_cores"`
+	// Keyward is what the Keyward subprocess used; absent for the baseline and with -url.
+	Keyward *float64 `json:"keyward_cores,omitempty"`
+	// Others is what every other process on the machine used: the noise of a shared
+	// machine. With -url it includes the server.
+	Others *float64 `json:"other_processes_cores,omitempty"`
+}
+
+// cpuProbe returns a function that samples the CPU time of this process and, when pid is
+// not 0, of process pid. It returns nil where CPU times cannot be read.
+func cpuProbe(pid int) func() cpuSample {
+	if _, ok := selfCPU(); !ok {
+		return nil
+	}
+	return func() cpuSample {
+		s := cpuSample{at: time.Now()}
+		s.self, s.ok = selfCPU()
+		s.busy, s.busyOK = machineBusy()
+		if pid != 0 {
+			s.server, s.serverOK = processCPU(pid)
+		}
+		return s
+	}
+}
+
+// since is the use between an earlier sample and s.
+func (s cpuSample) since(before cpuSample) *cpuUse {
+	wall := s.at.Sub(before.at).Seconds()
+	if !s.ok || wall <= 0 {
+		return nil
+	}
+	u := &cpuUse{WallSeconds: wall, LoadProcess: (s.self - before.self).Seconds() / wall}
+	if s.serverOK && before.serverOK {
+		k := (s.server - before.server).Seconds() / wall
+		u.Keyward = &k
+	}
+	if s.busyOK && before.busyOK {
+		o := (s.busy-before.busy).Seconds()/wall - u.LoadProcess
+		if u.Keyward != nil {
+			o -= *u.Keyward
+		}
+		o = max(o, 0) // the counters tick at different moments
+		u.Others = &o
+	}
+	return u
+}

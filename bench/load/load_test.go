@@ -1,0 +1,192 @@
+package main
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// testBodies are verification bodies for keys no server knows; the bare baseline does not
+// look at them.
+func testBodies(n int) [][]byte {
+	b := make([][]byte, n)
+	for i := range b {
+		b[i] = []byte(`{"key":"bench_test` + strings.Repeat("x", i) + `"}`)
+	}
+	return b
+}
+
+// TestLoadBare drives the bare baseline the way a run does, briefly: every request must be
+// counted as VALID, with latencies and a rate.
+func TestLoadBare(t *testing.T) {
+	url, stop, err := startBare()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stop()
+	bare := newTarget("bare", url, false, 2, 2*time.Second)
+	defer bare.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	bodies := testBodies(3)
+
+	p := load(ctx, bare, bodies, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(0))
+	if p.Requests == 0 || p.PerSecond <= 0 {
+		t.Fatalf("load: %d requests at %.0f/s, want some", p.Requests, p.PerSecond)
+	}
+	if p.failures() != 0 {
+		t.Errorf("load: %d failures (%v), want 0", p.failures(), p.ErrorSamples)
+	}
+	if p.Seconds < 0.4 || p.Seconds > 2 {
+		t.Errorf("load measured %.2fs, want about 0.4s", p.Seconds)
+	}
+	if l := p.Latency; l.P50 <= 0 || l.P50 > l.P99 || l.P99 > l.P999 || l.P999 > l.Max {
+		t.Errorf("latencies p50 %v p99 %v p99.9 %v max %v, want 0 < p50 <= p99 <= p99.9 <= max", l.P50, l.P99, l.P999, l.Max)
+	}
+
+	o := once(ctx, bare, bodies, 2)
+	if o.Requests != uint64(len(bodies)) || o.failures() != 0 {
+		t.Errorf("once: %d requests, %d failures, want %d and 0", o.Requests, o.failures(), len(bodies))
+	}
+}
+
+// TestVerifyOutcomes checks that every kind of failed verification is counted as one.
+func TestVerifyOutcomes(t *testing.T) {
+	answer := func(status int, body string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(status)
+			w.Write([]byte(body))
+		}
+	}
+	tests := []struct {
+		name                     string
+		handler                  http.HandlerFunc
+		closed                   bool
+		wantCode                 bool
+		errors, non200, notValid uint64
+		sample                   string
+	}{
+		{name: "keyward VALID", handler: answer(200, `{"valid":true,"code":"VALID","key_id":"k"}`), wantCode: true},
+		{name: "bare valid", handler: answer(200, `{"valid":true}`)},
+		{name: "bare answer where a code is wanted", handler: answer(200, `{"valid":true}`), wantCode: true, notValid: 2, sample: `code ""`},
+		{name: "not found", handler: answer(200, `{"valid":false,"code":"NOT_FOUND"}`), wantCode: true, notValid: 2, sample: `"NOT_FOUND"`},
+		{name: "unavailable", handler: answer(503, `{"status":503,"code":"unavailable"}`), wantCode: true, non200: 2, sample: "status 503"},
+		{name: "not JSON", handler: answer(200, `ok`), notValid: 2, sample: "not JSON"},
+		{name: "no server", handler: answer(200, `{"valid":true}`), closed: true, errors: 2},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := httptest.NewServer(tt.handler)
+			defer srv.Close()
+			if tt.closed {
+				srv.Close()
+			}
+			tg := newTarget(tt.name, srv.URL, tt.wantCode, 1, time.Second)
+			defer tg.close()
+			p := once(context.Background(), tg, testBodies(2), 1)
+			if p.Errors != tt.errors || p.Non200 != tt.non200 || p.NotValid != tt.notValid {
+				t.Errorf("errors %d, non-200 %d, not valid %d; want %d, %d, %d", p.Errors, p.Non200, p.NotValid, tt.errors, tt.non200, tt.notValid)
+			}
+			if tt.sample != "" && (len(p.ErrorSamples) == 0 || !strings.Contains(p.ErrorSamples[0], tt.sample)) {
+				t.Errorf("error samples %q, want the first to contain %q", p.ErrorSamples, tt.sample)
+			}
+		})
+	}
+}
+
+func TestServerLog(t *testing.T) {
+	const key = "kwadmin_Rd5sXLqeThWZUlmD78i4qYBfpg3dVGn4rgxa39yiY1"
+	out := "\n  Keyward created the root admin key for account \"default\".\n" +
+		"  It is shown only this once. Store it now:\n\n      " + key + "\n\n" +
+		"  Use it as the bearer of management requests, e.g.\n      export KEYWARD_TOKEN=" + key + "\n\n" +
+		"time=2026-11-23T20:00:00Z level=WARN msg=\"verify: could not record key use\" err=busy\n" +
+		"a line without its end"
+	l := newServerLog(20)
+	// In small pieces, as a pipe may deliver it.
+	for chunk := range slices.Chunk([]byte(out), 7) {
+		l.Write(chunk)
+	}
+	if got := l.adminKey(); got != key {
+		t.Errorf("admin key %q, want %q", got, key)
+	}
+	want := []string{`time=2026-11-23T20:00:00Z level=WARN msg="verify: could not record key use" err=busy`}
+	if got := l.tail(); !slices.Equal(got, want) {
+		t.Errorf("tail %q, want %q", got, want)
+	}
+	if got := l.count(); got != 1 {
+		t.Errorf("count %d, want 1", got)
+	}
+}
+
+func TestIsValid(t *testing.T) {
+	tests := []struct {
+		answer   string
+		wantCode bool
+		want     bool
+	}{
+		{`{"valid":true}`, false, true},
+		{`{"valid":true}`, true, false},
+		{`{"valid":true,"code":"VALID"}`, true, true},
+		{`{"valid":false,"code":"REVOKED"}`, true, false},
+		{`{"valid": true, "code": "VALID"}`, true, false}, // another format fails the run, never passes it
+		{``, false, false},
+	}
+	for _, tt := range tests {
+		if got := isValid([]byte(tt.answer), tt.wantCode); got != tt.want {
+			t.Errorf("isValid(%q, %v) = %v, want %v", tt.answer, tt.wantCode, got, tt.want)
+		}
+	}
+}
+
+func TestRedactURLs(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []string
+		want []string
+	}{
+		{"no URL", []string{"--cache-ttl=10m", "--log-level", "warn"}, []string{"--cache-ttl=10m", "--log-level", "warn"}},
+		{"flag=URL", []string{"--database=postgres://kw:s3cret@db:5432/kw?sslmode=disable"}, []string{"--database=postgres://kw:xxxxx@db:5432/kw?sslmode=disable"}},
+		{"URL as its own argument", []string{"--database", "postgres://kw:s3cret@db/kw"}, []string{"--database", "postgres://kw:xxxxx@db/kw"}},
+		{"URL without a password", []string{"--database=postgres://kw@db/kw"}, []string{"--database=postgres://kw@db/kw"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := redactURLs(tt.in); !slices.Equal(got, tt.want) {
+				t.Errorf("redactURLs(%q) = %q, want %q", tt.in, got, tt.want)
+			}
+		})
+	}
+}
+
+func TestParseFlags(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		wantErr string
+	}{
+		{name: "defaults"},
+		{name: "server flags", args: []string{"-server-flag", "--cache-ttl=10m", "-server-flag=--cache-size=5"}},
+		{name: "token without url", args: []string{"-token", "kwadmin_x"}, wantErr: "-token needs -url"},
+		{name: "every problem at once", args: []string{"-keys", "0", "-c", "0", "-d", "0s"}, wantErr: "-keys must be at least 1; -c must be at least 1; -d must be positive"},
+		{name: "url with server flags", args: []string{"-url", "http://127.0.0.1:1", "-token", "t", "-server-flag", "--x"}, wantErr: "-url uses a running one"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var stderr strings.Builder
+			o, err := parseFlags(tt.args, &stderr)
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Fatalf("parseFlags(%q): %v", tt.args, err)
+			case tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)):
+				t.Fatalf("parseFlags(%q) error %v, want one containing %q", tt.args, err, tt.wantErr)
+			case err == nil && o.deadline <= 0:
+				t.Errorf("deadline %v, want a positive default", o.deadline)
+			}
+		})
+	}
+}

@@ -1,0 +1,292 @@
+// Command load measures Keyward: how fast it creates keys, how long a first (uncached)
+// verification takes, and the throughput and latency of cached verifications over kept-alive
+// HTTP/1.1 connections, next to a bare net/http server driven the same way in the same run.
+//
+// It starts its own `keyward serve` on 127.0.0.1 with a temporary data directory (or uses
+// the server given by -url and -token), creates the keys through the API, and stops the
+// server at the end, also on error or Ctrl-C. bench/README.md explains every number.
+//
+//	go run ./bench/load -keys 1000 -c 16 -d 10s -rounds 3
+//	go run ./bench/load -json -server-flag --cache-ttl=10m
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+// options are the command's flags.
+type options struct {
+	url         string
+	token       string
+	keywardBin  string
+	serverFlags []string
+	keys        int
+	coldKeys    int
+	warmKeys    int
+	conc        int
+	duration    time.Duration
+	warmup      time.Duration
+	rounds      int
+	seedConc    int
+	coldConc    int
+	reqTimeout  time.Duration
+	deadline    time.Duration
+	json        bool
+}
+
+func parseFlags(args []string, stderr io.Writer) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("load", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, `Usage: go run ./bench/load [flags]
+
+Starts Keyward on 127.0.0.1 (or uses -url), seeds keys through the API, measures a first
+verification of each key, then drives POST /v1/keys/verify and a bare net/http server in turn
+and compares them. See bench/README.md.
+
+Flags:
+`)
+		fs.PrintDefaults()
+	}
+	fs.StringVar(&o.url, "url", "", "use the Keyward server at this base URL instead of starting one (needs -token)")
+	fs.StringVar(&o.token, "token", "", "admin key for -url (default: $KEYWARD_TOKEN, which keeps it out of the process list)")
+	fs.StringVar(&o.keywardBin, "keyward-bin", "", "run this keyward binary instead of building ./cmd/keyward")
+	fs.Func("server-flag", "pass `arg` to keyward serve after the harness's own flags, so it wins (repeatable), e.g. -server-flag=--cache-ttl=10m", func(s string) error {
+		o.serverFlags = append(o.serverFlags, s)
+		return nil
+	})
+	fs.IntVar(&o.keys, "keys", 1000, "keys to create and verify")
+	fs.IntVar(&o.coldKeys, "cold-keys", 0, "verify only the first this many keys once in the cold phase (default: all)")
+	fs.IntVar(&o.warmKeys, "warm-keys", 0, "cycle through only the first this many keys in the warm phases (default: all)")
+	fs.IntVar(&o.conc, "c", 32, "concurrent connections for the warm phases, one request at a time each")
+	fs.DurationVar(&o.duration, "d", 10*time.Second, "measured duration of each warm phase")
+	fs.DurationVar(&o.warmup, "warmup", time.Second, "unmeasured warm-up before each warm phase")
+	fs.IntVar(&o.rounds, "rounds", 1, "baseline-then-keyward rounds; medians are reported")
+	fs.IntVar(&o.seedConc, "seed-c", 8, "keys created at a time")
+	fs.IntVar(&o.coldConc, "cold-c", 1, "first verifications at a time (1 measures a miss without queueing)")
+	fs.DurationVar(&o.reqTimeout, "timeout", 5*time.Second, "timeout of every request")
+	fs.DurationVar(&o.deadline, "deadline", 0, "give up after this long (default: enough for the run at 50 keys/s)")
+	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if fs.NArg() > 0 {
+		return o, usageError(fs, "unexpected arguments: %s", strings.Join(fs.Args(), " "))
+	}
+	if o.url != "" && o.token == "" {
+		o.token = os.Getenv("KEYWARD_TOKEN")
+	}
+	var problems []string
+	if o.url == "" && o.token != "" {
+		problems = append(problems, "-token needs -url")
+	}
+	if o.url != "" && o.token == "" {
+		problems = append(problems, "-url needs -token or $KEYWARD_TOKEN")
+	}
+	if o.url != "" && (o.keywardBin != "" || len(o.serverFlags) > 0) {
+		problems = append(problems, "-keyward-bin and -server-flag start a server; -url uses a running one")
+	}
+	for _, c := range []struct {
+		name string
+		bad  bool
+	}{
+		{"-keys must be at least 1", o.keys < 1},
+		{"-cold-keys must be between 0 and -keys", o.coldKeys < 0 || o.coldKeys > o.keys},
+		{"-warm-keys must be between 0 and -keys", o.warmKeys < 0 || o.warmKeys > o.keys},
+		{"-c must be at least 1", o.conc < 1},
+		{"-seed-c must be at least 1", o.seedConc < 1},
+		{"-cold-c must be at least 1", o.coldConc < 1},
+		{"-rounds must be at least 1", o.rounds < 1},
+		{"-d must be positive", o.duration <= 0},
+		{"-warmup must not be negative", o.warmup < 0},
+		{"-timeout must be positive", o.reqTimeout <= 0},
+		{"-deadline must not be negative", o.deadline < 0},
+	} {
+		if c.bad {
+			problems = append(problems, c.name)
+		}
+	}
+	if len(problems) > 0 {
+		return o, usageError(fs, "%s", strings.Join(problems, "; "))
+	}
+	if o.coldKeys == 0 {
+		o.coldKeys = o.keys
+	}
+	if o.warmKeys == 0 {
+		o.warmKeys = o.keys
+	}
+	if o.deadline == 0 {
+		// Generous: seeding at 50 keys/s, first verifications at 100/s per worker, and each
+		// warm phase with 15 s to spare.
+		o.deadline = 5*time.Minute +
+			time.Duration(o.keys)*20*time.Millisecond +
+			time.Duration(o.coldKeys)*10*time.Millisecond/time.Duration(o.coldConc) +
+			time.Duration(2*o.rounds)*(o.warmup+o.duration+15*time.Second)
+	}
+	return o, nil
+}
+
+func usageError(fs *flag.FlagSet, format string, a ...any) error {
+	err := fmt.Errorf(format, a...)
+	fmt.Fprintln(fs.Output(), "load:", err)
+	return err
+}
+
+// run is the whole command; it returns the exit code: 0 when every verification was VALID,
+// 1 when the run failed, 2 for bad flags.
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseFlags(args, stderr)
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		return 2
+	}
+
+	ctx, cancel := context.WithCancelCause(context.Background())
+	defer cancel(nil)
+	signals := make(chan os.Signal, 1)
+	signal.Notify(signals, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		if sig, ok := <-signals; ok {
+			fmt.Fprintf(stderr, "\n%v: stopping (again to quit at once) …\n", sig)
+			signal.Stop(signals) // a second Ctrl-C kills this program the default way
+			cancel(fmt.Errorf("interrupted by %v", sig))
+		}
+	}()
+	defer func() {
+		signal.Stop(signals)
+		close(signals)
+	}()
+	ctx, stopDeadline := context.WithTimeoutCause(ctx, o.deadline, fmt.Errorf("the run took longer than -deadline %s", o.deadline))
+	defer stopDeadline()
+
+	rep := newReport(o)
+	if err := bench(ctx, o, rep, stderr); err != nil {
+		rep.Failures = append(rep.Failures, err.Error())
+	}
+	rep.Passed = len(rep.Failures) == 0
+	if o.json {
+		writeText(stderr, rep)
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		if err := enc.Encode(rep); err != nil {
+			fmt.Fprintln(stderr, "load:", err)
+			return 1
+		}
+	} else {
+		writeText(stdout, rep)
+	}
+	if !rep.Passed {
+		return 1
+	}
+	return 0
+}
+
+// bench runs the whole measurement, filling rep as it goes so that an interrupted run still
+// reports what it measured.
+func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err error) {
+	baseURL, token, pid := o.url, o.token, 0
+	if baseURL == "" {
+		srv, err := startKeyward(ctx, o.keywardBin, o.serverFlags, progress)
+		if err != nil {
+			return err
+		}
+		defer func() {
+			fmt.Fprintln(progress, "stopping keyward …")
+			if stopErr := srv.stop(); stopErr != nil {
+				rep.Failures = append(rep.Failures, stopErr.Error())
+			}
+			rep.Server.LogLines = srv.log.count()
+			rep.Server.LogTail = srv.log.tail()
+		}()
+		baseURL, token, pid = srv.url, srv.token, srv.pid()
+		rep.Server.URL = baseURL
+		fmt.Fprintf(progress, "keyward is listening on %s\n", baseURL)
+	}
+
+	fmt.Fprintf(progress, "seeding %d keys, %d at a time …\n", o.keys, o.seedConc)
+	bodies, seeded, err := seed(ctx, baseURL, token, o.keys, o.seedConc, o.reqTimeout, progress)
+	if err != nil {
+		return fmt.Errorf("seeding: %w", err)
+	}
+	rep.Seed = &seeded
+	rep.Settings.VerifyBodyBytes = len(bodies[0])
+
+	kw := newTarget("keyward", strings.TrimSuffix(baseURL, "/")+"/v1/keys/verify", true, max(o.conc, o.coldConc), o.reqTimeout)
+	defer kw.close()
+	fmt.Fprintf(progress, "verifying %d keys once each, %d at a time …\n", o.coldKeys, o.coldConc)
+	cold := once(ctx, kw, bodies[:o.coldKeys], o.coldConc)
+	kw.close()
+	rep.Cold = &cold
+	if ctx.Err() != nil {
+		return context.Cause(ctx)
+	}
+	rep.check("cold", cold)
+
+	bareURL, stopBare, err := startBare()
+	if err != nil {
+		return fmt.Errorf("starting the bare server: %w", err)
+	}
+	defer stopBare()
+	bare := newTarget("bare", bareURL, false, o.conc, o.reqTimeout)
+	defer bare.close()
+
+	selfProbe, kwProbe := cpuProbe(0), cpuProbe(pid)
+	for r := range o.rounds {
+		rep.Rounds = append(rep.Rounds, round{})
+		rd := &rep.Rounds[r]
+		for _, side := range []struct {
+			t     *target
+			probe func() cpuSample
+			into  **phase
+		}{{bare, selfProbe, &rd.Bare}, {kw, kwProbe, &rd.Keyward}} {
+			fmt.Fprintf(progress, "round %d/%d: %s, %d connections, %s …\n", r+1, o.rounds, side.t.name, o.conc, o.duration)
+			p := load(ctx, side.t, bodies[:o.warmKeys], o.conc, o.warmup, o.duration, side.probe)
+			side.t.close() // the next phase starts with fresh connections, made during its warm-up
+			if ctx.Err() != nil {
+				return context.Cause(ctx)
+			}
+			*side.into = &p
+			rep.check(fmt.Sprintf("round %d %s", r+1, side.t.name), p)
+		}
+	}
+	rep.summarise()
+	return nil
+}
+
+// redactURLs hides the password of any URL in a server flag, such as a database URL.
+func redactURLs(flags []string) []string {
+	out := make([]string, len(flags))
+	for i, f := range flags {
+		out[i] = f
+		name, value, hasName := strings.Cut(f, "=")
+		if !hasName || !strings.HasPrefix(name, "-") {
+			name, value = "", f
+		}
+		if u, err := url.Parse(value); err == nil && u.User != nil {
+			if _, ok := u.User.Password(); ok {
+				if name != "" {
+					out[i] = name + "=" + u.Redacted()
+				} else {
+					out[i] = u.Redacted()
+				}
+			}
+		}
+	}
+	return out
+}
