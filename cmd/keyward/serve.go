@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/postgres"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -33,13 +34,21 @@ type Main struct {
 	Now func() time.Time
 
 	log      *slog.Logger
-	store    *sqlite.Store
+	store    keyward.Store
 	verifier *verify.Verifier
 	service  *keyward.Service
 	listener net.Listener
 	http     *http.Server
 	served   chan error
+
+	// invalidations hears, with PostgreSQL, of the changes other nodes make, for the cache.
+	invalidations *postgres.Listener
+	stopListening context.CancelFunc
+	listenerDone  chan struct{}
 }
+
+// listenTimeout bounds the wait at start for the first LISTEN on the database.
+const listenTimeout = 30 * time.Second
 
 // Run opens the store, bootstraps it if it is new, and starts serving. It returns once the
 // server is listening; Close stops it.
@@ -62,12 +71,19 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	}
 	defer func() {
 		if err != nil {
+			m.stopListener()
+			if m.verifier != nil {
+				m.verifier.Close(context.Background()) // nothing was served: nothing to flush
+				m.verifier = nil
+			}
 			m.closeStore()
 		}
 	}()
 
-	if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-		return fmt.Errorf("creating data directory: %w", err)
+	if !m.Config.UsesPostgres() {
+		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
+			return fmt.Errorf("creating data directory: %w", err)
+		}
 	}
 	secrets, err := m.Config.LoadOrCreateSecrets()
 	if err != nil {
@@ -77,7 +93,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	if m.store, err = sqlite.Open(ctx, m.Config.DatabasePath()); err != nil {
+	var pg *postgres.Store
+	if m.Config.UsesPostgres() {
+		if pg, err = postgres.Open(ctx, m.Config.Database); err != nil {
+			return fmt.Errorf("opening %s: %w", m.Config.RedactedDatabase(), err)
+		}
+		m.store = pg
+	} else if m.store, err = sqlite.Open(ctx, m.Config.DatabasePath()); err != nil {
 		return fmt.Errorf("opening %s: %w", m.Config.DatabasePath(), err)
 	}
 	m.verifier = verify.New(m.store, hasher, verify.Config{
@@ -86,8 +108,21 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Now:       m.Now,
 		Logger:    m.log,
 	})
+	// With one SQLite file there is one node, whose cache hears of its own changes. With
+	// PostgreSQL every node must hear of every node's: changes go out as notices too, and
+	// this node listens for the others'.
+	var events interface {
+		keyward.KeyEvents
+		keyward.IdentityEvents
+	} = m.verifier
+	if pg != nil {
+		events = postgres.NewNotifier(pg, m.verifier, m.log)
+		if err := m.listen(ctx); err != nil {
+			return err
+		}
+	}
 	m.service = keyward.NewService(m.store, hasher, keyward.WithClock(m.Now),
-		keyward.WithKeyEvents(m.verifier), keyward.WithIdentityEvents(m.verifier))
+		keyward.WithKeyEvents(events), keyward.WithIdentityEvents(events))
 	m.verifier.SetResolver(m.service)
 
 	// Authentication is set up first: a wrong OIDC issuer must stop the first start before
@@ -110,6 +145,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Authenticator: auth,
 		Logger:        m.log,
 		Version:       version,
+		Ready:         m.ready,
 	})
 	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
 		return err
@@ -130,8 +166,59 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		go func() { m.served <- m.http.Serve(m.listener) }()
 	}
-	m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
+	if m.Config.UsesPostgres() {
+		m.log.Info("keyward is listening", "url", m.URL(), "database", m.Config.RedactedDatabase(), "version", version)
+	} else {
+		m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
+	}
 	return nil
+}
+
+// listen starts the listener for other nodes' cache invalidations and waits until it is
+// listening: a key this node cached before then could miss its revocation. The listener
+// runs until Close, past the end of ctx, so that requests finishing during a graceful
+// shutdown still hear of revocations.
+func (m *Main) listen(ctx context.Context) error {
+	l, err := postgres.NewListener(m.Config.Database, m.verifier, postgres.ListenerConfig{Logger: m.log})
+	if err != nil {
+		return err
+	}
+	lctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	m.invalidations, m.stopListening, m.listenerDone = l, cancel, make(chan struct{})
+	go func() {
+		defer close(m.listenerDone)
+		l.Run(lctx)
+	}()
+	timeout := time.NewTimer(listenTimeout)
+	defer timeout.Stop()
+	select {
+	case <-l.Listening():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-timeout.C:
+		return fmt.Errorf("cannot listen for other nodes' cache invalidations within %s: %w", listenTimeout, l.Ready())
+	}
+}
+
+// ready reports whether this node hears other nodes' cache invalidations. A node that does
+// not could serve a revoked key until its cache entry ages out, so it leaves the load
+// balancer's rotation until it hears them again (and has flushed its cache).
+func (m *Main) ready(context.Context) error {
+	if m.invalidations == nil {
+		return nil
+	}
+	return m.invalidations.Ready()
+}
+
+// stopListener stops the invalidation listener, if there is one, and waits for it.
+func (m *Main) stopListener() {
+	if m.stopListening == nil {
+		return
+	}
+	m.stopListening()
+	<-m.listenerDone
+	m.stopListening = nil
 }
 
 // authenticator accepts admin keys, API keys and, when an issuer is configured, its OIDC
@@ -188,6 +275,7 @@ func (m *Main) Close(ctx context.Context) error {
 			errs = append(errs, fmt.Errorf("flushing key use: %w", err))
 		}
 	}
+	m.stopListener()
 	errs = append(errs, m.closeStore())
 	return errors.Join(errs...)
 }
@@ -238,7 +326,18 @@ func loadConfig(cmd *cobra.Command, allFlags bool) *config.Config {
 	} else {
 		cfg.BindStoreFlags(cmd.Flags())
 	}
+	hideSecretDefaults(cmd)
 	return &cfg
+}
+
+// hideSecretDefaults keeps --help from printing, as a flag's default, a secret that came from
+// the environment: the server secret, or a database URL with its password.
+func hideSecretDefaults(cmd *cobra.Command) {
+	for _, name := range []string{"server-secret", "database"} {
+		if f := cmd.Flags().Lookup(name); f != nil {
+			f.DefValue = ""
+		}
+	}
 }
 
 func newServeCmd() *cobra.Command {
@@ -246,14 +345,19 @@ func newServeCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Run the Keyward service",
-		Long: `Run the Keyward service on an embedded SQLite database in the data directory.
+		Long: `Run the Keyward service on an embedded SQLite database in the data directory, or, with
+--database, on a PostgreSQL database that any number of nodes share. Nodes sharing one
+database must share one --server-secret; each tells the others through the database of every
+revocation and change, so that no node's cache keeps serving a revoked key.
 
 On the first start with an empty store it creates the root admin key and prints it once to
 stderr. It stops gracefully on SIGINT or SIGTERM: requests in flight finish and buffered
 last-used times are written.`,
 		Example: `  keyward serve
   keyward serve --addr 127.0.0.1:9090 --data /var/lib/keyward
-  KEYWARD_ADDR=0.0.0.0:8080 keyward serve`,
+  KEYWARD_ADDR=0.0.0.0:8080 keyward serve
+  KEYWARD_DATABASE_URL_FILE=/run/secrets/database-url KEYWARD_SERVER_SECRET_FILE=/run/secrets/server-secret \
+    keyward serve --addr 0.0.0.0:8080`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			m := &Main{Config: *cfg, Stderr: cmd.ErrOrStderr()}
@@ -275,12 +379,20 @@ last-used times are written.`,
 func newMigrateCmd() *cobra.Command {
 	var cfg *config.Config
 	cmd := &cobra.Command{
-		Use:     "migrate",
-		Short:   "Create or upgrade the database schema, then exit",
-		Long:    "Apply every pending migration to the database in the data directory. 'keyward serve' does this on start too.",
-		Example: `  keyward migrate --data ./keyward-data`,
-		Args:    cobra.NoArgs,
+		Use:   "migrate",
+		Short: "Create or upgrade the database schema, then exit",
+		Long:  "Apply every pending migration to the database: SQLite in the data directory, or the PostgreSQL database --database names. 'keyward serve' does this on start too.",
+		Example: `  keyward migrate --data ./keyward-data
+  KEYWARD_DATABASE_URL_FILE=/run/secrets/database-url keyward migrate`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if cfg.UsesPostgres() {
+				if err := postgres.Migrate(cmd.Context(), cfg.Database); err != nil {
+					return err
+				}
+				fmt.Fprintf(cmd.OutOrStdout(), "%s is up to date\n", cfg.RedactedDatabase())
+				return nil
+			}
 			if err := sqlite.Migrate(cmd.Context(), cfg.DatabasePath()); err != nil {
 				return err
 			}
@@ -289,6 +401,8 @@ func newMigrateCmd() *cobra.Command {
 		},
 	}
 	cfg = loadConfig(cmd, false)
+	cfg.BindDatabaseFlag(cmd.Flags())
+	hideSecretDefaults(cmd)
 	return cmd
 }
 
@@ -303,15 +417,16 @@ func newAdminCmd() *cobra.Command {
 		Use:   "create-key",
 		Short: "Create an admin key and print it once",
 		Long: `Create an admin key for an account, creating the account if it does not exist, and print
-the key once to stdout. It works on the data directory directly, so it can recover access
-when every admin key is lost; run it where the data directory is.`,
+the key once to stdout. It works on the database directly, so it can recover access when
+every admin key is lost: run it where the data directory is, or with the --database and
+--server-secret of the running servers.`,
 		Example: `  keyward admin create-key --name ci
   keyward admin create-key --account acme --name acme-root --data /var/lib/keyward`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			// A mistyped --data would otherwise create a new, empty store and print a key
 			// that opens nothing the server serves.
-			if _, err := os.Stat(cfg.DatabasePath()); err != nil {
+			if _, err := os.Stat(cfg.DatabasePath()); err != nil && !cfg.UsesPostgres() {
 				return fmt.Errorf("no Keyward database at %s: start 'keyward serve' once first, or pass the --data of the running server", cfg.DatabasePath())
 			}
 			secrets, err := cfg.LoadOrCreateSecrets()
@@ -322,7 +437,12 @@ when every admin key is lost; run it where the data directory is.`,
 			if err != nil {
 				return err
 			}
-			store, err := sqlite.Open(cmd.Context(), cfg.DatabasePath())
+			var store keyward.Store
+			if cfg.UsesPostgres() {
+				store, err = postgres.Open(cmd.Context(), cfg.Database)
+			} else {
+				store, err = sqlite.Open(cmd.Context(), cfg.DatabasePath())
+			}
 			if err != nil {
 				return err
 			}
@@ -338,6 +458,8 @@ when every admin key is lost; run it where the data directory is.`,
 		},
 	}
 	cfg = loadConfig(create, false)
+	cfg.BindDatabaseFlag(create.Flags())
+	hideSecretDefaults(create)
 	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
 	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
 	admin.AddCommand(create)

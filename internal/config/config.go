@@ -26,13 +26,20 @@ import (
 type Config struct {
 	// Addr is the address to listen on.
 	Addr string
-	// DataDir holds the SQLite database and the generated server secret.
+	// DataDir holds the SQLite database and the generated server secret. It is not used
+	// when Database is set.
 	DataDir string
+	// Database, when set, is a postgres:// or postgresql:// URL: the data is kept in that
+	// PostgreSQL database, which any number of nodes may share. Empty: SQLite in DataDir. It
+	// may hold a password, so it is never logged or quoted in an error as it is.
+	Database string
 	// ServerSecret is the key-hashing secret ("pepper"): "VERSION:BASE64" entries separated
 	// by commas, or one bare base64 value (version 1). Empty: read or create
-	// DataDir/server-secret. Several nodes sharing a database must share it.
+	// DataDir/server-secret. Several nodes sharing a database must share it, so it is
+	// required with Database.
 	ServerSecret string
-	// CacheSize bounds the verification cache, in keys.
+	// CacheSize bounds the verification cache, in keys. Its memory is not reserved: it grows
+	// as the cache fills, by about 200 bytes a key beside the key itself.
 	CacheSize int
 	// CacheTTL is how long a cached key is trusted without re-reading it.
 	CacheTTL time.Duration
@@ -63,7 +70,7 @@ func Default() Config {
 	return Config{
 		Addr:            "127.0.0.1:8080",
 		DataDir:         "./keyward-data",
-		CacheSize:       100_000,
+		CacheSize:       1_000_000,
 		CacheTTL:        30 * time.Second,
 		ShutdownTimeout: 15 * time.Second,
 		LogLevel:        "info",
@@ -81,8 +88,9 @@ type Var struct {
 // Vars lists every setting: the flag, its environment variable and what it does.
 var Vars = []Var{
 	{"addr", "KEYWARD_ADDR", "address to listen on"},
-	{"data", "KEYWARD_DATA", "data directory: SQLite database and generated server secret"},
-	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start"},
+	{"data", "KEYWARD_DATA", "data directory: SQLite database and generated server secret (unused with --database)"},
+	{"database", "KEYWARD_DATABASE_URL", "PostgreSQL URL (postgres://…) to keep the data in, shared by any number of nodes, instead of SQLite in --data; needs --server-secret (also KEYWARD_DATABASE_URL_FILE)"},
+	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start; required with --database"},
 	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
 	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
@@ -125,17 +133,22 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 			*dst = d
 		}
 	}
-	str("KEYWARD_ADDR", &c.Addr)
-	str("KEYWARD_DATA", &c.DataDir)
-	str("KEYWARD_SERVER_SECRET", &c.ServerSecret)
-	if path := getenv("KEYWARD_SERVER_SECRET_FILE"); path != "" {
-		b, err := os.ReadFile(path)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("KEYWARD_SERVER_SECRET_FILE: %w", err))
-		} else {
-			c.ServerSecret = strings.TrimSpace(string(b))
+	// A secret's file, when given, wins over the variable itself.
+	secret := func(name string, dst *string) {
+		str(name, dst)
+		if path := getenv(name + "_FILE"); path != "" {
+			b, err := os.ReadFile(path)
+			if err != nil {
+				errs = append(errs, fmt.Errorf("%s_FILE: %w", name, err))
+			} else {
+				*dst = strings.TrimSpace(string(b))
+			}
 		}
 	}
+	str("KEYWARD_ADDR", &c.Addr)
+	str("KEYWARD_DATA", &c.DataDir)
+	secret("KEYWARD_DATABASE_URL", &c.Database)
+	secret("KEYWARD_SERVER_SECRET", &c.ServerSecret)
 	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
@@ -173,6 +186,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	}
 	fs.StringVar(&c.Addr, "addr", c.Addr, usage("addr"))
 	fs.StringVar(&c.DataDir, "data", c.DataDir, usage("data"))
+	fs.StringVar(&c.Database, "database", c.Database, usage("database"))
 	fs.StringVar(&c.ServerSecret, "server-secret", c.ServerSecret, usage("server-secret"))
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
@@ -186,6 +200,16 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.OIDCAccount, "oidc-account", c.OIDCAccount, usage("oidc-account"))
 	fs.StringVar(&c.OIDCAccountClaim, "oidc-account-claim", c.OIDCAccountClaim, usage("oidc-account-claim"))
 	fs.StringVar(&c.OIDCRole, "oidc-role", c.OIDCRole, usage("oidc-role"))
+}
+
+// BindDatabaseFlag registers only --database, for commands that work on the store without
+// serving.
+func (c *Config) BindDatabaseFlag(fs FlagSet) {
+	for _, v := range Vars {
+		if v.Flag == "database" {
+			fs.StringVar(&c.Database, v.Flag, c.Database, v.Usage+" ("+v.Env+")")
+		}
+	}
 }
 
 // BindStoreFlags registers only the flags that locate the store and its secret, for commands
@@ -207,8 +231,16 @@ func (c *Config) Validate() error {
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("addr %q is not host:port", c.Addr))
 	}
-	if c.DataDir == "" {
+	if c.Database == "" && c.DataDir == "" {
 		errs = append(errs, errors.New("data directory must not be empty"))
+	}
+	if c.Database != "" {
+		if err := checkDatabaseURL(c.Database); err != nil {
+			errs = append(errs, err)
+		}
+		if c.ServerSecret == "" {
+			errs = append(errs, ErrSharedSecretRequired)
+		}
 	}
 	if c.ServerSecret != "" {
 		if _, err := ParseSecrets(c.ServerSecret); err != nil {
@@ -270,6 +302,35 @@ func (c *Config) Level() (slog.Level, error) {
 
 // DatabasePath is where the SQLite database lives.
 func (c *Config) DatabasePath() string { return filepath.Join(c.DataDir, "keyward.db") }
+
+// UsesPostgres reports whether the data is kept in PostgreSQL (Database is set) rather than
+// in SQLite in the data directory.
+func (c *Config) UsesPostgres() bool { return c.Database != "" }
+
+// checkDatabaseURL reports whether dsn is a PostgreSQL URL. Its errors never quote dsn,
+// which may hold a password.
+func checkDatabaseURL(dsn string) error {
+	u, err := url.Parse(dsn)
+	if err != nil || (u.Scheme != "postgres" && u.Scheme != "postgresql") {
+		return errors.New("database must be a postgres:// or postgresql:// URL (leave it empty for SQLite in the data directory)")
+	}
+	return nil
+}
+
+// RedactedDatabase is Database fit for a log: its password, in the user information or in a
+// password query parameter, is replaced by "xxxxx".
+func (c *Config) RedactedDatabase() string {
+	u, err := url.Parse(c.Database)
+	if err != nil {
+		return "(a database URL that cannot be parsed)"
+	}
+	q := u.Query()
+	if q.Has("password") {
+		q.Set("password", "xxxxx")
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
 
 // ParseSecrets reads "VERSION:BASE64[,VERSION:BASE64…]", or one bare base64 value taken as
 // version 1. Standard and URL-safe base64, padded or not, are accepted.

@@ -143,3 +143,102 @@ func TestLostSecretIsNotReplaced(t *testing.T) {
 		t.Errorf("a new secret was written beside the old database")
 	}
 }
+
+func TestDatabase(t *testing.T) {
+	const password = "hunter2-do-not-log"
+	for _, tc := range []struct {
+		name     string
+		database string
+		secret   string
+		dataDir  string
+		// wantErr is a part of the error Validate must report; "" when it must accept.
+		wantErr string
+	}{
+		{name: "SQLite by default", dataDir: "./keyward-data"},
+		{name: "postgres URL with a shared secret", database: "postgres://keyward:" + password + "@db.internal:5432/keyward", secret: secret(1)},
+		{name: "postgresql URL, no data directory needed", database: "postgresql://db.internal/keyward?sslmode=require", secret: secret(1)},
+		{name: "no server secret", database: "postgres://keyward:" + password + "@db.internal/keyward", dataDir: "./keyward-data", wantErr: "every node shares"},
+		{name: "not a PostgreSQL URL", database: "mysql://root:" + password + "@db.internal/keyward", secret: secret(1), wantErr: "postgres:// or postgresql:// URL"},
+		{name: "key=value settings", database: "host=db.internal password=" + password, secret: secret(1), wantErr: "postgres:// or postgresql:// URL"},
+		{name: "no data directory for SQLite", wantErr: "data directory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			cfg.DataDir, cfg.Database, cfg.ServerSecret = tc.dataDir, tc.database, tc.secret
+			err := cfg.Validate()
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("Validate: %v, want no error", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("Validate: %v, want an error saying %q", err, tc.wantErr)
+			case err != nil && strings.Contains(err.Error(), password):
+				t.Errorf("the error quotes the database password: %v", err)
+			}
+			if got := cfg.UsesPostgres(); got != (tc.database != "") {
+				t.Errorf("UsesPostgres = %v with database %q", got, tc.database)
+			}
+		})
+	}
+}
+
+func TestDatabaseFromEnv(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "database-url")
+	const dsn = "postgres://keyward:pw@db.internal/keyward"
+	if err := os.WriteFile(file, []byte(dsn+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name    string
+		env     map[string]string
+		want    string
+		wantErr string
+	}{
+		{name: "variable", env: map[string]string{"KEYWARD_DATABASE_URL": dsn}, want: dsn},
+		{name: "file, trimmed", env: map[string]string{"KEYWARD_DATABASE_URL_FILE": file}, want: dsn},
+		{name: "file wins over the variable", env: map[string]string{"KEYWARD_DATABASE_URL": "postgres://other/db", "KEYWARD_DATABASE_URL_FILE": file}, want: dsn},
+		{name: "missing file", env: map[string]string{"KEYWARD_DATABASE_URL_FILE": filepath.Join(dir, "absent")}, wantErr: "KEYWARD_DATABASE_URL_FILE"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Default()
+			err := cfg.FromEnv(func(k string) string { return tc.env[k] })
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Errorf("FromEnv error %v does not name %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Database != tc.want {
+				t.Errorf("Database = %q, want %q", cfg.Database, tc.want)
+			}
+		})
+	}
+}
+
+func TestRedactedDatabase(t *testing.T) {
+	for _, tc := range []struct{ dsn, want string }{
+		{"postgres://keyward:s3cret@db.internal:5432/keyward?sslmode=require", "postgres://keyward:xxxxx@db.internal:5432/keyward?sslmode=require"},
+		{"postgres://keyward@db.internal/keyward?password=s3cret&sslmode=disable", "postgres://keyward@db.internal/keyward?password=xxxxx&sslmode=disable"},
+		{"postgresql://db.internal/keyward", "postgresql://db.internal/keyward"},
+	} {
+		cfg := Config{Database: tc.dsn}
+		if got := cfg.RedactedDatabase(); got != tc.want {
+			t.Errorf("RedactedDatabase(%q) = %q, want %q", tc.dsn, got, tc.want)
+		}
+	}
+}
+
+func TestNoSecretIsGeneratedForPostgres(t *testing.T) {
+	cfg := Default()
+	cfg.DataDir = t.TempDir()
+	cfg.Database = "postgres://db.internal/keyward"
+	if _, err := cfg.LoadOrCreateSecrets(); !errors.Is(err, ErrSharedSecretRequired) {
+		t.Errorf("with --database and no secret: err = %v, want ErrSharedSecretRequired", err)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.DataDir, SecretFile)); err == nil {
+		t.Errorf("a secret was generated into one node's data directory")
+	}
+}

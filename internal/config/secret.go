@@ -22,13 +22,23 @@ const SecretFile = "server-secret"
 // silently turn every key and admin key into NOT_FOUND.
 var ErrSecretMissing = errors.New("the data directory has a database but no server-secret file; restore the file from a backup, or set KEYWARD_SERVER_SECRET to the secret the database was made with")
 
+// ErrSharedSecretRequired is returned when the data is kept in PostgreSQL and no server
+// secret is configured: a secret generated into one node's data directory would leave the
+// keys that node creates unverifiable on every other node.
+var ErrSharedSecretRequired = errors.New("with --database, set --server-secret (or KEYWARD_SERVER_SECRET, or KEYWARD_SERVER_SECRET_FILE) to one secret that every node shares: " +
+	"a secret generated into one node's data directory would leave the keys that node creates unverifiable on every other node")
+
 // LoadOrCreateSecrets returns the configured server secrets, or those in the data directory,
 // generating that file (mode 0600) on first start. Losing the file makes every stored key
 // unverifiable, so it is created once, never overwritten, and never made anew beside an
-// existing database (ErrSecretMissing).
+// existing database (ErrSecretMissing). With PostgreSQL the secret must be configured
+// (ErrSharedSecretRequired).
 func (c *Config) LoadOrCreateSecrets() ([]keyformat.Secret, error) {
 	if c.ServerSecret != "" {
 		return ParseSecrets(c.ServerSecret)
+	}
+	if c.UsesPostgres() {
+		return nil, ErrSharedSecretRequired
 	}
 	path := filepath.Join(c.DataDir, SecretFile)
 	b, err := os.ReadFile(path)

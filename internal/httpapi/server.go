@@ -35,6 +35,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Version is reported in the OpenAPI document.
 	Version string
+	// Ready, when set, is asked by /readyz after the store answers: for example whether this
+	// node hears other nodes' cache invalidations.
+	Ready func(context.Context) error
 }
 
 // Route is one method and path the server answers, as registered on its router.
@@ -49,6 +52,7 @@ type Server struct {
 	verifier *verify.Verifier
 	authn    *authn.Authenticator
 	log      *slog.Logger
+	ready    func(context.Context) error
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -68,6 +72,7 @@ func New(cfg Config) *Server {
 		verifier: cfg.Verifier,
 		authn:    cfg.Authenticator,
 		log:      cfg.Logger,
+		ready:    cfg.Ready,
 		mux:      http.NewServeMux(),
 	}
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
@@ -280,6 +285,13 @@ func (s *Server) registerHealth() {
 			s.log.Warn("readiness check failed", "err", err)
 			writeProblem(w, newProblem(http.StatusServiceUnavailable, "the store is not answering"))
 			return
+		}
+		if s.ready != nil {
+			if err := s.ready(ctx); err != nil {
+				s.log.Warn("readiness check failed", "err", err)
+				writeProblem(w, newProblem(http.StatusServiceUnavailable, "this node is not ready: it does not hear other nodes' cache invalidations"))
+				return
+			}
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
