@@ -46,7 +46,7 @@ and 'keyward environments', who may do what with 'keyward users', 'keyward roles
 	}
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(), newMigrateCmd(), newAdminCmd())
+	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
 	addClientCommands(root)
 	return root
 }

@@ -1,0 +1,575 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	// The drivers of the source's own connection, which reads what the store interface cannot
+	// list. internal/sqlite and internal/postgres register them too; naming them here says
+	// which names sql.Open is given.
+	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
+	_ "modernc.org/sqlite"             // "sqlite"
+
+	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/postgres"
+	"github.com/keyward/keyward/internal/sqlite"
+)
+
+func newMigrateStoreCmd() *cobra.Command {
+	var from, to string
+	cmd := &cobra.Command{
+		Use:   "migrate-store --from PATH_OR_URL --to PATH_OR_URL",
+		Short: "Copy everything from one store to another (SQLite to PostgreSQL, or back)",
+		Long: `Copy every account, project, environment, custom role, user, project membership, API key,
+admin key and audit event from one store into another, empty one, keeping every id, time and
+key hash, so that every key and admin key goes on working against the copy.
+
+A store is a PostgreSQL URL (postgres://… or postgresql://…), or SQLite: a data directory (as
+--data takes; its keyward.db is used) or the path of a database file. The target's schema is
+created if it has none; a target that already holds an account is refused, including one that
+'keyward serve' has started on (it creates the default account).
+
+Stop every server that writes to the source first: the copy is not one transaction, and
+what changes during it may be missing from the copy or make it fail. A copy that fails
+part-way leaves the target half-filled; empty it before running again.
+
+The server secret is not in the store. Start the target's servers with the secret the
+source's keys were hashed with, or no key will verify.`,
+		Example: `  keyward migrate-store --from /var/lib/keyward --to postgres://keyward@db.internal/keyward
+  keyward migrate-store --from postgres://keyward@db.internal/keyward --to ./keyward-data`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			src, err := parseStoreLocation(from)
+			if err != nil {
+				return fmt.Errorf("--from: %w", err)
+			}
+			dst, err := parseStoreLocation(to)
+			if err != nil {
+				return fmt.Errorf("--to: %w", err)
+			}
+			return migrateStore(cmd.Context(), src, dst, cmd.OutOrStdout(), cmd.ErrOrStderr())
+		},
+	}
+	cmd.Flags().StringVar(&from, "from", "", "the store to copy: a data directory, a keyward.db file or a postgres:// URL")
+	cmd.Flags().StringVar(&to, "to", "", "the empty store to copy into: a data directory, a database file or a postgres:// URL")
+	cmd.MarkFlagRequired("from")
+	cmd.MarkFlagRequired("to")
+	return cmd
+}
+
+// storeLocation is a store named on the command line: a PostgreSQL database or a SQLite file.
+type storeLocation struct {
+	url  string // a postgres:// URL; "" for SQLite
+	path string // the SQLite database file
+}
+
+// parseStoreLocation reads a postgres:// or postgresql:// URL, or else a SQLite path: a
+// directory (an existing one, or a new one without an extension) stands for its keyward.db.
+func parseStoreLocation(s string) (storeLocation, error) {
+	if s == "" {
+		return storeLocation{}, errors.New("name a data directory, a database file or a postgres:// URL")
+	}
+	if strings.HasPrefix(s, "postgres://") || strings.HasPrefix(s, "postgresql://") {
+		if _, err := url.Parse(s); err != nil {
+			// The error would quote the URL, password included.
+			return storeLocation{}, errors.New("the PostgreSQL URL cannot be parsed")
+		}
+		return storeLocation{url: s}, nil
+	}
+	if strings.Contains(s, "://") {
+		return storeLocation{}, errors.New("only postgres:// and postgresql:// URLs are stores; anything else is a SQLite path")
+	}
+	info, err := os.Stat(s)
+	if (err == nil && info.IsDir()) || (errors.Is(err, fs.ErrNotExist) && filepath.Ext(s) == "") {
+		return storeLocation{path: filepath.Join(s, "keyward.db")}, nil
+	}
+	return storeLocation{path: s}, nil
+}
+
+func (l storeLocation) isPostgres() bool { return l.url != "" }
+
+// String names the store for messages, without a password.
+func (l storeLocation) String() string {
+	if !l.isPostgres() {
+		return l.path
+	}
+	cfg := config.Config{Database: l.url}
+	return cfg.RedactedDatabase()
+}
+
+// open opens the store, creating its schema (and, for SQLite, its file) if it has none.
+func (l storeLocation) open(ctx context.Context) (keyward.Store, error) {
+	if l.isPostgres() {
+		return postgres.Open(ctx, l.url)
+	}
+	return sqlite.Open(ctx, l.path)
+}
+
+// openSource opens the store to copy from, and a connection of its own to its database for
+// what the store interface cannot list. It refuses a location that holds no Keyward
+// database rather than creating an empty one there.
+func (l storeLocation) openSource(ctx context.Context) (keyward.Store, *sql.DB, error) {
+	var (
+		db  *sql.DB
+		err error
+	)
+	if l.isPostgres() {
+		db, err = sql.Open("pgx", l.url)
+	} else {
+		if _, statErr := os.Stat(l.path); statErr != nil {
+			return nil, nil, fmt.Errorf("no Keyward database at %s", l.path)
+		}
+		abs, absErr := filepath.Abs(l.path)
+		if absErr != nil {
+			return nil, nil, absErr
+		}
+		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: url.Values{
+			"_pragma": {"busy_timeout(5000)", "query_only(1)"},
+		}.Encode()}
+		if !strings.HasPrefix(u.Path, "/") {
+			u.Path = "/" + u.Path // a Windows drive letter
+		}
+		db, err = sql.Open("sqlite", u.String())
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("%s: %w", l, err)
+	}
+	// Opening the store would create a schema in a database that has none (a mistyped
+	// database name, say); the copy would then find nothing and say nothing was wrong.
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("no Keyward data in %s: %w", l, err)
+	}
+	store, err := l.open(ctx)
+	if err != nil {
+		db.Close()
+		return nil, nil, fmt.Errorf("opening %s: %w", l, err)
+	}
+	return store, db, nil
+}
+
+// migrateStore copies everything from src into dst, which must hold no account, and reports
+// what it copied to stdout and its progress to stderr.
+func migrateStore(ctx context.Context, src, dst storeLocation, stdout, stderr io.Writer) error {
+	from, raw, err := src.openSource(ctx)
+	if err != nil {
+		return err
+	}
+	defer from.Close()
+	defer raw.Close()
+	to, err := dst.open(ctx)
+	if err != nil {
+		return fmt.Errorf("opening %s: %w", dst, err)
+	}
+	defer to.Close()
+
+	if err := checkEmpty(ctx, to); err != nil {
+		return fmt.Errorf("%s: %w", dst, err)
+	}
+	c := &storeCopier{from: from, to: to, raw: raw, progress: stderr}
+	if err := c.copyAll(ctx); err != nil {
+		return fmt.Errorf("copying %s to %s: %w\n\nThe target now holds part of the copy: empty it (drop and create the database again, or delete the file) before running again", src, dst, err)
+	}
+	fmt.Fprintf(stdout, "Copied %s to %s:\n%s", src, dst, c.copied)
+	printSecretReminder(stdout, src, dst)
+	return nil
+}
+
+// checkEmpty refuses a target that holds an account: copying into it would
+// mix two stores' data, or fail half-way on the first id or name they share.
+func checkEmpty(ctx context.Context, s keyward.Store) error {
+	accounts, err := s.ListAccounts(ctx, "", 1)
+	if err != nil {
+		return err
+	}
+	if len(accounts) > 0 {
+		return errors.New("the target already holds accounts; migrate-store copies only into an empty store " +
+			"(a server started on it creates the default account: copy before starting one)")
+	}
+	return nil
+}
+
+// printSecretReminder says where the server secret is and where it must go: the store holds
+// only hashes made with it.
+func printSecretReminder(w io.Writer, src, dst storeLocation) {
+	fmt.Fprintln(w, "\nThe server secret is not in the store: every key and admin key in it verifies only under")
+	fmt.Fprintln(w, "the secret it was hashed with.")
+	if file, ok := secretFileOf(src); ok {
+		fmt.Fprintf(w, "  The source's secret is the file %s.\n", file)
+	} else {
+		fmt.Fprintln(w, "  The source's secret is the --server-secret (or KEYWARD_SERVER_SECRET, or")
+		fmt.Fprintln(w, "  KEYWARD_SERVER_SECRET_FILE) that its servers were started with.")
+	}
+	if dst.isPostgres() {
+		fmt.Fprintln(w, "  Give every node on the target that same secret, beside --database: copy it to each node")
+		fmt.Fprintln(w, "  and set KEYWARD_SERVER_SECRET_FILE to its path (or pass --server-secret).")
+	} else {
+		fmt.Fprintf(w, "  Put that same secret in %s (mode 0600), or start the server with\n",
+			filepath.Join(filepath.Dir(dst.path), config.SecretFile))
+		fmt.Fprintln(w, "  KEYWARD_SERVER_SECRET_FILE (or --server-secret) set to it.")
+	}
+}
+
+// secretFileOf returns the generated server secret beside a SQLite store, if there is one.
+func secretFileOf(l storeLocation) (string, bool) {
+	if l.isPostgres() {
+		return "", false
+	}
+	file := filepath.Join(filepath.Dir(l.path), config.SecretFile)
+	_, err := os.Stat(file)
+	return file, err == nil
+}
+
+// copyBatch is how many rows each list call reads.
+const copyBatch = 500
+
+// storeCopier copies one store into another through the keyward.Store interface, and reads
+// from the source's database directly the two things the interface cannot list: admin keys,
+// and which accounts the audit log holds events for.
+type storeCopier struct {
+	from, to keyward.Store
+	raw      *sql.DB
+	progress io.Writer
+	copied   copyCounts
+}
+
+// copyCounts counts the rows copied, by table.
+type copyCounts struct {
+	accounts, projects, environments, roles, users, keys, memberships, adminKeys, auditEvents int
+}
+
+// String lists the counts, one a line.
+func (c copyCounts) String() string {
+	var b strings.Builder
+	for _, n := range []struct {
+		what string
+		n    int
+	}{
+		{"accounts", c.accounts}, {"projects", c.projects}, {"environments", c.environments},
+		{"custom roles", c.roles}, {"users", c.users}, {"API keys", c.keys},
+		{"project memberships", c.memberships}, {"admin keys", c.adminKeys}, {"audit events", c.auditEvents},
+	} {
+		fmt.Fprintf(&b, "  %-20s %d\n", n.what, n.n)
+	}
+	return b.String()
+}
+
+// copyAll copies every account with everything in it, then the admin keys and the audit log,
+// and checks that it copied as many rows of each table as the source holds.
+func (c *storeCopier) copyAll(ctx context.Context) error {
+	err := eachPage(func(after string) ([]*keyward.Account, error) {
+		return c.from.ListAccounts(ctx, after, copyBatch)
+	}, func(a *keyward.Account) string { return a.ID }, func(a *keyward.Account) error {
+		return c.copyAccount(ctx, a)
+	})
+	if err != nil {
+		return err
+	}
+	if err := c.copyAdminKeys(ctx); err != nil {
+		return err
+	}
+	if err := c.copyAudit(ctx); err != nil {
+		return err
+	}
+	return c.checkCounts(ctx)
+}
+
+// copyAccount copies a and what it holds, each kind before those that refer to it: roles
+// before the users, keys and memberships that hold them; projects and environments before
+// keys; users before their keys; keys before their memberships.
+func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error {
+	if err := c.to.CreateAccount(ctx, a); err != nil {
+		return fmt.Errorf("account %s: %w", a.ID, err)
+	}
+	c.copied.accounts++
+	id := a.ID
+	steps := []struct {
+		what string
+		copy func() error
+	}{
+		{"custom roles", func() error {
+			return eachPage(func(after string) ([]*keyward.Role, error) { return c.from.ListRoles(ctx, id, after, copyBatch) },
+				func(r *keyward.Role) string { return r.ID },
+				func(r *keyward.Role) error { return count(&c.copied.roles, c.to.CreateRole(ctx, r)) })
+		}},
+		{"projects", func() error {
+			return eachPage(func(after string) ([]*keyward.Project, error) { return c.from.ListProjects(ctx, id, after, copyBatch) },
+				func(p *keyward.Project) string { return p.ID },
+				func(p *keyward.Project) error {
+					if err := count(&c.copied.projects, c.to.CreateProject(ctx, p)); err != nil {
+						return err
+					}
+					return c.copyEnvironments(ctx, p)
+				})
+		}},
+		{"users", func() error {
+			return eachPage(func(after string) ([]*keyward.User, error) { return c.from.ListUsers(ctx, id, after, copyBatch) },
+				func(u *keyward.User) string { return u.ID },
+				func(u *keyward.User) error { return count(&c.copied.users, c.to.CreateUser(ctx, u)) })
+		}},
+		{"API keys", func() error { return c.copyKeys(ctx, id) }},
+		{"project memberships", func() error {
+			return eachPage(func(after string) ([]*keyward.Membership, error) {
+				return c.from.ListMemberships(ctx, keyward.MembershipFilter{AccountID: id, After: after, Limit: copyBatch})
+			}, func(m *keyward.Membership) string { return m.ID },
+				func(m *keyward.Membership) error { return count(&c.copied.memberships, c.to.CreateMembership(ctx, m)) })
+		}},
+	}
+	for _, s := range steps {
+		if err := s.copy(); err != nil {
+			return fmt.Errorf("account %q (%s), %s: %w", a.Name, a.ID, s.what, err)
+		}
+	}
+	fmt.Fprintf(c.progress, "copied account %q (%s)\n", a.Name, a.ID)
+	return nil
+}
+
+func (c *storeCopier) copyEnvironments(ctx context.Context, p *keyward.Project) error {
+	return eachPage(func(after string) ([]*keyward.Environment, error) {
+		return c.from.ListEnvironments(ctx, p.AccountID, p.ID, after, copyBatch)
+	}, func(e *keyward.Environment) string { return e.ID },
+		func(e *keyward.Environment) error {
+			return count(&c.copied.environments, c.to.CreateEnvironment(ctx, e))
+		})
+}
+
+// copyKeys copies the account's keys with every field as it is: CreateKey stores a key as
+// given, replaced_by_key_id, grace_expires_at, revoked_at and last_used_at included.
+//
+// A key's project accesses are left out: they are its memberships, which the memberships
+// step copies with their own ids and times (CreateKey would make them anew, with new ids and
+// the key's creation time, which an access added later does not have).
+//
+// A rotated key refers to its successor, which must exist when the key is inserted. Keys are
+// listed by id, which is by creation time, so a successor usually comes after the key it
+// replaced: such a key waits until its successor is in.
+func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
+	var (
+		listed  string                        // the highest id listed so far
+		waiting = map[string]bool{}           // keys listed but not inserted
+		waiters = map[string][]*keyward.Key{} // by the id of the successor they wait for
+	)
+	inserted := func(id string) bool { return id <= listed && !waiting[id] }
+	var insert func(k *keyward.Key) error
+	insert = func(k *keyward.Key) error {
+		row := *k
+		row.ProjectAccesses = nil
+		if err := c.to.CreateKey(ctx, &row); err != nil {
+			return fmt.Errorf("key %s: %w", k.ID, err)
+		}
+		c.copied.keys++
+		delete(waiting, k.ID)
+		next := waiters[k.ID]
+		delete(waiters, k.ID)
+		for _, w := range next {
+			if err := insert(w); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	err := eachPage(func(after string) ([]*keyward.Key, error) {
+		return c.from.ListKeys(ctx, keyward.KeyFilter{AccountID: accountID, After: after, Limit: copyBatch})
+	}, func(k *keyward.Key) string { return k.ID }, func(k *keyward.Key) error {
+		listed = k.ID
+		if k.ReplacedByKeyID != "" && !inserted(k.ReplacedByKeyID) {
+			waiting[k.ID] = true
+			waiters[k.ReplacedByKeyID] = append(waiters[k.ReplacedByKeyID], k)
+			return nil
+		}
+		return insert(k)
+	})
+	if err != nil {
+		return err
+	}
+	for successor, keys := range waiters { // any one of them makes the point
+		return fmt.Errorf("key %s is replaced by key %s, which the source does not list", keys[0].ID, successor)
+	}
+	return nil
+}
+
+// copyAdminKeys copies every admin key. The store interface finds one only by its hash, so
+// they are read from the source's database.
+func (c *storeCopier) copyAdminKeys(ctx context.Context) error {
+	keys, err := readAdminKeys(ctx, c.raw)
+	if err != nil {
+		return fmt.Errorf("reading admin keys: %w", err)
+	}
+	for _, k := range keys {
+		if err := count(&c.copied.adminKeys, c.to.CreateAdminKey(ctx, k)); err != nil {
+			return fmt.Errorf("admin key %s: %w", k.ID, err)
+		}
+	}
+	return nil
+}
+
+// readAdminKeys reads every admin key from a Keyward database, SQLite or PostgreSQL. There
+// are few, so they are all read at once.
+func readAdminKeys(ctx context.Context, db *sql.DB) ([]*keyward.AdminKey, error) {
+	rows, err := db.QueryContext(ctx,
+		`SELECT id, account_id, name, key_prefix, last4, hash, hash_scheme, created_at, revoked_at
+		FROM admin_keys ORDER BY id`)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var keys []*keyward.AdminKey
+	for rows.Next() {
+		var (
+			k                    keyward.AdminKey
+			createdAt, revokedAt any
+		)
+		if err := rows.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt); err != nil {
+			return nil, err
+		}
+		t, err := rawTime(createdAt)
+		if err == nil && t == nil {
+			err = errors.New("created_at is NULL")
+		}
+		if err != nil {
+			return nil, fmt.Errorf("admin key %s: %w", k.ID, err)
+		}
+		k.CreatedAt = *t
+		if k.RevokedAt, err = rawTime(revokedAt); err != nil {
+			return nil, fmt.Errorf("admin key %s: %w", k.ID, err)
+		}
+		keys = append(keys, &k)
+	}
+	return keys, rows.Err()
+}
+
+// rawTime reads a time column as the source's driver returns it: Unix microseconds from
+// SQLite, a time.Time from PostgreSQL, nil for NULL.
+func rawTime(v any) (*time.Time, error) {
+	var t time.Time
+	switch v := v.(type) {
+	case nil:
+		return nil, nil
+	case int64:
+		t = time.UnixMicro(v)
+	case time.Time:
+		t = v
+	default:
+		return nil, fmt.Errorf("a time stored as %T", v)
+	}
+	t = t.UTC()
+	return &t, nil
+}
+
+// copyAudit copies the audit log. The log keeps events whose account no longer exists, or
+// never did, which listing the accounts would miss, so the accounts to read it for are those
+// its events name.
+func (c *storeCopier) copyAudit(ctx context.Context) error {
+	rows, err := c.raw.QueryContext(ctx, `SELECT DISTINCT account_id FROM audit_events ORDER BY account_id`)
+	if err != nil {
+		return fmt.Errorf("reading the audit log's accounts: %w", err)
+	}
+	var accounts []string
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			rows.Close()
+			return fmt.Errorf("reading the audit log's accounts: %w", err)
+		}
+		accounts = append(accounts, id)
+	}
+	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
+		return fmt.Errorf("reading the audit log's accounts: %w", err)
+	}
+	for _, id := range accounts {
+		// The log is read newest first: each page continues before the oldest of the last.
+		before := ""
+		for {
+			events, err := c.from.ListAuditEvents(ctx, keyward.AuditFilter{AccountID: id, Before: before, Limit: copyBatch})
+			if err != nil {
+				return fmt.Errorf("audit log of account %s: %w", id, err)
+			}
+			for _, e := range events {
+				if err := count(&c.copied.auditEvents, c.to.RecordAudit(ctx, e)); err != nil {
+					return fmt.Errorf("audit event %s: %w", e.ID, err)
+				}
+			}
+			if len(events) < copyBatch {
+				break
+			}
+			before = events[len(events)-1].ID
+		}
+	}
+	return nil
+}
+
+// checkCounts compares what was copied with what the source's tables hold, so that rows the
+// listing could not reach, or rows written to the source during the copy, are not lost
+// without a word.
+func (c *storeCopier) checkCounts(ctx context.Context) error {
+	var errs []error
+	for _, t := range []struct {
+		table  string
+		copied int
+	}{
+		{"accounts", c.copied.accounts},
+		{"projects", c.copied.projects},
+		{"environments", c.copied.environments},
+		{"roles", c.copied.roles},
+		{"users", c.copied.users},
+		{"api_keys", c.copied.keys},
+		{"memberships", c.copied.memberships},
+		{"admin_keys", c.copied.adminKeys},
+		{"audit_events", c.copied.auditEvents},
+	} {
+		var n int
+		if err := c.raw.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(&n); err != nil {
+			errs = append(errs, fmt.Errorf("counting %s: %w", t.table, err))
+			continue
+		}
+		if n != t.copied {
+			errs = append(errs, fmt.Errorf("the source's %s table holds %d rows, and %d were copied", t.table, n, t.copied))
+		}
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%w (was a server still writing to the source?)", errors.Join(errs...))
+	}
+	return nil
+}
+
+// eachPage calls fn for every item that list returns, a page at a time: list is given the id
+// of the last item of the previous page, and a short page is the last.
+func eachPage[T any](list func(after string) ([]T, error), id func(T) string, fn func(T) error) error {
+	after := ""
+	for {
+		items, err := list(after)
+		if err != nil {
+			return err
+		}
+		for _, x := range items {
+			if err := fn(x); err != nil {
+				return err
+			}
+		}
+		if len(items) < copyBatch {
+			return nil
+		}
+		after = id(items[len(items)-1])
+	}
+}
+
+// count adds one to *n when err is nil, and returns err.
+func count(n *int, err error) error {
+	if err == nil {
+		*n++
+	}
+	return err
+}
