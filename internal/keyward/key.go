@@ -87,16 +87,29 @@ const (
 // expired (by its own expiry or the end of its rotation grace), then scopes. Every required
 // scope must be among the key's.
 func (k *Key) Check(now time.Time, requiredScopes []string) VerifyCode {
+	return k.Verdict(now, nil, requiredScopes, PermissionQuery{})
+}
+
+// Verdict applies every verification rule to a found key and what it stands for, in their
+// fixed order: revoked, expired, its user disabled, scopes, then the permission query. id may
+// be nil for a key whose identity was not resolved; a non-empty query then fails.
+func (k *Key) Verdict(now time.Time, id *Identity, requiredScopes []string, perms PermissionQuery) VerifyCode {
 	switch k.Status(now) {
 	case StatusRevoked:
 		return VerifyRevoked
 	case StatusExpired:
 		return VerifyExpired
 	}
+	if id != nil && id.UserDisabled() {
+		return VerifyDisabled
+	}
 	for _, s := range requiredScopes {
 		if !slices.Contains(k.Scopes, s) {
 			return VerifyInsufficientScope
 		}
+	}
+	if !perms.IsZero() && (id == nil || !perms.Eval(id.Permissions)) {
+		return VerifyInsufficientPermissions
 	}
 	return VerifyValid
 }

@@ -183,17 +183,7 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 		return Result{Code: keyward.VerifyNotFound}, nil
 	}
 	k, id := snap.key, snap.identity
-	code := k.Check(now, nil)
-	switch {
-	case code != keyward.VerifyValid:
-	case id != nil && id.UserDisabled():
-		code = keyward.VerifyDisabled
-	default:
-		code = k.Check(now, req.Scopes)
-		if code == keyward.VerifyValid && !req.Permissions.IsZero() && (id == nil || !req.Permissions.Eval(id.Permissions)) {
-			code = keyward.VerifyInsufficientPermissions
-		}
-	}
+	code := k.Verdict(now, id, req.Scopes, req.Permissions)
 	if code == keyward.VerifyValid {
 		v.uses.record(snap, now)
 	}
