@@ -134,9 +134,8 @@ type ProjectGrant struct {
 // Identity is everything a key stands for, resolved: who it acts for and what it may do.
 // Verification returns it, and authentication turns it into a Principal.
 type Identity struct {
-	Account *Account
-	User    *User // nil when the key acts for no user
-	Role    *Role // nil when the key has no account-level role
+	User *User // nil when the key acts for no user
+	Role *Role // nil when the key has no account-level role
 	// Projects are the key's project memberships (and, for a user's key, the user's).
 	Projects []ProjectGrant
 	// Permissions are the key's effective permissions: its role's and its project roles',

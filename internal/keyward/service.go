@@ -596,13 +596,19 @@ func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in Rota
 	if err := validateExpiry(expiresAt, now); err != nil {
 		return nil, err
 	}
-	prefix := oldID.Account.KeyPrefix
+	var prefix string
 	if old.ProjectID != "" {
 		proj, err := s.store.Project(ctx, p.AccountID, old.ProjectID)
 		if err != nil {
 			return nil, err
 		}
 		prefix = proj.KeyPrefix
+	} else {
+		acct, err := s.store.Account(ctx, p.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		prefix = acct.KeyPrefix
 	}
 	next := &Key{
 		ID:                   NewID(),
