@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync"
 	"sync/atomic"
@@ -567,4 +568,47 @@ func BenchmarkVerify(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// BenchmarkVerifyCacheScale measures warm verification with the cache holding 1 000 keys and
+// with it holding a million (and, with KEYWARD_BENCH_10M=1, ten million: about 5 GB), each
+// verification picking a key anywhere in the cache, so that a large cache pays its CPU cache
+// misses. The keys are put in the cache directly (Prime): this measures the hot path's
+// scaling, not a store holding that many keys.
+func BenchmarkVerifyCacheScale(b *testing.B) {
+	sizes := []int{1_000, 1_000_000}
+	if os.Getenv("KEYWARD_BENCH_10M") == "1" {
+		sizes = append(sizes, 10_000_000)
+	}
+	for _, n := range sizes {
+		b.Run(fmt.Sprintf("keys=%d", n), func(b *testing.B) {
+			// Twice the keys: shards fill unevenly, and an evicted key would go to the (empty) store.
+			f := newFixture(b, verify.Config{CacheSize: 2 * n, TTL: time.Hour})
+			secrets := make([]string, n)
+			for i := range secrets {
+				g, err := keyformat.Generate("kw")
+				if err != nil {
+					b.Fatal(err)
+				}
+				secrets[i] = g.Raw
+				verify.Prime(f.verifier, g.Raw, &keyward.Key{ID: keyward.NewID(), AccountID: "a", Scopes: []string{"read"}, CreatedAt: time.Now()})
+			}
+			ctx := context.Background()
+			var next atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				x := next.Add(1) * 0x9E3779B97F4A7C15
+				for pb.Next() {
+					x ^= x << 13 // xorshift: a key anywhere in the cache, cheaply
+					x ^= x >> 7
+					x ^= x << 17
+					res, err := f.verifier.Verify(ctx, secrets[x%uint64(n)], nil)
+					if err != nil || !res.Valid {
+						panic(fmt.Sprintf("verify: %v %v", res.Code, err))
+					}
+				}
+			})
+		})
+	}
 }
