@@ -103,17 +103,7 @@ follows the cursors and prints every event. With --json the output is a JSON arr
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, events)
-			case len(events) == 0:
-				_, err = fmt.Fprintln(out, "No audit events.")
-			default:
-				err = writeAuditTable(out, events)
-			}
-			writeMoreHint(cmd, "events", next)
-			return err
+			return printList(cmd, conn, events, next, "events", "No audit events.", writeAuditTable)
 		},
 	}
 	f := cmd.Flags()

@@ -190,17 +190,7 @@ follows the cursors. With --json the output is a JSON array.`,
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, accounts)
-			case len(accounts) == 0:
-				_, err = fmt.Fprintln(out, "No accounts.")
-			default:
-				err = writeAccountsTable(out, accounts)
-			}
-			writeMoreHint(cmd, "accounts", next)
-			return err
+			return printList(cmd, conn, accounts, next, "accounts", "No accounts.", writeAccountsTable)
 		},
 	}
 	page.register(cmd, "accounts")
@@ -379,17 +369,7 @@ is a JSON array.`,
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, users)
-			case len(users) == 0:
-				_, err = fmt.Fprintln(out, "No users. Create one with 'keyward users create --email EMAIL'.")
-			default:
-				err = writeUsersTable(out, users)
-			}
-			writeMoreHint(cmd, "users", next)
-			return err
+			return printList(cmd, conn, users, next, "users", "No users. Create one with 'keyward users create --email EMAIL'.", writeUsersTable)
 		},
 	}
 	page.register(cmd, "users")
@@ -650,17 +630,7 @@ there are more, a hint with the next cursor goes to stderr. --all follows the cu
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, roles)
-			case len(roles) == 0:
-				_, err = fmt.Fprintln(out, "No roles.")
-			default:
-				err = writeRolesTable(out, roles)
-			}
-			writeMoreHint(cmd, "roles", next)
-			return err
+			return printList(cmd, conn, roles, next, "roles", "No roles.", writeRolesTable)
 		},
 	}
 	page.register(cmd, "roles")

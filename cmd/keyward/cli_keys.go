@@ -288,17 +288,7 @@ follows the cursors and prints every key. With --json the output is a JSON array
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, keys)
-			case len(keys) == 0:
-				_, err = fmt.Fprintln(out, "No keys.")
-			default:
-				err = writeKeysTable(out, keys)
-			}
-			writeMoreHint(cmd, "keys", next)
-			return err
+			return printList(cmd, conn, keys, next, "keys", "No keys.", writeKeysTable)
 		},
 	}
 	f := cmd.Flags()

@@ -69,17 +69,7 @@ cursors. With --json the output is a JSON array.`,
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, members)
-			case len(members) == 0:
-				_, err = fmt.Fprintf(out, "No members in project %s.\n", projectID)
-			default:
-				err = writeMembersTable(out, members)
-			}
-			writeMoreHint(cmd, "members", next)
-			return err
+			return printList(cmd, conn, members, next, "members", "No members in project "+projectID+".", writeMembersTable)
 		},
 	}
 	projectFlag(cmd, &projectID, "project whose members to list")

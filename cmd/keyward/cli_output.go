@@ -340,6 +340,23 @@ func fetchList[T any](all bool, every func() iter.Seq2[T, error], one func() (*c
 	return items, "", nil
 }
 
+// printList prints one list command's result: a JSON array with --json, else empty (a
+// sentence saying so) or a table, then the next-page hint.
+func printList[T any](cmd *cobra.Command, conn *apiConn, items []T, next, noun, empty string, table func(io.Writer, []T) error) error {
+	out := cmd.OutOrStdout()
+	var err error
+	switch {
+	case conn.json:
+		err = writeAPIJSON(out, items)
+	case len(items) == 0:
+		_, err = fmt.Fprintln(out, empty)
+	default:
+		err = table(out, items)
+	}
+	writeMoreHint(cmd, noun, next)
+	return err
+}
+
 // writeMoreHint tells a person how to get the next page. It goes to stderr so that stdout
 // stays a clean table or JSON array.
 func writeMoreHint(cmd *cobra.Command, noun, next string) {

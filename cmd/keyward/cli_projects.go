@@ -96,17 +96,7 @@ With --json the output is a JSON array.`,
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, projects)
-			case len(projects) == 0:
-				_, err = fmt.Fprintln(out, "No projects. Create one with 'keyward projects create --name NAME'.")
-			default:
-				err = writeProjectsTable(out, projects)
-			}
-			writeMoreHint(cmd, "projects", next)
-			return err
+			return printList(cmd, conn, projects, next, "projects", "No projects. Create one with 'keyward projects create --name NAME'.", writeProjectsTable)
 		},
 	}
 	page.register(cmd, "projects")
@@ -205,17 +195,7 @@ the next cursor goes to stderr. --all follows the cursors and prints every envir
 			if err != nil {
 				return conn.explain(err)
 			}
-			out := cmd.OutOrStdout()
-			switch {
-			case conn.json:
-				err = writeAPIJSON(out, envs)
-			case len(envs) == 0:
-				_, err = fmt.Fprintf(out, "No environments in project %s.\n", projectID)
-			default:
-				err = writeEnvironmentsTable(out, envs)
-			}
-			writeMoreHint(cmd, "environments", next)
-			return err
+			return printList(cmd, conn, envs, next, "environments", "No environments in project "+projectID+".", writeEnvironmentsTable)
 		},
 	}
 	cmd.Flags().StringVar(&projectID, "project", "", "project whose environments to list (required)")
