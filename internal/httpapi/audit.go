@@ -109,10 +109,7 @@ func (s *Server) registerAudit() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listAuditOutput{Body: make([]AuditEventJSON, len(items))}
-		for i, e := range items {
-			out.Body[i] = auditEventJSON(e)
-		}
+		out := &listAuditOutput{Body: mapSlice(items, auditEventJSON)}
 		q := url.Values{"actor_id": {in.Actor}, "action": {in.Action}, "target_id": {in.Target}, "outcome": {in.Outcome}}
 		if !in.From.IsZero() {
 			q.Set("from", in.From.Format(time.RFC3339Nano))

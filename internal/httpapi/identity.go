@@ -129,6 +129,20 @@ type (
 	}
 )
 
+// listInput is the query of a list that has only paging.
+type listInput struct {
+	PageParams
+}
+
+// mapSlice converts each of items for the wire.
+func mapSlice[T, J any](items []T, convert func(T) J) []J {
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = convert(it)
+	}
+	return out
+}
+
 // CreatedAdminKeyJSON is a new admin key: its secret is shown only here.
 type CreatedAdminKeyJSON struct {
 	ID        string `json:"id"`
@@ -231,7 +245,7 @@ func (s *Server) registerAccounts() {
 	register(s, s.managed(huma.Operation{
 		OperationID: "list-accounts", Method: http.MethodGet, Path: "/v1/accounts", Summary: "List accounts", Tags: tags,
 		Description: "Your own account; every account for the root account's admin keys.",
-	}), func(ctx context.Context, in *listProjectsInput) (*listAccountsOutput, error) {
+	}), func(ctx context.Context, in *listInput) (*listAccountsOutput, error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -240,10 +254,7 @@ func (s *Server) registerAccounts() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listAccountsOutput{Body: make([]AccountJSON, len(items))}
-		for i, a := range items {
-			out.Body[i] = accountJSON(a)
-		}
+		out := &listAccountsOutput{Body: mapSlice(items, accountJSON)}
 		out.PageHeaders = nextPage("/v1/accounts", nil, in.Limit, next)
 		return out, nil
 	})
@@ -288,7 +299,7 @@ func (s *Server) registerUsers() {
 	tags := []string{"Users"}
 	register(s, s.managed(huma.Operation{
 		OperationID: "list-users", Method: http.MethodGet, Path: "/v1/users", Summary: "List users", Tags: tags,
-	}), func(ctx context.Context, in *listProjectsInput) (*listUsersOutput, error) {
+	}), func(ctx context.Context, in *listInput) (*listUsersOutput, error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -297,10 +308,7 @@ func (s *Server) registerUsers() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listUsersOutput{Body: make([]UserJSON, len(items))}
-		for i, u := range items {
-			out.Body[i] = userJSON(u)
-		}
+		out := &listUsersOutput{Body: mapSlice(items, userJSON)}
 		out.PageHeaders = nextPage("/v1/users", nil, in.Limit, next)
 		return out, nil
 	})
@@ -363,7 +371,7 @@ func (s *Server) registerRoles() {
 	register(s, s.managed(huma.Operation{
 		OperationID: "list-roles", Method: http.MethodGet, Path: "/v1/roles", Summary: "List roles", Tags: tags,
 		Description: "The built-in roles (owner, admin, member, viewer) first, then the account's own.",
-	}), func(ctx context.Context, in *listProjectsInput) (*listRolesOutput, error) {
+	}), func(ctx context.Context, in *listInput) (*listRolesOutput, error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -372,10 +380,7 @@ func (s *Server) registerRoles() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listRolesOutput{Body: make([]RoleJSON, len(items))}
-		for i, r := range items {
-			out.Body[i] = roleJSON(r)
-		}
+		out := &listRolesOutput{Body: mapSlice(items, roleJSON)}
 		out.PageHeaders = nextPage("/v1/roles", nil, in.Limit, next)
 		return out, nil
 	})
@@ -435,10 +440,7 @@ func (s *Server) registerMembers() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listMembersOutput{Body: make([]MemberJSON, len(items))}
-		for i, m := range items {
-			out.Body[i] = memberJSON(m)
-		}
+		out := &listMembersOutput{Body: mapSlice(items, memberJSON)}
 		out.PageHeaders = nextPage("/v1/projects/"+url.PathEscape(in.ProjectID)+"/members", nil, in.Limit, next)
 		return out, nil
 	})

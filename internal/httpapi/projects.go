@@ -49,10 +49,6 @@ type projectOutput struct {
 	Body     ProjectJSON
 }
 
-type listProjectsInput struct {
-	PageParams
-}
-
 type listProjectsOutput struct {
 	PageHeaders
 	Body []ProjectJSON
@@ -102,7 +98,7 @@ func (s *Server) registerProjects() {
 	register(s, s.managed(huma.Operation{
 		OperationID: "list-projects", Method: http.MethodGet, Path: "/v1/projects",
 		Summary: "List projects", Tags: tags,
-	}), func(ctx context.Context, in *listProjectsInput) (*listProjectsOutput, error) {
+	}), func(ctx context.Context, in *listInput) (*listProjectsOutput, error) {
 		pg, err := in.page()
 		if err != nil {
 			return nil, err
@@ -111,10 +107,7 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listProjectsOutput{Body: make([]ProjectJSON, len(items))}
-		for i, p := range items {
-			out.Body[i] = projectJSON(p)
-		}
+		out := &listProjectsOutput{Body: mapSlice(items, projectJSON)}
 		out.PageHeaders = nextPage("/v1/projects", nil, in.Limit, next)
 		return out, nil
 	})
@@ -154,10 +147,7 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		out := &listEnvironmentsOutput{Body: make([]EnvironmentJSON, len(items))}
-		for i, e := range items {
-			out.Body[i] = environmentJSON(e)
-		}
+		out := &listEnvironmentsOutput{Body: mapSlice(items, environmentJSON)}
 		out.PageHeaders = nextPage("/v1/projects/"+url.PathEscape(in.ProjectID)+"/environments", nil, in.Limit, next)
 		return out, nil
 	})
