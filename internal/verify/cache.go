@@ -1,6 +1,7 @@
 package verify
 
 import (
+	"encoding/binary"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -98,6 +99,16 @@ func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
 	return n.value, true
 }
 
+// lifetime is how long the entry for h lives: the TTL less up to a tenth of it. Keys first
+// verified together (after a restart, or a burst of new clients) would otherwise all expire
+// in the same instant and all be read again at once; spread over a tenth of the TTL, the
+// refreshes become a trickle. The spread comes from the hash itself (keyed, so uniformly
+// distributed), which costs nothing and keeps the TTL an upper bound.
+func (c *cache[V]) lifetime(h [32]byte) time.Duration {
+	spread := c.ttl / 10
+	return c.ttl - time.Duration(uint64(spread)*uint64(binary.LittleEndian.Uint16(h[:]))>>16)
+}
+
 // generation returns the current invalidation count, for putIfGen.
 func (c *cache[V]) generation() uint64 { return c.gen.Load() }
 
@@ -113,7 +124,7 @@ func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
 }
 
 func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint64) bool {
-	n := &node[V]{hash: h, value: v, expires: now.Add(c.ttl)}
+	n := &node[V]{hash: h, value: v, expires: now.Add(c.lifetime(h))}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -140,3 +140,39 @@ func TestCachePutIfGen(t *testing.T) {
 		})
 	}
 }
+
+// TestCacheSpreadsExpiry checks that entries stored in one instant do not all expire in one:
+// each lives between nine tenths of the TTL and the TTL, and they spread over that range.
+func TestCacheSpreadsExpiry(t *testing.T) {
+	const n = 1000
+	ttl := 100 * time.Second
+	c := newCache[int](n*maxShards, ttl)
+	var hashes [][32]byte
+	for range n {
+		var h [32]byte
+		for i := range h {
+			h[i] = byte(rand.Uint32())
+		}
+		hashes = append(hashes, h)
+		c.put(h, 1, t0)
+	}
+	alive := func(at time.Time) int {
+		count := 0
+		for _, h := range hashes {
+			if _, ok := c.get(h, at); ok {
+				count++
+			}
+		}
+		return count
+	}
+	if got := alive(t0.Add(ttl * 9 / 10).Add(-time.Nanosecond)); got != n {
+		t.Errorf("just before 9/10 of the TTL %d of %d entries live, want all", got, n)
+	}
+	// Uniform over [90 s, 100 s): about half are gone at 95 s.
+	if got := alive(t0.Add(95 * time.Second)); got < n/4 || got > 3*n/4 {
+		t.Errorf("at 95 s of a 100 s TTL %d of %d entries live, want about half", got, n)
+	}
+	if got := alive(t0.Add(ttl)); got != 0 {
+		t.Errorf("at the TTL %d entries live, want none", got)
+	}
+}
