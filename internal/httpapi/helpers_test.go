@@ -43,7 +43,7 @@ func (c *clock) Advance(d time.Duration) {
 
 // env is one Keyward server over a real SQLite file, with its admin token.
 type env struct {
-	t        *testing.T
+	t        testing.TB
 	url      string
 	token    string
 	clock    *clock
@@ -72,7 +72,7 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	return newEnvWith(t, nil)
 }
@@ -82,7 +82,7 @@ const oidcAudience = "https://api.keyward.test"
 
 // newEnvWith starts a server that, when issuer is not nil, accepts its access tokens for
 // oidcAudience; first sign-ins join the default account as members.
-func newEnvWith(t *testing.T, issuer *oidctest.Issuer) *env {
+func newEnvWith(t testing.TB, issuer *oidctest.Issuer) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
@@ -132,14 +132,14 @@ type response struct {
 	body   []byte
 }
 
-func (r response) decode(t *testing.T, v any) {
+func (r response) decode(t testing.TB, v any) {
 	t.Helper()
 	if err := json.Unmarshal(r.body, v); err != nil {
 		t.Fatalf("decoding %s: %v", r.body, err)
 	}
 }
 
-func (r response) object(t *testing.T) map[string]any {
+func (r response) object(t testing.TB) map[string]any {
 	t.Helper()
 	var m map[string]any
 	r.decode(t, &m)
