@@ -2,8 +2,8 @@ package main
 
 import "time"
 
-// cpuSample is the processor time used so far by this process and by the Keyward server,
-// read at one moment.
+// cpuSample is the processor time used so far by this process and by the server process
+// (Keyward, or the bare server), read at one moment.
 type cpuSample struct {
 	ok       bool
 	at       time.Time
@@ -20,10 +20,11 @@ type cpuSample struct {
 type cpuUse struct {
 	WallSeconds float64 `json:"wall_seconds"`
 	// LoadProcess is what this process used: the load generator, and also the bare server
-	// when the baseline is driven, since it runs in this process.
+	// when it runs in this process (-bare-in-process).
 	LoadProcess float64 `json:"load_process_cores"`
-	// Keyward is what the Keyward subprocess used; absent for the baseline and with -url.
-	Keyward *float64 `json:"keyward_cores,omitempty"`
+	// Server is what the server process used: Keyward, or the bare server in its own
+	// process; absent with -url and -bare-in-process.
+	Server *float64 `json:"server_cores,omitempty"`
 	// Others is what every other process on the machine used: the noise of a shared
 	// machine. With -url it includes the server.
 	Others *float64 `json:"other_processes_cores,omitempty"`
@@ -55,12 +56,12 @@ func (s cpuSample) since(before cpuSample) *cpuUse {
 	u := &cpuUse{WallSeconds: wall, LoadProcess: (s.self - before.self).Seconds() / wall}
 	if s.serverOK && before.serverOK {
 		k := (s.server - before.server).Seconds() / wall
-		u.Keyward = &k
+		u.Server = &k
 	}
 	if s.busyOK && before.busyOK {
 		o := (s.busy-before.busy).Seconds()/wall - u.LoadProcess
-		if u.Keyward != nil {
-			o -= *u.Keyward
+		if u.Server != nil {
+			o -= *u.Server
 		}
 		o = max(o, 0) // the counters tick at different moments
 		u.Others = &o

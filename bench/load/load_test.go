@@ -2,8 +2,10 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -20,21 +22,41 @@ func testBodies(n int) [][]byte {
 	return b
 }
 
-// TestLoadBare drives the bare baseline the way a run does, briefly: every request must be
-// counted as VALID, with latencies and a rate.
-func TestLoadBare(t *testing.T) {
-	url, stop, err := startBare()
-	if err != nil {
-		t.Fatal(err)
+// TestMain lets the test binary be the bare server process, as the command is, because
+// startBare starts the running executable.
+func TestMain(m *testing.M) {
+	if os.Getenv(bareServerEnv) == "1" {
+		os.Exit(serveBare(os.Stdin, os.Stdout))
 	}
-	defer stop()
+	os.Exit(m.Run())
+}
+
+// TestLoadBare drives the bare baseline the way a run does, briefly, in its own process and
+// in this one: every request must be counted as VALID, with latencies and a rate.
+func TestLoadBare(t *testing.T) {
+	for _, inProcess := range []bool{false, true} {
+		t.Run(fmt.Sprintf("in process %t", inProcess), func(t *testing.T) {
+			bs, err := startBare(inProcess)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (bs.pid == 0) != inProcess {
+				t.Errorf("startBare(%t) pid = %d", inProcess, bs.pid)
+			}
+			testLoadBare(t, bs.url, bs.pid)
+			bs.stop() // returns once the process has exited
+		})
+	}
+}
+
+func testLoadBare(t *testing.T, url string, pid int) {
 	bare := newTarget("bare", url, false, 2, 2*time.Second)
 	defer bare.close()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	bodies := testBodies(3)
 
-	p := load(ctx, bare, bodies, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(0))
+	p := load(ctx, bare, bodies, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(pid))
 	if p.Requests == 0 || p.PerSecond <= 0 {
 		t.Fatalf("load: %d requests at %.0f/s, want some", p.Requests, p.PerSecond)
 	}

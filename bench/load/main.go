@@ -25,7 +25,12 @@ import (
 	"time"
 )
 
-func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+func main() {
+	if os.Getenv(bareServerEnv) == "1" {
+		os.Exit(serveBare(os.Stdin, os.Stdout))
+	}
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
 
 // options are the command's flags.
 type options struct {
@@ -45,6 +50,7 @@ type options struct {
 	reqTimeout  time.Duration
 	deadline    time.Duration
 	json        bool
+	bareHere    bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -80,6 +86,7 @@ Flags:
 	fs.IntVar(&o.coldConc, "cold-c", 1, "first verifications at a time (1 measures a miss without queueing)")
 	fs.DurationVar(&o.reqTimeout, "timeout", 5*time.Second, "timeout of every request")
 	fs.DurationVar(&o.deadline, "deadline", 0, "give up after this long (default: enough for the run at 50 keys/s)")
+	fs.BoolVar(&o.bareHere, "bare-in-process", false, "run the bare server inside the load generator instead of in a process of its own")
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
@@ -238,15 +245,16 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	rep.check("cold", cold)
 
-	bareURL, stopBare, err := startBare()
+	bs, err := startBare(o.bareHere)
 	if err != nil {
 		return fmt.Errorf("starting the bare server: %w", err)
 	}
-	defer stopBare()
-	bare := newTarget("bare", bareURL, false, o.conc, o.reqTimeout)
+	defer bs.stop()
+	rep.Settings.BareInProcess = bs.pid == 0
+	bare := newTarget("bare", bs.url, false, o.conc, o.reqTimeout)
 	defer bare.close()
 
-	selfProbe, kwProbe := cpuProbe(0), cpuProbe(pid)
+	bareProbe, kwProbe := cpuProbe(bs.pid), cpuProbe(pid)
 	for r := range o.rounds {
 		rep.Rounds = append(rep.Rounds, round{})
 		rd := &rep.Rounds[r]
@@ -254,7 +262,7 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 			t     *target
 			probe func() cpuSample
 			into  **phase
-		}{{bare, selfProbe, &rd.Bare}, {kw, kwProbe, &rd.Keyward}} {
+		}{{bare, bareProbe, &rd.Bare}, {kw, kwProbe, &rd.Keyward}} {
 			fmt.Fprintf(progress, "round %d/%d: %s, %d connections, %s …\n", r+1, o.rounds, side.t.name, o.conc, o.duration)
 			p := load(ctx, side.t, bodies[:o.warmKeys], o.conc, o.warmup, o.duration, side.probe)
 			side.t.close() // the next phase starts with fresh connections, made during its warm-up

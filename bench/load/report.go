@@ -53,6 +53,8 @@ type settings struct {
 	DeadlineSeconds float64  `json:"deadline_seconds"`
 	VerifyBodyBytes int      `json:"verify_body_bytes,omitempty"`
 	ServerFlags     []string `json:"server_flags,omitempty"`
+	// BareInProcess is true when the bare server ran inside the load generator.
+	BareInProcess bool `json:"bare_in_process"`
 }
 
 type server struct {
@@ -238,7 +240,7 @@ func fmtCPU(c *cpuUse) string {
 		}
 		return fmt.Sprintf("%.2f", *v)
 	}
-	return fmt.Sprintf("%.2f / %s / %s", c.LoadProcess, f(c.Keyward), f(c.Others))
+	return fmt.Sprintf("%.2f / %s / %s", c.LoadProcess, f(c.Server), f(c.Others))
 }
 
 // writeText prints the report for people.
@@ -265,6 +267,11 @@ func writeText(w io.Writer, r *report) {
 	}
 	fmt.Fprintf(w, "settings  %d keys%s, %d connections, %gs per phase after %gs warm-up, %d round(s), request timeout %gs, verify body %d bytes\n",
 		s.Keys, subsets, s.Connections, s.DurationSeconds, s.WarmupSeconds, s.Rounds, s.TimeoutSeconds, s.VerifyBodyBytes)
+	where := "in a process of its own, as Keyward is"
+	if s.BareInProcess {
+		where = "inside the load generator's process"
+	}
+	fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
 	fmt.Fprintln(w)
 
 	if r.Seed != nil {
@@ -278,7 +285,7 @@ func writeText(w io.Writer, r *report) {
 	if len(r.Rounds) > 0 && r.Rounds[0].Bare != nil {
 		fmt.Fprintf(w, "\nwarm verify   POST /v1/keys/verify, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", s.Connections)
 		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / keyward / others")
+		fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / server / others")
 		row := func(name, target string, p *phase) {
 			if p == nil {
 				return

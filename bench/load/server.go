@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -256,20 +257,118 @@ func bareVerify(w http.ResponseWriter, r *http.Request) {
 	w.Write(bareAnswer)
 }
 
-// startBare serves bareVerify on 127.0.0.1 in this process, with the server timeouts
-// Keyward uses. It returns the URL to post to and a function that stops the server.
-func startBare() (string, func(), error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", nil, err
-	}
-	srv := &http.Server{
+// bareServerEnv, set to 1, makes this program a bare server instead of a load generator:
+// the harness starts itself that way so that the baseline, like Keyward, is a process of its
+// own.
+const bareServerEnv = "KEYWARD_BENCH_BARE_SERVER"
+
+// newBareServer is bareVerify behind an http.Server with the timeouts Keyward uses.
+func newBareServer() *http.Server {
+	return &http.Server{
 		Handler:           http.HandlerFunc(bareVerify),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
 		IdleTimeout:       120 * time.Second,
 	}
+}
+
+// serveBare is the bare server process: it listens on a free port of 127.0.0.1, writes the
+// URL to post to as one line on stdout, and serves until its stdin closes (the harness
+// closes it to stop it, and the kernel does when the harness dies).
+func serveBare(stdin io.Reader, stdout io.Writer) int {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bare server:", err)
+		return 1
+	}
+	srv := newBareServer()
+	go func() {
+		io.Copy(io.Discard, stdin)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if srv.Shutdown(ctx) != nil {
+			srv.Close()
+		}
+	}()
+	fmt.Fprintf(stdout, "http://%s/v1/keys/verify\n", ln.Addr())
+	if err := srv.Serve(ln); err != http.ErrServerClosed {
+		fmt.Fprintln(os.Stderr, "bare server:", err)
+		return 1
+	}
+	return 0
+}
+
+// bareServer is the baseline server, in this process or in a process of its own.
+type bareServer struct {
+	url  string
+	pid  int // 0 when it runs in this process
+	stop func()
+}
+
+// startBare starts the baseline: in a child process running this same program (the
+// default, a mirror of Keyward's own process), or, with inProcess, in this process.
+func startBare(inProcess bool) (*bareServer, error) {
+	if inProcess {
+		return startBareHere()
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	cmd := exec.Command(exe)
+	cmd.Env = append(os.Environ(), bareServerEnv+"=1")
+	cmd.Stderr = os.Stderr
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	setProcAttrs(cmd)
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	stop := func() {
+		stdin.Close()
+		done := make(chan struct{})
+		go func() { cmd.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			cmd.Process.Kill()
+			<-done
+		}
+	}
+	line := make(chan string, 1)
+	go func() {
+		s := bufio.NewScanner(stdout)
+		if s.Scan() {
+			line <- s.Text()
+		}
+		close(line)
+		io.Copy(io.Discard, stdout)
+	}()
+	select {
+	case u, ok := <-line:
+		if ok && strings.HasPrefix(u, "http://127.0.0.1:") {
+			return &bareServer{url: u, pid: cmd.Process.Pid, stop: stop}, nil
+		}
+	case <-time.After(30 * time.Second):
+	}
+	stop()
+	return nil, errors.New("the bare server process did not say where it listens")
+}
+
+// startBareHere serves bareVerify on 127.0.0.1 in this process.
+func startBareHere() (*bareServer, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	srv := newBareServer()
 	served := make(chan struct{})
 	go func() {
 		srv.Serve(ln)
@@ -283,5 +382,5 @@ func startBare() (string, func(), error) {
 		}
 		<-served
 	}
-	return "http://" + ln.Addr().String() + "/v1/keys/verify", stop, nil
+	return &bareServer{url: "http://" + ln.Addr().String() + "/v1/keys/verify", stop: stop}, nil
 }
