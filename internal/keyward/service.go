@@ -265,6 +265,54 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 	return k, secret, nil
 }
 
+// SeedKeys is a bulk load for benchmarks and trials: it creates a project named projectName
+// in the named account, then n keys in it, `batch` to a transaction, each made as CreateKey
+// makes one. It calls emit with each key's index and secret (in order) and returns the
+// project. It acts as the account's root, so it belongs to commands that work on the
+// database directly, never to the API.
+func (s *Service) SeedKeys(ctx context.Context, accountName, projectName string, n, batch int, emit func(i int, secret string) error) (*Project, error) {
+	if n < 0 || batch < 1 {
+		return nil, Errorf(EInvalid, "seed %d keys in batches of %d: need n >= 0 and batch >= 1", n, batch)
+	}
+	acct, err := s.store.AccountByName(ctx, accountName)
+	if err != nil {
+		return nil, err
+	}
+	root := Principal{AccountID: acct.ID, Kind: KindAdminKey, ID: "seed-keys", Permissions: rootPermissions(acct)}
+	p, err := s.CreateProject(ctx, root, CreateProjectInput{Name: projectName})
+	if err != nil {
+		return nil, err
+	}
+	keys := make([]*Key, 0, min(n, batch))
+	for i := 0; i < n; {
+		keys = keys[:0]
+		for ; i < n && len(keys) < batch; i++ {
+			k := &Key{
+				ID:            NewID(),
+				AccountID:     acct.ID,
+				ProjectID:     p.ID,
+				Name:          "seed",
+				Scopes:        []string{},
+				RateLimitTier: TierStandard,
+				CreatedAt:     s.Now(),
+				CreatedBy:     root.ID,
+			}
+			secret, err := s.assignSecret(k, p.KeyPrefix)
+			if err != nil {
+				return nil, err
+			}
+			if err := emit(i, secret); err != nil {
+				return nil, err
+			}
+			keys = append(keys, k)
+		}
+		if err := s.store.CreateKeys(ctx, keys); err != nil {
+			return nil, err
+		}
+	}
+	return p, nil
+}
+
 // tier checks a requested rate-limit tier; "" is the standard tier.
 func (s *Service) tier(p Principal, tier string) (string, error) {
 	switch tier {

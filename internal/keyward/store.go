@@ -81,6 +81,10 @@ type KeyStore interface {
 	// access names a project twice; ENotFound if a project or the user is absent or another
 	// account's.
 	CreateKey(ctx context.Context, k *Key) error
+	// CreateKeys inserts keys as CreateKey would, in one transaction: all of them, or none
+	// and the first key's error. It is for bulk loads (keyward admin seed-keys), where a
+	// transaction per key would spend its time waiting on the disk.
+	CreateKeys(ctx context.Context, keys []*Key) error
 	// Key returns the account's key; ENotFound if absent or another account's.
 	Key(ctx context.Context, accountID, id string) (*Key, error)
 	// KeyByHash returns the key with the hash, in any account; ENotFound if there is none.

@@ -46,6 +46,20 @@ func (s *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
 	return keyError(err, k)
 }
 
+// CreateKeys implements keyward.KeyStore: every key's statements go in one round trip, in
+// one transaction.
+func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
+	var steps []step
+	for _, k := range keys {
+		st, err := insertKey(k)
+		if err != nil {
+			return err
+		}
+		steps = append(steps, st...)
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error { return runSteps(ctx, tx, steps...) })
+}
+
 // insertKey returns the steps that insert k and its project accesses, as memberships that
 // share its creation time, after locking the custom roles they hold.
 func insertKey(k *keyward.Key) ([]step, error) {

@@ -26,6 +26,18 @@ func (s *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error { return insertKey(ctx, tx, k) })
 }
 
+// CreateKeys implements keyward.KeyStore.
+func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, k := range keys {
+			if err := insertKey(ctx, tx, k); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
 // insertKey inserts k and its project accesses, as memberships that share its creation time.
 func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	scopes, err := encodeScopes(k.Scopes)

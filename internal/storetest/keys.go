@@ -257,6 +257,38 @@ func testKeyHashTaken(t *testing.T, s keyward.Store) {
 	wantSame(t, "KeyByHash after the conflicts", got, first)
 }
 
+func testCreateKeys(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p := newProject(t, s, a.ID)
+	var batch []*keyward.Key
+	for i := range 3 {
+		k := keyIn(t, p)
+		k.Name = fmt.Sprintf("bulk %d", i)
+		batch = append(batch, k)
+	}
+	if err := s.CreateKeys(ctx, batch); err != nil {
+		t.Fatalf("CreateKeys: %v", err)
+	}
+	for _, k := range batch {
+		got, err := s.KeyByHash(ctx, k.Hash)
+		if err != nil {
+			t.Fatalf("KeyByHash of a bulk key: %v", err)
+		}
+		wantSame(t, "a bulk key", got, k)
+	}
+
+	// One bad key refuses the whole batch: the good keys before it are not stored either.
+	good, clash := keyIn(t, p), keyIn(t, p)
+	clash.Hash = slices.Clone(batch[0].Hash)
+	wantCode(t, "CreateKeys with a taken hash", s.CreateKeys(ctx, []*keyward.Key{good, clash}), keyward.EConflict)
+	_, err := s.Key(ctx, a.ID, good.ID)
+	wantCode(t, "Key of a key in the refused batch", err, keyward.ENotFound)
+	if err := s.CreateKeys(ctx, nil); err != nil {
+		t.Errorf("CreateKeys of none: %v", err)
+	}
+}
+
 func testKeyNotFound(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
 	a, b := newAccount(t, s), newAccount(t, s)

@@ -47,6 +47,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"KeyReferencesNotFound", testKeyReferencesNotFound},
 		{"KeyAccessNamesProjectTwice", testKeyAccessNamesProjectTwice},
 		{"KeyHashTaken", testKeyHashTaken},
+		{"CreateKeys", testCreateKeys},
 		{"KeyNotFound", testKeyNotFound},
 		{"ListKeysPages", testListKeysPages},
 		{"ListKeysFilters", testListKeysFilters},
