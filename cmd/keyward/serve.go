@@ -424,30 +424,11 @@ every admin key is lost: run it where the data directory is, or with the --datab
   keyward admin create-key --account acme --name acme-root --data /var/lib/keyward`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			// A mistyped --data would otherwise create a new, empty store and print a key
-			// that opens nothing the server serves.
-			if _, err := os.Stat(cfg.DatabasePath()); err != nil && !cfg.UsesPostgres() {
-				return fmt.Errorf("no Keyward database at %s: start 'keyward serve' once first, or pass the --data of the running server", cfg.DatabasePath())
-			}
-			secrets, err := cfg.LoadOrCreateSecrets()
-			if err != nil {
-				return err
-			}
-			hasher, err := keyformat.NewHasher(secrets...)
-			if err != nil {
-				return err
-			}
-			var store keyward.Store
-			if cfg.UsesPostgres() {
-				store, err = postgres.Open(cmd.Context(), cfg.Database)
-			} else {
-				store, err = sqlite.Open(cmd.Context(), cfg.DatabasePath())
-			}
+			store, svc, err := openServerStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
 			}
 			defer store.Close()
-			svc := keyward.NewService(store, hasher)
 			k, secret, err := svc.CreateAdminKey(cmd.Context(), account, name)
 			if err != nil {
 				return err
@@ -462,6 +443,34 @@ every admin key is lost: run it where the data directory is, or with the --datab
 	hideSecretDefaults(create)
 	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
 	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
-	admin.AddCommand(create)
+	admin.AddCommand(create, newSeedKeysCmd())
 	return admin
+}
+
+// openServerStore opens the store a server with cfg serves, for the admin commands that work
+// on it directly, and a service over it with the server's secret.
+func openServerStore(ctx context.Context, cfg *config.Config) (keyward.Store, *keyward.Service, error) {
+	// A mistyped --data would otherwise create a new, empty store, and the command would
+	// change nothing the server serves.
+	if _, err := os.Stat(cfg.DatabasePath()); err != nil && !cfg.UsesPostgres() {
+		return nil, nil, fmt.Errorf("no Keyward database at %s: start 'keyward serve' once first, or pass the --data of the running server", cfg.DatabasePath())
+	}
+	secrets, err := cfg.LoadOrCreateSecrets()
+	if err != nil {
+		return nil, nil, err
+	}
+	hasher, err := keyformat.NewHasher(secrets...)
+	if err != nil {
+		return nil, nil, err
+	}
+	var store keyward.Store
+	if cfg.UsesPostgres() {
+		store, err = postgres.Open(ctx, cfg.Database)
+	} else {
+		store, err = sqlite.Open(ctx, cfg.DatabasePath())
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	return store, keyward.NewService(store, hasher), nil
 }
