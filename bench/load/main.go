@@ -51,6 +51,8 @@ type options struct {
 	deadline    time.Duration
 	json        bool
 	bareHere    bool
+	keysFile    string
+	fileKeys    []string // the keys read from keysFile
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -76,6 +78,7 @@ Flags:
 		return nil
 	})
 	fs.IntVar(&o.keys, "keys", 1000, "keys to create and verify")
+	fs.StringVar(&o.keysFile, "keys-file", "", "verify the keys in this file, one per line (keyward admin seed-keys --secrets-out writes one), instead of creating keys")
 	fs.IntVar(&o.coldKeys, "cold-keys", 0, "verify only the first this many keys once in the cold phase (default: all)")
 	fs.IntVar(&o.warmKeys, "warm-keys", 0, "cycle through only the first this many keys in the warm phases (default: all)")
 	fs.IntVar(&o.conc, "c", 32, "concurrent connections for the warm phases, one request at a time each")
@@ -98,11 +101,22 @@ Flags:
 		o.token = os.Getenv("KEYWARD_TOKEN")
 	}
 	var problems []string
+	if o.keysFile != "" {
+		keysSet := false
+		fs.Visit(func(f *flag.Flag) { keysSet = keysSet || f.Name == "keys" })
+		if keysSet {
+			problems = append(problems, "-keys and -keys-file exclude each other: the file says how many keys there are")
+		} else if keys, err := readKeys(o.keysFile); err != nil {
+			problems = append(problems, err.Error())
+		} else {
+			o.fileKeys, o.keys = keys, len(keys)
+		}
+	}
 	if o.url == "" && o.token != "" {
 		problems = append(problems, "-token needs -url")
 	}
-	if o.url != "" && o.token == "" {
-		problems = append(problems, "-url needs -token or $KEYWARD_TOKEN")
+	if o.url != "" && o.token == "" && o.keysFile == "" {
+		problems = append(problems, "-url needs -token or $KEYWARD_TOKEN (or -keys-file, which needs no credential)")
 	}
 	if o.url != "" && (o.keywardBin != "" || len(o.serverFlags) > 0) {
 		problems = append(problems, "-keyward-bin and -server-flag start a server; -url uses a running one")
@@ -209,7 +223,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err error) {
 	baseURL, token, pid := o.url, o.token, 0
 	if baseURL == "" {
-		srv, err := startKeyward(ctx, o.keywardBin, o.serverFlags, progress)
+		// With -keys-file the server may be one that started before (its --data in
+		// -server-flag) and prints no admin key; none is needed.
+		srv, err := startKeyward(ctx, o.keywardBin, o.serverFlags, o.keysFile == "", progress)
 		if err != nil {
 			return err
 		}
@@ -226,12 +242,18 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		fmt.Fprintf(progress, "keyward is listening on %s\n", baseURL)
 	}
 
-	fmt.Fprintf(progress, "seeding %d keys, %d at a time …\n", o.keys, o.seedConc)
-	bodies, seeded, err := seed(ctx, baseURL, token, o.keys, o.seedConc, o.reqTimeout, progress)
-	if err != nil {
-		return fmt.Errorf("seeding: %w", err)
+	var bodies [][]byte
+	if o.fileKeys != nil {
+		bodies = verifyBodies(o.fileKeys)
+	} else {
+		fmt.Fprintf(progress, "seeding %d keys, %d at a time …\n", o.keys, o.seedConc)
+		var seeded seeding
+		bodies, seeded, err = seed(ctx, baseURL, token, o.keys, o.seedConc, o.reqTimeout, progress)
+		if err != nil {
+			return fmt.Errorf("seeding: %w", err)
+		}
+		rep.Seed = &seeded
 	}
-	rep.Seed = &seeded
 	rep.Settings.VerifyBodyBytes = len(bodies[0])
 
 	kw := newTarget("keyward", strings.TrimSuffix(baseURL, "/")+"/v1/keys/verify", true, max(o.conc, o.coldConc), o.reqTimeout)

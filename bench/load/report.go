@@ -53,6 +53,8 @@ type settings struct {
 	DeadlineSeconds float64  `json:"deadline_seconds"`
 	VerifyBodyBytes int      `json:"verify_body_bytes,omitempty"`
 	ServerFlags     []string `json:"server_flags,omitempty"`
+	// KeysFile is where the keys were read from, when they were not created by the run.
+	KeysFile string `json:"keys_file,omitempty"`
 	// BareInProcess is true when the bare server ran inside the load generator.
 	BareInProcess bool `json:"bare_in_process"`
 }
@@ -97,6 +99,7 @@ func newReport(o options) *report {
 			TimeoutSeconds:  o.reqTimeout.Seconds(),
 			DeadlineSeconds: o.deadline.Seconds(),
 			ServerFlags:     redactURLs(append([]string{"--log-level", "warn"}, o.serverFlags...)),
+			KeysFile:        o.keysFile,
 		},
 		Server:   server{Started: o.url == "", URL: o.url},
 		Failures: []string{},
@@ -274,6 +277,9 @@ func writeText(w io.Writer, r *report) {
 	fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
 	fmt.Fprintln(w)
 
+	if s.KeysFile != "" {
+		fmt.Fprintf(w, "key creation  none: %d keys read from %s\n", s.Keys, s.KeysFile)
+	}
 	if r.Seed != nil {
 		fmt.Fprintf(w, "key creation  %d keys in %.2fs, %d at a time: %.0f keys/s\n", r.Seed.Keys, r.Seed.Seconds, r.Seed.Concurrency, r.Seed.PerSecond)
 	}

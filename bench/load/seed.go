@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -9,6 +10,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -63,7 +66,7 @@ func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.
 					cancel(fmt.Errorf("creating key %d: %w", i, err))
 					return
 				}
-				bodies[i], _ = json.Marshal(client.VerifyKeyParams{Key: k.Secret})
+				bodies[i] = verifyBody(k.Secret)
 				done.Add(1)
 			}
 		})
@@ -111,4 +114,42 @@ func projectName() string {
 	b := make([]byte, 4)
 	rand.Read(b)
 	return "bench " + time.Now().UTC().Format("20060102T150405") + " " + hex.EncodeToString(b)
+}
+
+// verifyBody is the body of a request to verify key.
+func verifyBody(key string) []byte {
+	b, _ := json.Marshal(client.VerifyKeyParams{Key: key})
+	return b
+}
+
+// verifyBodies is verifyBody of each key.
+func verifyBodies(keys []string) [][]byte {
+	bodies := make([][]byte, len(keys))
+	for i, k := range keys {
+		bodies[i] = verifyBody(k)
+	}
+	return bodies
+}
+
+// readKeys reads a file of keys, one per line, as keyward admin seed-keys writes it.
+func readKeys(path string) ([]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("-keys-file: %w", err)
+	}
+	defer f.Close()
+	var keys []string
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		if line := strings.TrimSpace(sc.Text()); line != "" {
+			keys = append(keys, line)
+		}
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("-keys-file %s: %w", path, err)
+	}
+	if len(keys) == 0 {
+		return nil, fmt.Errorf("-keys-file %s holds no keys", path)
+	}
+	return keys, nil
 }

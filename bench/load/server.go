@@ -33,9 +33,9 @@ type keywardProcess struct {
 }
 
 // startKeyward builds Keyward (unless bin names a binary) and starts it with extra flags
-// after its own, so that they win. It returns once the server has printed its admin key and
-// answers /readyz. On error nothing is left running.
-func startKeyward(ctx context.Context, bin string, extra []string, progress io.Writer) (_ *keywardProcess, err error) {
+// after its own, so that they win. It returns once the server answers /readyz and, if
+// needToken, has printed its admin key. On error nothing is left running.
+func startKeyward(ctx context.Context, bin string, extra []string, needToken bool, progress io.Writer) (_ *keywardProcess, err error) {
 	dir, err := os.MkdirTemp("", "keyward-bench-")
 	if err != nil {
 		return nil, err
@@ -79,14 +79,14 @@ func startKeyward(ctx context.Context, bin string, extra []string, progress io.W
 		close(p.exited)
 	}()
 	p.url = "http://" + addr
-	if err := p.waitReady(ctx, 60*time.Second); err != nil {
+	if err := p.waitReady(ctx, 60*time.Second, needToken); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
-// waitReady waits for the admin key on stderr and a 200 from /readyz.
-func (p *keywardProcess) waitReady(ctx context.Context, limit time.Duration) error {
+// waitReady waits for a 200 from /readyz and, if needToken, the admin key on stderr.
+func (p *keywardProcess) waitReady(ctx context.Context, limit time.Duration, needToken bool) error {
 	deadline := time.NewTimer(limit)
 	defer deadline.Stop()
 	tick := time.NewTicker(50 * time.Millisecond)
@@ -102,7 +102,7 @@ func (p *keywardProcess) waitReady(ctx context.Context, limit time.Duration) err
 			return fmt.Errorf("keyward was not ready within %s; its last output:\n%s", limit, strings.Join(p.log.tail(), "\n"))
 		case <-tick.C:
 		}
-		if p.token = p.log.adminKey(); p.token == "" {
+		if p.token = p.log.adminKey(); p.token == "" && needToken {
 			continue
 		}
 		resp, err := hc.Get(p.url + "/readyz")
