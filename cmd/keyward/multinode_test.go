@@ -18,17 +18,16 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
-
-	"github.com/keyward/keyward/internal/config"
 )
 
-// These tests run several Keyward nodes in this process on one PostgreSQL database, as
-// `keyward serve --database … --server-secret …` on several machines would, and check that a
-// change made through one node reaches what the others verify.
+// These tests run several Keyward nodes, each the real binary in a process of its own, on one
+// PostgreSQL database, as `keyward serve --database … --server-secret …` on several machines
+// would, and check that a change made through one node reaches what the others verify.
 
 // envPostgres names the PostgreSQL server the tests may use; each test makes a database of
 // its own there and drops it when it ends.
@@ -114,15 +113,18 @@ func postgresSession(t *testing.T, u *url.URL) *pgx.Conn {
 
 // node is one Keyward server of several sharing a database.
 type node struct {
-	name   string
-	main   *Main
-	url    string
-	stderr *lockedBuffer
+	*process
+	name string
 }
 
+// nodeCacheTTL is every node's cache TTL: far longer than any test, so that nothing here may
+// become right by aging out of a cache.
+const nodeCacheTTL = 10 * time.Minute
+
 // startNode runs a node on 127.0.0.1:0 with database and secret, its sessions named
-// keyward-NAME in pg_stat_activity (its listener's keyward-NAME-listener), and closes it when
-// the test ends.
+// keyward-NAME in pg_stat_activity (its listener's keyward-NAME-listener), and stops it
+// (SIGTERM) when the test ends. The database URL and secret go in the environment, out of
+// the process list.
 func startNode(t *testing.T, name string, database *url.URL, secret string) *node {
 	t.Helper()
 	u := *database
@@ -130,33 +132,35 @@ func startNode(t *testing.T, name string, database *url.URL, secret string) *nod
 	q.Set("application_name", "keyward-"+name)
 	u.RawQuery = q.Encode()
 
-	cfg := config.Default()
-	cfg.Addr = "127.0.0.1:0"
-	cfg.DataDir = filepath.Join(t.TempDir(), "data")
-	cfg.Database = u.String()
-	cfg.ServerSecret = secret
-	// Far longer than any test: nothing here may become right by aging out of a cache.
-	cfg.CacheTTL = 10 * time.Minute
-	n := &node{name: name, stderr: &lockedBuffer{}}
-	n.main = &Main{Config: cfg, Stderr: n.stderr}
-	if err := n.main.Run(t.Context()); err != nil {
-		t.Fatalf("node %s: %v\n%s", name, err, n.stderr.String())
-	}
+	dataDir := filepath.Join(t.TempDir(), "data")
+	n := &node{name: name, process: startProcess(t,
+		[]string{"--data", dataDir, "--cache-ttl", nodeCacheTTL.String()},
+		[]string{"KEYWARD_DATABASE_URL=" + u.String(), "KEYWARD_SERVER_SECRET=" + secret})}
 	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-		defer cancel()
-		if err := n.main.Close(ctx); err != nil {
-			t.Errorf("node %s: Close: %v", name, err)
+		if n.cmd.ProcessState == nil {
+			if err := n.stop(syscall.SIGTERM); err != nil {
+				t.Errorf("node %s: stopping: %v", name, err)
+			}
 		}
 		if t.Failed() {
 			t.Logf("node %s log:\n%s", name, n.stderr.String())
 		}
 	})
-	n.url = n.main.URL()
-	if _, err := os.Stat(cfg.DataDir); err == nil {
+	if _, err := os.Stat(dataDir); err == nil {
 		t.Errorf("node %s made a data directory; with --database it must keep nothing locally", name)
 	}
 	return n
+}
+
+// readyStatus is the status of n's /readyz.
+func (n *node) readyStatus(t *testing.T) int {
+	t.Helper()
+	res, err := http.Get(n.url + "/readyz")
+	if err != nil {
+		t.Fatalf("node %s /readyz: %v", n.name, err)
+	}
+	res.Body.Close()
+	return res.StatusCode
 }
 
 // cluster is three nodes on one database; b reaches it through a proxy that the test can cut.
@@ -393,6 +397,35 @@ func TestNodesAgreeOnRevocations(t *testing.T) {
 		}
 	})
 
+	t.Run("a grace period ends on every node", func(t *testing.T) {
+		const grace = 3 * time.Second
+		id, secret := cl.createKey(t, cl.a)
+		for _, n := range []*node{cl.b, cl.c} {
+			cl.verifyCode(t, n, secret)
+		}
+		out := cl.mustCall(t, cl.a, http.StatusCreated, "POST", "/v1/api-keys/"+id+"/rotate", map[string]any{"grace_period_seconds": int(grace / time.Second)})
+		rotated := time.Now()
+		graceEnd, err := time.Parse(time.RFC3339Nano, fmt.Sprint(out["grace_expires_at"]))
+		if err != nil {
+			t.Fatalf("rotation answered no grace_expires_at: %v", out)
+		}
+		for _, n := range []*node{cl.b, cl.c} {
+			code := cl.verifyCode(t, n, secret)
+			// On a machine too slow to ask within the grace period, VALID cannot be expected.
+			if time.Since(rotated) < grace-time.Second && code != "VALID" {
+				t.Errorf("the old key on node %s during its grace period: %s, want VALID", n.name, code)
+			}
+		}
+		time.Sleep(time.Until(graceEnd.Add(-200 * time.Millisecond)))
+		for _, n := range []*node{cl.b, cl.c} {
+			code, took := cl.untilNotValid(t, n, secret, graceEnd, propagationBound)
+			if code != "EXPIRED" {
+				t.Errorf("the old key on node %s after its grace period: %s, want EXPIRED", n.name, code)
+			}
+			t.Logf("node %s answered EXPIRED %s after the grace period's end", n.name, took)
+		}
+	})
+
 	t.Run("a node that missed a revocation drops its cache on reconnecting", func(t *testing.T) {
 		admin := postgresSession(t, cl.database)
 		id, secret := cl.createKey(t, cl.a)
@@ -414,15 +447,8 @@ func TestNodesAgreeOnRevocations(t *testing.T) {
 		if err := admin.QueryRow(t.Context(), "SELECT pg_terminate_backend($1, 10000)", pid).Scan(&ended); err != nil || !ended {
 			t.Fatalf("pg_terminate_backend(%d) = %v, %v", pid, ended, err)
 		}
-		waitFor(t, "node b to see its listener gone", func() bool { return !cl.b.main.invalidations.Connected() })
-		if err := cl.b.main.invalidations.Ready(); err == nil {
-			t.Errorf("node b's listener is down, but Ready = nil")
-		}
-		if res, err := http.Get(cl.b.main.URL() + "/readyz"); err != nil || res.StatusCode != http.StatusServiceUnavailable {
-			t.Errorf("node b's /readyz while it hears no invalidations = %v, %v; want 503", res, err)
-		} else {
-			res.Body.Close()
-		}
+		// Readiness says so: a node that hears no invalidations must leave the load balancer.
+		waitFor(t, "node b's /readyz to answer 503 with its listener gone", func() bool { return cl.b.readyStatus(t) == http.StatusServiceUnavailable })
 
 		cl.mustCall(t, cl.a, http.StatusNoContent, "DELETE", "/v1/api-keys/"+id, nil)
 		revoked := time.Now()
@@ -441,13 +467,8 @@ func TestNodesAgreeOnRevocations(t *testing.T) {
 		if code != "REVOKED" {
 			t.Errorf("node b after reconnecting: %s, want REVOKED", code)
 		}
-		t.Logf("node b answered REVOKED %s after the database was reachable again (its cache TTL is %s)", took, cl.b.main.Config.CacheTTL)
-		waitFor(t, "node b's listener to report itself connected", func() bool { return cl.b.main.invalidations.Ready() == nil })
-		if res, err := http.Get(cl.b.main.URL() + "/readyz"); err != nil || res.StatusCode != http.StatusOK {
-			t.Errorf("node b's /readyz after reconnecting = %v, %v; want 200", res, err)
-		} else {
-			res.Body.Close()
-		}
+		t.Logf("node b answered REVOKED %s after the database was reachable again (its cache TTL is %s)", took, nodeCacheTTL)
+		waitFor(t, "node b's /readyz to answer 200 after reconnecting", func() bool { return cl.b.readyStatus(t) == http.StatusOK })
 		if !strings.Contains(cl.b.stderr.String(), "listening for cache invalidations again") {
 			t.Errorf("node b did not log its reconnection:\n%s", cl.b.stderr.String())
 		}

@@ -88,8 +88,16 @@ var listeningURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
 // it listens. The process is killed when the test ends if it is still running.
 func startServer(t *testing.T, dataDir string) *process {
 	t.Helper()
-	cmd := exec.Command(binary(t), "serve", "--addr", "127.0.0.1:0", "--data", dataDir)
-	cmd.Env = append(os.Environ(), "KEYWARD_LOG_LEVEL=info")
+	return startProcess(t, []string{"--data", dataDir}, nil)
+}
+
+// startProcess runs `keyward serve --addr 127.0.0.1:0` with more flags and environment
+// variables (after this process's own) and waits until it listens. The process is killed
+// when the test ends if it is still running.
+func startProcess(t *testing.T, flags, env []string) *process {
+	t.Helper()
+	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
+	cmd.Env = append(append(os.Environ(), "KEYWARD_LOG_LEVEL=info"), env...)
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
