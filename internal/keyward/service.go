@@ -535,6 +535,7 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 		}
 		k.Scopes = scopes
 	}
+	oldExpiry := k.ExpiresAt
 	switch {
 	case in.ClearExpiresAt:
 		k.ExpiresAt = nil
@@ -576,6 +577,13 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 			return nil, err
 		}
 	}
+	// An earlier expiry ends the key's access tokens then too: they were issued to expire
+	// with the key as it was. Written first, as RevokeKey does.
+	if k.ExpiresAt != nil && (oldExpiry == nil || k.ExpiresAt.Before(*oldExpiry)) {
+		if err := s.denyKeyTokens(ctx, k.ID, *k.ExpiresAt); err != nil {
+			return nil, err
+		}
+	}
 	if err := s.store.UpdateKey(ctx, k); err != nil {
 		return nil, err
 	}
@@ -589,7 +597,14 @@ func (s *Service) RevokeKey(ctx context.Context, p Principal, id string) (*Key, 
 	if _, err := s.keyFor(ctx, p, PermKeysRevoke, id); err != nil {
 		return nil, err
 	}
-	k, err := s.store.RevokeKey(ctx, p.AccountID, id, s.Now())
+	now := s.Now()
+	// The key's access tokens end with it. The denial is written first, so that a key is
+	// never revoked with its tokens still live; should the revocation then fail, the
+	// denial refuses only tokens issued before now, and the caller retries.
+	if err := s.denyKeyTokens(ctx, id, now); err != nil {
+		return nil, err
+	}
+	k, err := s.store.RevokeKey(ctx, p.AccountID, id, now)
 	if err != nil {
 		return nil, err
 	}
@@ -685,6 +700,16 @@ func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in Rota
 	if in.GracePeriod > 0 {
 		t := now.Add(in.GracePeriod)
 		graceUntil = &t
+	}
+	// The old key's access tokens end with it: at once without a grace period, else when
+	// the grace ends (a token issued before the rotation may outlive the grace). The
+	// denial is written first, as RevokeKey does.
+	end := now
+	if graceUntil != nil {
+		end = *graceUntil
+	}
+	if err := s.denyKeyTokens(ctx, old.ID, end); err != nil {
+		return nil, err
 	}
 	updated, err := s.store.RotateKey(ctx, p.AccountID, old.ID, next, graceUntil)
 	if err != nil {

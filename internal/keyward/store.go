@@ -17,6 +17,8 @@ type Store interface {
 	RoleStore
 	MembershipStore
 	AuditStore
+	SigningKeyStore
+	TokenDenyStore
 	// Close releases the store's resources.
 	Close() error
 }

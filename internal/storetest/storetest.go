@@ -94,6 +94,11 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"ListAuditEvents", testListAuditEvents},
 		{"ListAuditEventsPages", testListAuditEventsPages},
+
+		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
+		{"SigningKeyGenerationTaken", testSigningKeyGenerationTaken},
+		{"TokenDenials", testTokenDenials},
+		{"PruneTokenDenials", testPruneTokenDenials},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
