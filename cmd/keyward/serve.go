@@ -19,6 +19,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/postgres"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
@@ -37,6 +38,7 @@ type Main struct {
 	store    keyward.Store
 	verifier *verify.Verifier
 	service  *keyward.Service
+	tokens   *oauth.Tokens
 	listener net.Listener
 	http     *http.Server
 	served   chan error
@@ -75,6 +77,13 @@ func (m *Main) Run(ctx context.Context) (err error) {
 			if m.verifier != nil {
 				m.verifier.Close(context.Background()) // nothing was served: nothing to flush
 				m.verifier = nil
+			}
+			if m.tokens != nil {
+				m.tokens.Close()
+				m.tokens = nil
+			}
+			if m.listener != nil {
+				m.listener.Close()
 			}
 			m.closeStore()
 		}
@@ -125,8 +134,23 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		keyward.WithKeyEvents(events), keyward.WithIdentityEvents(events))
 	m.verifier.SetResolver(m.service)
 
-	// Authentication is set up first: a wrong OIDC issuer must stop the first start before
-	// the bootstrap admin key is made and printed, since it is printed only once.
+	// The listener comes first: the issuer of access tokens defaults to its address.
+	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
+		return err
+	}
+	issuer := m.Config.PublicURL
+	if issuer == "" {
+		issuer = m.URL()
+	}
+	if m.tokens, err = oauth.New(ctx, oauth.Config{
+		Store: m.store, Secrets: secrets, Issuer: issuer, Algorithm: m.Config.SigningAlg,
+		Lifetime: m.Config.TokenLifetime, Rotation: m.Config.SigningKeyRotation, Now: m.Now, Logger: m.log,
+	}); err != nil {
+		return fmt.Errorf("OAuth tokens: %w", err)
+	}
+
+	// Authentication is set up before the bootstrap: a wrong OIDC issuer must stop the first
+	// start before the bootstrap admin key is made and printed, since it is printed only once.
 	auth, err := m.authenticator(ctx)
 	if err != nil {
 		return err
@@ -146,10 +170,8 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		Logger:        m.log,
 		Version:       version,
 		Ready:         m.ready,
+		Tokens:        m.tokens,
 	})
-	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return err
-	}
 	m.http = &http.Server{
 		Handler:           server,
 		ReadHeaderTimeout: 10 * time.Second,
@@ -227,6 +249,7 @@ func (m *Main) authenticator(ctx context.Context) (*authn.Authenticator, error) 
 	cfg := authn.Config{
 		Service: m.service,
 		Keys:    m.verifier,
+		Tokens:  m.tokens,
 		SignIn: authn.SignInPolicy{
 			DefaultAccount: m.Config.OIDCAccount,
 			AccountClaim:   m.Config.OIDCAccountClaim,
@@ -276,6 +299,9 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 	}
 	m.stopListener()
+	if m.tokens != nil {
+		m.tokens.Close()
+	}
 	errs = append(errs, m.closeStore())
 	return errors.Join(errs...)
 }

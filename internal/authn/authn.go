@@ -1,20 +1,23 @@
 // Package authn establishes who is calling a management route.
 //
-// Three kinds of credential are accepted, tried in this order:
+// Four kinds of credential are accepted:
 //
-//  1. an OIDC access token (a JWT) from the configured issuer: its subject is a user, created
-//     on first sign-in;
-//  2. a Keyward API key, as `Authorization: Bearer` or `X-API-Key`: it acts with its role's
+//  1. a Keyward access token (a JWT whose iss is Keyward's own, from POST /oauth/token):
+//     verified locally, it acts as its key did when it was issued, with the token's scopes;
+//  2. an OIDC access token (any other JWT) from the configured issuer: its subject is a user,
+//     created on first sign-in;
+//  3. a Keyward API key, as `Authorization: Bearer` or `X-API-Key`: it acts with its role's
 //     and project accesses' permissions, narrowed to its user's;
-//  3. an admin key (kwadmin_…): everything in its account.
+//  4. an admin key (kwadmin_…): everything in its account.
 //
-// The kinds cannot be confused (a JWT has three dot-separated parts, an admin key has its own
-// prefix, an API key its checksum), so the order costs no wasted lookups. This package is the
-// one place that reads credentials from a request.
+// The kinds cannot be confused (a JWT has three dot-separated parts and names its issuer, an
+// admin key has its own prefix, an API key its checksum), so telling them apart costs no
+// wasted lookups. This package is the one place that reads credentials from a request.
 package authn
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 
@@ -40,6 +43,18 @@ type KeyChecker interface {
 	Check(ctx context.Context, secret string, req verify.Requirements) (verify.Result, error)
 }
 
+// TokenVerifier verifies Keyward's own access tokens; *oauth.Tokens is one.
+type TokenVerifier interface {
+	// Owns reports whether a JWT is, by its issuer, one of Keyward's tokens.
+	Owns(token string) bool
+	// Verify checks the token locally and returns it with VerifyValid, or why not.
+	Verify(ctx context.Context, token string) (*keyward.AccessToken, keyward.VerifyCode)
+}
+
+// ErrNoCredential is the cause of the error Authenticate returns for a request that carries
+// no credential at all, which RFC 6750 answers without an error code.
+var ErrNoCredential = errors.New("no credential")
+
 // SignInPolicy says where a user signing in for the first time lands.
 type SignInPolicy struct {
 	// DefaultAccount is the name of the account first sign-ins join.
@@ -57,7 +72,9 @@ type Config struct {
 	Keys    KeyChecker
 	// OIDC verifies access tokens; nil when no issuer is configured, and then a JWT is
 	// refused.
-	OIDC   *OIDCVerifier
+	OIDC *OIDCVerifier
+	// Tokens verifies Keyward's own access tokens; nil when they are not accepted.
+	Tokens TokenVerifier
 	SignIn SignInPolicy
 }
 
@@ -80,9 +97,13 @@ func New(cfg Config) *Authenticator {
 func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (keyward.Principal, error) {
 	token, ok := Credential(h)
 	if !ok {
-		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "this route needs a credential: Authorization: Bearer, or %s", APIKeyHeader)
+		e := keyward.Errorf(keyward.EUnauthenticated, "this route needs a credential: Authorization: Bearer, or %s", APIKeyHeader)
+		e.Cause = ErrNoCredential
+		return keyward.Principal{}, e
 	}
 	switch {
+	case LooksLikeJWT(token) && a.cfg.Tokens != nil && a.cfg.Tokens.Owns(token):
+		return a.accessToken(ctx, token)
 	case LooksLikeJWT(token):
 		return a.signIn(ctx, token)
 	case strings.HasPrefix(token, keyward.AdminKeyPrefix+"_"):
@@ -110,6 +131,15 @@ func (a *Authenticator) signIn(ctx context.Context, token string) (keyward.Princ
 		}
 	}
 	return a.cfg.Service.SignIn(ctx, in)
+}
+
+// accessToken authenticates one of Keyward's own access tokens, without a store read.
+func (a *Authenticator) accessToken(ctx context.Context, token string) (keyward.Principal, error) {
+	tok, code := a.cfg.Tokens.Verify(ctx, token)
+	if code != keyward.VerifyValid {
+		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the access token is not valid (%s)", code)
+	}
+	return keyward.TokenPrincipal(tok), nil
 }
 
 func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Principal, error) {

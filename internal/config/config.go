@@ -63,6 +63,17 @@ type Config struct {
 	OIDCAccountClaim string
 	// OIDCRole is the role (slug or id) a user gets on first sign-in.
 	OIDCRole string
+
+	// PublicURL is the URL clients reach the server at: the issuer (iss) and audience (aud)
+	// of its access tokens, and the base of the URLs its OAuth metadata gives. Empty: the
+	// listen address, as http(s)://ADDR. Nodes behind one load balancer must share it.
+	PublicURL string
+	// TokenLifetime is an access token's lifetime, never past its key's expiry.
+	TokenLifetime time.Duration
+	// SigningAlg is the algorithm of the keys that sign access tokens: EdDSA, ES256 or RS256.
+	SigningAlg string
+	// SigningKeyRotation is how long a signing key signs before the next takes over.
+	SigningKeyRotation time.Duration
 }
 
 // Default returns the configuration with every default filled in.
@@ -77,6 +88,10 @@ func Default() Config {
 		LogFormat:       "text",
 		OIDCAccount:     "default",
 		OIDCRole:        "member",
+
+		TokenLifetime:      time.Hour,
+		SigningAlg:         "EdDSA",
+		SigningKeyRotation: 30 * 24 * time.Hour,
 	}
 }
 
@@ -103,6 +118,10 @@ var Vars = []Var{
 	{"oidc-account", "KEYWARD_OIDC_ACCOUNT", "the account a user joins on first sign-in"},
 	{"oidc-account-claim", "KEYWARD_OIDC_ACCOUNT_CLAIM", "a token claim naming the account to join instead of --oidc-account"},
 	{"oidc-role", "KEYWARD_OIDC_ROLE", "the role (slug or id) a user gets on first sign-in"},
+	{"public-url", "KEYWARD_PUBLIC_URL", "the URL clients reach Keyward at: the issuer and audience of its OAuth access tokens; default http(s)://ADDR, which only suits one node"},
+	{"token-lifetime", "KEYWARD_TOKEN_LIFETIME", "lifetime of OAuth access tokens (1m to 24h), never past their key's expiry"},
+	{"signing-alg", "KEYWARD_SIGNING_ALG", "algorithm of the keys that sign access tokens: EdDSA, ES256 or RS256"},
+	{"signing-key-rotation", "KEYWARD_SIGNING_KEY_ROTATION", "how long a token-signing key signs before the next takes over (at least 1h)"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -161,6 +180,10 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	str("KEYWARD_OIDC_ACCOUNT", &c.OIDCAccount)
 	str("KEYWARD_OIDC_ACCOUNT_CLAIM", &c.OIDCAccountClaim)
 	str("KEYWARD_OIDC_ROLE", &c.OIDCRole)
+	str("KEYWARD_PUBLIC_URL", &c.PublicURL)
+	dur("KEYWARD_TOKEN_LIFETIME", &c.TokenLifetime)
+	str("KEYWARD_SIGNING_ALG", &c.SigningAlg)
+	dur("KEYWARD_SIGNING_KEY_ROTATION", &c.SigningKeyRotation)
 	return errors.Join(errs...)
 }
 
@@ -200,6 +223,10 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.OIDCAccount, "oidc-account", c.OIDCAccount, usage("oidc-account"))
 	fs.StringVar(&c.OIDCAccountClaim, "oidc-account-claim", c.OIDCAccountClaim, usage("oidc-account-claim"))
 	fs.StringVar(&c.OIDCRole, "oidc-role", c.OIDCRole, usage("oidc-role"))
+	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, usage("public-url"))
+	fs.DurationVar(&c.TokenLifetime, "token-lifetime", c.TokenLifetime, usage("token-lifetime"))
+	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, usage("signing-alg"))
+	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", c.SigningKeyRotation, usage("signing-key-rotation"))
 }
 
 // BindDatabaseFlag registers only --database, for commands that work on the store without
@@ -276,6 +303,22 @@ func (c *Config) Validate() error {
 		if c.OIDCAccount == "" {
 			errs = append(errs, errors.New("OIDC needs an account for first sign-ins (--oidc-account)"))
 		}
+	}
+	if c.PublicURL != "" {
+		if u, err := url.Parse(c.PublicURL); err != nil || u.Host == "" || (u.Scheme != "https" && u.Scheme != "http") || u.RawQuery != "" || u.Fragment != "" {
+			errs = append(errs, fmt.Errorf("public URL %q must be an http or https URL without query or fragment", c.PublicURL))
+		}
+	}
+	if c.TokenLifetime < time.Minute || c.TokenLifetime > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("token lifetime must be between 1m and 24h, not %s", c.TokenLifetime))
+	}
+	switch c.SigningAlg {
+	case "EdDSA", "ES256", "RS256":
+	default:
+		errs = append(errs, fmt.Errorf("signing algorithm must be EdDSA, ES256 or RS256, not %q", c.SigningAlg))
+	}
+	if c.SigningKeyRotation < time.Hour {
+		errs = append(errs, fmt.Errorf("signing-key rotation must be at least 1h, not %s", c.SigningKeyRotation))
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		errs = append(errs, fmt.Errorf("log format must be text or json, not %q", c.LogFormat))

@@ -18,7 +18,10 @@ type authzFixture struct {
 	userID     string
 	otherToken string
 	powerless  string
-	n          atomic.Int64
+	// powerlessToken is an access token of powerless; tamperedToken one with its claims changed.
+	powerlessToken, tamperedToken string
+	foreignJWT                    string
+	n                             atomic.Int64
 }
 
 func newAuthzFixture(t *testing.T) *authzFixture {
@@ -36,7 +39,11 @@ func newAuthzFixture(t *testing.T) *authzFixture {
 		t.Fatal(err)
 	}
 	f.otherToken = other
-	f.powerless = e.key(map[string]any{"name": "no permissions"}).Key
+	powerless := e.key(map[string]any{"name": "no permissions"})
+	f.powerless = powerless.Key
+	f.powerlessToken = e.accessToken(powerless.ID, powerless.Key, "").AccessToken
+	f.tamperedToken = tamper(t, f.powerlessToken)
+	f.foreignJWT = "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9.eyJpc3MiOiJodHRwczovL2V4YW1wbGUuY29tLyJ9.c2ln"
 	return f
 }
 
@@ -206,6 +213,9 @@ func authzCases() map[string]authzCase {
 var unauthenticatedRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "POST /v1/keys/verify": true,
 	"GET /openapi.json": true, "GET /openapi.yaml": true,
+	// The OAuth routes authenticate clients on RFC 6749's terms; oauth_test.go covers them.
+	"POST /oauth/token": true, "POST /oauth/introspect": true, "POST /oauth/revoke": true,
+	"GET /.well-known/jwks.json": true, "GET /.well-known/oauth-authorization-server": true,
 }
 
 // TestAuthorizationMatrix sends every management route, taken from the server's own route
@@ -238,15 +248,25 @@ func TestAuthorizationMatrix(t *testing.T) {
 				return f.e.doAs(token, rt.Method, path, body)
 			}
 
+			// RFC 6750 §3: no credential gets the bare challenge, a bad one invalid_token.
 			r := send("")
 			if r.status != http.StatusUnauthorized {
 				t.Errorf("no credential: %d %s, want 401", r.status, r.body)
-			} else if got := r.header.Get("WWW-Authenticate"); !strings.HasPrefix(got, "Bearer") {
-				t.Errorf("no credential: WWW-Authenticate = %q, want a Bearer challenge", got)
+			} else if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="keyward"` {
+				t.Errorf("no credential: WWW-Authenticate = %q, want the bare Bearer challenge", got)
 			}
-			for name, token := range map[string]string{"garbage": "letmein", "unknown admin key": "kwadmin_" + f.powerless[strings.LastIndex(f.powerless, "_")+1:]} {
-				if r := send(token); r.status != http.StatusUnauthorized {
+			for name, token := range map[string]string{
+				"garbage":             "letmein",
+				"unknown admin key":   "kwadmin_" + f.powerless[strings.LastIndex(f.powerless, "_")+1:],
+				"tampered token":      f.tamperedToken,
+				"foreign JWT":         f.foreignJWT,
+				"key as access token": f.powerlessToken[:len(f.powerlessToken)-4] + "AAAA",
+			} {
+				r := send(token)
+				if r.status != http.StatusUnauthorized {
 					t.Errorf("%s: %d %s, want 401", name, r.status, r.body)
+				} else if got := r.header.Get("WWW-Authenticate"); got != `Bearer realm="keyward", error="invalid_token"` {
+					t.Errorf("%s: WWW-Authenticate = %q, want error=\"invalid_token\"", name, got)
 				}
 			}
 
@@ -254,11 +274,20 @@ func TestAuthorizationMatrix(t *testing.T) {
 			if lacking == 0 {
 				lacking = http.StatusForbidden
 			}
-			r = send(f.powerless)
-			if r.status != lacking {
-				t.Errorf("key without permissions: %d %s, want %d", r.status, r.body, lacking)
-			} else if lacking == http.StatusForbidden && !strings.Contains(string(r.body), "permission") {
-				t.Errorf("key without permissions: the 403 does not name the permission: %s", r.body)
+			// The key without permissions, and an access token it was exchanged for, get the
+			// same answer.
+			for name, token := range map[string]string{"key without permissions": f.powerless, "its access token": f.powerlessToken} {
+				r := send(token)
+				if r.status != lacking {
+					t.Errorf("%s: %d %s, want %d", name, r.status, r.body, lacking)
+				} else if lacking == http.StatusForbidden {
+					if !strings.Contains(string(r.body), "permission") {
+						t.Errorf("%s: the 403 does not name the permission: %s", name, r.body)
+					}
+					if got := r.header.Get("WWW-Authenticate"); !strings.Contains(got, `error="insufficient_scope"`) {
+						t.Errorf("%s: WWW-Authenticate = %q, want error=\"insufficient_scope\"", name, got)
+					}
+				}
 			}
 
 			if c.otherAccount != 0 {

@@ -18,6 +18,7 @@ import (
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/oidctest"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
@@ -53,6 +54,7 @@ type env struct {
 	verifier *verify.Verifier
 	server   *httpapi.Server
 	store    *sqlite.Store
+	tokens   *oauth.Tokens
 }
 
 type syncBuffer struct {
@@ -84,13 +86,20 @@ const oidcAudience = "https://api.keyward.test"
 // oidcAudience; first sign-ins join the default account as members.
 func newEnvWith(t testing.TB, issuer *oidctest.Issuer) *env {
 	t.Helper()
+	return newEnvTokens(t, issuer, nil)
+}
+
+// newEnvTokens is newEnvWith with the OAuth token settings changed by tune, when not nil.
+func newEnvTokens(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config)) *env {
+	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
 	store, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hasher, err := keyformat.NewHasher(keyformat.Secret{Version: 1, Value: bytes.Repeat([]byte("p"), 32)})
+	secret := keyformat.Secret{Version: 1, Value: bytes.Repeat([]byte("p"), 32)}
+	hasher, err := keyformat.NewHasher(secret)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,16 +122,29 @@ func newEnvWith(t testing.TB, issuer *oidctest.Issuer) *env {
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log})
-	ts := httptest.NewServer(srv)
+	// The server's URL is the issuer of its access tokens, so its listener comes first.
+	ts := httptest.NewUnstartedServer(nil)
+	tcfg := oauth.Config{Store: store, Secrets: []keyformat.Secret{secret}, Issuer: "http://" + ts.Listener.Addr().String(), Now: clk.Now, Logger: log}
+	if tune != nil {
+		tune(&tcfg)
+	}
+	tokens, err := oauth.New(ctx, tcfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	acfg.Tokens = tokens
+	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens})
+	ts.Config.Handler = srv
+	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
+		tokens.Close()
 		if err := v.Close(ctx); err != nil {
 			t.Errorf("closing verifier: %v", err)
 		}
 		store.Close()
 	})
-	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store}
+	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store, tokens: tokens}
 }
 
 // response is what a request answered.

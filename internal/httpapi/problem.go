@@ -8,6 +8,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -73,8 +74,13 @@ func newProblem(status int, detail string) *Problem {
 		}
 	}
 	p := &Problem{Type: "about:blank", Title: http.StatusText(status), Status: status, Detail: detail, Code: code}
-	if status == http.StatusUnauthorized {
-		p.headers = http.Header{"WWW-Authenticate": {`Bearer realm="keyward"`}}
+	// RFC 6750 §3: a request without a credential gets the bare challenge; a bad credential
+	// (see problemFor) invalid_token; a credential that may not do this insufficient_scope.
+	switch status {
+	case http.StatusUnauthorized:
+		p.headers = http.Header{"WWW-Authenticate": {authn.Challenge}}
+	case http.StatusForbidden:
+		p.headers = http.Header{"WWW-Authenticate": {authn.Challenge + `, error="insufficient_scope"`}}
 	}
 	return p
 }
@@ -147,6 +153,9 @@ func problemFor(log *slog.Logger, err error) *Problem {
 	}
 	pr := newProblem(status, keyward.ErrorMessage(err))
 	pr.Code = string(code)
+	if status == http.StatusUnauthorized && !errors.Is(err, authn.ErrNoCredential) {
+		pr.headers = http.Header{"WWW-Authenticate": {authn.Challenge + `, error="invalid_token"`}}
+	}
 	return pr
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/httpapi/compat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/verify"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	Logger        *slog.Logger
 	// Version is reported in the OpenAPI document.
 	Version string
+	// Tokens, when set, serves the OAuth routes and lets access tokens stand in for keys.
+	Tokens *oauth.Tokens
 	// Ready, when set, is asked by /readyz after the store answers: for example whether this
 	// node hears other nodes' cache invalidations.
 	Ready func(context.Context) error
@@ -53,6 +56,9 @@ type Server struct {
 	authn    *authn.Authenticator
 	log      *slog.Logger
 	ready    func(context.Context) error
+	tokens   *oauth.Tokens
+	// clientFailures and addressFailures slow down guessing of client secrets.
+	clientFailures, addressFailures *oauth.Limiter
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -73,7 +79,11 @@ func New(cfg Config) *Server {
 		authn:    cfg.Authenticator,
 		log:      cfg.Logger,
 		ready:    cfg.Ready,
+		tokens:   cfg.Tokens,
 		mux:      http.NewServeMux(),
+
+		clientFailures:  oauth.NewLimiter(clientFailureLimit, failureWindow, failureNames, nil),
+		addressFailures: oauth.NewLimiter(addressFailureLimit, failureWindow, failureNames, nil),
 	}
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
@@ -258,6 +268,7 @@ func (s *Server) registerRoutes() {
 	s.registerRoles()
 	s.registerMembers()
 	s.registerAudit()
+	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{
 		Service:       s.svc,
 		Authenticator: s.authn,

@@ -21,7 +21,7 @@ const maxVerifyBody = 64 << 10
 
 // VerifyRequest asks whether a key is valid.
 type VerifyRequest struct {
-	Key            string   `json:"key,omitempty" maxLength:"64" doc:"The key to verify. May instead come as Authorization: Bearer."`
+	Key            string   `json:"key,omitempty" maxLength:"16384" doc:"The key, or a Keyward access token, to verify. May instead come as Authorization: Bearer."`
 	RequiredScopes []string `json:"required_scopes,omitempty" maxItems:"64" doc:"Every one must be among the key's scopes, else INSUFFICIENT_SCOPE."`
 	Permissions    string   `json:"permissions,omitempty" maxLength:"1000" doc:"A query the key's permissions must satisfy, else INSUFFICIENT_PERMISSIONS: permission names joined by AND and OR, grouped by parentheses, as \"api_keys.read AND (projects.p1.write OR admin)\"."`
 }
@@ -99,6 +99,10 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	req, err := decodeVerifyRequest(w, r)
 	if err != nil {
 		writeProblem(w, problemFor(s.log, err))
+		return
+	}
+	if s.tokens != nil && authn.LooksLikeJWT(req.Key) {
+		s.verifyAccessToken(w, r, req)
 		return
 	}
 	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query})

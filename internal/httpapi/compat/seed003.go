@@ -2,12 +2,14 @@ package compat
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -106,8 +108,13 @@ func (h *handlers) fail003(w http.ResponseWriter, err error) {
 	if status >= 500 {
 		h.Logger.Error("request failed", "err", err)
 	}
-	if status == http.StatusUnauthorized {
-		w.Header().Set("WWW-Authenticate", `Bearer realm="keyward"`)
+	switch {
+	case status == http.StatusUnauthorized && errors.Is(err, authn.ErrNoCredential):
+		w.Header().Set("WWW-Authenticate", authn.Challenge)
+	case status == http.StatusUnauthorized:
+		w.Header().Set("WWW-Authenticate", authn.Challenge+`, error="invalid_token"`)
+	case status == http.StatusForbidden:
+		w.Header().Set("WWW-Authenticate", authn.Challenge+`, error="insufficient_scope"`)
 	}
 	writeJSON(w, status, env)
 }
