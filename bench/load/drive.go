@@ -52,14 +52,17 @@ type phase struct {
 // failures counts the requests that did not get a VALID answer.
 func (p phase) failures() uint64 { return p.Errors + p.Non200 + p.NotValid }
 
-// target is an endpoint that verifies keys: Keyward's POST /v1/keys/verify, or the bare
-// baseline.
+// target is an endpoint the harness posts to: Keyward's POST /v1/keys/verify (or one of its
+// OAuth endpoints), or the bare baseline.
 type target struct {
 	name string
 	url  string
-	// wantCode also requires "code":"VALID" in an answer; the bare baseline answers
-	// {"valid":true} only.
-	wantCode bool
+	// contentType is the requests' Content-Type; auth, when set, their Authorization.
+	contentType, auth string
+	// want are the byte strings every 200 answer must hold to count as a success.
+	want [][]byte
+	// wantDesc names what was wanted, for failure samples.
+	wantDesc string
 	client   *http.Client
 }
 
@@ -80,7 +83,28 @@ func newTarget(name, url string, wantCode bool, conns int, timeout time.Duration
 		ResponseHeaderTimeout: timeout,
 		DisableCompression:    true,
 	}
-	return &target{name: name, url: url, wantCode: wantCode, client: &http.Client{Transport: tr, Timeout: timeout}}
+	return &target{name: name, url: url, contentType: "application/json", want: verifyWants(wantCode), wantDesc: "a VALID verdict",
+		client: &http.Client{Transport: tr, Timeout: timeout}}
+}
+
+// posting makes t send form bodies (or whatever contentType says) with an Authorization
+// header (none when auth is ""), and count an answer holding every one of want as a success.
+func (t *target) posting(contentType, auth, wantDesc string, want ...string) *target {
+	t.contentType, t.auth, t.wantDesc, t.want = contentType, auth, wantDesc, nil
+	for _, w := range want {
+		t.want = append(t.want, []byte(w))
+	}
+	return t
+}
+
+// verifyWants is what a verification answer must hold: "valid":true, and with wantCode
+// "code":"VALID" too (the bare baseline answers {"valid":true} only).
+func verifyWants(wantCode bool) [][]byte {
+	want := [][]byte{[]byte(`"valid":true`)}
+	if wantCode {
+		want = append(want, []byte(`"code":"VALID"`))
+	}
+	return want
 }
 
 // close drops the target's idle connections.
@@ -104,7 +128,10 @@ func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string)
 	if err != nil {
 		return outcomeError, err.Error()
 	}
-	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Content-Type", t.contentType)
+	if t.auth != "" {
+		req.Header.Set("Authorization", t.auth)
+	}
 	resp, err := t.client.Do(req)
 	if err != nil {
 		return outcomeError, err.Error()
@@ -117,8 +144,8 @@ func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string)
 	if resp.StatusCode != http.StatusOK {
 		return outcomeNon200, fmt.Sprintf("status %d, code %q", resp.StatusCode, answerCode(got))
 	}
-	if !isValid(got, t.wantCode) {
-		return outcomeNotValid, fmt.Sprintf("not valid: code %q", answerCode(got))
+	if !holdsAll(got, t.want) {
+		return outcomeNotValid, fmt.Sprintf("not %s: code %q", t.wantDesc, answerCode(got))
 	}
 	return outcomeValid, ""
 }
@@ -127,20 +154,30 @@ func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string)
 // fields' bytes instead of decoding the JSON, so that the client spends as little of the
 // shared CPU as it can, and the same on both targets. A server that formatted its JSON
 // differently would fail the run, not pass it.
-func isValid(answer []byte, wantCode bool) bool {
-	if !bytes.Contains(answer, []byte(`"valid":true`)) {
-		return false
+func isValid(answer []byte, wantCode bool) bool { return holdsAll(answer, verifyWants(wantCode)) }
+
+// holdsAll reports whether answer holds every one of want.
+func holdsAll(answer []byte, want [][]byte) bool {
+	for _, w := range want {
+		if !bytes.Contains(answer, w) {
+			return false
+		}
 	}
-	return !wantCode || bytes.Contains(answer, []byte(`"code":"VALID"`))
+	return true
 }
 
-// answerCode picks the code out of a verification answer or a problem document.
+// answerCode picks the code out of a verification answer or a problem document (or the
+// error of an OAuth error answer).
 func answerCode(answer []byte) string {
 	var a struct {
-		Code string `json:"code"`
+		Code  string `json:"code"`
+		Error string `json:"error"`
 	}
 	if err := json.Unmarshal(answer, &a); err != nil {
 		return "(not JSON)"
+	}
+	if a.Code == "" {
+		return a.Error
 	}
 	return a.Code
 }

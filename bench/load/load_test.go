@@ -212,3 +212,29 @@ func TestParseFlags(t *testing.T) {
 		})
 	}
 }
+
+// TestPostingTarget checks a target set up for an OAuth endpoint: it sends its content type
+// and Authorization, and counts an answer as a success only when it holds what is wanted.
+func TestPostingTarget(t *testing.T) {
+	var gotType, gotAuth string
+	active := true
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		gotType, gotAuth = r.Header.Get("Content-Type"), r.Header.Get("Authorization")
+		fmt.Fprintf(w, `{"active":%t}`, active)
+	}))
+	defer srv.Close()
+	tg := newTarget("keyward", srv.URL, true, 1, time.Second).
+		posting("application/x-www-form-urlencoded", "Basic abc", "an active token", `"active":true`)
+	defer tg.close()
+	buf := make([]byte, 1024)
+	if o, detail := tg.verify(t.Context(), []byte("token=x"), buf); o != outcomeValid {
+		t.Errorf("an active answer: outcome %v (%s), want a success", o, detail)
+	}
+	if gotType != "application/x-www-form-urlencoded" || gotAuth != "Basic abc" {
+		t.Errorf("sent Content-Type %q, Authorization %q", gotType, gotAuth)
+	}
+	active = false
+	if o, detail := tg.verify(t.Context(), []byte("token=x"), buf); o != outcomeNotValid || !strings.Contains(detail, "an active token") {
+		t.Errorf("an inactive answer: outcome %v (%s), want not valid", o, detail)
+	}
+}

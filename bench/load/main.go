@@ -52,6 +52,7 @@ type options struct {
 	json        bool
 	bareHere    bool
 	keysFile    string
+	oauth       bool
 	fileKeys    []string // the keys read from keysFile
 }
 
@@ -89,6 +90,7 @@ Flags:
 	fs.IntVar(&o.coldConc, "cold-c", 1, "first verifications at a time (1 measures a miss without queueing)")
 	fs.DurationVar(&o.reqTimeout, "timeout", 5*time.Second, "timeout of every request")
 	fs.DurationVar(&o.deadline, "deadline", 0, "give up after this long (default: enough for the run at 50 keys/s)")
+	fs.BoolVar(&o.oauth, "oauth", false, "also compare OAuth token issuance (POST /oauth/token) and introspection (POST /oauth/introspect) with the bare server")
 	fs.BoolVar(&o.bareHere, "bare-in-process", false, "run the bare server inside the load generator instead of in a process of its own")
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
 	if err := fs.Parse(args); err != nil {
@@ -111,6 +113,9 @@ Flags:
 		} else {
 			o.fileKeys, o.keys = keys, len(keys)
 		}
+	}
+	if o.oauth && o.keysFile != "" {
+		problems = append(problems, "-oauth needs the keys' ids, which -keys-file does not hold")
 	}
 	if o.url == "" && o.token != "" {
 		problems = append(problems, "-token needs -url")
@@ -243,16 +248,20 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 
 	var bodies [][]byte
+	var keys []seededKey
 	if o.fileKeys != nil {
 		bodies = verifyBodies(o.fileKeys)
 	} else {
 		fmt.Fprintf(progress, "seeding %d keys, %d at a time …\n", o.keys, o.seedConc)
 		var seeded seeding
-		bodies, seeded, err = seed(ctx, baseURL, token, o.keys, o.seedConc, o.reqTimeout, progress)
+		keys, seeded, err = seed(ctx, baseURL, token, o.keys, o.seedConc, o.reqTimeout, progress)
 		if err != nil {
 			return fmt.Errorf("seeding: %w", err)
 		}
 		rep.Seed = &seeded
+		for _, k := range keys {
+			bodies = append(bodies, verifyBody(k.secret))
+		}
 	}
 	rep.Settings.VerifyBodyBytes = len(bodies[0])
 
@@ -277,22 +286,34 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	defer bare.close()
 
 	bareProbe, kwProbe := cpuProbe(bs.pid), cpuProbe(pid)
-	for r := range o.rounds {
-		rep.Rounds = append(rep.Rounds, round{})
-		rd := &rep.Rounds[r]
-		for _, side := range []struct {
-			t     *target
-			probe func() cpuSample
-			into  **phase
-		}{{bare, bareProbe, &rd.Bare}, {kw, kwProbe, &rd.Keyward}} {
-			fmt.Fprintf(progress, "round %d/%d: %s, %d connections, %s …\n", r+1, o.rounds, side.t.name, o.conc, o.duration)
-			p := load(ctx, side.t, bodies[:o.warmKeys], o.conc, o.warmup, o.duration, side.probe)
-			side.t.close() // the next phase starts with fresh connections, made during its warm-up
-			if ctx.Err() != nil {
-				return context.Cause(ctx)
+	compare := func(c *comparison, kw *target, bodies [][]byte) error {
+		for r := range o.rounds {
+			c.Rounds = append(c.Rounds, round{})
+			rd := &c.Rounds[r]
+			for _, side := range []struct {
+				t     *target
+				probe func() cpuSample
+				into  **phase
+			}{{bare, bareProbe, &rd.Bare}, {kw, kwProbe, &rd.Keyward}} {
+				fmt.Fprintf(progress, "%s round %d/%d: %s, %d connections, %s …\n", c.Endpoint, r+1, o.rounds, side.t.name, o.conc, o.duration)
+				p := load(ctx, side.t, bodies, o.conc, o.warmup, o.duration, side.probe)
+				side.t.close() // the next phase starts with fresh connections, made during its warm-up
+				if ctx.Err() != nil {
+					return context.Cause(ctx)
+				}
+				*side.into = &p
+				rep.check(fmt.Sprintf("%s round %d %s", c.Endpoint, r+1, side.t.name), p)
 			}
-			*side.into = &p
-			rep.check(fmt.Sprintf("round %d %s", r+1, side.t.name), p)
+		}
+		return nil
+	}
+	rep.Endpoint = "POST /v1/keys/verify"
+	if err := compare(&rep.comparison, kw, bodies[:o.warmKeys]); err != nil {
+		return err
+	}
+	if o.oauth {
+		if err := benchOAuth(ctx, o, rep, baseURL, keys[:o.warmKeys], bare, compare, progress); err != nil {
+			return err
 		}
 	}
 	rep.summarise()

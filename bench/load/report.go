@@ -19,15 +19,25 @@ type report struct {
 	Server   server   `json:"server"`
 	Seed     *seeding `json:"seed,omitempty"`
 	Cold     *phase   `json:"cold,omitempty"`
+	// The warm verification rounds, at the top level of the JSON.
+	comparison
+	// OAuth holds token issuance and introspection, compared the same way, with -oauth.
+	OAuth    []*comparison `json:"oauth,omitempty"`
+	Failures []string      `json:"failures"`
+	Passed   bool          `json:"passed"`
+}
+
+// comparison is one endpoint of Keyward driven in rounds alternately with the bare server.
+type comparison struct {
+	// Endpoint is what Keyward was sent, as "POST /v1/keys/verify".
+	Endpoint string   `json:"endpoint"`
 	Rounds   []round  `json:"rounds"`
 	Bare     *summary `json:"bare,omitempty"`
 	Keyward  *summary `json:"keyward,omitempty"`
 	// ThroughputRatio is Keyward's median requests/s over the bare server's.
 	ThroughputRatio float64 `json:"throughput_ratio_keyward_over_bare,omitempty"`
 	// P99Ratio is Keyward's median p99 latency over the bare server's.
-	P99Ratio float64  `json:"p99_ratio_keyward_over_bare,omitempty"`
-	Failures []string `json:"failures"`
-	Passed   bool     `json:"passed"`
+	P99Ratio float64 `json:"p99_ratio_keyward_over_bare,omitempty"`
 }
 
 type machine struct {
@@ -154,6 +164,13 @@ func (r *report) check(name string, p phase) {
 
 // summarise takes the medians over the rounds and the ratios between them.
 func (r *report) summarise() {
+	r.comparison.summarise()
+	for _, c := range r.OAuth {
+		c.summarise()
+	}
+}
+
+func (r *comparison) summarise() {
 	var bare, kw []phase
 	for _, rd := range r.Rounds {
 		if rd.Bare != nil && rd.Keyward != nil {
@@ -288,38 +305,13 @@ func writeText(w io.Writer, r *report) {
 		fmt.Fprintf(w, "cold verify   %d first verifications (cache misses), %d at a time, %.0f/s: p50 %s  p99 %s  p99.9 %s  max %s  (%d failed)\n",
 			c.Requests, s.ColdConcurrency, c.PerSecond, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), c.failures())
 	}
-	if len(r.Rounds) > 0 && r.Rounds[0].Bare != nil {
-		fmt.Fprintf(w, "\nwarm verify   POST /v1/keys/verify, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", s.Connections)
-		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-		fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / server / others")
-		row := func(name, target string, p *phase) {
-			if p == nil {
-				return
-			}
-			l := p.Latency
-			fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, target, p.PerSecond,
-				fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtCPU(p.CPU))
-		}
-		for i, rd := range r.Rounds {
-			row(fmt.Sprint(i+1), "bare", rd.Bare)
-			row(fmt.Sprint(i+1), "keyward", rd.Keyward)
-		}
-		for _, m := range []struct {
-			target string
-			s      *summary
-		}{{"bare", r.Bare}, {"keyward", r.Keyward}} {
-			if m.s == nil {
-				continue
-			}
-			l := m.s.Latency
-			fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t\n", m.target, m.s.PerSecond,
-				fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures)
-		}
-		tw.Flush()
+	if len(r.Rounds) > 0 {
+		fmt.Fprintf(w, "\nwarm verify   %s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", r.Endpoint, s.Connections)
+		writeComparison(w, &r.comparison)
 	}
-	if r.Bare != nil {
-		fmt.Fprintf(w, "\nthroughput ratio keyward/bare = %.3f\n", r.ThroughputRatio)
-		fmt.Fprintf(w, "p99 ratio keyward/bare = %.3f\n", r.P99Ratio)
+	for _, c := range r.OAuth {
+		fmt.Fprintf(w, "\n%s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", c.Endpoint, s.Connections)
+		writeComparison(w, c)
 	}
 	if r.Server.Started && r.Server.URL != "" {
 		fmt.Fprintf(w, "\nserver log    %d lines at warn or above\n", r.Server.LogLines)
@@ -334,5 +326,39 @@ func writeText(w io.Writer, r *report) {
 		for _, f := range r.Failures {
 			fmt.Fprintf(w, "  - %s\n", f)
 		}
+	}
+}
+
+// writeComparison prints a comparison's rounds, medians and ratios.
+func writeComparison(w io.Writer, r *comparison) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / server / others")
+	row := func(name, target string, p *phase) {
+		if p == nil {
+			return
+		}
+		l := p.Latency
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, target, p.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtCPU(p.CPU))
+	}
+	for i, rd := range r.Rounds {
+		row(fmt.Sprint(i+1), "bare", rd.Bare)
+		row(fmt.Sprint(i+1), "keyward", rd.Keyward)
+	}
+	for _, m := range []struct {
+		target string
+		s      *summary
+	}{{"bare", r.Bare}, {"keyward", r.Keyward}} {
+		if m.s == nil {
+			continue
+		}
+		l := m.s.Latency
+		fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t\n", m.target, m.s.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures)
+	}
+	tw.Flush()
+	if r.Bare != nil {
+		fmt.Fprintf(w, "\nthroughput ratio keyward/bare = %.3f\n", r.ThroughputRatio)
+		fmt.Fprintf(w, "p99 ratio keyward/bare = %.3f\n", r.P99Ratio)
 	}
 }

@@ -28,9 +28,12 @@ type seeding struct {
 	PerSecond float64 `json:"keys_per_second"`
 }
 
-// seed creates one project and n keys in it through the API, conc at a time, and returns the
-// verification body of each key. Any failed creation fails the seeding.
-func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.Duration, progress io.Writer) ([][]byte, seeding, error) {
+// seededKey is a key the run created.
+type seededKey struct{ id, secret string }
+
+// seed creates one project and n keys in it through the API, conc at a time, and returns
+// them. Any failed creation fails the seeding.
+func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.Duration, progress io.Writer) ([]seededKey, seeding, error) {
 	res := seeding{Keys: n, Concurrency: conc}
 	tr := &http.Transport{
 		Proxy:               nil,
@@ -50,7 +53,7 @@ func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
-	bodies := make([][]byte, n)
+	keys := make([]seededKey, n)
 	var next, done atomic.Int64
 	start := time.Now()
 	var wg sync.WaitGroup
@@ -66,7 +69,7 @@ func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.
 					cancel(fmt.Errorf("creating key %d: %w", i, err))
 					return
 				}
-				bodies[i] = verifyBody(k.Secret)
+				keys[i] = seededKey{id: k.ID, secret: k.Secret}
 				done.Add(1)
 			}
 		})
@@ -80,7 +83,7 @@ func seed(ctx context.Context, baseURL, token string, n, conc int, timeout time.
 	elapsed := time.Since(start)
 	res.Seconds = elapsed.Seconds()
 	res.PerSecond = float64(n) / res.Seconds
-	return bodies, res, nil
+	return keys, res, nil
 }
 
 // reportProgress prints how far a long step has got every 10 s, until the returned
