@@ -12,14 +12,23 @@ const DefaultAccountName = "default"
 
 // Bootstrap makes a fresh store usable: when no admin key exists at all, it creates the
 // default account and a root admin key in it, and returns the key's secret. On any later
-// start it returns "" and does nothing, so the secret is shown exactly once.
+// start it returns "" and does nothing, so the secret is shown exactly once; and of several
+// nodes starting on one empty database at once, only one makes (and prints) a key.
 func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	n, err := s.store.CountAdminKeys(ctx)
 	if err != nil || n > 0 {
 		return "", err
 	}
-	_, secret, err := s.CreateAdminKey(ctx, DefaultAccountName, "root")
-	return secret, err
+	acct := &Account{ID: NewID(), Name: DefaultAccountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: s.Now()}
+	k, secret, err := s.newAdminKey(acct.ID, "root")
+	if err != nil {
+		return "", err
+	}
+	created, err := s.store.BootstrapAdminKey(ctx, acct, k)
+	if err != nil || !created {
+		return "", err
+	}
+	return secret, nil
 }
 
 // CreateAdminKey creates an admin key in the named account, creating the account if it does
@@ -42,25 +51,33 @@ func (s *Service) CreateAdminKey(ctx context.Context, accountName, name string) 
 	if err != nil {
 		return nil, "", err
 	}
+	k, secret, err := s.newAdminKey(acct.ID, name)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.store.CreateAdminKey(ctx, k); err != nil {
+		return nil, "", err
+	}
+	return k, secret, nil
+}
+
+// newAdminKey makes an admin key of the account, not yet stored, and its secret.
+func (s *Service) newAdminKey(accountID, name string) (*AdminKey, string, error) {
 	gen, err := keyformat.Generate(AdminKeyPrefix)
 	if err != nil {
 		return nil, "", &Error{Code: EInternal, Message: "could not generate a key", Cause: err}
 	}
 	sum := s.hasher.Hash(gen.Raw)
-	k := &AdminKey{
+	return &AdminKey{
 		ID:         NewID(),
-		AccountID:  acct.ID,
+		AccountID:  accountID,
 		Name:       name,
 		Prefix:     gen.DisplayPrefix(),
 		Last4:      gen.Last4(),
 		Hash:       sum[:],
 		HashScheme: s.hasher.CurrentScheme(),
 		CreatedAt:  s.Now(),
-	}
-	if err := s.store.CreateAdminKey(ctx, k); err != nil {
-		return nil, "", err
-	}
-	return k, gen.Raw, nil
+	}, gen.Raw, nil
 }
 
 // AuthenticateAdmin returns the principal of an admin key secret. Any failure is

@@ -121,6 +121,11 @@ type AdminKeyStore interface {
 	// CountAdminKeys counts admin keys, revoked or not, in all accounts: zero means the
 	// store has never been bootstrapped.
 	CountAdminKeys(ctx context.Context) (int, error)
+	// BootstrapAdminKey inserts k, and a before it unless an account of a's name exists (k
+	// then belongs to that one), in one step, if and only if no admin key exists at all. It
+	// reports whether it did: of several nodes bootstrapping one store at once, exactly one
+	// does. k.AccountID is set to the account's id.
+	BootstrapAdminKey(ctx context.Context, a *Account, k *AdminKey) (bool, error)
 }
 
 // KeyEvents hears of every change to a key that affects verification (revoke, rotate,

@@ -26,6 +26,46 @@ func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
 	})
 }
 
+// bootstrapLock is the transaction-scoped advisory lock that serialises bootstraps: "kw" and
+// "boot" in ASCII, a number no other lock of Keyward's uses.
+const bootstrapLock = 0x6b77_626f6f74
+
+// BootstrapAdminKey implements keyward.AdminKeyStore. Nodes that start at once on an empty
+// database queue on an advisory lock, so that each counts the admin keys only after the
+// one before it has committed.
+func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *keyward.AdminKey) (bool, error) {
+	created := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(bootstrapLock)); err != nil {
+			return fmt.Errorf("postgres: bootstrap lock: %w", err)
+		}
+		var n int
+		if err := tx.QueryRow(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
+			return fmt.Errorf("postgres: count admin keys: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		// An account of the name may exist (made by keyward admin create-key's account
+		// creation, say): the key joins it.
+		if err := tx.QueryRow(ctx,
+			`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4)
+			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`,
+			a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt)).Scan(&k.AccountID); err != nil {
+			return fmt.Errorf("postgres: bootstrap account: %w", err)
+		}
+		_, err := tx.Exec(ctx,
+			`INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme, ts(k.CreatedAt), nullTS(k.RevokedAt))
+		if err != nil {
+			return writeError(err, "admin key "+k.ID, violations{"admin_keys_hash_key": conflict("an admin key with this hash already exists")})
+		}
+		created = true
+		return nil
+	})
+	return created && err == nil, err
+}
+
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
 	var (

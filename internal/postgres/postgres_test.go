@@ -675,3 +675,49 @@ func (f *fixtures) newKey() *keyward.Key {
 	}
 	return k
 }
+
+// TestBootstrapOnce starts four nodes' worth of stores (a pool each) on one empty database
+// and bootstraps through all of them at once: exactly one makes a root admin key. The
+// stores are called directly, all released at one moment, so that the service's first count
+// (which would let late nodes see the winner's key) does not hide a race.
+func TestBootstrapOnce(t *testing.T) {
+	dsn := testDatabase(t)
+	if err := Migrate(t.Context(), dsn); err != nil {
+		t.Fatal(err)
+	}
+	const nodes = 4
+	created := make([]bool, nodes)
+	errs := make([]error, nodes)
+	start := make(chan struct{})
+	var wg sync.WaitGroup
+	for i := range nodes {
+		s, err := Open(t.Context(), dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer s.Close()
+		a := &keyward.Account{ID: keyward.NewID(), Name: keyward.DefaultAccountName, KeyPrefix: "kw", CreatedAt: time.Now()}
+		hash := make([]byte, 32)
+		rand.Read(hash)
+		k := &keyward.AdminKey{ID: keyward.NewID(), AccountID: a.ID, Name: "root", Prefix: "kwadmin_12345678", Last4: "abcd",
+			Hash: hash, HashScheme: "hmac-sha256:1", CreatedAt: time.Now()}
+		wg.Go(func() {
+			<-start
+			created[i], errs[i] = s.BootstrapAdminKey(t.Context(), a, k)
+		})
+	}
+	close(start)
+	wg.Wait()
+	winners := 0
+	for i := range nodes {
+		if errs[i] != nil {
+			t.Errorf("node %d: BootstrapAdminKey: %v", i, errs[i])
+		}
+		if created[i] {
+			winners++
+		}
+	}
+	if winners != 1 {
+		t.Errorf("%d of %d nodes made a root admin key, want 1", winners, nodes)
+	}
+}

@@ -23,6 +23,38 @@ func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
 	return nil
 }
 
+// BootstrapAdminKey implements keyward.AdminKeyStore. The store's one write connection
+// makes the transaction the only writer: no other bootstrap can come between its count and
+// its inserts.
+func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *keyward.AdminKey) (bool, error) {
+	created := false
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var n int
+		if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
+			return fmt.Errorf("sqlite: count admin keys: %w", err)
+		}
+		if n > 0 {
+			return nil
+		}
+		err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE name = ?`, a.Name).Scan(&k.AccountID)
+		if errors.Is(err, sql.ErrNoRows) {
+			k.AccountID = a.ID
+			_, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?)`,
+				a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: bootstrap account: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme, micros(k.CreatedAt), nullMicros(k.RevokedAt)); err != nil {
+			return insertError(err, "admin key", k.ID, "admin_keys.hash", "an admin key with this hash already exists")
+		}
+		created = true
+		return nil
+	})
+	return created && err == nil, err
+}
+
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
 	var (

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"sync"
 	"testing"
 	"time"
 
@@ -92,5 +93,60 @@ func testCountAdminKeys(t *testing.T, s keyward.Store) {
 	}
 	if got, want := count(), before+2; got != want {
 		t.Errorf("CountAdminKeys: got %d, want %d (revoked keys count too)", got, want)
+	}
+}
+
+// testBootstrapAdminKey bootstraps the store from eight goroutines at once: at most one may
+// succeed, and exactly one when the store held no admin key (a store shared with other
+// subtests may hold some already, and then none may).
+func testBootstrapAdminKey(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	before, err := s.CountAdminKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := "bootstrap " + keyward.NewID()
+	const n = 8
+	keys := make([]*keyward.AdminKey, n)
+	created := make([]bool, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		a := &keyward.Account{ID: keyward.NewID(), Name: name, KeyPrefix: "kw", CreatedAt: base}
+		keys[i] = adminKeyIn(t, a.ID)
+		wg.Go(func() { created[i], errs[i] = s.BootstrapAdminKey(ctx, a, keys[i]) })
+	}
+	wg.Wait()
+	winners := 0
+	for i := range n {
+		if errs[i] != nil {
+			t.Fatalf("BootstrapAdminKey: %v", errs[i])
+		}
+		_, err := s.AdminKeyByHash(ctx, keys[i].Hash)
+		switch {
+		case created[i]:
+			winners++
+			if err != nil {
+				t.Errorf("the bootstrapped key: %v", err)
+			}
+			acct, err := s.AccountByName(ctx, name)
+			if err != nil || acct.ID != keys[i].AccountID {
+				t.Errorf("the bootstrapped key's account: %v, %v; want the account %q", acct, err, name)
+			}
+		default:
+			wantCode(t, "AdminKeyByHash of a key not bootstrapped", err, keyward.ENotFound)
+		}
+	}
+	want := 0
+	if before == 0 {
+		want = 1
+	}
+	if winners != want {
+		t.Errorf("%d of %d bootstraps succeeded with %d admin keys before, want %d", winners, n, before, want)
+	}
+	// Once bootstrapped, never again.
+	a := &keyward.Account{ID: keyward.NewID(), Name: "late " + keyward.NewID(), KeyPrefix: "kw", CreatedAt: base}
+	if ok, err := s.BootstrapAdminKey(ctx, a, adminKeyIn(t, a.ID)); ok || err != nil {
+		t.Errorf("BootstrapAdminKey of a bootstrapped store = %t, %v; want false", ok, err)
 	}
 }

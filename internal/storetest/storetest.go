@@ -64,6 +64,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"TouchKeys", testTouchKeys},
 
 		{"AdminKeyRoundTrip", testAdminKeyRoundTrip},
+		{"BootstrapAdminKey", testBootstrapAdminKey},
 		{"AdminKeyHashTaken", testAdminKeyHashTaken},
 		{"AdminKeyNotFound", testAdminKeyNotFound},
 		{"CountAdminKeys", testCountAdminKeys},
