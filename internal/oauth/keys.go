@@ -13,6 +13,7 @@ import (
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/x509"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -115,6 +116,9 @@ type signingKey struct {
 	public any
 	jwk    jose.JSONWebKey
 	signer jose.Signer // nil when the private key cannot be decrypted here
+	// header is the protected header every token this key signs carries, base64url-encoded
+	// as it appears in the token: a token that starts with it needs no header parsing.
+	header string
 }
 
 // keyring holds the signing keys of the deployment, as read from the store.
@@ -183,7 +187,12 @@ func (r *keyring) usable(m *keyward.SigningKey) (*signingKey, error) {
 	if !jwk.IsPublic() || jwk.KeyID != m.ID || jwk.Algorithm != m.Algorithm {
 		return nil, errors.New("the public key does not match its row")
 	}
-	k := &signingKey{meta: m, public: jwk.Key, jwk: jwk}
+	// go-jose writes the header's members sorted, as encoding/json writes a map.
+	header, err := json.Marshal(map[string]string{"alg": m.Algorithm, "kid": m.ID, "typ": "at+jwt"})
+	if err != nil {
+		return nil, fmt.Errorf("header: %w", err)
+	}
+	k := &signingKey{meta: m, public: jwk.Key, jwk: jwk, header: base64.RawURLEncoding.EncodeToString(header)}
 	plain, err := r.sealer.open(m.ID, m.Algorithm, m.SecretVersion, m.PrivateKey)
 	if err != nil {
 		// Still trusted for verification: another node (with that secret) may sign with it.
@@ -294,6 +303,18 @@ func (r *keyring) refreshFor(ctx context.Context, kid string) *signingKey {
 }
 
 // key returns the published key kid, or nil.
+// byHeader returns the key whose tokens carry header, or nil.
+func (r *keyring) byHeader(header string) *signingKey {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	for _, k := range r.ordered {
+		if k.header == header {
+			return k
+		}
+	}
+	return nil
+}
+
 func (r *keyring) key(kid string) *signingKey {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
