@@ -192,12 +192,15 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: basic}
 	}
 	// The TCP peer: behind a proxy every client shares it, which is why the per-address
-	// limit is higher than the per-client one.
+	// limit is higher than the per-client one. A client's failures are counted per address
+	// too: counted per client_id alone, anyone who knows a key's id (it is no secret: every
+	// token carries it) could lock the key's real client out.
 	addr := remoteHost(r.RemoteAddr)
+	clientAt := id + " " + addr
 	for _, name := range []struct {
 		l *oauth.Limiter
 		n string
-	}{{s.clientFailures, id}, {s.addressFailures, addr}} {
+	}{{s.clientFailures, clientAt}, {s.addressFailures, addr}} {
 		if wait, blocked := name.l.Blocked(name.n); blocked {
 			return nil, &oauthFailure{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
 				desc: "too many failed client authentications; retry later", retryAfter: wait}
@@ -212,7 +215,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 	// tell how much of a guessed id was right.
 	if res.Key == nil || subtle.ConstantTimeCompare([]byte(res.Key.ID), []byte(id)) != 1 ||
 		(!res.Valid && res.Code != keyward.VerifyDisabled) {
-		s.clientFailures.Fail(id)
+		s.clientFailures.Fail(clientAt)
 		s.addressFailures.Fail(addr)
 		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: basic}
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
 	"os/exec"
@@ -508,6 +509,19 @@ func TestOAuthFailureLimit(t *testing.T) {
 	// Another client from the same address is not limited yet.
 	o := e.key(map[string]any{"name": "bystander"})
 	e.accessToken(o.ID, o.Key, "")
+
+	// The limited client, from another address, is not locked out by the guesser.
+	from := &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}
+	c := &http.Client{Transport: &http.Transport{DialContext: (&net.Dialer{LocalAddr: from}).DialContext}}
+	defer c.CloseIdleConnections()
+	res, err := c.PostForm(e.url+"/oauth/token", good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Errorf("the right secret from another address while the guesser is limited = %d, want 200", res.StatusCode)
+	}
 }
 
 func TestOAuthMetadataAndJWKS(t *testing.T) {
