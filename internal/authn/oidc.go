@@ -70,6 +70,7 @@ type OIDCClaims struct {
 // concurrent use; keep one for the life of the process so that its cached keys are reused.
 type OIDCVerifier struct {
 	verifier *oidc.IDTokenVerifier
+	keys     *keySet
 	skew     time.Duration
 	now      func() time.Time
 }
@@ -132,7 +133,7 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 	}
 
 	algs := signingAlgs(meta.Algs)
-	keys := &keySet{url: meta.JWKSURL, client: client}
+	keys := &keySet{url: meta.JWKSURL, client: client, minRefetch: minJWKSRefetch}
 	for _, a := range algs {
 		keys.algs = append(keys.algs, jose.SignatureAlgorithm(a))
 	}
@@ -144,7 +145,7 @@ func NewOIDCVerifier(ctx context.Context, cfg OIDCConfig) (*OIDCVerifier, error)
 		SkipExpiryCheck: true,
 		Now:             now,
 	})
-	return &OIDCVerifier{verifier: verifier, skew: skew, now: now}, nil
+	return &OIDCVerifier{verifier: verifier, keys: keys, skew: skew, now: now}, nil
 }
 
 // asymmetricAlgs are the algorithms a token may be signed with, whatever the issuer
@@ -257,16 +258,25 @@ func withCause(e *keyward.Error, cause error) *keyward.Error {
 // before it updates its cache: for a moment after a refetch the old keys still verify, and a
 // failed fetch that has just ended is handed to the next caller. It also refetches whenever a
 // signature does not verify, so every forged token would cost a request to the issuer; this
-// one refetches only for an unknown kid.
+// one refetches only for an unknown kid, and not again within minRefetch of the last
+// successful fetch: a stream of tokens with made-up kids costs the issuer one request per
+// minRefetch.
 type keySet struct {
-	url    string
-	client *http.Client
-	algs   []jose.SignatureAlgorithm // as pinned for go-oidc's verifier
+	url        string
+	client     *http.Client
+	algs       []jose.SignatureAlgorithm // as pinned for go-oidc's verifier
+	minRefetch time.Duration
 
-	mu       sync.Mutex
-	keys     []jose.JSONWebKey
-	inflight *keyFetch // the fetch under way, which every caller that misses joins
+	mu        sync.Mutex
+	keys      []jose.JSONWebKey
+	inflight  *keyFetch // the fetch under way, which every caller that misses joins
+	fetchedAt time.Time // when the last successful fetch ended; zero before the first
 }
+
+// minJWKSRefetch is how soon after a fetch an unknown kid may fetch the keys again. An
+// issuer publishes a new key before it signs with it, so a genuine new kid is rarely
+// refused for this long; made-up kids cannot make Keyward hammer the issuer.
+const minJWKSRefetch = 10 * time.Second
 
 var _ oidc.KeySet = (*keySet)(nil)
 
@@ -346,6 +356,11 @@ func keysFor(keys []jose.JSONWebKey, header jose.Header) []*jose.JSONWebKey {
 // others waiting on it.
 func (s *keySet) refresh(ctx context.Context) ([]jose.JSONWebKey, error) {
 	s.mu.Lock()
+	if s.inflight == nil && !s.fetchedAt.IsZero() && time.Since(s.fetchedAt) < s.minRefetch {
+		keys := s.keys
+		s.mu.Unlock()
+		return keys, nil
+	}
 	f := s.inflight
 	if f == nil {
 		f = &keyFetch{done: make(chan struct{})}
@@ -367,7 +382,9 @@ func (s *keySet) fetch(f *keyFetch) {
 	// returns, the next verification sees the new keys, and the next miss fetches anew.
 	s.mu.Lock()
 	if err == nil {
-		s.keys = keys
+		// Only a success starts the pause: after a failure the next miss tries again (one
+		// fetch at a time still), so that keys come back as soon as the issuer does.
+		s.keys, s.fetchedAt = keys, time.Now()
 	}
 	s.inflight = nil
 	s.mu.Unlock()

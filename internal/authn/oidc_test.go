@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -245,6 +246,7 @@ func TestOIDCKeyRotation(t *testing.T) {
 	iss := oidctest.NewIssuer(t)
 	now := time.Now()
 	v := newTestVerifier(t, iss, now, nil)
+	v.keys.minRefetch = 0 // TestOIDCUnknownKidsDoNotFlood covers the pause between fetches
 	claims := oidctest.Claims{Subject: "auth0|alice", Audience: []string{testAudience}, Expiry: now.Add(time.Hour), IssuedAt: now}
 	verify := func(t *testing.T, token string) error {
 		t.Helper()
@@ -290,6 +292,31 @@ func TestOIDCKeyRotation(t *testing.T) {
 		"iss": iss.URL, "sub": "auth0|alice", "aud": testAudience, "exp": now.Add(time.Hour).Unix(),
 	})
 	checkCode(t, verify(t, unknownKid), keyward.EUnauthenticated, unknownKid)
+}
+
+// TestOIDCUnknownKidsDoNotFlood sends tokens with made-up kids: after the first fetch, they
+// cost the issuer nothing until minRefetch has passed.
+func TestOIDCUnknownKidsDoNotFlood(t *testing.T) {
+	iss := oidctest.NewIssuer(t)
+	now := time.Now()
+	v := newTestVerifier(t, iss, now, nil)
+	claims := map[string]any{"iss": iss.URL, "sub": "auth0|mallory", "aud": testAudience, "exp": now.Add(time.Hour).Unix()}
+	for i := range 20 {
+		token := signRS256(t, fmt.Sprintf("made-up-%d", i), claims)
+		checkCode(t, func() error { _, err := v.Verify(t.Context(), token); return err }(), keyward.EUnauthenticated, token)
+	}
+	if got := iss.JWKSFetches(); got != 1 {
+		t.Errorf("20 tokens with unknown kids made %d JWKS fetches, want 1", got)
+	}
+	// Once the pause is over, an unknown kid fetches again (a real rotation gets through).
+	v.keys.mu.Lock()
+	v.keys.fetchedAt = v.keys.fetchedAt.Add(-minJWKSRefetch)
+	v.keys.mu.Unlock()
+	token := signRS256(t, "made-up-later", claims)
+	checkCode(t, func() error { _, err := v.Verify(t.Context(), token); return err }(), keyward.EUnauthenticated, token)
+	if got := iss.JWKSFetches(); got != 2 {
+		t.Errorf("after the pause: %d JWKS fetches, want 2", got)
+	}
 }
 
 // signRS256 signs claims with a new RSA key under kid: a key the issuer never published.
