@@ -222,3 +222,25 @@ func TestStoreDownFailsClosed(t *testing.T) {
 		t.Errorf("a management call with the store down = %d, want a 5xx", r.status)
 	}
 }
+
+// TestCompatBodyTooLarge: the compatibility routes answer an oversized body as the rest of
+// the API does, 413, each in its own shape.
+func TestCompatBodyTooLarge(t *testing.T) {
+	e := newEnv(t)
+	huge := map[string]any{"name": strings.Repeat("a", 70<<10)}
+	r := e.do("POST", "/apikey/create", huge)
+	if r.status != http.StatusRequestEntityTooLarge || problemCode(t, r) != "request_too_large" {
+		t.Errorf("seed 000 with a 70 KiB body = %d %s, want 413 request_too_large", r.status, r.body)
+	}
+	r = e.do("POST", "/api/v1/api-keys", huge)
+	var env struct {
+		Success bool `json:"success"`
+		Error   struct {
+			Code string `json:"code"`
+		} `json:"error"`
+	}
+	r.decode(t, &env)
+	if r.status != http.StatusRequestEntityTooLarge || env.Success || env.Error.Code != "request_too_large" {
+		t.Errorf("seed 003 with a 70 KiB body = %d %s, want 413 request_too_large", r.status, r.body)
+	}
+}

@@ -40,6 +40,7 @@ func (p *Problem) ContentType(string) string { return "application/problem+json"
 // statusOf maps every domain code to its HTTP status: the one table of it.
 var statusOf = map[keyward.Code]int{
 	keyward.EInvalid:         http.StatusBadRequest,
+	keyward.ETooLarge:        http.StatusRequestEntityTooLarge,
 	keyward.EValidation:      http.StatusUnprocessableEntity,
 	keyward.EUnauthenticated: http.StatusUnauthorized,
 	keyward.EForbidden:       http.StatusForbidden,

@@ -130,7 +130,7 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest,
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return req, &Problem{Type: "about:blank", Title: http.StatusText(http.StatusRequestEntityTooLarge), Status: http.StatusRequestEntityTooLarge, Code: "request_too_large", Detail: "the body is larger than 64 KiB"}
+		return req, keyward.Errorf(keyward.ETooLarge, "the body is larger than 64 KiB")
 	case errors.Is(err, io.EOF):
 		// An empty body is fine when the key comes in the Authorization header.
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):

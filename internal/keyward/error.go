@@ -12,6 +12,7 @@ type Code string
 // Error codes returned by the domain and its stores.
 const (
 	EInvalid         Code = "invalid_request"     // malformed input: bad id, bad JSON, unknown field
+	ETooLarge        Code = "request_too_large"   // a body larger than the route takes
 	EValidation      Code = "validation_failed"   // well-formed input that breaks a rule
 	EUnauthenticated Code = "unauthenticated"     // no credential, or one that is not valid
 	EForbidden       Code = "forbidden"           // a valid credential that may not do this

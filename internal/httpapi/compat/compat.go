@@ -70,7 +70,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.Is(err, io.EOF):
 		return nil
 	case errors.As(err, &tooBig):
-		return keyward.Errorf(keyward.EInvalid, "the body is larger than 64 KiB")
+		return keyward.Errorf(keyward.ETooLarge, "the body is larger than 64 KiB")
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
 		return keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	case err != nil:
