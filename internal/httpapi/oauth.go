@@ -314,20 +314,29 @@ func (s *Server) oauthCaller(r *http.Request, form url.Values) (*caller, *oauthF
 	return &caller{accountID: p.AccountID, principal: &p}, nil
 }
 
-func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) {
+// tokenRequest reads an introspection or revocation request: its caller and the token it
+// names. On failure it has answered the request and returns ok false.
+func (s *Server) tokenRequest(w http.ResponseWriter, r *http.Request) (c *caller, token string, ok bool) {
 	form, f := readForm(w, r)
-	var c *caller
 	if f == nil {
 		c, f = s.oauthCaller(r, form)
 	}
-	if f == nil && form.Get("token") == "" {
+	if token = form.Get("token"); f == nil && token == "" {
 		f = invalidRequest("token is required")
 	}
 	if f != nil {
 		writeOAuthError(w, *f)
+		return nil, "", false
+	}
+	return c, token, true
+}
+
+func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) {
+	c, token, ok := s.tokenRequest(w, r)
+	if !ok {
 		return
 	}
-	tok, code := s.tokens.Verify(r.Context(), form.Get("token"))
+	tok, code := s.tokens.Verify(r.Context(), token)
 	// Another account's token is as good as unknown: introspection must not confirm it.
 	if code != keyward.VerifyValid || tok.AccountID != c.accountID {
 		writeOAuthJSON(w, http.StatusOK, IntrospectionResponse{Active: false})
@@ -342,21 +351,13 @@ func (s *Server) oauthIntrospect(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) {
-	form, f := readForm(w, r)
-	var c *caller
-	if f == nil {
-		c, f = s.oauthCaller(r, form)
-	}
-	if f == nil && form.Get("token") == "" {
-		f = invalidRequest("token is required")
-	}
-	if f != nil {
-		writeOAuthError(w, *f)
+	c, token, ok := s.tokenRequest(w, r)
+	if !ok {
 		return
 	}
 	// RFC 7009 §2.2: an invalid, unknown or expired token needs nothing and is answered 200,
 	// and so is another client's, so that the endpoint tells nothing about it.
-	tok, code := s.tokens.Verify(r.Context(), form.Get("token"))
+	tok, code := s.tokens.Verify(r.Context(), token)
 	if code == keyward.VerifyValid && tok.AccountID == c.accountID && c.may(tok) {
 		if err := s.tokens.Revoke(r.Context(), tok); err != nil {
 			s.log.Error("oauth: revoking a token failed", "err", err)
