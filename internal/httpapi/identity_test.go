@@ -151,7 +151,7 @@ func TestSeed000Flow(t *testing.T) {
 	for _, ev := range events {
 		actions = append(actions, ev.Action+":"+ev.Outcome)
 	}
-	for _, want := range []string{"seed000-create-api-key:success", "seed000-create-api-key:failure", "seed000-replace-api-key:success", "seed000-expire-api-key:success"} {
+	for _, want := range []string{"sign-in-create-user:success", "seed000-create-api-key:success", "seed000-create-api-key:failure", "seed000-replace-api-key:success", "seed000-expire-api-key:success"} {
 		if !slices.Contains(actions, want) {
 			t.Errorf("audit log for Ada = %v, missing %s", actions, want)
 		}

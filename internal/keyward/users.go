@@ -233,8 +233,20 @@ func (s *Service) provision(ctx context.Context, in SignInInput) (*User, error) 
 	if ErrorCode(err) == EConflict { // a concurrent first sign-in won
 		return s.store.UserBySubject(ctx, in.Issuer, in.Subject)
 	}
-	return u, err
+	if err != nil {
+		return nil, err
+	}
+	// No management route made this user, so no route audits it: the sign-in does. A
+	// failure to record it fails the sign-in, as a failure to record a route's change would.
+	self := Principal{AccountID: u.AccountID, Kind: KindUser, ID: u.ID, UserID: u.ID}
+	if err := s.Audit(ctx, self, ActionProvisionUser, "user", u.ID, "", nil); err != nil {
+		return nil, err
+	}
+	return u, nil
 }
+
+// ActionProvisionUser is the audit action of a user created by their first sign-in.
+const ActionProvisionUser = "sign-in-create-user"
 
 func (s *Service) identityChanged(ctx context.Context, accountID string) {
 	if s.identities != nil {
