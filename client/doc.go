@@ -33,8 +33,18 @@
 //	guard := kw.Middleware(client.MiddlewareOptions{RequiredScopes: []string{"invoices:read"}})
 //	http.ListenAndServe(":8080", guard(mux))
 //
+// A key is also an OAuth 2.0 client (client_id = its id, client_secret = the key): Token
+// exchanges it for a short-lived access token, which works wherever the key does;
+// Introspect and RevokeToken inspect and end one:
+//
+//	tok, err := client.New("https://keyward.example.com", "").Token(ctx, client.TokenParams{
+//		ClientID: keyID, ClientSecret: apiKey, Scopes: []string{"invoices:read"},
+//	})
+//
 // Errors the server reports are *Error values with a stable Code; use ErrorCode, IsNotFound
-// and friends, or errors.As, to branch on them.
+// and friends, or errors.As, to branch on them. The OAuth endpoints answer as RFC 6749 says,
+// with *OAuthError values (Code such as invalid_client, Description, Status); use
+// OAuthErrorCode or errors.As.
 //
 // The client never logs, and never puts a secret in a URL or an error message.
 package client

@@ -145,14 +145,24 @@ func decodeError(resp *http.Response, body []byte) *Error {
 	if e.Title == "" {
 		e.Title = http.StatusText(resp.StatusCode)
 	}
-	if s := resp.Header.Get("Retry-After"); s != "" {
-		if secs, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && secs >= 0 {
-			e.RetryAfter = time.Duration(secs) * time.Second
-		} else if t, err := http.ParseTime(s); err == nil {
-			e.RetryAfter = max(time.Until(t), 0)
-		}
-	}
+	e.RetryAfter = retryAfter(resp.Header)
 	return e
+}
+
+// retryAfter reads a Retry-After header, in seconds or as an HTTP date; 0 when absent or
+// unreadable.
+func retryAfter(h http.Header) time.Duration {
+	s := h.Get("Retry-After")
+	if s == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(s)); err == nil && secs >= 0 {
+		return time.Duration(secs) * time.Second
+	}
+	if t, err := http.ParseTime(s); err == nil {
+		return max(time.Until(t), 0)
+	}
+	return 0
 }
 
 // ErrorCode returns the Code of the first *Error in err's chain, and "" when there is none

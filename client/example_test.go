@@ -150,3 +150,37 @@ func ExampleClient_Middleware() {
 	})
 	log.Fatal(http.ListenAndServe(":8081", requireKey(mux)))
 }
+
+func ExampleClient_Token() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", "") // the key authenticates itself
+
+	tok, err := kw.Token(ctx, client.TokenParams{
+		ClientID:     keyID,
+		ClientSecret: os.Getenv("API_KEY"),
+		Scopes:       []string{"invoices:read"},
+	})
+	var oauthErr *client.OAuthError
+	if errors.As(err, &oauthErr) && oauthErr.Code == client.OAuthInvalidClient {
+		log.Fatal("the key is unknown, revoked or expired, or the secret is wrong")
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	// The token works wherever the key does, until tok.Expiry or its revocation.
+	fmt.Println(tok.Scopes(), tok.Expiry)
+}
+
+func ExampleClient_Introspect() {
+	ctx := context.Background()
+	kw := client.New("http://127.0.0.1:8080", os.Getenv("KEYWARD_TOKEN"))
+
+	info, err := kw.Introspect(ctx, os.Getenv("ACCESS_TOKEN"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	if !info.Active {
+		log.Fatal("the token is unknown, expired or revoked")
+	}
+	fmt.Println(info.ClientID, info.Scopes(), info.ExpiresAt)
+}

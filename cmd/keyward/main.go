@@ -39,7 +39,8 @@ at wire speed, rotates them with a grace period, and revokes them at once.
 Run the service with 'keyward serve'; manage keys with 'keyward keys', 'keyward projects'
 and 'keyward environments', who may do what with 'keyward users', 'keyward roles',
 'keyward members' and 'keyward accounts', and see what was done with 'keyward audit'
-(set KEYWARD_URL and KEYWARD_TOKEN: an admin key, an API key or an OIDC access token).`,
+(set KEYWARD_URL and KEYWARD_TOKEN: an admin key, an API key or an OIDC access token).
+Exchange a key for an OAuth access token, and inspect or revoke one, with 'keyward oauth'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Version:       version,
@@ -48,5 +49,6 @@ and 'keyward environments', who may do what with 'keyward users', 'keyward roles
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
 	addClientCommands(root)
+	root.AddCommand(newOAuthCmd())
 	return root
 }
