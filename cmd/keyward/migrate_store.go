@@ -33,8 +33,10 @@ func newMigrateStoreCmd() *cobra.Command {
 		Use:   "migrate-store --from PATH_OR_URL --to PATH_OR_URL",
 		Short: "Copy everything from one store to another (SQLite to PostgreSQL, or back)",
 		Long: `Copy every account, project, environment, custom role, user, project membership, API key,
-admin key and audit event from one store into another, empty one, keeping every id, time and
-key hash, so that every key and admin key goes on working against the copy.
+admin key, audit event, token-signing key and token denial from one store into another, empty
+one, keeping every id, time and key hash, so that every key and admin key goes on working
+against the copy, and every OAuth access token too: a token issued before the copy verifies
+after it, and a revoked one stays revoked.
 
 A store is a PostgreSQL URL (postgres://… or postgresql://…), or SQLite: a data directory (as
 --data takes; its keyward.db is used) or the path of a database file. The target's schema is
@@ -46,7 +48,9 @@ what changes during it may be missing from the copy or make it fail. A copy that
 part-way leaves the target half-filled; empty it before running again.
 
 The server secret is not in the store. Start the target's servers with the secret the
-source's keys were hashed with, or no key will verify.`,
+source's keys were hashed with, or no key will verify; the token-signing keys are encrypted
+under it too. Access tokens name their issuer: give the target's servers the source's
+--public-url, or the tokens issued before the copy are refused.`,
 		Example: `  keyward migrate-store --from /var/lib/keyward --to postgres://keyward@db.internal/keyward
   keyward migrate-store --from postgres://keyward@db.internal/keyward --to ./keyward-data`,
 		Args: cobra.NoArgs,
@@ -185,6 +189,11 @@ func migrateStore(ctx context.Context, src, dst storeLocation, stdout, stderr io
 	}
 	fmt.Fprintf(stdout, "Copied %s to %s:\n%s", src, dst, c.copied)
 	printSecretReminder(stdout, src, dst)
+	if c.copied.signingKeys > 0 {
+		fmt.Fprintln(stdout, "\nThe token-signing keys are sealed under that same secret. OAuth access tokens issued before")
+		fmt.Fprintln(stdout, "the copy verify on the target only if its servers have the source's --public-url")
+		fmt.Fprintln(stdout, "(KEYWARD_PUBLIC_URL): the issuer that the tokens name.")
+	}
 	return nil
 }
 
@@ -249,6 +258,7 @@ type storeCopier struct {
 // copyCounts counts the rows copied, by table.
 type copyCounts struct {
 	accounts, projects, environments, roles, users, keys, memberships, adminKeys, auditEvents int
+	signingKeys, tokenDenials                                                                 int
 }
 
 // String lists the counts, one a line.
@@ -261,14 +271,16 @@ func (c copyCounts) String() string {
 		{"accounts", c.accounts}, {"projects", c.projects}, {"environments", c.environments},
 		{"custom roles", c.roles}, {"users", c.users}, {"API keys", c.keys},
 		{"project memberships", c.memberships}, {"admin keys", c.adminKeys}, {"audit events", c.auditEvents},
+		{"token-signing keys", c.signingKeys}, {"token denials", c.tokenDenials},
 	} {
 		fmt.Fprintf(&b, "  %-20s %d\n", n.what, n.n)
 	}
 	return b.String()
 }
 
-// copyAll copies every account with everything in it, then the admin keys and the audit log,
-// and checks that it copied as many rows of each table as the source holds.
+// copyAll copies every account with everything in it, then the admin keys, the audit log, the
+// token-signing keys and the token deny-list, and checks that it copied as many rows of each
+// table as the source holds.
 func (c *storeCopier) copyAll(ctx context.Context) error {
 	err := eachPage(func(after string) ([]*keyward.Account, error) {
 		return c.from.ListAccounts(ctx, after, copyBatch)
@@ -282,6 +294,12 @@ func (c *storeCopier) copyAll(ctx context.Context) error {
 		return err
 	}
 	if err := c.copyAudit(ctx); err != nil {
+		return err
+	}
+	if err := c.copySigningKeys(ctx); err != nil {
+		return err
+	}
+	if err := c.copyTokenDenials(ctx); err != nil {
 		return err
 	}
 	return c.checkCounts(ctx)
@@ -511,6 +529,51 @@ func (c *storeCopier) copyAudit(ctx context.Context) error {
 	return nil
 }
 
+// beforeEverything is a time before anything a store holds: the signing keys still published
+// then, and the token denials not yet expired then, are all of them.
+var beforeEverything = time.Time{}
+
+// copySigningKeys copies every token-signing key as it is: its kid, generation and times, and
+// its private key still sealed under the server secret, which the target's servers share. A
+// key whose publication has ended is copied too, so that the copy is whole and the next
+// generation number stays free. There are few, so they are read at once.
+func (c *storeCopier) copySigningKeys(ctx context.Context) error {
+	keys, err := c.from.SigningKeys(ctx, beforeEverything)
+	if err != nil {
+		return fmt.Errorf("reading token-signing keys: %w", err)
+	}
+	for _, k := range keys {
+		if err := count(&c.copied.signingKeys, c.to.CreateSigningKey(ctx, k)); err != nil {
+			return fmt.Errorf("token-signing key %s: %w", k.ID, err)
+		}
+	}
+	return nil
+}
+
+// copyTokenDenials copies the deny-list of access tokens, expired denials included, in the
+// order of their ids. The target gives each a new id, in the same order: ids only order the
+// denials for the nodes that read them, and a node starting on the target reads them all.
+func (c *storeCopier) copyTokenDenials(ctx context.Context) error {
+	var after int64
+	for {
+		denials, err := c.from.TokenDenials(ctx, after, beforeEverything, copyBatch)
+		if err != nil {
+			return fmt.Errorf("reading token denials: %w", err)
+		}
+		for _, d := range denials {
+			row := *d
+			row.ID = 0
+			if err := count(&c.copied.tokenDenials, c.to.DenyTokens(ctx, &row)); err != nil {
+				return fmt.Errorf("token denial %d: %w", d.ID, err)
+			}
+		}
+		if len(denials) < copyBatch {
+			return nil
+		}
+		after = denials[len(denials)-1].ID
+	}
+}
+
 // checkCounts compares what was copied with what the source's tables hold, so that rows the
 // listing could not reach, or rows written to the source during the copy, are not lost
 // without a word.
@@ -529,6 +592,8 @@ func (c *storeCopier) checkCounts(ctx context.Context) error {
 		{"memberships", c.copied.memberships},
 		{"admin_keys", c.copied.adminKeys},
 		{"audit_events", c.copied.auditEvents},
+		{"signing_keys", c.copied.signingKeys},
+		{"token_denials", c.copied.tokenDenials},
 	} {
 		var n int
 		if err := c.raw.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(&n); err != nil {

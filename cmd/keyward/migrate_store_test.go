@@ -18,6 +18,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -26,27 +27,48 @@ import (
 // handed out, to check against the copy.
 type migrateFixture struct {
 	dataDir string
+	secret  keyformat.Secret
 	hasher  *keyformat.Hasher
 	// adminSecrets and adminKeys are the admin keys made, in the same order.
 	adminSecrets []string
 	adminKeys    []*keyward.AdminKey
 	// keys are API key secrets by what each should verify as in the copy.
 	keys map[string]keyward.VerifyCode
+	// tokens are OAuth access tokens issued before the copy, by what each should verify as
+	// in the copy.
+	tokens map[string]keyward.VerifyCode
+}
+
+// migrateIssuer is the public URL of the fixture's tokens, which the copy's servers keep.
+const migrateIssuer = "https://keyward.migrate.test"
+
+// migrateTokens returns the OAuth tokens of a server over store with the fixture's secret and
+// issuer; they stop when the test ends.
+func migrateTokens(t *testing.T, f *migrateFixture, store oauth.Store) *oauth.Tokens {
+	t.Helper()
+	tokens, err := oauth.New(t.Context(), oauth.Config{Store: store, Secrets: []keyformat.Secret{f.secret}, Issuer: migrateIssuer})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tokens.Close)
+	return tokens
 }
 
 // newMigrateFixture fills a SQLite store in a new data directory with one of everything:
 // two accounts with admin keys, a custom role, projects, an environment, users (one linked to
 // an OIDC identity, one disabled), user and key memberships, project keys, an account key,
 // a key rotated with grace and then without, a revoked key, a used key, keys whose rotation
-// successors have lower ids than they do, and audit events.
+// successors have lower ids than they do, audit events, a token-signing key, and OAuth
+// access tokens: live ones, a revoked one, and ones of keys revoked or rotated since.
 func newMigrateFixture(t *testing.T) *migrateFixture {
 	t.Helper()
 	ctx := t.Context()
-	f := &migrateFixture{dataDir: filepath.Join(t.TempDir(), "data"), keys: map[string]keyward.VerifyCode{}}
+	f := &migrateFixture{dataDir: filepath.Join(t.TempDir(), "data"), keys: map[string]keyward.VerifyCode{}, tokens: map[string]keyward.VerifyCode{}}
 	value := make([]byte, 32)
 	rand.Read(value)
+	f.secret = keyformat.Secret{Version: 1, Value: value}
 	var err error
-	if f.hasher, err = keyformat.NewHasher(keyformat.Secret{Version: 1, Value: value}); err != nil {
+	if f.hasher, err = keyformat.NewHasher(f.secret); err != nil {
 		t.Fatal(err)
 	}
 	store, err := sqlite.Open(ctx, filepath.Join(f.dataDir, "keyward.db"))
@@ -64,6 +86,16 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 		if err != nil {
 			t.Fatal(err)
 		}
+	}
+	tokens := migrateTokens(t, f, store)
+	defer tokens.Close() // before the store closes
+	// issue gets an access token for k, which should verify as want in the copy.
+	issue := func(k *keyward.Key, want keyward.VerifyCode) *oauth.Issued {
+		t.Helper()
+		issued, err := tokens.Issue(ctx, k, nil, k.Scopes)
+		must(err)
+		f.tokens[issued.AccessToken] = want
+		return issued
 	}
 	admin := func(secret string) keyward.Principal {
 		t.Helper()
@@ -115,6 +147,7 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 	})
 	must(err)
 	f.keys[projectSecret] = keyward.VerifyValid
+	issue(projectKey, keyward.VerifyValid)
 	// A membership added after the key was made has its own id and time, which the copy must
 	// keep rather than remake from the key.
 	time.Sleep(2 * time.Millisecond)
@@ -123,12 +156,16 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 	_, err = svc.AddMember(ctx, acme, web.ID, keyward.AddMemberInput{KeyID: accountKey.ID, RoleID: keyward.RoleMember})
 	must(err)
 	f.keys[accountSecret] = keyward.VerifyValid
+	must(tokens.Revoke(ctx, issue(accountKey, keyward.VerifyRevoked).Token))
+	issue(accountKey, keyward.VerifyValid)
 	must(store.TouchKeys(ctx, []keyward.KeyUse{{KeyID: accountKey.ID, At: time.Now().UTC().Truncate(time.Microsecond)}}))
 
 	rotated, rotatedSecret, err := svc.CreateKey(ctx, acme, keyward.CreateKeyInput{ProjectID: web.ID, Name: "rotated"})
 	must(err)
+	issue(rotated, keyward.VerifyValid) // in its key's grace period
 	first, err := svc.RotateKey(ctx, acme, rotated.ID, keyward.RotateKeyInput{GracePeriod: time.Hour})
 	must(err)
+	issue(first.New, keyward.VerifyRevoked) // its key is rotated without grace
 	second, err := svc.RotateKey(ctx, acme, first.New.ID, keyward.RotateKeyInput{})
 	must(err)
 	f.keys[rotatedSecret] = keyward.VerifyValid // in its grace period
@@ -137,6 +174,7 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 
 	revoked, revokedSecret, err := svc.CreateKey(ctx, acme, keyward.CreateKeyInput{ProjectID: billing.ID, Name: "revoked"})
 	must(err)
+	issue(revoked, keyward.VerifyRevoked)
 	_, err = svc.RevokeKey(ctx, acme, revoked.ID)
 	must(err)
 	f.keys[revokedSecret] = keyward.VerifyRevoked
@@ -198,6 +236,9 @@ type storeDump struct {
 	Keys         []*keyward.Key
 	Memberships  []*keyward.Membership
 	Audit        []*keyward.AuditEvent
+	SigningKeys  []*keyward.SigningKey
+	// TokenDenials have their ids cleared: a copy numbers them anew, in the same order.
+	TokenDenials []*keyward.TokenDenial
 }
 
 // dumpStore reads everything from s; auditAccounts names the accounts whose audit log to
@@ -274,6 +315,16 @@ func dumpStore(t *testing.T, s keyward.Store, auditAccounts ...string) storeDump
 		}
 		d.Audit = append(d.Audit, events...)
 	}
+	var err error
+	if d.SigningKeys, err = s.SigningKeys(ctx, time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+	if d.TokenDenials, err = s.TokenDenials(ctx, 0, time.Time{}, 1000); err != nil {
+		t.Fatal(err)
+	}
+	for _, x := range d.TokenDenials {
+		x.ID = 0
+	}
 	return d
 }
 
@@ -295,9 +346,9 @@ func checkCopy(t *testing.T, f *migrateFixture, source, copied keyward.Store) {
 	t.Helper()
 	ctx := t.Context()
 	want, got := dumpStore(t, source, "gone"), dumpStore(t, copied, "gone")
-	if len(want.Keys) < 9 || len(want.Memberships) < 3 || len(want.Audit) < 4 {
-		t.Fatalf("the fixture is thinner than it should be: %d keys, %d memberships, %d audit events",
-			len(want.Keys), len(want.Memberships), len(want.Audit))
+	if len(want.Keys) < 9 || len(want.Memberships) < 3 || len(want.Audit) < 4 || len(want.SigningKeys) < 1 || len(want.TokenDenials) < 4 {
+		t.Fatalf("the fixture is thinner than it should be: %d keys, %d memberships, %d audit events, %d signing keys, %d token denials",
+			len(want.Keys), len(want.Memberships), len(want.Audit), len(want.SigningKeys), len(want.TokenDenials))
 	}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("the copy differs from the source (-source +copy):\n%s", diff)
@@ -342,6 +393,18 @@ func checkCopy(t *testing.T, f *migrateFixture, source, copied keyward.Store) {
 			t.Errorf("key %s… verifies as %s against the copy, want %s", secret[:12], res.Code, want)
 		}
 	}
+
+	// A server on the copy, with the source's secret and public URL, verifies the tokens
+	// issued before the copy with the signing key it copied, and refuses the revoked ones.
+	tokens := migrateTokens(t, f, copied)
+	for token, want := range f.tokens {
+		if _, code := tokens.Verify(ctx, token); code != want {
+			t.Errorf("a token issued before the copy verifies as %s against the copy, want %s", code, want)
+		}
+	}
+	if n := len(f.tokens); n < 5 {
+		t.Errorf("the fixture issued %d tokens, want at least 5", n)
+	}
 }
 
 func TestMigrateStoreSQLiteToSQLite(t *testing.T) {
@@ -355,6 +418,7 @@ func TestMigrateStoreSQLiteToSQLite(t *testing.T) {
 		"accounts             2\n", "projects             3\n", "environments         2\n",
 		"custom roles         1\n", "users                2\n", "API keys             9\n",
 		"project memberships  3\n", "admin keys           3\n", "audit events         4\n",
+		"token-signing keys   1\n", "token denials        4\n", "--public-url",
 		filepath.Join(f.dataDir, "server-secret"),
 		filepath.Join(target, "server-secret"),
 	} {

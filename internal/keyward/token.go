@@ -82,7 +82,7 @@ type SigningKeyStore interface {
 	// CreateSigningKey inserts k; EConflict if its id or generation is taken.
 	CreateSigningKey(ctx context.Context, k *SigningKey) error
 	// SigningKeys returns the keys still published at now (PublishUntil after now), by
-	// generation.
+	// generation. At the zero time that is every key, as a copy of the store needs.
 	SigningKeys(ctx context.Context, now time.Time) ([]*SigningKey, error)
 }
 
@@ -108,7 +108,7 @@ type TokenDenyStore interface {
 	// DenyTokens inserts d and sets its ID.
 	DenyTokens(ctx context.Context, d *TokenDenial) error
 	// TokenDenials returns up to limit denials with id > afterID that have not expired at
-	// now, by id.
+	// now, by id. At the zero time that is every denial not yet pruned.
 	TokenDenials(ctx context.Context, afterID int64, now time.Time, limit int) ([]*TokenDenial, error)
 	// PruneTokenDenials deletes the denials that expired before before, and returns how many.
 	PruneTokenDenials(ctx context.Context, before time.Time) (int, error)

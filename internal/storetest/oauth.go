@@ -67,6 +67,12 @@ func testSigningKeyRoundTrip(t *testing.T, s keyward.Store) {
 		t.Fatalf("SigningKeys: %v", err)
 	}
 	wantSame(t, "SigningKeys once the older is unpublished", ownSigningKeys(got, older.ID, newer.ID), []*keyward.SigningKey{newer})
+	// As of the zero time every key is listed, unpublished ones too: migrate-store copies them so.
+	got, err = s.SigningKeys(ctx, time.Time{})
+	if err != nil {
+		t.Fatalf("SigningKeys at the zero time: %v", err)
+	}
+	wantSame(t, "SigningKeys at the zero time", ownSigningKeys(got, older.ID, newer.ID), []*keyward.SigningKey{older, newer})
 }
 
 func testSigningKeyGenerationTaken(t *testing.T, s keyward.Store) {
@@ -142,6 +148,12 @@ func testTokenDenials(t *testing.T, s keyward.Store) {
 		t.Fatalf("TokenDenials: %v", err)
 	}
 	wantSame(t, "TokenDenials with limit 1", got, []*keyward.TokenDenial{jti})
+	// As of the zero time every denial is listed, expired ones too: migrate-store copies them so.
+	got, err = s.TokenDenials(ctx, last, time.Time{}, 100)
+	if err != nil {
+		t.Fatalf("TokenDenials at the zero time: %v", err)
+	}
+	wantSame(t, "TokenDenials at the zero time", got, []*keyward.TokenDenial{jti, key, gone})
 
 	wantCode(t, "DenyTokens naming neither", s.DenyTokens(ctx, &keyward.TokenDenial{From: now, ExpiresAt: now}), keyward.EValidation)
 	wantCode(t, "DenyTokens naming both", s.DenyTokens(ctx, &keyward.TokenDenial{TokenID: "a", KeyID: "b", From: now, ExpiresAt: now}), keyward.EValidation)
