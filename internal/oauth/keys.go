@@ -302,7 +302,6 @@ func (r *keyring) refreshFor(ctx context.Context, kid string) *signingKey {
 	return r.keys[kid]
 }
 
-// key returns the published key kid, or nil.
 // byHeader returns the key whose tokens carry header, or nil.
 func (r *keyring) byHeader(header string) *signingKey {
 	r.mu.RLock()
@@ -315,6 +314,7 @@ func (r *keyring) byHeader(header string) *signingKey {
 	return nil
 }
 
+// key returns the published key kid, or nil.
 func (r *keyring) key(kid string) *signingKey {
 	r.mu.RLock()
 	defer r.mu.RUnlock()
