@@ -426,7 +426,7 @@ func (t *Tokens) verifySignature(ctx context.Context, token string, now time.Tim
 		return nil, keyward.VerifyMalformed
 	}
 	signed := token[:len(headerB64)+1+len(payloadB64)]
-	sig, err := base64.RawURLEncoding.DecodeString(token[len(signed)+1:])
+	sig, err := jwsBase64.DecodeString(token[len(signed)+1:])
 	if err != nil || len(sig) == 0 {
 		return nil, keyward.VerifyMalformed
 	}
@@ -439,7 +439,7 @@ func (t *Tokens) verifySignature(ctx context.Context, token string, now time.Tim
 	if !verifyJWS(key.public, key.meta.Algorithm, signed, sig) {
 		return nil, keyward.VerifyMalformed
 	}
-	payload, err := base64.RawURLEncoding.DecodeString(payloadB64)
+	payload, err := jwsBase64.DecodeString(payloadB64)
 	if err != nil {
 		return nil, keyward.VerifyMalformed
 	}
@@ -460,7 +460,7 @@ func (t *Tokens) verifySignature(ctx context.Context, token string, now time.Tim
 // deployment writes (a token from another JWT library, or a forgery), and returns the key it
 // names if it is acceptable.
 func (t *Tokens) parseHeader(ctx context.Context, headerB64 string) *signingKey {
-	headerJSON, err := base64.RawURLEncoding.DecodeString(headerB64)
+	headerJSON, err := jwsBase64.DecodeString(headerB64)
 	if err != nil {
 		return nil
 	}
@@ -489,6 +489,11 @@ func (t *Tokens) parseHeader(ctx context.Context, headerB64 string) *signingKey 
 	}
 	return key
 }
+
+// jwsBase64 decodes the parts of a token. Strict: the unused low bits of a part's last
+// character must be zero, so that one token has one spelling (a 64-byte signature leaves 4
+// bits over, which a lax decoder would let anyone set to make 16 strings of one token).
+var jwsBase64 = base64.RawURLEncoding.Strict()
 
 // verifyJWS checks a JWS signature over signed (RFC 7518 §3.3, §3.4; RFC 8037 §3.1).
 func verifyJWS(public any, alg, signed string, sig []byte) bool {
