@@ -419,10 +419,9 @@ func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
 	return nil
 }
 
-// copyAdminKeys copies every admin key. The store interface finds one only by its hash, so
-// they are read from the source's database.
+// copyAdminKeys copies every admin key.
 func (c *storeCopier) copyAdminKeys(ctx context.Context) error {
-	keys, err := readAdminKeys(ctx, c.raw)
+	keys, err := c.from.AdminKeys(ctx)
 	if err != nil {
 		return fmt.Errorf("reading admin keys: %w", err)
 	}
@@ -432,59 +431,6 @@ func (c *storeCopier) copyAdminKeys(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-// readAdminKeys reads every admin key from a Keyward database, SQLite or PostgreSQL. There
-// are few, so they are all read at once.
-func readAdminKeys(ctx context.Context, db *sql.DB) ([]*keyward.AdminKey, error) {
-	rows, err := db.QueryContext(ctx,
-		`SELECT id, account_id, name, key_prefix, last4, hash, hash_scheme, created_at, revoked_at
-		FROM admin_keys ORDER BY id`)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var keys []*keyward.AdminKey
-	for rows.Next() {
-		var (
-			k                    keyward.AdminKey
-			createdAt, revokedAt any
-		)
-		if err := rows.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt); err != nil {
-			return nil, err
-		}
-		t, err := rawTime(createdAt)
-		if err == nil && t == nil {
-			err = errors.New("created_at is NULL")
-		}
-		if err != nil {
-			return nil, fmt.Errorf("admin key %s: %w", k.ID, err)
-		}
-		k.CreatedAt = *t
-		if k.RevokedAt, err = rawTime(revokedAt); err != nil {
-			return nil, fmt.Errorf("admin key %s: %w", k.ID, err)
-		}
-		keys = append(keys, &k)
-	}
-	return keys, rows.Err()
-}
-
-// rawTime reads a time column as the source's driver returns it: Unix microseconds from
-// SQLite, a time.Time from PostgreSQL, nil for NULL.
-func rawTime(v any) (*time.Time, error) {
-	var t time.Time
-	switch v := v.(type) {
-	case nil:
-		return nil, nil
-	case int64:
-		t = time.UnixMicro(v)
-	case time.Time:
-		t = v
-	default:
-		return nil, fmt.Errorf("a time stored as %T", v)
-	}
-	t = t.UTC()
-	return &t, nil
 }
 
 // copyAudit copies the audit log. The log keeps events whose account no longer exists, or

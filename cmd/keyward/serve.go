@@ -435,7 +435,7 @@ func newMigrateCmd() *cobra.Command {
 func newAdminCmd() *cobra.Command {
 	admin := &cobra.Command{
 		Use:   "admin",
-		Short: "Manage admin keys (works on the data directory directly)",
+		Short: "Create, list and revoke admin keys, and seed keys (works on the store directly)",
 	}
 	var cfg *config.Config
 	var account, name string
@@ -469,7 +469,7 @@ every admin key is lost: run it where the data directory is, or with the --datab
 	hideSecretDefaults(create)
 	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
 	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
-	admin.AddCommand(create, newSeedKeysCmd())
+	admin.AddCommand(create, newAdminListKeysCmd(), newAdminRevokeKeyCmd(), newSeedKeysCmd())
 	return admin
 }
 

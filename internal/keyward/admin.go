@@ -80,6 +80,19 @@ func (s *Service) newAdminKey(accountID, name string) (*AdminKey, string, error)
 	}, gen.Raw, nil
 }
 
+// AdminKeys lists every admin key of every account. Like CreateAdminKey it is for commands
+// that work on the store directly (keyward admin list-keys): an operator's, not the API's.
+func (s *Service) AdminKeys(ctx context.Context) ([]*AdminKey, error) { return s.store.AdminKeys(ctx) }
+
+// RevokeAdminKey revokes an admin key: it stops authenticating at once, on every node, since
+// admin keys are not cached. Errors: EInvalid, ENotFound, EConflict (revoked already).
+func (s *Service) RevokeAdminKey(ctx context.Context, id string) (*AdminKey, error) {
+	if !ValidID(id) {
+		return nil, Errorf(EInvalid, "admin key id %q is not a valid id", id)
+	}
+	return s.store.RevokeAdminKey(ctx, id, s.Now())
+}
+
 // AuthenticateAdmin returns the principal of an admin key secret. Any failure is
 // EUnauthenticated with the same message, so that a caller learns nothing about which keys
 // exist.

@@ -118,6 +118,12 @@ type AdminKeyStore interface {
 	CreateAdminKey(ctx context.Context, k *AdminKey) error
 	// AdminKeyByHash returns the admin key with the hash; ENotFound if there is none.
 	AdminKeyByHash(ctx context.Context, hash []byte) (*AdminKey, error)
+	// AdminKeys returns every admin key of every account, revoked or not, by id. There are
+	// few.
+	AdminKeys(ctx context.Context) ([]*AdminKey, error)
+	// RevokeAdminKey sets the admin key's revocation time to at and returns it; ENotFound
+	// if there is no such key, EConflict if it is revoked already.
+	RevokeAdminKey(ctx context.Context, id string, at time.Time) (*AdminKey, error)
 	// CountAdminKeys counts admin keys, revoked or not, in all accounts: zero means the
 	// store has never been bootstrapped.
 	CountAdminKeys(ctx context.Context) (int, error)

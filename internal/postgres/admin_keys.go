@@ -68,19 +68,72 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
-	var (
-		k         keyward.AdminKey
-		createdAt time.Time
-		revokedAt *time.Time
-	)
-	err := s.pool.QueryRow(ctx,
-		`SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = $1`, hash).
-		Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt)
+	k, err := scanAdminKey(s.pool.QueryRow(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "admin key not found")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("postgres: admin key by hash: %w", err)
+	}
+	return k, nil
+}
+
+// AdminKeys implements keyward.AdminKeyStore.
+func (s *Store) AdminKeys(ctx context.Context) ([]*keyward.AdminKey, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("postgres: admin keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*keyward.AdminKey
+	for rows.Next() {
+		k, err := scanAdminKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("postgres: admin keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeAdminKey implements keyward.AdminKeyStore. The row is locked while it is read, so of
+// two revocations at once one wins and the other sees it revoked.
+func (s *Store) RevokeAdminKey(ctx context.Context, id string, at time.Time) (*keyward.AdminKey, error) {
+	var k *keyward.AdminKey
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var err error
+		k, err = scanAdminKey(tx.QueryRow(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE id = $1 FOR UPDATE`, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return notFound("admin key", id)
+		}
+		if err != nil {
+			return fmt.Errorf("postgres: admin key %s: %w", id, err)
+		}
+		if k.RevokedAt != nil {
+			return conflict("admin key %s is revoked already", id)
+		}
+		revoked := ts(at)
+		if _, err := tx.Exec(ctx, `UPDATE admin_keys SET revoked_at = $1 WHERE id = $2`, revoked, id); err != nil {
+			return fmt.Errorf("postgres: revoke admin key %s: %w", id, err)
+		}
+		k.RevokedAt = utc(&revoked)
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// scanAdminKey reads a row of adminKeyColumns.
+func scanAdminKey(row pgx.Row) (*keyward.AdminKey, error) {
+	var (
+		k         keyward.AdminKey
+		createdAt time.Time
+		revokedAt *time.Time
+	)
+	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt); err != nil {
+		return nil, err
 	}
 	k.CreatedAt = createdAt.UTC()
 	k.RevokedAt = utc(revokedAt)

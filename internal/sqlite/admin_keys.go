@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -57,19 +58,70 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
-	var (
-		k         keyward.AdminKey
-		createdAt int64
-		revokedAt sql.NullInt64
-	)
-	err := s.read.QueryRowContext(ctx,
-		`SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = ?`, hash).
-		Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt)
+	k, err := scanAdminKey(s.read.QueryRowContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "admin key not found")
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: admin key by hash: %w", err)
+	}
+	return k, nil
+}
+
+// AdminKeys implements keyward.AdminKeyStore.
+func (s *Store) AdminKeys(ctx context.Context) ([]*keyward.AdminKey, error) {
+	rows, err := s.read.QueryContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: admin keys: %w", err)
+	}
+	defer rows.Close()
+	var keys []*keyward.AdminKey
+	for rows.Next() {
+		k, err := scanAdminKey(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: admin keys: %w", err)
+		}
+		keys = append(keys, k)
+	}
+	return keys, rows.Err()
+}
+
+// RevokeAdminKey implements keyward.AdminKeyStore.
+func (s *Store) RevokeAdminKey(ctx context.Context, id string, at time.Time) (*keyward.AdminKey, error) {
+	var k *keyward.AdminKey
+	err := s.writeTx(ctx, func(tx *sql.Tx) error {
+		var err error
+		k, err = scanAdminKey(tx.QueryRowContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE id = ?`, id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return notFound("admin key", id)
+		}
+		if err != nil {
+			return fmt.Errorf("sqlite: admin key %s: %w", id, err)
+		}
+		if k.RevokedAt != nil {
+			return keyward.Errorf(keyward.EConflict, "admin key %s is revoked already", id)
+		}
+		if _, err := tx.ExecContext(ctx, `UPDATE admin_keys SET revoked_at = ? WHERE id = ?`, micros(at), id); err != nil {
+			return fmt.Errorf("sqlite: revoke admin key %s: %w", id, err)
+		}
+		k.RevokedAt = fromNullMicros(sql.NullInt64{Int64: micros(at), Valid: true})
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// scanAdminKey reads a row of adminKeyColumns.
+func scanAdminKey(row interface{ Scan(...any) error }) (*keyward.AdminKey, error) {
+	var (
+		k         keyward.AdminKey
+		createdAt int64
+		revokedAt sql.NullInt64
+	)
+	if err := row.Scan(&k.ID, &k.AccountID, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &createdAt, &revokedAt); err != nil {
+		return nil, err
 	}
 	k.CreatedAt = fromMicros(createdAt)
 	k.RevokedAt = fromNullMicros(revokedAt)

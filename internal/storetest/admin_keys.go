@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -149,4 +150,50 @@ func testBootstrapAdminKey(t *testing.T, s keyward.Store) {
 	if ok, err := s.BootstrapAdminKey(ctx, a, adminKeyIn(t, a.ID)); ok || err != nil {
 		t.Errorf("BootstrapAdminKey of a bootstrapped store = %t, %v; want false", ok, err)
 	}
+}
+
+func testRevokeAdminKey(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	k, other := adminKeyIn(t, a.ID), adminKeyIn(t, a.ID)
+	for _, x := range []*keyward.AdminKey{k, other} {
+		if err := s.CreateAdminKey(ctx, x); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := s.RevokeAdminKey(ctx, k.ID, *at(time.Hour))
+	if err != nil {
+		t.Fatalf("RevokeAdminKey: %v", err)
+	}
+	want := *k
+	want.RevokedAt = at(time.Hour)
+	wantSame(t, "RevokeAdminKey", got, &want)
+	stored, err := s.AdminKeyByHash(ctx, k.Hash)
+	if err != nil {
+		t.Fatal(err)
+	}
+	wantSame(t, "AdminKeyByHash after revocation", stored, &want)
+
+	_, err = s.RevokeAdminKey(ctx, k.ID, *at(2*time.Hour))
+	wantCode(t, "RevokeAdminKey of a revoked key", err, keyward.EConflict)
+	_, err = s.RevokeAdminKey(ctx, keyward.NewID(), *at(time.Hour))
+	wantCode(t, "RevokeAdminKey of an unknown key", err, keyward.ENotFound)
+
+	// The list holds both, the other one untouched, in id order.
+	all, err := s.AdminKeys(ctx)
+	if err != nil {
+		t.Fatalf("AdminKeys: %v", err)
+	}
+	var mine []*keyward.AdminKey
+	for i, x := range all {
+		if i > 0 && all[i-1].ID >= x.ID {
+			t.Errorf("AdminKeys not in id order: %s before %s", all[i-1].ID, x.ID)
+		}
+		if x.AccountID == a.ID {
+			mine = append(mine, x)
+		}
+	}
+	wantMine := []*keyward.AdminKey{&want, other}
+	slices.SortFunc(wantMine, func(x, y *keyward.AdminKey) int { return strings.Compare(x.ID, y.ID) })
+	wantSame(t, "AdminKeys of the account", mine, wantMine)
 }

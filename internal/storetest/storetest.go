@@ -65,6 +65,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 
 		{"AdminKeyRoundTrip", testAdminKeyRoundTrip},
 		{"BootstrapAdminKey", testBootstrapAdminKey},
+		{"RevokeAdminKey", testRevokeAdminKey},
 		{"AdminKeyHashTaken", testAdminKeyHashTaken},
 		{"AdminKeyNotFound", testAdminKeyNotFound},
 		{"CountAdminKeys", testCountAdminKeys},
