@@ -174,7 +174,7 @@ func testRevokeAdminKey(t *testing.T, s keyward.Store) {
 	}
 	wantSame(t, "AdminKeyByHash after revocation", stored, &want)
 
-	_, err = s.RevokeAdminKey(ctx, k.ID, *at(2*time.Hour))
+	_, err = s.RevokeAdminKey(ctx, k.ID, *at(2 * time.Hour))
 	wantCode(t, "RevokeAdminKey of a revoked key", err, keyward.EConflict)
 	_, err = s.RevokeAdminKey(ctx, keyward.NewID(), *at(time.Hour))
 	wantCode(t, "RevokeAdminKey of an unknown key", err, keyward.ENotFound)
