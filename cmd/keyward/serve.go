@@ -112,10 +112,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		return fmt.Errorf("opening %s: %w", m.Config.DatabasePath(), err)
 	}
 	m.verifier = verify.New(m.store, hasher, verify.Config{
-		CacheSize: m.Config.CacheSize,
-		TTL:       m.Config.CacheTTL,
-		Now:       m.Now,
-		Logger:    m.log,
+		CacheSize:          m.Config.CacheSize,
+		TTL:                m.Config.CacheTTL,
+		LastUsedResolution: m.Config.LastUsedResolution,
+		Now:                m.Now,
+		Logger:             m.log,
 	})
 	// With one SQLite file there is one node, whose cache hears of its own changes. With
 	// PostgreSQL every node must hear of every node's: changes go out as notices too, and

@@ -43,6 +43,8 @@ type Config struct {
 	CacheSize int
 	// CacheTTL is how long a cached key is trusted without re-reading it.
 	CacheTTL time.Duration
+	// LastUsedResolution is how far a key's last use must move before it is written again.
+	LastUsedResolution time.Duration
 	// TLSCert and TLSKey are PEM files; when both are set the server speaks HTTPS only.
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds a graceful shutdown.
@@ -79,15 +81,16 @@ type Config struct {
 // Default returns the configuration with every default filled in.
 func Default() Config {
 	return Config{
-		Addr:            "127.0.0.1:8080",
-		DataDir:         "./keyward-data",
-		CacheSize:       1_000_000,
-		CacheTTL:        30 * time.Second,
-		ShutdownTimeout: 15 * time.Second,
-		LogLevel:        "info",
-		LogFormat:       "text",
-		OIDCAccount:     "default",
-		OIDCRole:        "member",
+		Addr:               "127.0.0.1:8080",
+		DataDir:            "./keyward-data",
+		CacheSize:          1_000_000,
+		CacheTTL:           30 * time.Second,
+		LastUsedResolution: time.Minute,
+		ShutdownTimeout:    15 * time.Second,
+		LogLevel:           "info",
+		LogFormat:          "text",
+		OIDCAccount:        "default",
+		OIDCRole:           "member",
 
 		TokenLifetime:      time.Hour,
 		SigningAlg:         "EdDSA",
@@ -108,6 +111,7 @@ var Vars = []Var{
 	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start; required with --database"},
 	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
 	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
+	{"last-used-resolution", "KEYWARD_LAST_USED_RESOLUTION", "how far a key's last use must move before last_used_at is written again (0: every second)"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
 	{"tls-cert", "KEYWARD_TLS_CERT", "serve HTTPS with this certificate (PEM file); needs --tls-key"},
 	{"tls-key", "KEYWARD_TLS_KEY", "the private key (PEM file) of --tls-cert"},
@@ -170,6 +174,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	secret("KEYWARD_SERVER_SECRET", &c.ServerSecret)
 	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
+	dur("KEYWARD_LAST_USED_RESOLUTION", &c.LastUsedResolution)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	str("KEYWARD_TLS_CERT", &c.TLSCert)
 	str("KEYWARD_TLS_KEY", &c.TLSKey)
@@ -213,6 +218,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.ServerSecret, "server-secret", c.ServerSecret, usage("server-secret"))
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
+	fs.DurationVar(&c.LastUsedResolution, "last-used-resolution", c.LastUsedResolution, usage("last-used-resolution"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, usage("tls-cert"))
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, usage("tls-key"))
@@ -276,6 +282,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheSize < 1 {
 		errs = append(errs, fmt.Errorf("cache size must be at least 1, not %d", c.CacheSize))
+	}
+	if c.LastUsedResolution < 0 || c.LastUsedResolution > 24*time.Hour {
+		errs = append(errs, fmt.Errorf("last-used resolution must be between 0 and 24h, not %s", c.LastUsedResolution))
 	}
 	if c.CacheTTL <= 0 {
 		errs = append(errs, fmt.Errorf("cache TTL must be positive, not %s", c.CacheTTL))

@@ -17,7 +17,5 @@ func Waiting(v *Verifier) int {
 // benchmark can then fill the cache with millions of keys in seconds.
 func Prime(v *Verifier, secret string, k *keyward.Key) {
 	sum := v.hasher.Hash(secret)
-	snap := &snapshot{key: k, stripe: sum[1]}
-	snap.lastUsed.Store(neverUsed)
-	v.cache.put(sum, snap, v.now())
+	v.cache.put(sum, newSnapshot(k, sum), v.now())
 }

@@ -34,6 +34,10 @@ type useLog struct {
 		_    [56]byte // a list head per cache line: pushes to different lists do not contend
 	}
 
+	// resolution (nanoseconds) is Config.LastUsedResolution: a use that is not that much
+	// later than what the store holds is not written.
+	resolution int64
+
 	mu      sync.Mutex
 	pending map[string]int64 // key id → Unix nanoseconds, from a failed flush
 }
@@ -49,6 +53,9 @@ func (l *useLog) record(s *snapshot, now time.Time) {
 		if at <= prev || s.lastUsed.CompareAndSwap(prev, at) {
 			break
 		}
+	}
+	if w := s.written.Load(); l.resolution > 0 && w != neverUsed && at-w < l.resolution {
+		return // the store's time is recent enough; a later use will move it
 	}
 	if s.dirty.Load() || !s.dirty.CompareAndSwap(false, true) {
 		return // already on a list; the flush that takes it reads lastUsed after this store
@@ -81,6 +88,7 @@ func (l *useLog) drain() []keyward.KeyUse {
 			s.next = nil
 			s.dirty.Store(false) // before the load below: see record
 			at := s.lastUsed.Load()
+			s.written.Store(at) // written now, or kept in pending and retried until it is
 			if prev, ok := latest[s.key.ID]; !ok || at > prev {
 				latest[s.key.ID] = at
 			}

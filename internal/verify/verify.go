@@ -53,9 +53,22 @@ type snapshot struct {
 	identity *keyward.Identity
 
 	lastUsed atomic.Int64 // Unix nanoseconds, neverUsed at first; only rises
+	written  atomic.Int64 // the last-used time the store holds, as far as this node knows
 	dirty    atomic.Bool  // on a use log list, awaiting a flush
 	next     *snapshot    // the next on that list; see useLog.record
 	stripe   uint8        // which list
+}
+
+// newSnapshot is the cache entry for k, stored under sum, not used yet.
+func newSnapshot(k *keyward.Key, sum [32]byte) *snapshot {
+	snap := &snapshot{key: k, stripe: sum[1]}
+	snap.lastUsed.Store(neverUsed)
+	written := int64(neverUsed)
+	if k.LastUsedAt != nil {
+		written = k.LastUsedAt.UnixNano()
+	}
+	snap.written.Store(written)
+	return snap
 }
 
 // Config tunes a Verifier. Zero values take the defaults.
@@ -73,6 +86,12 @@ type Config struct {
 	NegativeTTL time.Duration
 	// FlushInterval is how often last-used times are written (default 1 s).
 	FlushInterval time.Duration
+	// LastUsedResolution is how far a key's last use must have moved past the last-used
+	// time in the store before it is written again (default 0: every flush writes every
+	// key used since the last). With many nodes and many active keys, each node writing
+	// every key it saw each second is most of the database's work; a minute's resolution
+	// divides that by sixty, and last_used_at lags the last use by at most that much.
+	LastUsedResolution time.Duration
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 	// Logger receives flush failures (default slog.Default()).
@@ -156,6 +175,7 @@ func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 	}
+	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
 	go v.flushLoop(cfg.FlushInterval)
 	return v
 }
@@ -267,8 +287,7 @@ func (v *Verifier) fly(ctx context.Context, sum [32]byte, f *flight, now time.Ti
 		fail(err)
 		return
 	}
-	snap := &snapshot{key: k, stripe: sum[1]}
-	snap.lastUsed.Store(neverUsed)
+	snap := newSnapshot(k, sum)
 	if v.resolver != nil {
 		if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
 			fail(err)

@@ -635,3 +635,43 @@ func BenchmarkVerifyCacheScale(b *testing.B) {
 		})
 	}
 }
+
+// TestLastUsedResolution: with a resolution of a minute, a key's uses are written once per
+// minute of movement, counted from the time the store holds, also across a cache refresh
+// (the new entry starts from the store's time, not from nothing).
+func TestLastUsedResolution(t *testing.T) {
+	f := newFixture(t, verify.Config{LastUsedResolution: time.Minute, TTL: 30 * time.Second})
+	ctx := t.Context()
+	k, secret := f.key(t)
+	stored := func() time.Time {
+		t.Helper()
+		if err := f.verifier.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
+		if err != nil || got.LastUsedAt == nil {
+			t.Fatalf("Key = %v, %v; want a last_used_at", got, err)
+		}
+		return *got.LastUsedAt
+	}
+	first := f.clock()
+	f.verifier.Verify(ctx, secret, nil)
+	if got := stored(); !got.Equal(first) {
+		t.Fatalf("after the first use last_used_at = %v, want %v: a first use is always written", got, first)
+	}
+	f.advance(20 * time.Second)
+	f.verifier.Verify(ctx, secret, nil)
+	if got := stored(); !got.Equal(first) {
+		t.Errorf("20 s later last_used_at = %v, want still %v", got, first)
+	}
+	f.advance(20 * time.Second) // 40 s: past the TTL, so the key is read again
+	f.verifier.Verify(ctx, secret, nil)
+	if got := stored(); !got.Equal(first) {
+		t.Errorf("40 s later, after a cache refresh, last_used_at = %v, want still %v", got, first)
+	}
+	f.advance(25 * time.Second) // 65 s
+	f.verifier.Verify(ctx, secret, nil)
+	if got, want := stored(), first.Add(65*time.Second); !got.Equal(want) {
+		t.Errorf("65 s later last_used_at = %v, want %v", got, want)
+	}
+}
