@@ -54,9 +54,7 @@ directory is, or with the --database and --server-secret of the servers.`,
 			return tw.Flush()
 		},
 	}
-	cfg = loadConfig(cmd, false)
-	cfg.BindDatabaseFlag(cmd.Flags())
-	hideSecretDefaults(cmd)
+	cfg = storeConfig(cmd)
 	return cmd
 }
 
@@ -85,8 +83,6 @@ request, not cached. It cannot be undone; make another with keyward admin create
 			return nil
 		},
 	}
-	cfg = loadConfig(cmd, false)
-	cfg.BindDatabaseFlag(cmd.Flags())
-	hideSecretDefaults(cmd)
+	cfg = storeConfig(cmd)
 	return cmd
 }

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -16,13 +15,7 @@ func TestAdminKeysListAndRevoke(t *testing.T) {
 	srv := startServer(t, data)
 	root := adminKeyPattern.FindString(srv.stderr.String())
 	admin := func(args ...string) (string, error) {
-		cmd := newRootCmd(nil, nil)
-		var out, errOut bytes.Buffer
-		cmd.SetOut(&out)
-		cmd.SetErr(&errOut)
-		cmd.SetArgs(append(append([]string{"admin"}, args...), "--data", data))
-		err := cmd.ExecuteContext(t.Context())
-		return out.String() + errOut.String(), err
+		return runKeyward(t, append(append([]string{"admin"}, args...), "--data", data)...)
 	}
 
 	out, err := admin("create-key", "--name", "leaked")

@@ -153,6 +153,19 @@ func (p *process) stop(sig os.Signal) error {
 	}
 }
 
+// runKeyward runs the keyward command in this process with args and returns what it wrote
+// to stdout and stderr, together.
+func runKeyward(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	root := newRootCmd(nil, nil)
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err := root.ExecuteContext(t.Context())
+	return out.String(), err
+}
+
 var adminKeyPattern = regexp.MustCompile(`kwadmin_[0-9A-Za-z]{42}`)
 
 func (p *process) call(token, method, path string, body any) (int, []byte) {

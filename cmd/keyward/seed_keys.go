@@ -85,9 +85,7 @@ used. Nothing is audited. Run it where the data directory is, or with the --data
 			return nil
 		},
 	}
-	cfg = loadConfig(cmd, false)
-	cfg.BindDatabaseFlag(cmd.Flags())
-	hideSecretDefaults(cmd)
+	cfg = storeConfig(cmd)
 	f := cmd.Flags()
 	f.IntVar(&count, "count", 0, "keys to create")
 	f.IntVar(&batch, "batch", 5000, "keys per transaction")

@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"os"
 	"path/filepath"
 	"strings"
@@ -21,13 +20,7 @@ func TestSeedKeys(t *testing.T) {
 	secrets := filepath.Join(t.TempDir(), "keys.txt")
 
 	seed := func(args ...string) (string, error) {
-		root := newRootCmd(nil, nil)
-		var out, errOut bytes.Buffer
-		root.SetOut(&out)
-		root.SetErr(&errOut)
-		root.SetArgs(append([]string{"admin", "seed-keys", "--data", data}, args...))
-		err := root.ExecuteContext(t.Context())
-		return out.String() + errOut.String(), err
+		return runKeyward(t, append([]string{"admin", "seed-keys", "--data", data}, args...)...)
 	}
 	out, err := seed("--count", "1201", "--batch", "500", "--secrets-out", secrets, "--keep", "7", "--project-name", "seeded")
 	if err != nil || !strings.Contains(out, `1201 keys in project "seeded"`) {

@@ -359,6 +359,15 @@ func loadConfig(cmd *cobra.Command, allFlags bool) *config.Config {
 
 // hideSecretDefaults keeps --help from printing, as a flag's default, a secret that came from
 // the environment: the server secret, or a database URL with its password.
+// storeConfig is loadConfig for a command that opens the store itself (migrate, admin):
+// the store flags, --database, and no secret shown as a default.
+func storeConfig(cmd *cobra.Command) *config.Config {
+	cfg := loadConfig(cmd, false)
+	cfg.BindDatabaseFlag(cmd.Flags())
+	hideSecretDefaults(cmd)
+	return cfg
+}
+
 func hideSecretDefaults(cmd *cobra.Command) {
 	for _, name := range []string{"server-secret", "database"} {
 		if f := cmd.Flags().Lookup(name); f != nil {
@@ -427,9 +436,7 @@ func newMigrateCmd() *cobra.Command {
 			return nil
 		},
 	}
-	cfg = loadConfig(cmd, false)
-	cfg.BindDatabaseFlag(cmd.Flags())
-	hideSecretDefaults(cmd)
+	cfg = storeConfig(cmd)
 	return cmd
 }
 
@@ -465,9 +472,7 @@ every admin key is lost: run it where the data directory is, or with the --datab
 			return nil
 		},
 	}
-	cfg = loadConfig(create, false)
-	cfg.BindDatabaseFlag(create.Flags())
-	hideSecretDefaults(create)
+	cfg = storeConfig(create)
 	create.Flags().StringVar(&account, "account", keyward.DefaultAccountName, "account the key manages (created if new)")
 	create.Flags().StringVar(&name, "name", "admin", "a name to recognise the key by")
 	admin.AddCommand(create, newAdminListKeysCmd(), newAdminRevokeKeyCmd(), newSeedKeysCmd())
