@@ -89,21 +89,15 @@ follows the cursors and prints every event. With --json the output is a JSON arr
 			if !filter.From.IsZero() && !filter.To.IsZero() && !filter.From.Before(filter.To) {
 				return fmt.Errorf("invalid time window: --from (or --since) must be before --to")
 			}
-			if err := page.validate(); err != nil {
-				return err
-			}
-			filter.Limit, filter.Cursor = page.limit, page.cursor
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			events, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.AuditEvent, error] { return kw.AllAuditEvents(cmd.Context(), filter) },
-				func() (*client.Page[*client.AuditEvent], error) { return kw.ListAuditEvents(cmd.Context(), filter) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, events, next, "events", "No audit events.", writeAuditTable)
+			filter.Limit, filter.Cursor = page.limit, page.cursor // checked by runList
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.AuditEvent, error] {
+					return kw.AllAuditEvents(cmd.Context(), filter)
+				},
+				func(kw *client.Client) (*client.Page[*client.AuditEvent], error) {
+					return kw.ListAuditEvents(cmd.Context(), filter)
+				},
+				"events", "No audit events.", writeAuditTable)
 		},
 	}
 	f := cmd.Flags()

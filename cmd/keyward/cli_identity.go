@@ -177,20 +177,14 @@ follows the cursors. With --json the output is a JSON array.`,
   keyward accounts list --all --json | jq -r '.[].id'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			accounts, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Account, error] { return kw.AllAccounts(cmd.Context(), page.params()) },
-				func() (*client.Page[*client.Account], error) { return kw.ListAccounts(cmd.Context(), page.params()) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, accounts, next, "accounts", "No accounts.", writeAccountsTable)
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Account, error] {
+					return kw.AllAccounts(cmd.Context(), page.params())
+				},
+				func(kw *client.Client) (*client.Page[*client.Account], error) {
+					return kw.ListAccounts(cmd.Context(), page.params())
+				},
+				"accounts", "No accounts.", writeAccountsTable)
 		},
 	}
 	page.register(cmd, "accounts")
@@ -356,20 +350,14 @@ is a JSON array.`,
   keyward users list --all --json | jq -r '.[] | select(.active) | .email'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			users, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.User, error] { return kw.AllUsers(cmd.Context(), page.params()) },
-				func() (*client.Page[*client.User], error) { return kw.ListUsers(cmd.Context(), page.params()) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, users, next, "users", "No users. Create one with 'keyward users create --email EMAIL'.", writeUsersTable)
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.User, error] {
+					return kw.AllUsers(cmd.Context(), page.params())
+				},
+				func(kw *client.Client) (*client.Page[*client.User], error) {
+					return kw.ListUsers(cmd.Context(), page.params())
+				},
+				"users", "No users. Create one with 'keyward users create --email EMAIL'.", writeUsersTable)
 		},
 	}
 	page.register(cmd, "users")
@@ -617,20 +605,14 @@ there are more, a hint with the next cursor goes to stderr. --all follows the cu
   keyward roles list --all --json | jq -r '.[] | select(.built_in | not) | .slug'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			roles, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Role, error] { return kw.AllRoles(cmd.Context(), page.params()) },
-				func() (*client.Page[*client.Role], error) { return kw.ListRoles(cmd.Context(), page.params()) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, roles, next, "roles", "No roles.", writeRolesTable)
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Role, error] {
+					return kw.AllRoles(cmd.Context(), page.params())
+				},
+				func(kw *client.Client) (*client.Page[*client.Role], error) {
+					return kw.ListRoles(cmd.Context(), page.params())
+				},
+				"roles", "No roles.", writeRolesTable)
 		},
 	}
 	page.register(cmd, "roles")

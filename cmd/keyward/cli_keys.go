@@ -274,21 +274,11 @@ follows the cursors and prints every key. With --json the output is a JSON array
 			default:
 				return fmt.Errorf("invalid --status %q: want active, revoked or expired", status)
 			}
-			if err := page.validate(); err != nil {
-				return err
-			}
-			filter.Limit, filter.Cursor = page.limit, page.cursor
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			keys, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Key, error] { return kw.AllKeys(cmd.Context(), filter) },
-				func() (*client.Page[*client.Key], error) { return kw.ListKeys(cmd.Context(), filter) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, keys, next, "keys", "No keys.", writeKeysTable)
+			filter.Limit, filter.Cursor = page.limit, page.cursor // checked by runList
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Key, error] { return kw.AllKeys(cmd.Context(), filter) },
+				func(kw *client.Client) (*client.Page[*client.Key], error) { return kw.ListKeys(cmd.Context(), filter) },
+				"keys", "No keys.", writeKeysTable)
 		},
 	}
 	f := cmd.Flags()

@@ -54,22 +54,14 @@ cursors. With --json the output is a JSON array.`,
   keyward members list --project $PROJECT_ID --all --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			members, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Member, error] { return kw.AllMembers(cmd.Context(), projectID, page.params()) },
-				func() (*client.Page[*client.Member], error) {
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Member, error] {
+					return kw.AllMembers(cmd.Context(), projectID, page.params())
+				},
+				func(kw *client.Client) (*client.Page[*client.Member], error) {
 					return kw.ListMembers(cmd.Context(), projectID, page.params())
-				})
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, members, next, "members", "No members in project "+projectID+".", writeMembersTable)
+				},
+				"members", "No members in project "+projectID+".", writeMembersTable)
 		},
 	}
 	projectFlag(cmd, &projectID, "project whose members to list")

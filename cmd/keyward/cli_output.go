@@ -340,6 +340,25 @@ func fetchList[T any](all bool, every func() iter.Seq2[T, error], one func() (*c
 	return items, "", nil
 }
 
+// runList does a list command's work once its own flags are checked: it fetches one page,
+// or every page with --all, and prints them as printList does.
+func runList[T any](cmd *cobra.Command, conn *apiConn, page *pageFlags,
+	every func(*client.Client) iter.Seq2[T, error], one func(*client.Client) (*client.Page[T], error),
+	noun, empty string, table func(io.Writer, []T) error) error {
+	if err := page.validate(); err != nil {
+		return err
+	}
+	kw, err := conn.client()
+	if err != nil {
+		return err
+	}
+	items, next, err := fetchList(page.all, func() iter.Seq2[T, error] { return every(kw) }, func() (*client.Page[T], error) { return one(kw) })
+	if err != nil {
+		return conn.explain(err)
+	}
+	return printList(cmd, conn, items, next, noun, empty, table)
+}
+
 // printList prints one list command's result: a JSON array with --json, else empty (a
 // sentence saying so) or a table, then the next-page hint.
 func printList[T any](cmd *cobra.Command, conn *apiConn, items []T, next, noun, empty string, table func(io.Writer, []T) error) error {

@@ -83,20 +83,14 @@ With --json the output is a JSON array.`,
   keyward projects list --all --json | jq -r '.[] | "\(.id) \(.name)"'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			projects, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Project, error] { return kw.AllProjects(cmd.Context(), page.params()) },
-				func() (*client.Page[*client.Project], error) { return kw.ListProjects(cmd.Context(), page.params()) })
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, projects, next, "projects", "No projects. Create one with 'keyward projects create --name NAME'.", writeProjectsTable)
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Project, error] {
+					return kw.AllProjects(cmd.Context(), page.params())
+				},
+				func(kw *client.Client) (*client.Page[*client.Project], error) {
+					return kw.ListProjects(cmd.Context(), page.params())
+				},
+				"projects", "No projects. Create one with 'keyward projects create --name NAME'.", writeProjectsTable)
 		},
 	}
 	page.register(cmd, "projects")
@@ -178,24 +172,14 @@ the next cursor goes to stderr. --all follows the cursors and prints every envir
   keyward environments list --project $PROJECT_ID --all --json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := page.validate(); err != nil {
-				return err
-			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			envs, next, err := fetchList(page.all,
-				func() iter.Seq2[*client.Environment, error] {
+			return runList(cmd, conn, &page,
+				func(kw *client.Client) iter.Seq2[*client.Environment, error] {
 					return kw.AllEnvironments(cmd.Context(), projectID, page.params())
 				},
-				func() (*client.Page[*client.Environment], error) {
+				func(kw *client.Client) (*client.Page[*client.Environment], error) {
 					return kw.ListEnvironments(cmd.Context(), projectID, page.params())
-				})
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, envs, next, "environments", "No environments in project "+projectID+".", writeEnvironmentsTable)
+				},
+				"environments", "No environments in project "+projectID+".", writeEnvironmentsTable)
 		},
 	}
 	cmd.Flags().StringVar(&projectID, "project", "", "project whose environments to list (required)")
