@@ -28,6 +28,10 @@ const useStripes = 16
 // A snapshot dropped from the cache (evicted, invalidated, aged out) stays reachable from the
 // list until the flush, so its uses are written too; a flush that fails keeps what it could
 // not write in pending and retries it with the next.
+//
+// With a resolution, a use that is less than that much after the time the store holds (the
+// key's last_used_at when it was read, or the last time written since) is not pushed at all:
+// it raises lastUsed and nothing else, and a later use beyond the resolution carries it.
 type useLog struct {
 	heads [useStripes]struct {
 		head atomic.Pointer[snapshot]
