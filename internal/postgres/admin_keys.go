@@ -80,20 +80,7 @@ func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.Admin
 
 // AdminKeys implements keyward.AdminKeyStore.
 func (s *Store) AdminKeys(ctx context.Context) ([]*keyward.AdminKey, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: admin keys: %w", err)
-	}
-	defer rows.Close()
-	var keys []*keyward.AdminKey
-	for rows.Next() {
-		k, err := scanAdminKey(rows)
-		if err != nil {
-			return nil, fmt.Errorf("postgres: admin keys: %w", err)
-		}
-		keys = append(keys, k)
-	}
-	return keys, rows.Err()
+	return query(ctx, s.pool, scanAdminKey, "admin keys", `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
 }
 
 // RevokeAdminKey implements keyward.AdminKeyStore. The row is locked while it is read, so of
