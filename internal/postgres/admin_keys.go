@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -16,7 +17,14 @@ const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_sch
 // CreateAdminKey inserts k. Errors: EConflict if its hash is taken; ENotFound if its account
 // does not exist.
 func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
-	_, err := s.pool.Exec(ctx,
+	return insertAdminKey(ctx, s.pool, k)
+}
+
+// insertAdminKey inserts k through db, the pool or a transaction.
+func insertAdminKey(ctx context.Context, db interface {
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}, k *keyward.AdminKey) error {
+	_, err := db.Exec(ctx,
 		`INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
 		k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme,
 		ts(k.CreatedAt), nullTS(k.RevokedAt))
@@ -54,11 +62,8 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 			a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt)).Scan(&k.AccountID); err != nil {
 			return fmt.Errorf("postgres: bootstrap account: %w", err)
 		}
-		_, err := tx.Exec(ctx,
-			`INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme, ts(k.CreatedAt), nullTS(k.RevokedAt))
-		if err != nil {
-			return writeError(err, "admin key "+k.ID, violations{"admin_keys_hash_key": conflict("an admin key with this hash already exists")})
+		if err := insertAdminKey(ctx, tx, k); err != nil {
+			return err
 		}
 		created = true
 		return nil

@@ -14,7 +14,14 @@ const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_sch
 
 // CreateAdminKey inserts k. Errors: EConflict if its hash is taken.
 func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
-	_, err := s.write.ExecContext(ctx,
+	return insertAdminKey(ctx, s.write, k)
+}
+
+// insertAdminKey inserts k through db, the store's write connection or a transaction on it.
+func insertAdminKey(ctx context.Context, db interface {
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}, k *keyward.AdminKey) error {
+	_, err := db.ExecContext(ctx,
 		`INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme,
 		micros(k.CreatedAt), nullMicros(k.RevokedAt))
@@ -46,9 +53,8 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 		if err != nil {
 			return fmt.Errorf("sqlite: bootstrap account: %w", err)
 		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO admin_keys (`+adminKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-			k.ID, k.AccountID, k.Name, k.Prefix, k.Last4, k.Hash, k.HashScheme, micros(k.CreatedAt), nullMicros(k.RevokedAt)); err != nil {
-			return insertError(err, "admin key", k.ID, "admin_keys.hash", "an admin key with this hash already exists")
+		if err := insertAdminKey(ctx, tx, k); err != nil {
+			return err
 		}
 		created = true
 		return nil
@@ -114,7 +120,7 @@ func (s *Store) RevokeAdminKey(ctx context.Context, id string, at time.Time) (*k
 }
 
 // scanAdminKey reads a row of adminKeyColumns.
-func scanAdminKey(row interface{ Scan(...any) error }) (*keyward.AdminKey, error) {
+func scanAdminKey(row scanner) (*keyward.AdminKey, error) {
 	var (
 		k         keyward.AdminKey
 		createdAt int64
