@@ -2,22 +2,17 @@ package httpapi
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"net/http"
 	"reflect"
-	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpapi/compat"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/verify"
 )
-
-// maxVerifyBody bounds a verify request: a key and a few scopes need far less.
-const maxVerifyBody = 64 << 10
 
 // VerifyRequest asks whether a key is valid.
 type VerifyRequest struct {
@@ -123,25 +118,9 @@ type verifyRequest struct {
 
 func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
 	var req verifyRequest
-	body := http.MaxBytesReader(w, r.Body, maxVerifyBody)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	err := dec.Decode(&req.VerifyRequest)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return req, keyward.Errorf(keyward.ETooLarge, "the body is larger than 64 KiB")
-	case errors.Is(err, io.EOF):
-		// An empty body is fine when the key comes in the Authorization header.
-	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
-		// encoding/json has no error type for this; answer it as the management routes do.
-		return req, keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
-	case err != nil:
-		return req, keyward.Errorf(keyward.EInvalid, "body is not a verify request: %v", err)
-	default:
-		if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-			return req, keyward.Errorf(keyward.EInvalid, "body has data after the JSON object")
-		}
+	// An empty body is fine when the key comes in the Authorization header.
+	if err := compat.DecodeJSON(w, r, &req.VerifyRequest); err != nil {
+		return req, err
 	}
 	if req.Key == "" {
 		if token, ok := authn.BearerToken(r.Header); ok {

@@ -56,12 +56,14 @@ type handlers struct {
 	registry huma.Registry
 }
 
-// maxBody bounds every compatibility request body.
+// maxBody bounds every body DecodeJSON reads.
 const maxBody = 64 << 10
 
-// decode reads a JSON object into v, refusing unknown fields and trailing data. An empty
-// body decodes as {}.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
+// DecodeJSON reads a JSON object of at most 64 KiB into v, refusing unknown fields and
+// trailing data, with errors in the domain's codes. An empty body decodes as {}. The plain
+// net/http routes (the compatibility routes, and the verify route outside this package)
+// read their bodies with it; huma reads the others.
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)

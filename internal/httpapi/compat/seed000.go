@@ -133,7 +133,7 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req APIKeyCreateRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := DecodeJSON(w, r, &req); err != nil {
 		h.WriteProblem(w, err)
 		return
 	}
@@ -166,7 +166,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 	}
 	var req APIKeyListRequest
 	if r.Method == http.MethodPost {
-		if err := decode(w, r, &req); err != nil {
+		if err := DecodeJSON(w, r, &req); err != nil {
 			h.WriteProblem(w, err)
 			return
 		}
@@ -209,7 +209,7 @@ func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req APIKeyIDRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := DecodeJSON(w, r, &req); err != nil {
 		h.WriteProblem(w, err)
 		return
 	}
@@ -231,7 +231,7 @@ func (h *handlers) expire000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req APIKeyIDRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := DecodeJSON(w, r, &req); err != nil {
 		h.WriteProblem(w, err)
 		return
 	}

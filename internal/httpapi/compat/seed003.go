@@ -192,7 +192,7 @@ func (h *handlers) create003(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req AccountKeyCreateRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := DecodeJSON(w, r, &req); err != nil {
 		h.fail003(w, err)
 		return
 	}
@@ -301,7 +301,7 @@ func (h *handlers) addMember003(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req MemberAddRequest
-	if err := decode(w, r, &req); err != nil {
+	if err := DecodeJSON(w, r, &req); err != nil {
 		h.fail003(w, err)
 		return
 	}
