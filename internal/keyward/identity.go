@@ -90,7 +90,7 @@ const (
 	RoleViewer = "viewer"
 )
 
-var viewerPermissions = Permissions{PermAccountRead, PermProjectsRead, PermKeysRead, PermMembersRead, PermUsersRead, PermRolesRead}
+var viewerPermissions = Permissions{PermAccountRead, PermProjectsRead, PermKeysRead, PermMembersRead, PermUsersRead, PermRolesRead, PermTiersRead}
 
 // BuiltInRoles are the roles every account has. Their ids are fixed, so that a key or user
 // holding one survives a restart, and never collide with a generated UUIDv7 (version 0).
@@ -99,13 +99,13 @@ var BuiltInRoles = []*Role{
 		Description: "Everything, including the account's own settings.",
 		Permissions: Permissions{"*"}},
 	{ID: "00000000-0000-0000-0000-000000000002", Slug: RoleAdmin, Name: "Admin",
-		Description: "Manages projects, keys, users, roles and members; reads the audit log.",
-		Permissions: Permissions{PermAccountRead, "projects.*", "api_keys.*", "members.*", "users.*", "roles.*", PermAuditRead}},
+		Description: "Manages projects, keys, users, roles, members and rate-limit tiers; reads the audit log.",
+		Permissions: Permissions{PermAccountRead, "projects.*", "api_keys.*", "members.*", "users.*", "roles.*", "rate_limit_tiers.*", PermAuditRead}},
 	{ID: "00000000-0000-0000-0000-000000000003", Slug: RoleMember, Name: "Member",
 		Description: "Reads everything a viewer does and manages keys that act on their own behalf.",
 		Permissions: append(viewerPermissions[:len(viewerPermissions):len(viewerPermissions)], "api_keys.own.*")},
 	{ID: "00000000-0000-0000-0000-000000000004", Slug: RoleViewer, Name: "Viewer",
-		Description: "Reads the account, its projects, keys, members, users and roles.",
+		Description: "Reads the account, its projects, keys, members, users, roles and rate-limit tiers.",
 		Permissions: viewerPermissions},
 }
 

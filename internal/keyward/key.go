@@ -20,7 +20,20 @@ type Key struct {
 	ProjectAccesses []ProjectAccess
 	// RateLimitTier names the key's rate-limit tier ("standard", "high").
 	RateLimitTier string
-	Name          string
+	// RateLimitOverride, when set, replaces the tier's limit for this key (the tier's fail
+	// mode still applies).
+	RateLimitOverride *RateLimit
+	// LineageID is the id of the first key of the key's rotation chain (its own id when it
+	// was not made by rotating another). Rate-limit counters and usage credits belong to the
+	// lineage, so a key rotated with grace shares them with its successor.
+	LineageID string
+	// Credits are the lineage's usage credits; nil when its use is not counted. They are
+	// read with the key, but kept per lineage (see KeyStore.SetCredits).
+	Credits *Credits
+	// PendingTierRequest is set by CreateKey and UpdateKey when the tier asked for awaits
+	// approval; it is not stored with the key.
+	PendingTierRequest *TierRequest
+	Name               string
 	// Prefix is the public handle: the key's prefix and first body characters ("raff_17d70fcf").
 	Prefix string
 	// Last4 is the last four characters of the secret, to tell keys apart.
@@ -81,7 +94,18 @@ const (
 	VerifyDisabled VerifyCode = "DISABLED"
 	// VerifyInsufficientPermissions: the key's permissions do not satisfy the query asked.
 	VerifyInsufficientPermissions VerifyCode = "INSUFFICIENT_PERMISSIONS"
+	// VerifyRateLimited: the key is over its rate limit (or its quota) for now.
+	VerifyRateLimited VerifyCode = "RATE_LIMITED"
+	// VerifyUsageExceeded: the key's usage credits are spent.
+	VerifyUsageExceeded VerifyCode = "USAGE_EXCEEDED"
 )
+
+// VerifyCodes lists every verification outcome, in a fixed order (metrics and usage reports
+// use it).
+var VerifyCodes = []VerifyCode{
+	VerifyValid, VerifyMalformed, VerifyNotFound, VerifyRevoked, VerifyExpired, VerifyDisabled,
+	VerifyInsufficientScope, VerifyInsufficientPermissions, VerifyRateLimited, VerifyUsageExceeded,
+}
 
 // Check applies the verification rules to a found key, in their fixed order: revoked,
 // expired (by its own expiry or the end of its rotation grace), then scopes. Every required

@@ -49,6 +49,10 @@ const (
 	PermRolesRead    = "roles.read"
 	PermRolesWrite   = "roles.write"
 	PermAuditRead    = "audit.read"
+	// PermTiersRead and PermTiersWrite govern the account's rate-limit tiers and per-key
+	// limit overrides.
+	PermTiersRead  = "rate_limit_tiers.read"
+	PermTiersWrite = "rate_limit_tiers.write"
 )
 
 // OwnKeys is the permission namespace for keys that act on the caller's own behalf (the
@@ -80,7 +84,7 @@ func InProject(projectID, perm string) string {
 }
 
 // accountOnlyNamespaces are the permission namespaces that govern the account as a whole.
-var accountOnlyNamespaces = []string{"account", "accounts", "users", "roles", "audit", "system"}
+var accountOnlyNamespaces = []string{"account", "accounts", "users", "roles", "audit", "rate_limit_tiers", "system"}
 
 // AccountOnly reports whether perm governs the account as a whole (its settings, users,
 // roles, audit log), so that holding it through a project role grants nothing.

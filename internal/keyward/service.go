@@ -189,8 +189,15 @@ type CreateKeyInput struct {
 	// RoleID is the key's account-level role, by id or slug; "" for none.
 	RoleID string
 	// ProjectAccesses make the key a member of projects, each with a role (id or slug).
-	ProjectAccesses      []ProjectAccess
-	RateLimitTier        string // "" for TierStandard
+	ProjectAccesses []ProjectAccess
+	// RateLimitTier is the key's tier, TierStandard when "". A tier that requires approval,
+	// asked for by a caller who may not approve it, is recorded as a pending request and the
+	// key starts on the standard tier (see Key.PendingTierRequest).
+	RateLimitTier string
+	// RateLimit, when set, overrides the tier's limit for this key; it needs PermTiersWrite.
+	RateLimit *RateLimit
+	// Credits, when set, limit how many verifications the key (its lineage) may pass.
+	Credits              *Credits
 	Name                 string
 	Scopes               []string
 	ExpiresAt            *time.Time
@@ -198,12 +205,6 @@ type CreateKeyInput struct {
 	RotationIntervalDays int
 	RotationWebhookURL   string
 }
-
-// Rate-limit tiers. A key's tier is stored with it; issue #6's limiter enforces it.
-const (
-	TierStandard = "standard" // 30 requests per second
-	TierHigh     = "high"     // 100 requests per second; needs PermApproveHigh
-)
 
 // CreateKey issues a key in p's account and returns it with its secret, which is never
 // available again. The key may not hold a permission p lacks. Errors: EInvalid, EValidation,
@@ -249,8 +250,26 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 	if err := authorizeKey(p, PermKeysCreate, k); err != nil {
 		return nil, "", err
 	}
-	if k.RateLimitTier, err = s.tier(p, in.RateLimitTier); err != nil {
+	var pending *TierRequest
+	if k.RateLimitTier, pending, err = s.grantTier(ctx, p, "", in.RateLimitTier); err != nil {
 		return nil, "", err
+	}
+	if in.RateLimit != nil {
+		if err := s.overrideLimit(p, k, in.RateLimit); err != nil {
+			return nil, "", err
+		}
+	}
+	if in.Credits != nil {
+		if err := in.Credits.Validate(); err != nil {
+			return nil, "", err
+		}
+		c := *in.Credits
+		c.Version, c.RefilledAt = now.UnixMicro(), time.Time{}
+		if c.Refill != nil {
+			// The first refill comes at the next boundary, not at the first verification.
+			c.RefilledAt = c.Refill.Boundary(now)
+		}
+		k.Credits = &c
 	}
 	if err := s.setKeyIdentity(ctx, p, k, in.RoleID, in.ProjectAccesses); err != nil {
 		return nil, "", err
@@ -259,8 +278,16 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 	if err != nil {
 		return nil, "", err
 	}
+	k.LineageID = k.ID
 	if err := s.store.CreateKey(ctx, k); err != nil {
 		return nil, "", err
+	}
+	if pending != nil {
+		pending.KeyID = k.ID
+		if err := s.store.CreateTierRequest(ctx, pending); err != nil {
+			return nil, "", err
+		}
+		k.PendingTierRequest = pending
 	}
 	return k, secret, nil
 }
@@ -311,20 +338,6 @@ func (s *Service) SeedKeys(ctx context.Context, accountName, projectName string,
 		}
 	}
 	return p, nil
-}
-
-// tier checks a requested rate-limit tier; "" is the standard tier.
-func (s *Service) tier(p Principal, tier string) (string, error) {
-	switch tier {
-	case "", TierStandard:
-		return TierStandard, nil
-	case TierHigh:
-		if !p.Can(PermApproveHigh, "") {
-			return "", Errorf(EForbidden, "the high rate-limit tier needs approval: ask someone with the %s permission to create or update the key", PermApproveHigh)
-		}
-		return TierHigh, nil
-	}
-	return "", Errorf(EValidation, "rate_limit_tier must be %s or %s", TierStandard, TierHigh)
 }
 
 // keyHome places a new key in its project and environment (or in the account alone), checks
@@ -507,7 +520,17 @@ type UpdateKeyInput struct {
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
 	RoleID                  *string // "" clears the role
-	RateLimitTier           *string
+	// RateLimitTier changes the key's tier; one that requires approval may become a pending
+	// request instead, as on CreateKey.
+	RateLimitTier *string
+	// RateLimit overrides the tier's limit; ClearRateLimit goes back to the tier's. Both
+	// need PermTiersWrite.
+	RateLimit      *RateLimit
+	ClearRateLimit bool
+	// Credits replace the key lineage's usage credits; ClearCredits makes its use
+	// uncounted.
+	Credits      *Credits
+	ClearCredits bool
 }
 
 // UpdateKey changes one of p's keys. Changing the rotation interval restarts the schedule
@@ -567,10 +590,34 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 	if err := validateRotation(k.RotationIntervalDays, k.RotationWebhookURL); err != nil {
 		return nil, err
 	}
+	var pending *TierRequest
 	if in.RateLimitTier != nil && *in.RateLimitTier != k.RateLimitTier {
-		if k.RateLimitTier, err = s.tier(p, *in.RateLimitTier); err != nil {
+		if k.RateLimitTier, pending, err = s.grantTier(ctx, p, k.RateLimitTier, *in.RateLimitTier); err != nil {
 			return nil, err
 		}
+	}
+	switch {
+	case in.ClearRateLimit:
+		if err := authorize(p, PermTiersWrite, ""); err != nil {
+			return nil, err
+		}
+		k.RateLimitOverride = nil
+	case in.RateLimit != nil:
+		if err := s.overrideLimit(p, k, in.RateLimit); err != nil {
+			return nil, err
+		}
+	}
+	var credits *Credits
+	if in.Credits != nil {
+		if err := in.Credits.Validate(); err != nil {
+			return nil, err
+		}
+		c := *in.Credits
+		c.Version, c.RefilledAt = now.UnixMicro(), time.Time{}
+		if c.Refill != nil {
+			c.RefilledAt = c.Refill.Boundary(now)
+		}
+		credits = &c
 	}
 	if in.RoleID != nil {
 		if err := s.setKeyIdentity(ctx, p, k, *in.RoleID, k.ProjectAccesses); err != nil {
@@ -587,8 +634,35 @@ func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in Upda
 	if err := s.store.UpdateKey(ctx, k); err != nil {
 		return nil, err
 	}
+	if in.ClearCredits || credits != nil {
+		if err := s.store.SetCredits(ctx, k.AccountID, k.LineageID, credits); err != nil {
+			return nil, err
+		}
+		k.Credits = credits
+	}
+	if pending != nil {
+		pending.KeyID = k.ID
+		if err := s.store.CreateTierRequest(ctx, pending); err != nil {
+			return nil, err
+		}
+		k.PendingTierRequest = pending
+	}
 	s.changed(ctx, k)
 	return k, nil
+}
+
+// overrideLimit gives k a limit of its own. Only a caller who may define tiers may do that:
+// an override is a tier for one key, and could otherwise lift a key past any approval.
+func (s *Service) overrideLimit(p Principal, k *Key, l *RateLimit) error {
+	if err := authorize(p, PermTiersWrite, ""); err != nil {
+		return err
+	}
+	if err := l.Validate(); err != nil {
+		return err
+	}
+	o := *l
+	k.RateLimitOverride = &o
+	return nil
 }
 
 // RevokeKey revokes one of p's keys: it fails verification from now on. Revoking a revoked
@@ -682,6 +756,9 @@ func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in Rota
 		RoleID:               old.RoleID,
 		ProjectAccesses:      old.ProjectAccesses,
 		RateLimitTier:        old.RateLimitTier,
+		RateLimitOverride:    old.RateLimitOverride,
+		LineageID:            old.LineageID,
+		Credits:              old.Credits,
 		Name:                 old.Name,
 		Scopes:               old.Scopes,
 		Metadata:             old.Metadata,

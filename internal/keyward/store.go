@@ -19,6 +19,8 @@ type Store interface {
 	AuditStore
 	SigningKeyStore
 	TokenDenyStore
+	RateLimitTierStore
+	UsageStore
 	// Close releases the store's resources.
 	Close() error
 }
@@ -79,7 +81,8 @@ type KeyUse struct {
 // (see MembershipStore): CreateKey and RotateKey insert them with the key, in one
 // transaction, and every read returns them ordered by project id.
 type KeyStore interface {
-	// CreateKey inserts k and its project accesses; EConflict if its hash is taken or an
+	// CreateKey inserts k and its project accesses, and k.Credits for its lineage unless
+	// the lineage has credits already; EConflict if its hash is taken or an
 	// access names a project twice; ENotFound if a project or the user is absent or another
 	// account's.
 	CreateKey(ctx context.Context, k *Key) error
@@ -107,6 +110,14 @@ type KeyStore interface {
 	// revoked or already replaced, so of two concurrent rotations exactly one wins. next
 	// fails as CreateKey would fail for it.
 	RotateKey(ctx context.Context, accountID, oldID string, next *Key, graceUntil *time.Time) (*Key, error)
+	// SetCredits sets the usage credits of the account's key lineage; nil makes its use
+	// uncounted. Every key of the lineage reads them. ENotFound if no key of the account
+	// has the lineage.
+	SetCredits(ctx context.Context, accountID, lineageID string, c *Credits) error
+	// SpendCredits applies a due refill (Credits.Refilled at now) and then takes cost from
+	// the lineage's credits if they cover it, atomically: of any number of concurrent
+	// spends, no two see the same credits. ENotFound if the lineage has no credits.
+	SpendCredits(ctx context.Context, lineageID string, cost int64, now time.Time) (CreditSpend, error)
 	// TouchKeys raises each key's last_used_at to its use time (never lowers it). Keys that
 	// no longer exist are skipped.
 	TouchKeys(ctx context.Context, uses []KeyUse) error
@@ -226,4 +237,41 @@ type AuditStore interface {
 // identities can be dropped.
 type IdentityEvents interface {
 	IdentityChanged(ctx context.Context, accountID string)
+}
+
+// RateLimitTierStore keeps the tiers an account has defined or changed (the built-in ones it
+// has not changed are not stored) and requests for tiers that need approval.
+type RateLimitTierStore interface {
+	// CreateRateLimitTier inserts t; EConflict if the account has a stored tier of its name.
+	CreateRateLimitTier(ctx context.Context, t *RateLimitTier) error
+	// RateLimitTier returns the account's stored tier; ENotFound if absent.
+	RateLimitTier(ctx context.Context, accountID, name string) (*RateLimitTier, error)
+	// ListRateLimitTiers returns the account's stored tiers, by name.
+	ListRateLimitTiers(ctx context.Context, accountID string) ([]*RateLimitTier, error)
+	// UpdateRateLimitTier writes t's description, limit, requires_approval, fail mode and
+	// updated_at; ENotFound if absent.
+	UpdateRateLimitTier(ctx context.Context, t *RateLimitTier) error
+
+	// CreateTierRequest inserts r; ENotFound if its key is absent or another account's.
+	CreateTierRequest(ctx context.Context, r *TierRequest) error
+	// TierRequest returns the account's tier request; ENotFound if absent.
+	TierRequest(ctx context.Context, accountID, id string) (*TierRequest, error)
+	// ListTierRequests returns up to f.Limit requests matching f with id > f.After, by id.
+	ListTierRequests(ctx context.Context, f TierRequestFilter) ([]*TierRequest, error)
+	// DecideTierRequest moves a pending request to r.Status (approved or rejected) with
+	// r.DecidedBy, r.DecidedAt and r.Reason, and when approved sets its key's tier to
+	// r.Tier, in one transaction. ENotFound if absent; EConflict if it is no longer pending.
+	DecideTierRequest(ctx context.Context, r *TierRequest) error
+}
+
+// UsageStore keeps verification counts per key, outcome and minute.
+type UsageStore interface {
+	// AddUsage adds each count to the stored count of its key, minute and outcome, in one
+	// transaction. Counts of keys that no longer exist are dropped.
+	AddUsage(ctx context.Context, counts []UsageCount) error
+	// Usage sums the counts matching f into buckets of f.Granularity, ordered by start
+	// and then outcome; buckets with no count are left out.
+	Usage(ctx context.Context, f UsageFilter) ([]UsageBucket, error)
+	// PruneUsage deletes counts of minutes before before and reports how many rows went.
+	PruneUsage(ctx context.Context, before time.Time) (int64, error)
 }

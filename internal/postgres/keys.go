@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -15,30 +16,35 @@ import (
 )
 
 var keyColumnList = []string{"id", "account_id", "project_id", "environment_id", "user_id", "role_id",
-	"rate_limit_tier", "name", "key_prefix", "last4", "hash", "hash_scheme", "scopes", "metadata", "expires_at",
-	"last_used_at", "created_at", "revoked_at", "replaced_by_key_id", "grace_expires_at",
-	"rotation_interval_days", "next_rotation_at", "rotation_webhook_url", "created_by"}
+	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
+	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
+	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
+	"rotation_webhook_url", "created_by"}
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
-	// selectKeys reads keys from a relation named k, joined with accessesJoin: each key comes
-	// with its project accesses, gathered by the same statement and so from the same snapshot
-	// as the key, in one round trip.
-	selectKeys = `SELECT k.` + strings.Join(keyColumnList, ", k.") + `, a.project_ids, a.role_ids FROM `
+	// selectKeys reads keys from a relation named k, joined with keyJoins: each key comes
+	// with its project accesses and its lineage's credits, read by the same statement and so
+	// from the same snapshot as the key, in one round trip.
+	selectKeys = `SELECT k.` + strings.Join(keyColumnList, ", k.") + `, a.project_ids, a.role_ids, ` +
+		creditColumnsOf("c") + ` FROM `
 )
 
-// accessesJoin gathers each key's memberships into two arrays in project order: the order
-// reads return them in. A key without any gets NULLs, read as no accesses.
-const accessesJoin = ` LEFT JOIN LATERAL (
+// keyJoins gathers each key's memberships into two arrays in project order, the order reads
+// return them in, and joins its lineage's credits. A key without accesses gets NULLs, read as
+// none; one without credits NULLs, read as nil.
+const keyJoins = ` LEFT JOIN LATERAL (
 	SELECT array_agg(m.project_id ORDER BY m.project_id) AS project_ids,
 		array_agg(m.role_id ORDER BY m.project_id) AS role_ids
-	FROM memberships m WHERE m.key_id = k.id) a ON true`
+	FROM memberships m WHERE m.key_id = k.id) a ON true
+	LEFT JOIN key_credits c ON c.lineage_id = k.lineage_id AND c.account_id = k.account_id`
 
-// CreateKey inserts k and its project accesses, in one transaction. Errors: EConflict if its
-// hash is taken or an access names a project twice; ENotFound if its account, project,
-// environment, user or an access's project is absent or another account's.
+// CreateKey inserts k and its project accesses, and k.Credits as its lineage's credits unless
+// the lineage has some already, in one transaction. Errors: EConflict if its hash is taken or
+// an access names a project twice; ENotFound if its account, project, environment, user or an
+// access's project is absent or another account's.
 func (s *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
-	steps, err := insertKey(k)
+	steps, err := createKey(k)
 	if err != nil {
 		return err
 	}
@@ -51,7 +57,7 @@ func (s *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
 func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
 	var steps []step
 	for _, k := range keys {
-		st, err := insertKey(k)
+		st, err := createKey(k)
 		if err != nil {
 			return err
 		}
@@ -60,8 +66,18 @@ func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error { return runSteps(ctx, tx, steps...) })
 }
 
+// createKey returns the steps that insert k as CreateKey does.
+func createKey(k *keyward.Key) ([]step, error) {
+	steps, err := insertKey(k)
+	if err != nil || k.Credits == nil {
+		return steps, err
+	}
+	return append(steps, insertCredits(k)), nil
+}
+
 // insertKey returns the steps that insert k and its project accesses, as memberships that
-// share its creation time, after locking the custom roles they hold.
+// share its creation time, after locking the custom roles they hold. A key without a lineage
+// starts its own: k.LineageID is set to its id.
 func insertKey(k *keyward.Key) ([]step, error) {
 	scopes, err := encodeList(k.Scopes)
 	if err != nil {
@@ -70,6 +86,13 @@ func insertKey(k *keyward.Key) ([]step, error) {
 	metadata, err := encodeMetadata(k.Metadata)
 	if err != nil {
 		return nil, fmt.Errorf("postgres: key %s metadata: %w", k.ID, err)
+	}
+	override, err := encodeRateLimit(k.RateLimitOverride)
+	if err != nil {
+		return nil, err
+	}
+	if k.LineageID == "" {
+		k.LineageID = k.ID
 	}
 	roles := []string{k.RoleID}
 	seen := make(map[string]bool, len(k.ProjectAccesses))
@@ -83,10 +106,10 @@ func insertKey(k *keyward.Key) ([]step, error) {
 	}
 	slices.Sort(roles) // so that Compact drops the repeats
 	steps := append(lockRoles(slices.Compact(roles)...), step{
-		sql: `INSERT INTO api_keys (` + keyColumns + `) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10,
-			$11, $12, $13, $14, $15, $16, $17, $18, $19, $20, $21, $22, $23, $24)`,
+		sql: `INSERT INTO api_keys (` + keyColumns + `) VALUES (` + placeholders(1, len(keyColumnList)) + `)`,
 		args: []any{k.ID, k.AccountID, nullString(k.ProjectID), nullString(k.EnvironmentID),
-			nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, k.Name, k.Prefix, k.Last4,
+			nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, override, k.LineageID,
+			k.Name, k.Prefix, k.Last4,
 			k.Hash, k.HashScheme, scopes, metadata, nullTS(k.ExpiresAt), nullTS(k.LastUsedAt),
 			ts(k.CreatedAt), nullTS(k.RevokedAt), nullString(k.ReplacedByKeyID),
 			nullTS(k.GraceExpiresAt), k.RotationIntervalDays, nullTS(k.NextRotationAt),
@@ -122,7 +145,7 @@ func keyError(err error, k *keyward.Key) error {
 // another account's.
 func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, error) {
 	k, err := scanKey(s.pool.QueryRow(ctx,
-		selectKeys+`api_keys k`+accessesJoin+` WHERE k.account_id = $1 AND k.id = $2`, accountID, id))
+		selectKeys+`api_keys k`+keyJoins+` WHERE k.account_id = $1 AND k.id = $2`, accountID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("key", id)
 	}
@@ -135,7 +158,7 @@ func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, er
 // KeyByHash returns the key with the hash, in any account, with its project accesses.
 // Errors: ENotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, selectKeys+`api_keys k`+accessesJoin+` WHERE k.hash = $1`, hash))
+	k, err := scanKey(s.pool.QueryRow(ctx, selectKeys+`api_keys k`+keyJoins+` WHERE k.hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "key not found")
 	}
@@ -152,7 +175,7 @@ func (s *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
 	var q strings.Builder
-	q.WriteString(selectKeys + `api_keys k` + accessesJoin + ` WHERE k.account_id = $1 AND k.id > $2`)
+	q.WriteString(selectKeys + `api_keys k` + keyJoins + ` WHERE k.account_id = $1 AND k.id > $2`)
 	args := []any{f.AccountID, f.After}
 	for _, c := range []struct{ column, value string }{
 		{"project_id", f.ProjectID},
@@ -202,15 +225,19 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	if err != nil {
 		return fmt.Errorf("postgres: key %s metadata: %w", k.ID, err)
 	}
+	override, err := encodeRateLimit(k.RateLimitOverride)
+	if err != nil {
+		return err
+	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		return runSteps(ctx, tx, append(lockRoles(k.RoleID), step{
 			sql: `UPDATE api_keys SET name = $1, scopes = $2, metadata = $3, expires_at = $4,
 					rotation_interval_days = $5, next_rotation_at = $6, rotation_webhook_url = $7,
-					role_id = $8, rate_limit_tier = $9
-				WHERE account_id = $10 AND id = $11`,
+					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10
+				WHERE account_id = $11 AND id = $12`,
 			args: []any{k.Name, scopes, metadata, nullTS(k.ExpiresAt),
 				k.RotationIntervalDays, nullTS(k.NextRotationAt), nullString(k.RotationWebhookURL),
-				nullString(k.RoleID), k.RateLimitTier,
+				nullString(k.RoleID), k.RateLimitTier, override,
 				k.AccountID, k.ID},
 			explain:  func(err error) error { return keyError(err, k) },
 			affected: affectedOne("key", k.ID),
@@ -226,7 +253,7 @@ func (s *Store) RevokeKey(ctx context.Context, accountID, id string, at time.Tim
 		`WITH k AS (
 			UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1)
 			WHERE account_id = $2 AND id = $3 RETURNING *
-		) `+selectKeys+`k`+accessesJoin,
+		) `+selectKeys+`k`+keyJoins,
 		ts(at), accountID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("key", id)
@@ -282,7 +309,7 @@ func (s *Store) RotateKey(ctx context.Context, accountID, oldID string, next *ke
 			`WITH k AS (
 				UPDATE api_keys SET replaced_by_key_id = $1, grace_expires_at = $2, revoked_at = $3
 				WHERE account_id = $4 AND id = $5 RETURNING *
-			) `+selectKeys+`k`+accessesJoin,
+			) `+selectKeys+`k`+keyJoins,
 			next.ID, nullTS(graceUntil), revokedAt, accountID, oldID))
 		if err != nil {
 			return fmt.Errorf("postgres: rotate key %s: %w", oldID, err)
@@ -339,16 +366,17 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 *string
 		replacedBy, webhookURL                                   *string
-		scopes, metadata                                         []byte
+		scopes, metadata, override                               []byte
 		createdAt                                                time.Time
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation *time.Time
 		accessProjects, accessRoles                              []string
+		credits                                                  nullCredits
 	)
-	err := row.Scan(&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
-		&k.RateLimitTier, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &scopes, &metadata,
-		&expiresAt, &lastUsedAt, &createdAt, &revokedAt, &replacedBy, &graceEnd,
-		&k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy,
-		&accessProjects, &accessRoles)
+	err := row.Scan(append([]any{&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
+		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
+		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
+		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy,
+		&accessProjects, &accessRoles}, credits.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -358,6 +386,10 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 	if k.Metadata, err = decodeMetadata(metadata); err != nil {
 		return nil, fmt.Errorf("key %s metadata: %w", k.ID, err)
 	}
+	if k.RateLimitOverride, err = decodeRateLimit(override); err != nil {
+		return nil, fmt.Errorf("key %s rate limit override: %w", k.ID, err)
+	}
+	k.Credits = credits.credits()
 	for i, p := range accessProjects {
 		k.ProjectAccesses = append(k.ProjectAccesses, keyward.ProjectAccess{ProjectID: p, RoleID: accessRoles[i]})
 	}
@@ -374,4 +406,45 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 	k.GraceExpiresAt = utc(graceEnd)
 	k.NextRotationAt = utc(nextRotation)
 	return &k, nil
+}
+
+// rateLimitJSON is a key's rate_limit_override column.
+type rateLimitJSON struct {
+	Rate               int64 `json:"rate"`
+	PeriodSeconds      int64 `json:"period_seconds"`
+	Burst              int64 `json:"burst"`
+	QuotaLimit         int64 `json:"quota_limit"`
+	QuotaWindowSeconds int64 `json:"quota_window_seconds"`
+}
+
+// encodeRateLimit encodes a key's own rate limit for its jsonb column: NULL for none. Errors:
+// EValidation for a period or quota window that is not a whole number of seconds, which the
+// column cannot hold.
+func encodeRateLimit(l *keyward.RateLimit) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	period, window, err := limitSeconds(*l)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(rateLimitJSON{Rate: l.Rate, PeriodSeconds: period, Burst: l.Burst,
+		QuotaLimit: l.QuotaLimit, QuotaWindowSeconds: window})
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// decodeRateLimit decodes a key's own rate limit: nil for NULL.
+func decodeRateLimit(b []byte) (*keyward.RateLimit, error) {
+	if b == nil {
+		return nil, nil
+	}
+	var j rateLimitJSON
+	if err := json.Unmarshal(b, &j); err != nil {
+		return nil, err
+	}
+	return &keyward.RateLimit{Rate: j.Rate, Period: time.Duration(j.PeriodSeconds) * time.Second, Burst: j.Burst,
+		QuotaLimit: j.QuotaLimit, QuotaWindow: time.Duration(j.QuotaWindowSeconds) * time.Second}, nil
 }

@@ -13,7 +13,11 @@
 //     foreign key would, had built-in roles rows to point at), so no holder can appear between
 //     the check and the delete.
 //   - TouchKeys locks the keys it raises in id order, so that two nodes flushing overlapping
-//     batches cannot deadlock.
+//     batches cannot deadlock; AddUsage writes its counts in key order for the same reason.
+//   - SpendCredits locks the lineage's credits before it reads them, so concurrent spends take
+//     turns and no two see the same credits.
+//   - DecideTierRequest updates the request only while it is pending: of two decisions, the
+//     second waits for the first's row lock and then finds it decided.
 //
 // A constraint violation becomes a domain error by the constraint's name (see
 // migrations/00001_init.sql): unique violations are EConflict, foreign key violations
@@ -28,6 +32,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -420,4 +425,34 @@ func decodeMetadata(b []byte) (map[string]any, error) {
 		return nil, err
 	}
 	return m, nil
+}
+
+// placeholders returns n comma-separated parameters numbered from first, for an INSERT of n
+// columns.
+func placeholders(first, n int) string {
+	ps := make([]string, n)
+	for i := range ps {
+		ps[i] = fmt.Sprintf("$%d", first+i)
+	}
+	return strings.Join(ps, ", ")
+}
+
+// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
+// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
+// (keyward.RateLimit.Validate refuses it too).
+func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
+	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
+		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
+	}
+	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
+}
+
+// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
+// when s >= t, and s < unixCeil(t) exactly when s < t.
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
 }

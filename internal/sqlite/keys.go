@@ -14,23 +14,33 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 )
 
-const keyColumns = `id, account_id, project_id, environment_id, user_id, role_id,
-	rate_limit_tier, name, key_prefix, last4, hash, hash_scheme, scopes, metadata, expires_at,
-	last_used_at, created_at, revoked_at, replaced_by_key_id, grace_expires_at,
-	rotation_interval_days, next_rotation_at, rotation_webhook_url, created_by`
+var keyColumnList = []string{"id", "account_id", "project_id", "environment_id", "user_id", "role_id",
+	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
+	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
+	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
+	"rotation_webhook_url", "created_by"}
 
-// CreateKey inserts k and its project accesses, in one transaction. Errors: EConflict if its
-// hash is taken or an access names a project twice; ENotFound if its project, environment,
-// user or an access's project is absent or another account's.
+var (
+	keyColumns = strings.Join(keyColumnList, ", ")
+	// selectKeys reads keys, as k, with their lineage's credits in their account, as c: NULLs
+	// when it has none. A query adds its WHERE, naming the key's columns k.column.
+	selectKeys = `SELECT k.` + strings.Join(keyColumnList, ", k.") + `, ` + creditColumnsOf("c") + `
+		FROM api_keys k LEFT JOIN key_credits c ON c.lineage_id = k.lineage_id AND c.account_id = k.account_id`
+)
+
+// CreateKey inserts k and its project accesses, and k.Credits as its lineage's credits unless
+// the lineage has some already, in one transaction. Errors: EConflict if its hash is taken or
+// an access names a project twice; ENotFound if its project, environment, user or an access's
+// project is absent or another account's.
 func (s *Store) CreateKey(ctx context.Context, k *keyward.Key) error {
-	return s.writeTx(ctx, func(tx *sql.Tx) error { return insertKey(ctx, tx, k) })
+	return s.writeTx(ctx, func(tx *sql.Tx) error { return createKey(ctx, tx, k) })
 }
 
 // CreateKeys implements keyward.KeyStore.
 func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
 		for _, k := range keys {
-			if err := insertKey(ctx, tx, k); err != nil {
+			if err := createKey(ctx, tx, k); err != nil {
 				return err
 			}
 		}
@@ -38,7 +48,19 @@ func (s *Store) CreateKeys(ctx context.Context, keys []*keyward.Key) error {
 	})
 }
 
+// createKey inserts k as CreateKey does.
+func createKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
+	if err := insertKey(ctx, tx, k); err != nil {
+		return err
+	}
+	if k.Credits == nil {
+		return nil
+	}
+	return writeCredits(ctx, tx, k.AccountID, k.LineageID, k.Credits, true)
+}
+
 // insertKey inserts k and its project accesses, as memberships that share its creation time.
+// A key without a lineage starts its own: k.LineageID is set to its id.
 func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	scopes, err := encodeScopes(k.Scopes)
 	if err != nil {
@@ -48,11 +70,18 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: key %s metadata: %w", k.ID, err)
 	}
+	override, err := encodeRateLimit(k.RateLimitOverride)
+	if err != nil {
+		return err
+	}
+	if k.LineageID == "" {
+		k.LineageID = k.ID
+	}
 	_, err = tx.ExecContext(ctx,
-		`INSERT INTO api_keys (`+keyColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		`INSERT INTO api_keys (`+keyColumns+`) VALUES (`+placeholders(len(keyColumnList))+`)`,
 		k.ID, k.AccountID, nullString(k.ProjectID), nullString(k.EnvironmentID),
-		nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, k.Name, k.Prefix, k.Last4,
+		nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, override, k.LineageID,
+		k.Name, k.Prefix, k.Last4,
 		k.Hash, k.HashScheme, scopes, metadata, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt),
 		micros(k.CreatedAt), nullMicros(k.RevokedAt), nullString(k.ReplacedByKeyID),
 		nullMicros(k.GraceExpiresAt), k.RotationIntervalDays, nullMicros(k.NextRotationAt),
@@ -146,32 +175,42 @@ func loadAccesses(ctx context.Context, q querier, keys ...*keyward.Key) error {
 // another account's.
 func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, error) {
 	return s.keyWhere(ctx, func() error { return notFound("key", id) }, "key "+id,
-		`account_id = ? AND id = ?`, accountID, id)
+		`k.account_id = ? AND k.id = ?`, accountID, id)
 }
 
 // KeyByHash returns the key with the hash, in any account, with its project accesses.
 // Errors: ENotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
 	return s.keyWhere(ctx, func() error { return keyward.Errorf(keyward.ENotFound, "key not found") },
-		"key by hash", `hash = ?`, hash)
+		"key by hash", `k.hash = ?`, hash)
 }
 
-// keyWhere reads the one key that the condition selects, and its project accesses, from one
-// snapshot; missing makes the error if there is none.
+// keyWhere reads the one key that the condition selects, with its credits and project
+// accesses, from one snapshot; missing makes the error if there is none.
 func (s *Store) keyWhere(ctx context.Context, missing func() error, what, where string, args ...any) (*keyward.Key, error) {
 	var k *keyward.Key
 	err := s.readTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		k, err = scanKey(tx.QueryRowContext(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE `+where, args...))
-		if errors.Is(err, sql.ErrNoRows) {
-			return missing()
-		}
-		if err != nil {
-			return fmt.Errorf("sqlite: %s: %w", what, err)
-		}
-		return loadAccesses(ctx, tx, k)
+		k, err = readKey(ctx, tx, missing, what, where, args...)
+		return err
 	})
 	if err != nil {
+		return nil, err
+	}
+	return k, nil
+}
+
+// readKey reads the one key that the condition (on k.*) selects, with its credits and project
+// accesses, in tx; missing makes the error if there is none.
+func readKey(ctx context.Context, tx *sql.Tx, missing func() error, what, where string, args ...any) (*keyward.Key, error) {
+	k, err := scanKey(tx.QueryRowContext(ctx, selectKeys+` WHERE `+where, args...))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, missing()
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	if err := loadAccesses(ctx, tx, k); err != nil {
 		return nil, err
 	}
 	return k, nil
@@ -184,22 +223,22 @@ func (s *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
 	var q strings.Builder
-	q.WriteString(`SELECT ` + keyColumns + ` FROM api_keys WHERE account_id = ? AND id > ?`)
+	q.WriteString(selectKeys + ` WHERE k.account_id = ? AND k.id > ?`)
 	args := []any{f.AccountID, f.After}
 	if f.ProjectID != "" {
-		q.WriteString(` AND project_id = ?`)
+		q.WriteString(` AND k.project_id = ?`)
 		args = append(args, f.ProjectID)
 	}
 	if f.EnvironmentID != "" {
-		q.WriteString(` AND environment_id = ?`)
+		q.WriteString(` AND k.environment_id = ?`)
 		args = append(args, f.EnvironmentID)
 	}
 	if f.UserID != "" {
-		q.WriteString(` AND user_id = ?`)
+		q.WriteString(` AND k.user_id = ?`)
 		args = append(args, f.UserID)
 	}
 	if f.AccountOnly {
-		q.WriteString(` AND project_id IS NULL`)
+		q.WriteString(` AND k.project_id IS NULL`)
 	}
 	// These mirror keyward.Key.Status: a revocation dated after now has not happened yet,
 	// and revoked wins over expired.
@@ -207,21 +246,21 @@ func (s *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 	switch f.Status {
 	case "":
 	case keyward.StatusActive:
-		q.WriteString(` AND (revoked_at IS NULL OR revoked_at > ?)
-			AND (expires_at IS NULL OR expires_at > ?)
-			AND (grace_expires_at IS NULL OR grace_expires_at > ?)`)
+		q.WriteString(` AND (k.revoked_at IS NULL OR k.revoked_at > ?)
+			AND (k.expires_at IS NULL OR k.expires_at > ?)
+			AND (k.grace_expires_at IS NULL OR k.grace_expires_at > ?)`)
 		args = append(args, now, now, now)
 	case keyward.StatusRevoked:
-		q.WriteString(` AND revoked_at <= ?`)
+		q.WriteString(` AND k.revoked_at <= ?`)
 		args = append(args, now)
 	case keyward.StatusExpired:
-		q.WriteString(` AND (revoked_at IS NULL OR revoked_at > ?)
-			AND (expires_at <= ? OR grace_expires_at <= ?)`)
+		q.WriteString(` AND (k.revoked_at IS NULL OR k.revoked_at > ?)
+			AND (k.expires_at <= ? OR k.grace_expires_at <= ?)`)
 		args = append(args, now, now, now)
 	default:
 		return nil, keyward.Errorf(keyward.EInvalid, "unknown key status %q", f.Status)
 	}
-	q.WriteString(` ORDER BY id LIMIT ?`)
+	q.WriteString(` ORDER BY k.id LIMIT ?`)
 	args = append(args, f.Limit)
 
 	var out []*keyward.Key
@@ -269,14 +308,18 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: key %s metadata: %w", k.ID, err)
 	}
+	override, err := encodeRateLimit(k.RateLimitOverride)
+	if err != nil {
+		return err
+	}
 	res, err := s.write.ExecContext(ctx,
 		`UPDATE api_keys SET name = ?, scopes = ?, metadata = ?, expires_at = ?,
 			rotation_interval_days = ?, next_rotation_at = ?, rotation_webhook_url = ?,
-			role_id = ?, rate_limit_tier = ?
+			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?
 		WHERE account_id = ? AND id = ?`,
 		k.Name, scopes, metadata, nullMicros(k.ExpiresAt),
 		k.RotationIntervalDays, nullMicros(k.NextRotationAt), nullString(k.RotationWebhookURL),
-		nullString(k.RoleID), k.RateLimitTier,
+		nullString(k.RoleID), k.RateLimitTier, override,
 		k.AccountID, k.ID)
 	return affected(res, err, "update", "key", k.ID)
 }
@@ -286,19 +329,15 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 func (s *Store) RevokeKey(ctx context.Context, accountID, id string, at time.Time) (*keyward.Key, error) {
 	var k *keyward.Key
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx,
-			`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?)
-			WHERE account_id = ? AND id = ? RETURNING `+keyColumns,
+		res, err := tx.ExecContext(ctx,
+			`UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?) WHERE account_id = ? AND id = ?`,
 			micros(at), accountID, id)
-		var err error
-		k, err = scanKey(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			return notFound("key", id)
+		if err := affected(res, err, "revoke", "key", id); err != nil {
+			return err
 		}
-		if err != nil {
-			return fmt.Errorf("sqlite: revoke key %s: %w", id, err)
-		}
-		return loadAccesses(ctx, tx, k)
+		k, err = readKey(ctx, tx, func() error { return notFound("key", id) }, "revoke key "+id,
+			`k.account_id = ? AND k.id = ?`, accountID, id)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -320,23 +359,26 @@ func (s *Store) RotateKey(ctx context.Context, accountID, oldID string, next *ke
 	err := s.writeTx(ctx, func(tx *sql.Tx) error {
 		// The conditions make the update its own check: of two rotations of one key, the
 		// second to take the write lock finds the key already replaced and changes nothing.
-		row := tx.QueryRowContext(ctx,
+		res, err := tx.ExecContext(ctx,
 			`UPDATE api_keys SET replaced_by_key_id = ?, grace_expires_at = ?, revoked_at = ?
-			WHERE account_id = ? AND id = ? AND revoked_at IS NULL AND replaced_by_key_id IS NULL
-			RETURNING `+keyColumns,
+			WHERE account_id = ? AND id = ? AND revoked_at IS NULL AND replaced_by_key_id IS NULL`,
 			next.ID, nullMicros(graceUntil), nullMicros(revokedAt), accountID, oldID)
-		var err error
-		old, err = scanKey(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			return rotationRefused(ctx, tx, accountID, oldID)
-		}
 		if err != nil {
 			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return fmt.Errorf("sqlite: rotate key %s: %w", oldID, err)
+		}
+		if n == 0 {
+			return rotationRefused(ctx, tx, accountID, oldID)
 		}
 		if err := insertKey(ctx, tx, next); err != nil {
 			return err
 		}
-		return loadAccesses(ctx, tx, old)
+		old, err = readKey(ctx, tx, func() error { return notFound("key", oldID) }, "rotate key "+oldID,
+			`k.account_id = ? AND k.id = ?`, accountID, oldID)
+		return err
 	})
 	if err != nil {
 		return nil, err
@@ -397,15 +439,17 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	var (
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 sql.NullString
-		replacedBy, webhookURL, metadata                         sql.NullString
+		replacedBy, webhookURL, metadata, override               sql.NullString
 		scopes                                                   string
 		createdAt                                                int64
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation sql.NullInt64
+		credits                                                  nullCredits
 	)
-	err := row.Scan(&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
-		&k.RateLimitTier, &k.Name, &k.Prefix, &k.Last4, &k.Hash, &k.HashScheme, &scopes, &metadata,
-		&expiresAt, &lastUsedAt, &createdAt, &revokedAt, &replacedBy, &graceEnd,
-		&k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy)
+	err := row.Scan(append([]any{&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
+		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
+		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
+		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy},
+		credits.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -415,6 +459,10 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	if k.Metadata, err = decodeMetadata(metadata); err != nil {
 		return nil, fmt.Errorf("key %s metadata: %w", k.ID, err)
 	}
+	if k.RateLimitOverride, err = decodeRateLimit(override); err != nil {
+		return nil, fmt.Errorf("key %s rate limit override: %w", k.ID, err)
+	}
+	k.Credits = credits.credits()
 	k.ProjectID = projectID.String
 	k.EnvironmentID = environmentID.String
 	k.UserID = userID.String
@@ -428,4 +476,45 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	k.GraceExpiresAt = fromNullMicros(graceEnd)
 	k.NextRotationAt = fromNullMicros(nextRotation)
 	return &k, nil
+}
+
+// rateLimitJSON is a key's rate_limit_override column.
+type rateLimitJSON struct {
+	Rate               int64 `json:"rate"`
+	PeriodSeconds      int64 `json:"period_seconds"`
+	Burst              int64 `json:"burst"`
+	QuotaLimit         int64 `json:"quota_limit"`
+	QuotaWindowSeconds int64 `json:"quota_window_seconds"`
+}
+
+// encodeRateLimit encodes a key's own rate limit for its column: NULL for none. Errors:
+// EValidation for a period or quota window that is not a whole number of seconds, which the
+// column cannot hold.
+func encodeRateLimit(l *keyward.RateLimit) (any, error) {
+	if l == nil {
+		return nil, nil
+	}
+	period, window, err := limitSeconds(*l)
+	if err != nil {
+		return nil, err
+	}
+	b, err := json.Marshal(rateLimitJSON{Rate: l.Rate, PeriodSeconds: period, Burst: l.Burst,
+		QuotaLimit: l.QuotaLimit, QuotaWindowSeconds: window})
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+// decodeRateLimit decodes a key's own rate limit: nil for NULL.
+func decodeRateLimit(s sql.NullString) (*keyward.RateLimit, error) {
+	if !s.Valid {
+		return nil, nil
+	}
+	var j rateLimitJSON
+	if err := json.Unmarshal([]byte(s.String), &j); err != nil {
+		return nil, err
+	}
+	return &keyward.RateLimit{Rate: j.Rate, Period: time.Duration(j.PeriodSeconds) * time.Second, Burst: j.Burst,
+		QuotaLimit: j.QuotaLimit, QuotaWindow: time.Duration(j.QuotaWindowSeconds) * time.Second}, nil
 }

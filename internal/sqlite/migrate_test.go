@@ -183,6 +183,7 @@ func TestMigrateIdentityKeepsKeys(t *testing.T) {
 	}
 	for _, want := range keys {
 		want.RateLimitTier = "standard" // the column's default, for keys from before it
+		want.LineageID = want.ID        // each key from before lineages starts its own
 		got, err := s.Key(ctx, account.ID, want.ID)
 		if err != nil {
 			t.Fatalf("Key %s: %v", want.Name, err)
@@ -238,6 +239,7 @@ func TestMigrateIdentityKeepsKeys(t *testing.T) {
 		"api_keys_account_id":         true,
 		"api_keys_account_project_id": false,
 		"api_keys_account_user_id":    false,
+		"api_keys_lineage_id":         false,
 		"api_keys_role_id":            false,
 	}
 	if d := cmp.Diff(wantIndexes, indexes); d != "" {
@@ -357,5 +359,124 @@ func mustDo(t *testing.T, what string, err error) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// TestMigrateRateLimitsKeepsKeys migrates a database with keys, a rotated pair among them,
+// from before the rate-limit migration: every key comes through whole and starts a lineage of
+// its own, and the new tables work.
+func TestMigrateRateLimitsKeepsKeys(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "keyward.db")
+	db := openAt(t, path, 3)
+
+	now := time.Date(2029, time.July, 1, 12, 0, 0, 123456000, time.UTC)
+	a := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "raff", CreatedAt: now}
+	p := &keyward.Project{ID: keyward.NewID(), AccountID: a.ID, Name: "api", KeyPrefix: "kw", CreatedAt: now}
+	exec(t, db, `INSERT INTO accounts (id, name, key_prefix, created_at) VALUES (?, ?, ?, ?)`,
+		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
+	exec(t, db, `INSERT INTO projects (id, account_id, name, key_prefix, created_at) VALUES (?, ?, ?, ?, ?)`,
+		p.ID, p.AccountID, p.Name, p.KeyPrefix, micros(p.CreatedAt))
+	key := func(name string) *keyward.Key {
+		return &keyward.Key{ID: keyward.NewID(), AccountID: a.ID, ProjectID: p.ID, Name: name,
+			Prefix: "kw_17d70fcf", Last4: "x9Zq", Hash: []byte(name), HashScheme: "hmac-sha256:1",
+			Scopes: []string{"read"}, RateLimitTier: "high", CreatedAt: now}
+	}
+	old, next, accountKey := key("old"), key("next"), key("account key")
+	old.ReplacedByKeyID = next.ID
+	old.GraceExpiresAt = &next.CreatedAt
+	old.Metadata = map[string]any{"team": "platform"}
+	accountKey.ProjectID = ""
+	keys := []*keyward.Key{old, next, accountKey}
+	tx, err := db.BeginTx(ctx, nil) // so that the old key may point at the next
+	if err != nil {
+		t.Fatalf("BeginTx: %v", err)
+	}
+	for _, k := range keys {
+		metadata, err := encodeMetadata(k.Metadata)
+		if err != nil {
+			t.Fatal(err)
+		}
+		exec(t, tx, `INSERT INTO api_keys (id, account_id, project_id, rate_limit_tier, name, key_prefix,
+			last4, hash, hash_scheme, scopes, metadata, created_at, replaced_by_key_id, grace_expires_at)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, '["read"]', ?, ?, ?, ?)`,
+			k.ID, k.AccountID, nullString(k.ProjectID), k.RateLimitTier, k.Name, k.Prefix, k.Last4,
+			k.Hash, k.HashScheme, metadata, micros(k.CreatedAt), nullString(k.ReplacedByKeyID),
+			nullMicros(k.GraceExpiresAt))
+	}
+	if err := tx.Commit(); err != nil {
+		t.Fatalf("Commit: %v", err)
+	}
+
+	if err := migrate(ctx, db); err != nil {
+		t.Fatalf("migrate: %v", err)
+	}
+	wantForeignKeysHold(t, db)
+	if err := db.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	s := open(t, path)
+	for _, want := range keys {
+		want.LineageID = want.ID
+		got, err := s.Key(ctx, a.ID, want.ID)
+		if err != nil {
+			t.Fatalf("Key %s: %v", want.Name, err)
+		}
+		if d := cmp.Diff(want, got); d != "" {
+			t.Errorf("Key %s: mismatch (-want +got):\n%s", want.Name, d)
+		}
+	}
+
+	// The new tables work with the old keys.
+	credits := &keyward.Credits{Remaining: 10}
+	mustDo(t, "SetCredits", s.SetCredits(ctx, a.ID, next.LineageID, credits))
+	spend, err := s.SpendCredits(ctx, next.LineageID, 4, now)
+	if err != nil || !spend.OK || spend.Remaining != 6 {
+		t.Errorf("SpendCredits: got %+v, %v; want 6 remaining", spend, err)
+	}
+	r := &keyward.TierRequest{ID: keyward.NewID(), AccountID: a.ID, KeyID: old.ID, Tier: "gold",
+		Status: keyward.TierRequestPending, CreatedAt: now}
+	mustDo(t, "CreateTierRequest", s.CreateTierRequest(ctx, r))
+	mustDo(t, "AddUsage", s.AddUsage(ctx, []keyward.UsageCount{{KeyID: next.ID, AccountID: a.ID,
+		ProjectID: p.ID, Minute: now.Truncate(time.Minute), Outcome: keyward.VerifyValid, Count: 3}}))
+	wantForeignKeysHold(t, s.write)
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close: %v", err)
+	}
+
+	// Down a step, and the schema is as it was: the keys without their lineages, the new
+	// tables gone.
+	db, err = openDB(ctx, path, false)
+	if err != nil {
+		t.Fatalf("openDB: %v", err)
+	}
+	defer db.Close()
+	m, err := migrator(db)
+	if err != nil {
+		t.Fatalf("migrator: %v", err)
+	}
+	if _, err := m.DownTo(ctx, 3); err != nil {
+		t.Fatalf("migrate down to 3: %v", err)
+	}
+	wantForeignKeysHold(t, db)
+	var columns, tables int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM pragma_table_info('api_keys')
+		WHERE name IN ('lineage_id', 'rate_limit_override')`).Scan(&columns); err != nil {
+		t.Fatalf("reading the columns of api_keys: %v", err)
+	}
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_schema WHERE type = 'table'
+		AND name IN ('key_credits', 'rate_limit_tiers', 'tier_requests', 'key_usage')`).Scan(&tables); err != nil {
+		t.Fatalf("reading the tables: %v", err)
+	}
+	if columns != 0 || tables != 0 {
+		t.Errorf("after migrating down to 3: %d of the new columns and %d of the new tables remain, want none", columns, tables)
+	}
+	var n int
+	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM api_keys`).Scan(&n); err != nil || n != len(keys) {
+		t.Errorf("keys after migrating down to 3: got %d, %v; want %d", n, err, len(keys))
+	}
+	if err := migrate(ctx, db); err != nil {
+		t.Fatalf("migrate up again: %v", err)
 	}
 }

@@ -374,3 +374,49 @@ func decodeMetadata(s sql.NullString) (map[string]any, error) {
 	}
 	return m, nil
 }
+
+// placeholders returns n comma-separated parameters, for an INSERT of n columns.
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
+// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
+// (keyward.RateLimit.Validate refuses it too).
+func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
+	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
+		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
+	}
+	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
+}
+
+// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
+// when s >= t, and s < unixCeil(t) exactly when s < t.
+func unixCeil(t time.Time) int64 {
+	s := t.Unix()
+	if t.Nanosecond() > 0 {
+		s++
+	}
+	return s
+}
+
+// query runs a query and scans every row it returns; no rows give a nil slice.
+func query[T any](ctx context.Context, q querier, scan func(scanner) (T, error), what, query string, args ...any) ([]T, error) {
+	rows, err := q.QueryContext(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	defer rows.Close()
+	var out []T
+	for rows.Next() {
+		v, err := scan(rows)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+		}
+		out = append(out, v)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
+	}
+	return out, nil
+}

@@ -54,6 +54,8 @@ func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 		NextRotationAt:       at(30 * 24 * time.Hour),
 		RotationWebhookURL:   "https://hooks.example.com/rotate?src=keyward",
 		CreatedBy:            keyward.NewID(),
+		RateLimitOverride:    &keyward.RateLimit{Rate: 500, Period: time.Minute, Burst: 50, QuotaLimit: 100_000, QuotaWindow: 24 * time.Hour},
+		LineageID:            predecessor.LineageID, // as a rotation would give it
 	}
 	// Given out of order, the accesses come back in project order.
 	in := cloneKey(want)
@@ -104,6 +106,15 @@ func testKeyOptionalFieldsUnset(t *testing.T, s keyward.Store) {
 	want.Scopes = []string{}
 	want.ProjectAccesses = nil // none reads back as nil, however it was given
 	wantSame(t, "Key", got, want)
+	if got.LineageID != k.ID {
+		t.Errorf("Key: LineageID: got %q, want the key's own id %q", got.LineageID, k.ID)
+	}
+	if got.RateLimitOverride != nil {
+		t.Errorf("Key: RateLimitOverride: got %+v, want nil", got.RateLimitOverride)
+	}
+	if got.Credits != nil {
+		t.Errorf("Key: Credits: got %+v, want nil", got.Credits)
+	}
 	if got.Scopes == nil {
 		t.Errorf("Key: Scopes: got nil, want an empty slice")
 	}
@@ -536,6 +547,7 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 		k.NextRotationAt = at(7 * 24 * time.Hour)
 		k.RotationWebhookURL = "https://hooks.example.com/before"
 		k.CreatedBy = "admin-1"
+		k.RateLimitOverride = &keyward.RateLimit{Rate: 10, Period: time.Second, Burst: 10}
 	}
 
 	tests := []struct {
@@ -552,6 +564,8 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 			k.RotationWebhookURL = "https://hooks.example.com/after"
 			k.RoleID = viewer
 			k.RateLimitTier = "high"
+			k.RateLimitOverride = &keyward.RateLimit{Rate: 60, Period: time.Minute, Burst: 5,
+				QuotaLimit: 1000, QuotaWindow: time.Hour}
 		}},
 		{"clear every optional mutable field", func(k *keyward.Key) {
 			k.RoleID = ""
@@ -561,11 +575,17 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 			k.RotationIntervalDays = 0
 			k.NextRotationAt = nil
 			k.RotationWebhookURL = ""
+			k.RateLimitOverride = nil
 		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			k := newKey(t, s, p, full)
+			credits := &keyward.Credits{Remaining: 7, Version: 1}
+			if err := s.SetCredits(ctx, a.ID, k.LineageID, credits); err != nil {
+				t.Fatalf("SetCredits: %v", err)
+			}
+			k.Credits = credits
 			want := cloneKey(k)
 			tt.mutable(want)
 
@@ -585,6 +605,8 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 			in.CreatedBy = "someone else"
 			in.UserID = otherUser.ID
 			in.ProjectAccesses = []keyward.ProjectAccess{{ProjectID: other.ID, RoleID: viewer}}
+			in.LineageID = predecessor.LineageID
+			in.Credits = &keyward.Credits{Remaining: 1000, Version: 2}
 			if err := s.UpdateKey(ctx, in); err != nil {
 				t.Fatalf("UpdateKey: %v", err)
 			}

@@ -62,6 +62,14 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RotateKeyConcurrently", testRotateKeyConcurrently},
 		{"RotateKeyCopiesAccesses", testRotateKeyCopiesAccesses},
 		{"TouchKeys", testTouchKeys},
+		{"KeyLineage", testKeyLineage},
+		{"KeyRateLimitOverride", testKeyRateLimitOverride},
+
+		{"SetCredits", testSetCredits},
+		{"SetCreditsNotFound", testSetCreditsNotFound},
+		{"SpendCredits", testSpendCredits},
+		{"SpendCreditsNotFound", testSpendCreditsNotFound},
+		{"SpendCreditsConcurrently", testSpendCreditsConcurrently},
 
 		{"AdminKeyRoundTrip", testAdminKeyRoundTrip},
 		{"BootstrapAdminKey", testBootstrapAdminKey},
@@ -101,6 +109,24 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SigningKeyGenerationTaken", testSigningKeyGenerationTaken},
 		{"TokenDenials", testTokenDenials},
 		{"PruneTokenDenials", testPruneTokenDenials},
+
+		{"RateLimitTierRoundTrip", testRateLimitTierRoundTrip},
+		{"RateLimitTierTaken", testRateLimitTierTaken},
+		{"RateLimitTierNotFound", testRateLimitTierNotFound},
+		{"ListRateLimitTiers", testListRateLimitTiers},
+		{"UpdateRateLimitTier", testUpdateRateLimitTier},
+		{"TierRequestRoundTrip", testTierRequestRoundTrip},
+		{"TierRequestNotFound", testTierRequestNotFound},
+		{"ListTierRequests", testListTierRequests},
+		{"DecideTierRequest", testDecideTierRequest},
+		{"DecideTierRequestRefused", testDecideTierRequestRefused},
+		{"DecideTierRequestConcurrently", testDecideTierRequestConcurrently},
+
+		{"AddUsageSums", testAddUsageSums},
+		{"AddUsageDropsUnknownKeys", testAddUsageDropsUnknownKeys},
+		{"UsageBuckets", testUsageBuckets},
+		{"UsageFilters", testUsageFilters},
+		{"PruneUsage", testPruneUsage},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -300,6 +326,11 @@ func cloneKey(k *keyward.Key) *keyward.Key {
 	c.Scopes = slices.Clone(k.Scopes)
 	c.Metadata = maps.Clone(k.Metadata)
 	c.ProjectAccesses = slices.Clone(k.ProjectAccesses)
+	if k.RateLimitOverride != nil {
+		l := *k.RateLimitOverride
+		c.RateLimitOverride = &l
+	}
+	c.Credits = cloneCredits(k.Credits)
 	for _, p := range []**time.Time{&c.ExpiresAt, &c.LastUsedAt, &c.RevokedAt, &c.GraceExpiresAt, &c.NextRotationAt} {
 		if *p != nil {
 			t := **p
@@ -307,6 +338,19 @@ func cloneKey(k *keyward.Key) *keyward.Key {
 		}
 	}
 	return &c
+}
+
+// cloneCredits copies c deeply; nil stays nil.
+func cloneCredits(c *keyward.Credits) *keyward.Credits {
+	if c == nil {
+		return nil
+	}
+	out := *c
+	if c.Refill != nil {
+		r := *c.Refill
+		out.Refill = &r
+	}
+	return &out
 }
 
 // wantCode fails the test unless err carries the code.
@@ -336,6 +380,9 @@ func wantUTC(t *testing.T, what string, k *keyward.Key) {
 		"RevokedAt":      k.RevokedAt,
 		"GraceExpiresAt": k.GraceExpiresAt,
 		"NextRotationAt": k.NextRotationAt,
+	}
+	if k.Credits != nil && !k.Credits.RefilledAt.IsZero() {
+		times["Credits.RefilledAt"] = &k.Credits.RefilledAt
 	}
 	for name, tm := range times {
 		if tm != nil && tm.Location() != time.UTC {
@@ -389,6 +436,9 @@ func chunk(ids []string, n int) [][]string {
 	for len(ids) >= n {
 		out = append(out, ids[:n])
 		ids = ids[n:]
+	}
+	if len(ids) == 0 {
+		return append(out, nil) // as pages reads an empty page
 	}
 	return append(out, ids)
 }

@@ -19,10 +19,17 @@ import (
 // AccountKeyCreateRequest is the body of POST /api/v1/api-keys, as seed 003 prints it.
 type AccountKeyCreateRequest struct {
 	Name          string     `json:"name" minLength:"1" maxLength:"128" doc:"A descriptive label (e.g. Production CI, Backups Lambda)."`
-	RateLimitTier string     `json:"rate_limit_tier,omitempty" enum:"standard,high" default:"standard" doc:"standard (30 RPS) by default. high (100 RPS) needs the api_keys.approve_high_tier permission; without it the request is refused (403)."`
+	RateLimitTier string     `json:"rate_limit_tier,omitempty" maxLength:"64" default:"standard" doc:"standard (30 RPS) by default, or another tier of the account. high (100 RPS) needs approval: a caller with api_keys.approve_high_tier gets it at once; anyone else's key is created on standard with a pending request (rate_limit_tier_request), and moves to high when someone who may approve it does."`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty" doc:"Optional expiration timestamp. Omit for never-expires keys."`
 	RoleID        string     `json:"role_id,omitempty" doc:"Account-level role to assign. The key inherits this role's account.* permissions. To grant per-project access, add the key as a project member after creation."`
 	Scope         string     `json:"scope,omitempty" maxLength:"1000" doc:"Space-separated scopes; default public."`
+}
+
+// TierRequestRef is a pending request for a tier that needs approval.
+type TierRequestRef struct {
+	ID     string `json:"id"`
+	Tier   string `json:"tier"`
+	Status string `json:"status"`
 }
 
 // ProjectAccessJSON is one entry of a key's project_accesses.
@@ -43,7 +50,8 @@ type AccountKey struct {
 	Secret          string              `json:"secret,omitempty" doc:"The full key: returned once, on creation."`
 	AccountID       string              `json:"account_id"`
 	Scope           string              `json:"scope" doc:"The key's scopes, space-separated."`
-	RateLimitTier   string              `json:"rate_limit_tier" enum:"standard,high"`
+	RateLimitTier   string              `json:"rate_limit_tier"`
+	TierRequest     *TierRequestRef     `json:"rate_limit_tier_request,omitempty" doc:"Keyward's addition, only on creation when the tier asked for awaits approval: the pending request."`
 	ExpiresAt       *time.Time          `json:"expires_at"`
 	LastUsedAt      *time.Time          `json:"last_used_at"`
 	RoleID          *string             `json:"role_id"`
@@ -125,6 +133,9 @@ func (h *handlers) accountKey(ctx context.Context, p keyward.Principal, k *keywa
 		Secret: secret, AccountID: k.AccountID, Scope: strings.Join(k.Scopes, " "), RateLimitTier: k.RateLimitTier,
 		ExpiresAt: k.ExpiresAt, LastUsedAt: k.LastUsedAt, CreatedBy: k.CreatedBy, CreatedAt: k.CreatedAt,
 		ProjectAccesses: []ProjectAccessJSON{}}
+	if r := k.PendingTierRequest; r != nil {
+		out.TierRequest = &TierRequestRef{ID: r.ID, Tier: r.Tier, Status: string(r.Status)}
+	}
 	id, err := h.Service.ResolveIdentity(ctx, k)
 	if err != nil {
 		return out, err

@@ -1,0 +1,111 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// AddUsage adds each count to the stored count of its key, minute and outcome, in one
+// transaction: one sync for the batch. A count is written with its key's project, and only if
+// its key exists in its account; the others are dropped. A count's minute is truncated to the
+// minute.
+func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`INSERT INTO key_usage (key_id, account_id, project_id, minute, outcome, count)
+			SELECT id, account_id, project_id, ?, ?, ? FROM api_keys WHERE account_id = ? AND id = ?
+			ON CONFLICT (key_id, minute, outcome) DO UPDATE SET count = count + excluded.count`)
+		if err != nil {
+			return fmt.Errorf("sqlite: add usage: %w", err)
+		}
+		defer stmt.Close()
+		for _, c := range counts {
+			if c.Count == 0 {
+				continue // a row of 0 would be a bucket of nothing
+			}
+			_, err := stmt.ExecContext(ctx, c.Minute.Truncate(time.Minute).Unix(), string(c.Outcome), c.Count, c.AccountID, c.KeyID)
+			if err != nil {
+				return fmt.Errorf("sqlite: add usage of key %s: %w", c.KeyID, err)
+			}
+		}
+		return nil
+	})
+}
+
+// Usage sums the account's counts matching f into buckets of f.Granularity, ordered by start
+// and then outcome, leaving out buckets with no count. Errors: EValidation for a granularity
+// that is not a whole number of minutes.
+func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.UsageBucket, error) {
+	size, err := bucketSeconds(f.Granularity)
+	if err != nil {
+		return nil, err
+	}
+	// A bucket starts at the multiple of its size at or before the minute: % truncates
+	// towards zero, so a minute before 1970 needs the size added back.
+	var q strings.Builder
+	q.WriteString(`SELECT minute - ((minute % ?) + ?) % ? AS start, outcome, sum(count)
+		FROM key_usage WHERE account_id = ?`)
+	args := []any{size, size, size, f.AccountID}
+	if f.KeyID != "" {
+		q.WriteString(` AND key_id = ?`)
+		args = append(args, f.KeyID)
+	}
+	if f.ProjectID != "" {
+		q.WriteString(` AND project_id = ?`)
+		args = append(args, f.ProjectID)
+	}
+	if !f.From.IsZero() {
+		q.WriteString(` AND minute >= ?`)
+		args = append(args, unixCeil(f.From))
+	}
+	if !f.To.IsZero() {
+		q.WriteString(` AND minute < ?`)
+		args = append(args, unixCeil(f.To))
+	}
+	q.WriteString(` GROUP BY start, outcome HAVING sum(count) <> 0 ORDER BY start, outcome`)
+	return query(ctx, s.read, scanUsageBucket, "usage", q.String(), args...)
+}
+
+func scanUsageBucket(row scanner) (keyward.UsageBucket, error) {
+	var (
+		b       keyward.UsageBucket
+		start   int64
+		outcome string
+	)
+	if err := row.Scan(&start, &outcome, &b.Count); err != nil {
+		return b, err
+	}
+	b.Start = time.Unix(start, 0).UTC()
+	b.Outcome = keyward.VerifyCode(outcome)
+	return b, nil
+}
+
+// bucketSeconds returns a usage report's granularity in seconds. Errors: EValidation unless it
+// is a whole number of minutes, as the counts are per minute.
+func bucketSeconds(d time.Duration) (int64, error) {
+	if d < time.Minute || d%time.Minute != 0 {
+		return 0, keyward.Errorf(keyward.EValidation, "a usage report's granularity must be a whole number of minutes")
+	}
+	return int64(d / time.Second), nil
+}
+
+// PruneUsage deletes the counts of minutes before before and reports how many rows went.
+func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.write.ExecContext(ctx, `DELETE FROM key_usage WHERE minute < ?`, unixCeil(before))
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune usage: %w", err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return 0, fmt.Errorf("sqlite: prune usage: %w", err)
+	}
+	return n, nil
+}
