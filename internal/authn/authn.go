@@ -150,10 +150,27 @@ func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Princ
 	if err != nil {
 		return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the API key could not be checked; retry", Cause: err}
 	}
-	if !res.Valid {
+	switch {
+	case res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded:
+		return keyward.Principal{}, &LimitError{Result: res}
+	case !res.Valid:
 		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the API key is not valid (%s)", res.Code)
 	}
 	return keyward.KeyPrincipal(res.Key, res.Identity), nil
+}
+
+// LimitError refuses a good key that is over its rate limit (RATE_LIMITED) or out of usage
+// credits (USAGE_EXCEEDED). The key is not wrong, so this is no 401: the route answers 429
+// with the decision in Retry-After and the RateLimit headers.
+type LimitError struct {
+	Result verify.Result
+}
+
+func (e *LimitError) Error() string {
+	if e.Result.Code == keyward.VerifyUsageExceeded {
+		return "the API key's usage credits are spent"
+	}
+	return "the API key is over its rate limit; retry later"
 }
 
 // Credential returns the request's credential: an `Authorization: Bearer` token, or else

@@ -15,23 +15,27 @@ import (
 // use rarely meet on one list head.
 const useStripes = 16
 
-// useLog collects the latest successful use of each key between flushes, without a lock or
-// an allocation on the hot path.
+// useLog collects, between flushes, the latest successful use of each key and how many
+// verifications of it had each outcome, without a lock or an allocation on the hot path.
 //
-// A use is stored in the key's snapshot: lastUsed is raised to the use time with a
-// compare-and-swap, so it never goes back. The first use since a flush also marks the
-// snapshot dirty and pushes it onto a lock-free list; later uses find it dirty and stop
-// there. A flush takes each list whole, clears each snapshot's dirty mark before reading its
-// time, and writes those times. A use that lands during a flush is therefore either read by
-// that flush or finds the mark cleared and pushes the snapshot again; it is never lost.
+// Both are stored in the key's snapshot: lastUsed is raised to the use time with a
+// compare-and-swap, so it never goes back, and the outcome's counter is incremented. The
+// first verification since a flush also marks the snapshot dirty and pushes it onto a
+// lock-free list; later ones find it dirty and stop there. A flush takes each list whole,
+// clears each snapshot's dirty mark before reading its time and taking its counts, and
+// writes those. A verification that lands during a flush is therefore either read by that
+// flush or finds the mark cleared and pushes the snapshot again; it is never lost.
 //
 // A snapshot dropped from the cache (evicted, invalidated, aged out) stays reachable from the
 // list until the flush, so its uses are written too; a flush that fails keeps what it could
 // not write in pending and retries it with the next.
 //
 // With a resolution, a use that is less than that much after the time the store holds (the
-// key's last_used_at when it was read, or the last time written since) is not pushed at all:
-// it raises lastUsed and nothing else, and a later use beyond the resolution carries it.
+// key's last_used_at when it was read, or the last time written since) is not written: it
+// raises lastUsed and nothing else, and a later use beyond the resolution carries it.
+//
+// Counts are attributed to the minute of the flush that takes them: with a flush every
+// second, a verification in the last second of a minute may be counted in the next.
 type useLog struct {
 	heads [useStripes]struct {
 		head atomic.Pointer[snapshot]
@@ -42,27 +46,28 @@ type useLog struct {
 	// later than what the store holds is not written.
 	resolution int64
 
-	mu      sync.Mutex
-	pending map[string]int64 // key id → Unix nanoseconds, from a failed flush
+	mu            sync.Mutex
+	pending       map[string]int64 // key id → Unix nanoseconds, from a failed flush
+	pendingCounts []keyward.UsageCount
 }
 
 // neverUsed is a snapshot's lastUsed before its first use.
 const neverUsed = math.MinInt64
 
-// record notes a successful use of s at now.
-func (l *useLog) record(s *snapshot, now time.Time) {
-	at := now.UnixNano()
-	for {
-		prev := s.lastUsed.Load()
-		if at <= prev || s.lastUsed.CompareAndSwap(prev, at) {
-			break
+// record notes a verification of s at now with the outcome code.
+func (l *useLog) record(s *snapshot, code keyward.VerifyCode, now time.Time) {
+	s.counts[codeIndex(code)].Add(1)
+	if code == keyward.VerifyValid {
+		at := now.UnixNano()
+		for {
+			prev := s.lastUsed.Load()
+			if at <= prev || s.lastUsed.CompareAndSwap(prev, at) {
+				break
+			}
 		}
 	}
-	if w := s.written.Load(); l.resolution > 0 && w != neverUsed && at-w < l.resolution {
-		return // the store's time is recent enough; a later use will move it
-	}
 	if s.dirty.Load() || !s.dirty.CompareAndSwap(false, true) {
-		return // already on a list; the flush that takes it reads lastUsed after this store
+		return // already on a list; the flush that takes it reads it after these stores
 	}
 	// Winning the dirty mark makes this goroutine the only writer of s.next until a flush
 	// clears the mark, which it does only after reading s.next.
@@ -75,26 +80,36 @@ func (l *useLog) record(s *snapshot, now time.Time) {
 	}
 }
 
-// drain takes every use recorded since the last drain, the latest per key, sorted by key id
-// so that concurrent writers (other nodes) update rows in the same order.
-func (l *useLog) drain() []keyward.KeyUse {
+// drain takes every use and count recorded since the last drain: the latest use per key
+// that is due to be written, sorted by key id so that concurrent writers (other nodes)
+// update rows in the same order, and the counts, attributed to now's minute.
+func (l *useLog) drain(now time.Time) ([]keyward.KeyUse, []keyward.UsageCount) {
 	l.mu.Lock()
-	latest := l.pending
-	l.pending = nil
+	latest, counts := l.pending, l.pendingCounts
+	l.pending, l.pendingCounts = nil, nil
 	l.mu.Unlock()
 	if latest == nil {
 		latest = make(map[string]int64)
 	}
+	minute := now.UTC().Truncate(time.Minute)
 	for i := range l.heads {
 		s := l.heads[i].head.Swap(nil)
 		for s != nil {
 			next := s.next
 			s.next = nil
-			s.dirty.Store(false) // before the load below: see record
-			at := s.lastUsed.Load()
-			s.written.Store(at) // written now, or kept in pending and retried until it is
-			if prev, ok := latest[s.key.ID]; !ok || at > prev {
-				latest[s.key.ID] = at
+			s.dirty.Store(false) // before the loads below: see record
+			for c := range s.counts {
+				if n := s.counts[c].Swap(0); n > 0 {
+					counts = append(counts, keyward.UsageCount{KeyID: s.key.ID, AccountID: s.key.AccountID,
+						ProjectID: s.key.ProjectID, Minute: minute, Outcome: keyward.VerifyCodes[c], Count: n})
+				}
+			}
+			at, written := s.lastUsed.Load(), s.written.Load()
+			if at != neverUsed && at > written && (written == neverUsed || at-written >= l.resolution) {
+				s.written.Store(at) // written now, or kept in pending and retried until it is
+				if prev, ok := latest[s.key.ID]; !ok || at > prev {
+					latest[s.key.ID] = at
+				}
 			}
 			s = next
 		}
@@ -104,7 +119,15 @@ func (l *useLog) drain() []keyward.KeyUse {
 		uses = append(uses, keyward.KeyUse{KeyID: id, At: time.Unix(0, at).UTC()})
 	}
 	slices.SortFunc(uses, func(a, b keyward.KeyUse) int { return strings.Compare(a.KeyID, b.KeyID) })
-	return uses
+	return uses, counts
+}
+
+// keepCounts puts back counts that could not be written, for the next drain. They keep the
+// minute they were counted in.
+func (l *useLog) keepCounts(counts []keyward.UsageCount) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.pendingCounts = append(l.pendingCounts, counts...)
 }
 
 // keep puts back uses that could not be written, for the next drain.

@@ -5,9 +5,12 @@
 // snapshots and is invalidated by the service's key events; entries also age out after a TTL,
 // so that a change made behind this process's back (another process, a restore) cannot be
 // served stale forever. Concurrent misses for one hash share a single store lookup.
-// Successful uses are recorded off the hot path and written in batches.
+// A key that passes those rules is then held to its rate limit (internal/ratelimit, by its
+// rotation lineage) and spends its usage credits. Successful uses and the count of every
+// outcome are recorded off the hot path and written in batches.
 //
-// A warm verification takes no lock but a shard's read lock and allocates nothing.
+// A warm verification takes no lock but a shard's read lock (and, with the in-memory rate
+// limiter, its bucket's) and allocates nothing.
 package verify
 
 import (
@@ -20,6 +23,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/ratelimit"
 )
 
 // Result is the outcome of one verification. Key and Identity are set whenever the key was
@@ -30,6 +34,16 @@ type Result struct {
 	Code     keyward.VerifyCode
 	Key      *keyward.Key
 	Identity *keyward.Identity
+	// Limited: the key was held to a rate limit, and RateLimit is the decision (for the
+	// answer's ratelimit field and the RateLimit headers). False when the key did not get
+	// that far, or the limit could not be checked and its tier fails open.
+	Limited   bool
+	RateLimit ratelimit.Decision
+	// Policy is the limit the key was held to, when Limited.
+	Policy keyward.RateLimit
+	// Credited: the key has usage credits, and CreditsRemaining is what is left of them.
+	Credited         bool
+	CreditsRemaining int64
 }
 
 // Requirements are what a verification asks of a key beyond being live.
@@ -39,11 +53,22 @@ type Requirements struct {
 	// Permissions must be satisfied by the key's effective permissions, else
 	// INSUFFICIENT_PERMISSIONS.
 	Permissions keyward.PermissionQuery
+	// Cost is the usage credits the verification spends when the key has credits; nil
+	// spends one. Zero checks that credits remain without spending any.
+	Cost *int64
+}
+
+// Store is what a Verifier reads keys from and writes their use to.
+type Store interface {
+	keyward.KeyStore
+	keyward.UsageStore
 }
 
 // Resolver resolves what a found key stands for; keyward.Service is one.
 type Resolver interface {
 	ResolveIdentity(ctx context.Context, k *keyward.Key) (*keyward.Identity, error)
+	// ResolveLimits returns the rate limit k is held to.
+	ResolveLimits(ctx context.Context, k *keyward.Key) (keyward.KeyLimits, error)
 }
 
 // snapshot is what the cache holds for a key: the key and its resolved identity, which do not
@@ -57,6 +82,14 @@ type snapshot struct {
 	dirty    atomic.Bool  // on a use log list, awaiting a flush
 	next     *snapshot    // the next on that list; see useLog.record
 	stripe   uint8        // which list
+
+	// counts are the verifications of the key since the last flush, by outcome (indexed as
+	// keyward.VerifyCodes); the use log writes them as usage.
+	counts [numCodes]atomic.Int64
+
+	// limit is the rate-limit request for the key, built once: nil without a limiter.
+	limit    *ratelimit.Request
+	failMode keyward.FailMode
 }
 
 // newSnapshot is the cache entry for k, stored under sum, not used yet.
@@ -92,6 +125,9 @@ type Config struct {
 	// every key it saw each second is most of the database's work; a minute's resolution
 	// divides that by sixty, and last_used_at lags the last use by at most that much.
 	LastUsedResolution time.Duration
+	// Limiter holds keys to their rate limits; nil turns rate limiting off. Usage credits
+	// are enforced either way: by the limiter when it keeps them (Redis), else in the store.
+	Limiter ratelimit.Limiter
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 	// Logger receives flush failures (default slog.Default()).
@@ -100,11 +136,13 @@ type Config struct {
 
 // Verifier verifies keys. It is safe for concurrent use; Close flushes what it recorded.
 type Verifier struct {
-	store    keyward.KeyStore
+	store    Store
 	hasher   *keyformat.Hasher
 	now      func() time.Time
 	log      *slog.Logger
 	resolver Resolver
+	limiter  ratelimit.Limiter
+	stats    stats
 
 	cache    *cache[*snapshot]
 	negative *cache[struct{}]
@@ -142,7 +180,7 @@ type flight struct {
 var errLookupPanicked = errors.New("verify: key lookup panicked")
 
 // New returns a Verifier reading keys from store, and starts its flush loop.
-func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier {
+func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1_000_000
 	}
@@ -171,6 +209,7 @@ func New(store keyward.KeyStore, hasher *keyformat.Hasher, cfg Config) *Verifier
 		log:      cfg.Logger,
 		cache:    newCache[*snapshot](cfg.CacheSize, cfg.TTL),
 		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
+		limiter:  cfg.Limiter,
 		flights:  make(map[[32]byte]*flight),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
@@ -192,6 +231,7 @@ func (v *Verifier) Verify(ctx context.Context, secret string, requiredScopes []s
 // not be read; the verdict is then unknown and the caller must fail closed.
 func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (Result, error) {
 	if _, err := keyformat.Parse(secret); err != nil {
+		v.stats.outcome(keyward.VerifyMalformed)
 		return Result{Code: keyward.VerifyMalformed}, nil
 	}
 	now := v.now()
@@ -200,14 +240,95 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 		return Result{}, err
 	}
 	if snap == nil {
+		v.stats.outcome(keyward.VerifyNotFound)
 		return Result{Code: keyward.VerifyNotFound}, nil
 	}
-	k, id := snap.key, snap.identity
-	code := k.Verdict(now, id, req.Scopes, req.Permissions)
-	if code == keyward.VerifyValid {
-		v.uses.record(snap, now)
+	res := Result{Key: snap.key, Identity: snap.identity}
+	res.Code = snap.key.Verdict(now, snap.identity, req.Scopes, req.Permissions)
+	if res.Code == keyward.VerifyValid {
+		if err := v.limit(ctx, snap, req.Cost, now, &res); err != nil {
+			return Result{}, err
+		}
 	}
-	return Result{Valid: code == keyward.VerifyValid, Code: code, Key: k, Identity: id}, nil
+	res.Valid = res.Code == keyward.VerifyValid
+	v.uses.record(snap, res.Code, now)
+	v.stats.outcome(res.Code)
+	return res, nil
+}
+
+// limit holds a key that passed every other check to its rate limit, then spends its usage
+// credits, and sets res's code and decisions. A verification refused by the rate limit
+// spends no credits; one refused for want of credits still counts against the rate limit,
+// so that a client retrying a spent key is slowed like any other. The error is non-nil only
+// when the store could not spend the credits.
+func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now time.Time, res *Result) error {
+	k := snap.key
+	spend := int64(1)
+	if cost != nil {
+		spend = *cost
+	}
+	creditsKept := false
+	if snap.limit != nil {
+		req := snap.limit
+		if spend != req.Cost {
+			r := *req
+			r.Cost = spend
+			req = &r
+		}
+		d, err := v.limiter.Take(ctx, req, now)
+		switch {
+		case err != nil && snap.failMode == keyward.FailClosed:
+			v.stats.rateFailedClosed.Add(1)
+			v.logLimiterDown(err)
+			res.Code, res.Limited, res.Policy = keyward.VerifyRateLimited, true, req.Limit
+			res.RateLimit = ratelimit.Decision{Rate: ratelimit.Window{Limit: req.Limit.Burst, Reset: time.Second}, RetryAfter: time.Second}
+			return nil
+		case err != nil:
+			// Fail open: the key is let through unlimited. Credits the limiter keeps cannot
+			// be spent either; spending them in the store instead would fork the count.
+			v.stats.rateFailedOpen.Add(1)
+			v.logLimiterDown(err)
+			return nil
+		case !d.Allowed:
+			v.stats.rateLimited.Add(1)
+			res.Code, res.Limited, res.RateLimit, res.Policy = keyward.VerifyRateLimited, true, d, req.Limit
+			return nil
+		}
+		v.stats.rateAllowed.Add(1)
+		res.Limited, res.RateLimit, res.Policy = true, d, req.Limit
+		if req.Credits != nil {
+			creditsKept = true
+			res.Credited, res.CreditsRemaining = true, d.CreditsRemaining
+			if !d.CreditsOK {
+				res.Code = keyward.VerifyUsageExceeded
+			}
+		}
+	}
+	if k.Credits != nil && !creditsKept {
+		spent, err := v.store.SpendCredits(ctx, k.LineageID, spend, now)
+		if keyward.ErrorCode(err) == keyward.ENotFound {
+			return nil // the credits were removed since the key was read
+		}
+		if err != nil {
+			return err
+		}
+		res.Credited, res.CreditsRemaining = true, spent.Remaining
+		if !spent.OK {
+			res.Code = keyward.VerifyUsageExceeded
+		}
+	}
+	return nil
+}
+
+// logLimiterDown logs that the rate-limit state could not be reached, at most once a
+// second: while Redis is away every verification fails the same way.
+func (v *Verifier) logLimiterDown(err error) {
+	now := time.Now().UnixNano()
+	last := v.stats.limiterLogged.Load()
+	if now-last < int64(time.Second) || !v.stats.limiterLogged.CompareAndSwap(last, now) {
+		return
+	}
+	v.log.Warn("verify: rate-limit state unreachable; applying each tier's fail mode", "err", err)
 }
 
 // lookup finds the key stored under secret's hash, trying each server secret version, and
@@ -216,8 +337,10 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*s
 	for _, version := range v.hasher.Versions() {
 		sum, _ := v.hasher.HashVersion(version, secret)
 		if snap, ok := v.cache.get(sum, now); ok {
+			v.stats.cacheHits.Add(1)
 			return snap, nil
 		}
+		v.stats.cacheMisses.Add(1)
 		if _, ok := v.negative.get(sum, now); ok {
 			continue
 		}
@@ -287,11 +410,26 @@ func (v *Verifier) fly(ctx context.Context, sum [32]byte, f *flight, now time.Ti
 		fail(err)
 		return
 	}
+	if k.LineageID == "" {
+		k.LineageID = k.ID
+	}
 	snap := newSnapshot(k, sum)
 	if v.resolver != nil {
 		if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
 			fail(err)
 			return
+		}
+		if v.limiter != nil {
+			limits, err := v.resolver.ResolveLimits(ctx, k)
+			if err != nil {
+				fail(err)
+				return
+			}
+			snap.limit = &ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: new(ratelimit.Slot)}
+			if v.limiter.KeepsCredits() {
+				snap.limit.Credits = k.Credits
+			}
+			snap.failMode = limits.FailMode
 		}
 	}
 	// If an invalidation came after the lookup began, what it read may predate the change:
@@ -321,21 +459,27 @@ func (v *Verifier) IdentityChanged(context.Context, string) {
 	v.cache.clear()
 }
 
-// Flush writes the last-used times recorded since the previous flush.
+// Flush writes the last-used times and usage counts recorded since the previous flush.
 func (v *Verifier) Flush(ctx context.Context) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	uses := v.uses.drain()
-	if len(uses) == 0 {
-		return nil
+	uses, counts := v.uses.drain(v.now())
+	var errs []error
+	if len(uses) > 0 {
+		if err := v.store.TouchKeys(ctx, uses); err != nil {
+			// Put them back: a later flush may succeed, and losing last-used times silently
+			// would make a key look idle that is not.
+			v.uses.keep(uses)
+			errs = append(errs, err)
+		}
 	}
-	if err := v.store.TouchKeys(ctx, uses); err != nil {
-		// Put them back: a later flush may succeed, and losing last-used times silently
-		// would make a key look idle that is not.
-		v.uses.keep(uses)
-		return err
+	if len(counts) > 0 {
+		if err := v.store.AddUsage(ctx, counts); err != nil {
+			v.uses.keepCounts(counts)
+			errs = append(errs, err)
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 func (v *Verifier) flushLoop(every time.Duration) {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -673,5 +674,47 @@ func TestLastUsedResolution(t *testing.T) {
 	f.verifier.Verify(ctx, secret, nil)
 	if got, want := stored(), first.Add(65*time.Second); !got.Equal(want) {
 		t.Errorf("65 s later last_used_at = %v, want %v", got, want)
+	}
+}
+
+// BenchmarkVerifyRateLimit measures warm verification with rate limiting off and on (the
+// in-memory limiter), in one run, so that the two can be compared on a noisy machine. Both
+// resolve identities; the keys' limit is high enough that every verification is allowed, so
+// the "memory" case pays for a full GCRA decision each time.
+func BenchmarkVerifyRateLimit(b *testing.B) {
+	for _, tc := range []struct {
+		name    string
+		limiter ratelimit.Limiter
+	}{{"off", nil}, {"memory", ratelimit.NewMemory()}} {
+		b.Run(tc.name, func(b *testing.B) {
+			f := newFixture(b, verify.Config{Limiter: tc.limiter})
+			f.verifier.SetResolver(f.svc)
+			ctx := context.Background()
+			secrets := make([]string, 1000)
+			for i := range secrets {
+				_, s, err := f.svc.CreateKey(ctx, f.owner, keyward.CreateKeyInput{ProjectID: f.project.ID, Name: "k",
+					RateLimit: &keyward.RateLimit{Rate: 1_000_000, Period: time.Second, Burst: 1_000_000}})
+				if err != nil {
+					b.Fatal(err)
+				}
+				secrets[i] = s
+				if res, err := f.verifier.Verify(ctx, s, nil); err != nil || !res.Valid || res.Limited != (tc.limiter != nil) {
+					b.Fatalf("warm-up: %v %v limited=%v", res.Code, err, res.Limited)
+				}
+			}
+			var next atomic.Uint64
+			b.ReportAllocs()
+			b.ResetTimer()
+			b.RunParallel(func(pb *testing.PB) {
+				i := int(next.Add(1) * 7919)
+				for pb.Next() {
+					res, err := f.verifier.Verify(ctx, secrets[i%len(secrets)], nil)
+					if err != nil || !res.Valid {
+						panic(fmt.Sprintf("verify: %v %v", res.Code, err))
+					}
+					i++
+				}
+			})
+		})
 	}
 }

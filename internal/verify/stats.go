@@ -1,0 +1,83 @@
+package verify
+
+import (
+	"sync/atomic"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// numCodes is how many verification outcomes there are (keyward.VerifyCodes).
+const numCodes = 10
+
+// codeIndex is code's position in keyward.VerifyCodes. A switch, not a map: it is on the hot
+// path, twice per verification.
+func codeIndex(code keyward.VerifyCode) int {
+	switch code {
+	case keyward.VerifyValid:
+		return 0
+	case keyward.VerifyMalformed:
+		return 1
+	case keyward.VerifyNotFound:
+		return 2
+	case keyward.VerifyRevoked:
+		return 3
+	case keyward.VerifyExpired:
+		return 4
+	case keyward.VerifyDisabled:
+		return 5
+	case keyward.VerifyInsufficientScope:
+		return 6
+	case keyward.VerifyInsufficientPermissions:
+		return 7
+	case keyward.VerifyRateLimited:
+		return 8
+	case keyward.VerifyUsageExceeded:
+		return 9
+	}
+	panic("verify: unknown verification code " + string(code))
+}
+
+// counter is an atomic counter alone on its cache line, so that cores counting different
+// things do not slow each other down.
+type counter struct {
+	atomic.Uint64
+	_ [56]byte
+}
+
+// stats are the Verifier's running totals since it started, for metrics.
+type stats struct {
+	outcomes                 [numCodes]counter
+	cacheHits, cacheMisses   counter
+	rateAllowed, rateLimited counter
+	rateFailedOpen           counter
+	rateFailedClosed         counter
+	limiterLogged            atomic.Int64 // Unix nanoseconds of the last "unreachable" log line
+}
+
+func (s *stats) outcome(code keyward.VerifyCode) { s.outcomes[codeIndex(code)].Add(1) }
+
+// Stats are a Verifier's totals since it started.
+type Stats struct {
+	// Outcomes counts verifications by code, indexed as keyward.VerifyCodes.
+	Outcomes [numCodes]uint64
+	// CacheHits and CacheMisses count cache lookups (one per server secret version tried).
+	CacheHits, CacheMisses uint64
+	// RateAllowed and RateLimited count rate-limit decisions; RateFailedOpen and
+	// RateFailedClosed count verifications whose limit could not be checked (Redis
+	// unreachable), by the fail mode applied.
+	RateAllowed, RateLimited, RateFailedOpen, RateFailedClosed uint64
+}
+
+// Stats returns the totals so far.
+func (v *Verifier) Stats() Stats {
+	s := &v.stats
+	out := Stats{
+		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
+		RateAllowed: s.rateAllowed.Load(), RateLimited: s.rateLimited.Load(),
+		RateFailedOpen: s.rateFailedOpen.Load(), RateFailedClosed: s.rateFailedClosed.Load(),
+	}
+	for i := range s.outcomes {
+		out.Outcomes[i] = s.outcomes[i].Load()
+	}
+	return out
+}
