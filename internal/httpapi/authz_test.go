@@ -21,7 +21,9 @@ type authzFixture struct {
 	// powerlessToken is an access token of powerless; tamperedToken one with its claims changed.
 	powerlessToken, tamperedToken string
 	foreignJWT                    string
-	n                             atomic.Int64
+	// keyUpdater may update keys but not approve tiers: its tier requests stay pending.
+	keyUpdater string
+	n          atomic.Int64
 }
 
 func newAuthzFixture(t *testing.T) *authzFixture {
@@ -70,6 +72,27 @@ func (f *authzFixture) user() string {
 
 func (f *authzFixture) role() string {
 	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"name": "r", "slug": f.unique("r"), "permissions": []string{"api_keys.read"}}))
+}
+
+func (f *authzFixture) tier() string {
+	name := f.unique("tier")
+	f.e.must(http.StatusCreated, "POST", "/v1/rate-limit-tiers", map[string]any{"name": name, "rate_limit": map[string]any{"rate": 5}})
+	return name
+}
+
+// tierRequest is a pending request for the high tier, made by a key that may update keys
+// but not approve tiers.
+func (f *authzFixture) tierRequest() string {
+	f.e.t.Helper()
+	if f.keyUpdater == "" {
+		role := f.id(f.e.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"name": "updater", "slug": f.unique("updater"), "permissions": []string{"api_keys.update", "api_keys.read"}}))
+		f.keyUpdater = f.e.key(map[string]any{"name": "updater", "role_id": role}).Key
+	}
+	r := f.e.doAs(f.keyUpdater, "POST", "/v1/api-keys/"+f.key()+"/tier-requests", map[string]any{"tier": "high"})
+	if r.status != http.StatusCreated || r.object(f.e.t)["status"] != "pending" {
+		f.e.t.Fatalf("tier request = %d %s, want 201 pending", r.status, r.body)
+	}
+	return f.id(r)
 }
 
 func (f *authzFixture) member() string {
@@ -178,6 +201,33 @@ func authzCases() map[string]authzCase {
 		}, allowed: 204, otherAccount: 404},
 		"GET /v1/audit-events": {prepare: fixed("/v1/audit-events", nil), allowed: 200},
 
+		"GET /v1/rate-limit-tiers": {prepare: fixed("/v1/rate-limit-tiers", nil), allowed: 200},
+		"POST /v1/rate-limit-tiers": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/rate-limit-tiers", map[string]any{"name": f.unique("tier"), "rate_limit": map[string]any{"rate": 5}}
+		}, allowed: 201},
+		// Every account has the built-in tiers, so another account reads and changes its own.
+		"GET /v1/rate-limit-tiers/{name}": {prepare: fixed("/v1/rate-limit-tiers/standard", nil), allowed: 200, otherAccount: 200},
+		"PATCH /v1/rate-limit-tiers/{name}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/rate-limit-tiers/" + f.tier(), map[string]any{"description": "changed"}
+		}, allowed: 200, otherAccount: 404},
+		"POST /v1/api-keys/{keyID}/tier-requests": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key() + "/tier-requests", map[string]any{"tier": "high"}
+		}, allowed: 201, otherAccount: 404},
+		"GET /v1/tier-requests": {prepare: fixed("/v1/tier-requests", nil), allowed: 200},
+		"GET /v1/tier-requests/{requestID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/tier-requests/" + f.tierRequest(), nil
+		}, allowed: 200, otherAccount: 404},
+		"POST /v1/tier-requests/{requestID}/approve": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/tier-requests/" + f.tierRequest() + "/approve", map[string]any{"reason": "ok"}
+		}, allowed: 200, otherAccount: 404},
+		"POST /v1/tier-requests/{requestID}/reject": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/tier-requests/" + f.tierRequest() + "/reject", map[string]any{}
+		}, allowed: 200, otherAccount: 404},
+		"GET /v1/api-keys/{keyID}/usage": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/" + f.key() + "/usage", nil
+		}, allowed: 200, otherAccount: 404},
+		"GET /v1/usage": {prepare: fixed("/v1/usage", nil), allowed: 200},
+
 		"POST /apikey/create": {prepare: func(f *authzFixture) (string, any) {
 			return "/apikey/create", map[string]any{"user_id": f.userID, "name": "ci-deploys"}
 		}, allowed: 200, otherAccount: 404},
@@ -211,7 +261,7 @@ func authzCases() map[string]authzCase {
 
 // unauthenticatedRoutes need no credential.
 var unauthenticatedRoutes = map[string]bool{
-	"GET /healthz": true, "GET /readyz": true, "POST /v1/keys/verify": true,
+	"GET /healthz": true, "GET /readyz": true, "POST /v1/keys/verify": true, "GET /metrics": true,
 	"GET /openapi.json": true, "GET /openapi.yaml": true,
 	// The OAuth routes authenticate clients on RFC 6749's terms; oauth_test.go covers them.
 	"POST /oauth/token": true, "POST /oauth/introspect": true, "POST /oauth/revoke": true,

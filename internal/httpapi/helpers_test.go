@@ -20,6 +20,7 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/oidctest"
+	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -92,6 +93,18 @@ func newEnvWith(t testing.TB, issuer *oidctest.Issuer) *env {
 // newEnvTokens is newEnvWith with the OAuth token settings changed by tune, when not nil.
 func newEnvTokens(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config)) *env {
 	t.Helper()
+	return newEnvFull(t, issuer, tune, nil)
+}
+
+// newEnvLimited is newEnv with keys held to their rate limits by limiter (on the env's
+// clock: the limit sees time move only when the test moves it).
+func newEnvLimited(t testing.TB, limiter ratelimit.Limiter) *env {
+	t.Helper()
+	return newEnvFull(t, nil, nil, limiter)
+}
+
+func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config), limiter ratelimit.Limiter) *env {
+	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
 	store, err := sqlite.Open(ctx, dbPath)
@@ -106,7 +119,7 @@ func newEnvTokens(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config
 	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, FlushInterval: time.Hour})
+	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, FlushInterval: time.Hour, Limiter: limiter})
 	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v))
 	v.SetResolver(svc)
 	token, err := svc.Bootstrap(ctx)

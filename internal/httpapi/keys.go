@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -15,30 +16,33 @@ import (
 // KeyJSON is an API key on the wire: every field of seed 001's key object, plus account_id,
 // last4, status, metadata and created_by. It never carries the secret.
 type KeyJSON struct {
-	ID                   string         `json:"id"`
-	AccountID            string         `json:"account_id"`
-	ProjectID            *string        `json:"project_id" doc:"null for an account key, which belongs to no project."`
-	EnvironmentID        *string        `json:"environment_id"`
-	UserID               *string        `json:"user_id" doc:"The user the key acts for: it holds at most what the user holds, and stops when the user is disabled."`
-	RoleID               *string        `json:"role_id" doc:"The key's account-level role."`
-	ProjectAccesses      []AccessJSON   `json:"project_accesses" doc:"The key's project memberships, each with a project role."`
-	RateLimitTier        string         `json:"rate_limit_tier" enum:"standard,high"`
-	Name                 string         `json:"name"`
-	KeyPrefix            string         `json:"key_prefix" doc:"The key's prefix and first 8 body characters: enough to recognise it, useless to use it."`
-	Last4                string         `json:"last4" doc:"The key's last four characters."`
-	Status               keyward.Status `json:"status" enum:"active,revoked,expired"`
-	Scopes               []string       `json:"scopes"`
-	Metadata             map[string]any `json:"metadata" nullable:"true"`
-	ExpiresAt            *time.Time     `json:"expires_at"`
-	LastUsedAt           *time.Time     `json:"last_used_at" doc:"Last successful verification, recorded within about a second."`
-	CreatedAt            time.Time      `json:"created_at"`
-	RevokedAt            *time.Time     `json:"revoked_at"`
-	ReplacedByKeyID      *string        `json:"replaced_by_key_id"`
-	GraceExpiresAt       *time.Time     `json:"grace_expires_at" doc:"After a rotation with a grace period, when this key stops verifying."`
-	RotationIntervalDays int            `json:"rotation_interval_days" doc:"Days between scheduled rotations; 0 when there is no schedule."`
-	NextRotationAt       *time.Time     `json:"next_rotation_at"`
-	RotationWebhookURL   *string        `json:"rotation_webhook_url"`
-	CreatedBy            string         `json:"created_by" doc:"Id of the credential that created the key."`
+	ID                   string           `json:"id"`
+	AccountID            string           `json:"account_id"`
+	ProjectID            *string          `json:"project_id" doc:"null for an account key, which belongs to no project."`
+	EnvironmentID        *string          `json:"environment_id"`
+	UserID               *string          `json:"user_id" doc:"The user the key acts for: it holds at most what the user holds, and stops when the user is disabled."`
+	RoleID               *string          `json:"role_id" doc:"The key's account-level role."`
+	ProjectAccesses      []AccessJSON     `json:"project_accesses" doc:"The key's project memberships, each with a project role."`
+	RateLimitTier        string           `json:"rate_limit_tier" doc:"The key's tier: standard, high or one of the account's own."`
+	RateLimit            *RateLimitJSON   `json:"rate_limit" doc:"The key's own limit, overriding its tier's; null when it has none."`
+	Credits              *CreditsJSON     `json:"credits" doc:"Usage credits, shared by the key's rotation lineage; null when its use is not counted."`
+	TierRequest          *TierRequestJSON `json:"rate_limit_tier_request,omitempty" doc:"Only on create and update: the tier asked for awaits approval, and the key keeps its tier until then."`
+	Name                 string           `json:"name"`
+	KeyPrefix            string           `json:"key_prefix" doc:"The key's prefix and first 8 body characters: enough to recognise it, useless to use it."`
+	Last4                string           `json:"last4" doc:"The key's last four characters."`
+	Status               keyward.Status   `json:"status" enum:"active,revoked,expired"`
+	Scopes               []string         `json:"scopes"`
+	Metadata             map[string]any   `json:"metadata" nullable:"true"`
+	ExpiresAt            *time.Time       `json:"expires_at"`
+	LastUsedAt           *time.Time       `json:"last_used_at" doc:"Last successful verification, recorded within about a second."`
+	CreatedAt            time.Time        `json:"created_at"`
+	RevokedAt            *time.Time       `json:"revoked_at"`
+	ReplacedByKeyID      *string          `json:"replaced_by_key_id"`
+	GraceExpiresAt       *time.Time       `json:"grace_expires_at" doc:"After a rotation with a grace period, when this key stops verifying."`
+	RotationIntervalDays int              `json:"rotation_interval_days" doc:"Days between scheduled rotations; 0 when there is no schedule."`
+	NextRotationAt       *time.Time       `json:"next_rotation_at"`
+	RotationWebhookURL   *string          `json:"rotation_webhook_url"`
+	CreatedBy            string           `json:"created_by" doc:"Id of the credential that created the key."`
 }
 
 // CreatedKeyJSON is a key as returned by creation: the only time the secret is shown.
@@ -66,7 +70,7 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 	if scopes == nil {
 		scopes = []string{}
 	}
-	return KeyJSON{
+	out := KeyJSON{
 		ID:                   k.ID,
 		AccountID:            k.AccountID,
 		ProjectID:            optional(k.ProjectID),
@@ -75,6 +79,8 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 		RoleID:               optional(k.RoleID),
 		ProjectAccesses:      accessesJSON(k.ProjectAccesses),
 		RateLimitTier:        k.RateLimitTier,
+		Credits:              creditsJSON(k.Credits, now),
+		TierRequest:          tierRequestJSON(k.PendingTierRequest),
 		Name:                 k.Name,
 		KeyPrefix:            k.Prefix,
 		Last4:                k.Last4,
@@ -92,6 +98,76 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 		RotationWebhookURL:   optional(k.RotationWebhookURL),
 		CreatedBy:            k.CreatedBy,
 	}
+	if k.RateLimitOverride != nil {
+		l := rateLimitJSON(*k.RateLimitOverride)
+		out.RateLimit = &l
+	}
+	return out
+}
+
+// CreditsJSON are a key's usage credits.
+type CreditsJSON struct {
+	Remaining int64       `json:"remaining" minimum:"0" doc:"Verifications (or cost units) left; each verification spends its cost, 1 by default."`
+	Refill    *RefillJSON `json:"refill,omitempty" doc:"Sets remaining back to amount daily or monthly; absent: never."`
+	// RefilledAt is output only.
+	RefilledAt *time.Time `json:"refilled_at,omitempty" readOnly:"true" doc:"The last refill applied."`
+}
+
+// RefillJSON is a refill policy.
+type RefillJSON struct {
+	Interval keyward.RefillInterval `json:"interval" enum:"daily,monthly" doc:"daily: at 00:00 UTC; monthly: at 00:00 UTC on day."`
+	Amount   int64                  `json:"amount" minimum:"1"`
+	Day      int                    `json:"day,omitempty" minimum:"1" maximum:"31" doc:"Monthly only: the day of the month (the last day in shorter months)."`
+}
+
+// creditsJSON shows c as of now: a refill due but not yet applied (no verification since)
+// is shown applied.
+func creditsJSON(c *keyward.Credits, now time.Time) *CreditsJSON {
+	if c == nil {
+		return nil
+	}
+	r := c.Refilled(now)
+	out := &CreditsJSON{Remaining: r.Remaining}
+	if !r.RefilledAt.IsZero() {
+		out.RefilledAt = &r.RefilledAt
+	}
+	if f := c.Refill; f != nil {
+		out.Refill = &RefillJSON{Interval: f.Interval, Amount: f.Amount, Day: f.Day}
+	}
+	return out
+}
+
+// nullableRateLimit and nullableCredits are the PATCH forms, where null clears. huma refuses
+// nullable on a field whose type is a shared object schema, so these describe themselves: the
+// same object, inline, with null allowed.
+type (
+	nullableRateLimit RateLimitJSON
+	nullableCredits   CreditsJSON
+)
+
+// Schema implements huma.SchemaProvider.
+func (nullableRateLimit) Schema(r huma.Registry) *huma.Schema {
+	return nullableObject[RateLimitJSON](r)
+}
+
+// Schema implements huma.SchemaProvider.
+func (nullableCredits) Schema(r huma.Registry) *huma.Schema { return nullableObject[CreditsJSON](r) }
+
+func nullableObject[T any](r huma.Registry) *huma.Schema {
+	s := *r.SchemaFromRef(r.Schema(reflect.TypeFor[T](), true, "").Ref)
+	s.Nullable = true
+	return &s
+}
+
+func (c *CreditsJSON) domain() *keyward.Credits {
+	if c == nil {
+		return nil
+	}
+	out := &keyward.Credits{Remaining: c.Remaining}
+	if f := c.Refill; f != nil {
+		out.Refill = &keyward.CreditRefill{Interval: f.Interval, Amount: f.Amount, Day: f.Day}
+	}
+	return out
 }
 
 // AccessJSON is a key's access to a project, with its role there.
@@ -136,7 +212,9 @@ type createKeyInput struct {
 		UserID               string         `json:"user_id,omitempty" doc:"The user the key acts for. Yours needs api_keys.own.create; anyone else's api_keys.create."`
 		RoleID               string         `json:"role_id,omitempty" doc:"Account-level role, by id or built-in slug. The key may not hold a permission you lack."`
 		ProjectAccesses      []AccessJSON   `json:"project_accesses,omitempty" maxItems:"100"`
-		RateLimitTier        string         `json:"rate_limit_tier,omitempty" enum:"standard,high" doc:"Default standard. high needs api_keys.approve_high_tier."`
+		RateLimitTier        string         `json:"rate_limit_tier,omitempty" maxLength:"64" doc:"Default standard. A tier that requires approval (high) is granted at once only to a caller with api_keys.approve_high_tier; anyone else's ask becomes a pending request (rate_limit_tier_request) and the key starts on standard."`
+		RateLimit            *RateLimitJSON `json:"rate_limit,omitempty" doc:"The key's own limit instead of its tier's. Needs rate_limit_tiers.write."`
+		Credits              *CreditsJSON   `json:"credits,omitempty" doc:"Usage credits: the key fails with USAGE_EXCEEDED once they are spent."`
 		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Each matches ^[A-Za-z0-9][A-Za-z0-9._:/-]*$, at most 128 characters."`
 		ExpiresAt            *time.Time     `json:"expires_at,omitempty" doc:"Must be in the future. Omit for a key that never expires."`
 		EnvironmentID        string         `json:"environment_id,omitempty" doc:"An environment of the same project."`
@@ -172,14 +250,16 @@ type updateKeyInput struct {
 	KeyIDParam
 	RawBody []byte
 	Body    struct {
-		Name                 *string        `json:"name,omitempty" minLength:"1" maxLength:"128"`
-		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Replaces the key's scopes."`
-		ExpiresAt            *time.Time     `json:"expires_at,omitempty" nullable:"true" doc:"null removes the expiry."`
-		Metadata             map[string]any `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
-		RotationIntervalDays *int           `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
-		RotationWebhookURL   *string        `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it."`
-		RoleID               *string        `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
-		RateLimitTier        *string        `json:"rate_limit_tier,omitempty" enum:"standard,high" doc:"high needs api_keys.approve_high_tier."`
+		Name                 *string            `json:"name,omitempty" minLength:"1" maxLength:"128"`
+		Scopes               []string           `json:"scopes,omitempty" maxItems:"64" doc:"Replaces the key's scopes."`
+		ExpiresAt            *time.Time         `json:"expires_at,omitempty" nullable:"true" doc:"null removes the expiry."`
+		Metadata             map[string]any     `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
+		RotationIntervalDays *int               `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
+		RotationWebhookURL   *string            `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it."`
+		RoleID               *string            `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
+		RateLimitTier        *string            `json:"rate_limit_tier,omitempty" maxLength:"64" doc:"A tier that requires approval may become a pending request, as on create."`
+		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
+		Credits              *nullableCredits   `json:"credits,omitempty" doc:"Replaces the usage credits (of the key's whole rotation lineage); null stops counting."`
 	}
 }
 
@@ -206,6 +286,7 @@ func (s *Server) registerKeys() {
 		k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
 			ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
 			UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
+			RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
 			ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
 			RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
 		})
@@ -334,6 +415,10 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		ClearRotationWebhookURL: isNull("rotation_webhook_url"),
 		RateLimitTier:           b.RateLimitTier,
 		RoleID:                  b.RoleID,
+		RateLimit:               (*RateLimitJSON)(b.RateLimit).domain(),
+		ClearRateLimit:          isNull("rate_limit"),
+		Credits:                 (*CreditsJSON)(b.Credits).domain(),
+		ClearCredits:            isNull("credits"),
 	}
 	if isNull("role_id") {
 		none := ""

@@ -19,7 +19,7 @@ type Problem struct {
 	Title  string              `json:"title" doc:"The HTTP status text."`
 	Status int                 `json:"status"`
 	Detail string              `json:"detail,omitempty" doc:"What went wrong, for people."`
-	Code   string              `json:"code" doc:"Stable machine-readable error code." enum:"invalid_request,validation_failed,unauthenticated,forbidden,not_found,method_not_allowed,conflict,request_too_large,unsupported_media_type,rate_limited,service_unavailable,internal_error"`
+	Code   string              `json:"code" doc:"Stable machine-readable error code." enum:"invalid_request,validation_failed,unauthenticated,forbidden,not_found,method_not_allowed,conflict,request_too_large,unsupported_media_type,rate_limited,usage_exceeded,service_unavailable,internal_error"`
 	Errors []*huma.ErrorDetail `json:"errors,omitempty" doc:"Field-level validation problems."`
 
 	headers http.Header
@@ -143,6 +143,10 @@ func problemFor(log *slog.Logger, err error) *Problem {
 	var p *Problem
 	if errors.As(err, &p) {
 		return p
+	}
+	var limited *authn.LimitError
+	if errors.As(err, &limited) {
+		return limitProblem(limited)
 	}
 	code := keyward.ErrorCode(err)
 	status, ok := statusOf[code]

@@ -59,6 +59,7 @@ type Server struct {
 	tokens   *oauth.Tokens
 	// clientFailures and addressFailures slow down guessing of client secrets.
 	clientFailures, addressFailures *oauth.Limiter
+	metrics                         *metrics
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -81,6 +82,7 @@ func New(cfg Config) *Server {
 		ready:    cfg.Ready,
 		tokens:   cfg.Tokens,
 		mux:      http.NewServeMux(),
+		metrics:  newMetrics(cfg.Verifier),
 
 		clientFailures:  oauth.NewLimiter(clientFailureLimit, failureWindow, failureNames, nil),
 		addressFailures: oauth.NewLimiter(addressFailureLimit, failureWindow, failureNames, nil),
@@ -262,6 +264,7 @@ func (s *Server) registerRoutes() {
 	s.registerVerify()
 	s.registerProjects()
 	s.registerKeys()
+	s.registerTiers()
 	s.registerWhoami()
 	s.registerAccounts()
 	s.registerUsers()
@@ -283,6 +286,7 @@ func (s *Server) registerRoutes() {
 }
 
 func (s *Server) registerHealth() {
+	s.registerMetrics()
 	s.handle(http.MethodGet, "/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))

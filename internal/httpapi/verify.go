@@ -19,28 +19,38 @@ type VerifyRequest struct {
 	Key            string   `json:"key,omitempty" maxLength:"16384" doc:"The key, or a Keyward access token, to verify. May instead come as Authorization: Bearer."`
 	RequiredScopes []string `json:"required_scopes,omitempty" maxItems:"64" doc:"Every one must be among the key's scopes, else INSUFFICIENT_SCOPE."`
 	Permissions    string   `json:"permissions,omitempty" maxLength:"1000" doc:"A query the key's permissions must satisfy, else INSUFFICIENT_PERMISSIONS: permission names joined by AND and OR, grouped by parentheses, as \"api_keys.read AND (projects.p1.write OR admin)\"."`
+	Cost           *int64   `json:"cost,omitempty" minimum:"0" doc:"Usage credits this verification spends when the key has credits; default 1. 0 checks that credits remain without spending any."`
 }
 
 // VerifyResponse is the verdict on a key. The identity fields are set whenever the key was
 // found, also when it is not valid, and null when it was not.
 type VerifyResponse struct {
-	Valid         bool               `json:"valid"`
-	Code          keyward.VerifyCode `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,INSUFFICIENT_SCOPE,INSUFFICIENT_PERMISSIONS" doc:"DISABLED: the key's user is disabled."`
-	KeyID         *string            `json:"key_id"`
-	AccountID     *string            `json:"account_id"`
-	ProjectID     *string            `json:"project_id"`
-	EnvironmentID *string            `json:"environment_id"`
-	UserID        *string            `json:"user_id" doc:"The user the key acts for."`
-	Role          *RoleRefJSON       `json:"role"`
-	Permissions   []string           `json:"permissions" nullable:"true" doc:"The key's effective permissions."`
-	Projects      []ProjectRefJSON   `json:"projects" nullable:"true" doc:"The projects the key may act in, with its role in each."`
-	Name          *string            `json:"name"`
-	Scopes        []string           `json:"scopes" nullable:"true"`
-	Metadata      map[string]any     `json:"metadata" nullable:"true"`
-	ExpiresAt     *time.Time         `json:"expires_at"`
+	Valid         bool                `json:"valid"`
+	Code          keyward.VerifyCode  `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,INSUFFICIENT_SCOPE,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED" doc:"DISABLED: the key's user is disabled. RATE_LIMITED: over its rate limit or quota for now (see ratelimit). USAGE_EXCEEDED: its usage credits are spent."`
+	KeyID         *string             `json:"key_id"`
+	AccountID     *string             `json:"account_id"`
+	ProjectID     *string             `json:"project_id"`
+	EnvironmentID *string             `json:"environment_id"`
+	UserID        *string             `json:"user_id" doc:"The user the key acts for."`
+	Role          *RoleRefJSON        `json:"role"`
+	Permissions   []string            `json:"permissions" nullable:"true" doc:"The key's effective permissions."`
+	Projects      []ProjectRefJSON    `json:"projects" nullable:"true" doc:"The projects the key may act in, with its role in each."`
+	Name          *string             `json:"name"`
+	Scopes        []string            `json:"scopes" nullable:"true"`
+	Metadata      map[string]any      `json:"metadata" nullable:"true"`
+	ExpiresAt     *time.Time          `json:"expires_at"`
+	RateLimit     *RateLimitStateJSON `json:"ratelimit" doc:"The key's rate limit after this verification; null when the key was not held to one (not found, refused before it, or its limit could not be checked)."`
+	Remaining     *int64              `json:"remaining" doc:"Usage credits left after this verification; null when the key has none."`
 }
 
-func verifyResponse(r verify.Result) VerifyResponse {
+// RateLimitStateJSON is where a key stands against its rate limit, as Unkey reports it.
+type RateLimitStateJSON struct {
+	Limit     int64 `json:"limit" doc:"The binding policy's size: the burst, or the quota."`
+	Remaining int64 `json:"remaining" doc:"Verifications allowed right now."`
+	Reset     int64 `json:"reset" doc:"Unix time in milliseconds when the binding policy is whole again."`
+}
+
+func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
 	out := VerifyResponse{Valid: r.Valid, Code: r.Code}
 	if k := r.Key; k != nil {
 		out.KeyID, out.AccountID = &k.ID, &k.AccountID
@@ -63,6 +73,13 @@ func verifyResponse(r verify.Result) VerifyResponse {
 			out.Permissions = id.Permissions
 		}
 		out.Projects = projectRefs(id.Projects)
+	}
+	if r.Limited {
+		b := r.RateLimit.Binding()
+		out.RateLimit = &RateLimitStateJSON{Limit: b.Limit, Remaining: b.Remaining, Reset: now.Add(b.Reset).UnixMilli()}
+	}
+	if r.Credited {
+		out.Remaining = &r.CreditsRemaining
 	}
 	return out
 }
@@ -91,6 +108,8 @@ func (s *Server) registerVerify() {
 }
 
 func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	defer s.observeVerify(start)
 	req, err := decodeVerifyRequest(w, r)
 	if err != nil {
 		writeProblem(w, problemFor(s.log, err))
@@ -100,14 +119,14 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 		s.verifyAccessToken(w, r, req)
 		return
 	}
-	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query})
+	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost})
 	if err != nil {
 		s.log.Error("verify: store lookup failed", "err", err)
 		writeProblem(w, newProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(verifyResponse(res))
+	_ = json.NewEncoder(w).Encode(verifyResponse(res, s.svc.Now()))
 }
 
 // verifyRequest is a decoded verify request with its permission query parsed.
@@ -129,6 +148,9 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest,
 	}
 	if req.Key == "" {
 		return req, keyward.Errorf(keyward.EInvalid, "no key given: send {\"key\": …} or Authorization: Bearer")
+	}
+	if req.Cost != nil && (*req.Cost < 0 || *req.Cost > keyward.MaxCredits) {
+		return req, keyward.Errorf(keyward.EValidation, "cost must be between 0 and %d", int64(keyward.MaxCredits))
 	}
 	if len(req.RequiredScopes) > keyward.MaxScopes {
 		return req, keyward.Errorf(keyward.EInvalid, "at most %d required_scopes", keyward.MaxScopes)
