@@ -33,8 +33,8 @@ func newMigrateStoreCmd() *cobra.Command {
 		Use:   "migrate-store --from PATH_OR_URL --to PATH_OR_URL",
 		Short: "Copy everything from one store to another (SQLite to PostgreSQL, or back)",
 		Long: `Copy every account, project, environment, custom role, user, project membership, API key,
-admin key, audit event, token-signing key and token denial from one store into another, empty
-one, keeping every id, time and key hash, so that every key and admin key goes on working
+admin key, audit event, token-signing key, token denial, rate-limit tier, tier request, key's
+usage credits and usage count from one store into another, empty one, keeping every id, time and key hash, so that every key and admin key goes on working
 against the copy, and every OAuth access token too: a token issued before the copy verifies
 after it, and a revoked one stays revoked.
 
@@ -183,7 +183,7 @@ func migrateStore(ctx context.Context, src, dst storeLocation, stdout, stderr io
 	if err := checkEmpty(ctx, to); err != nil {
 		return fmt.Errorf("%s: %w", dst, err)
 	}
-	c := &storeCopier{from: from, to: to, raw: raw, progress: stderr}
+	c := &storeCopier{from: from, to: to, raw: raw, progress: stderr, creditLineages: map[string]bool{}}
 	if err := c.copyAll(ctx); err != nil {
 		return fmt.Errorf("copying %s to %s: %w\n\nThe target now holds part of the copy: empty it (drop and create the database again, or delete the file) before running again", src, dst, err)
 	}
@@ -253,12 +253,15 @@ type storeCopier struct {
 	raw      *sql.DB
 	progress io.Writer
 	copied   copyCounts
+	// creditLineages are the lineages whose credits have been copied, with their first key.
+	creditLineages map[string]bool
 }
 
 // copyCounts counts the rows copied, by table.
 type copyCounts struct {
 	accounts, projects, environments, roles, users, keys, memberships, adminKeys, auditEvents int
 	signingKeys, tokenDenials                                                                 int
+	tiers, tierRequests, credits, usageRows                                                   int
 }
 
 // String lists the counts, one a line.
@@ -272,6 +275,8 @@ func (c copyCounts) String() string {
 		{"custom roles", c.roles}, {"users", c.users}, {"API keys", c.keys},
 		{"project memberships", c.memberships}, {"admin keys", c.adminKeys}, {"audit events", c.auditEvents},
 		{"token-signing keys", c.signingKeys}, {"token denials", c.tokenDenials},
+		{"rate-limit tiers", c.tiers}, {"tier requests", c.tierRequests},
+		{"usage credits", c.credits}, {"usage counts", c.usageRows},
 	} {
 		fmt.Fprintf(&b, "  %-20s %d\n", n.what, n.n)
 	}
@@ -333,6 +338,15 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 					return c.copyEnvironments(ctx, p)
 				})
 		}},
+		{"rate-limit tiers", func() error {
+			tiers, err := c.from.ListRateLimitTiers(ctx, id)
+			for _, t := range tiers {
+				if err := count(&c.copied.tiers, c.to.CreateRateLimitTier(ctx, t)); err != nil {
+					return err
+				}
+			}
+			return err
+		}},
 		{"users", func() error {
 			return eachPage(func(after string) ([]*keyward.User, error) { return c.from.ListUsers(ctx, id, after, copyBatch) },
 				func(u *keyward.User) string { return u.ID },
@@ -345,6 +359,15 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 			}, func(m *keyward.Membership) string { return m.ID },
 				func(m *keyward.Membership) error { return count(&c.copied.memberships, c.to.CreateMembership(ctx, m)) })
 		}},
+		{"tier requests", func() error {
+			return eachPage(func(after string) ([]*keyward.TierRequest, error) {
+				return c.from.ListTierRequests(ctx, keyward.TierRequestFilter{AccountID: id, After: after, Limit: copyBatch})
+			}, func(r *keyward.TierRequest) string { return r.ID },
+				func(r *keyward.TierRequest) error {
+					return count(&c.copied.tierRequests, c.to.CreateTierRequest(ctx, r))
+				})
+		}},
+		{"usage counts", func() error { return c.copyUsage(ctx, id) }},
 	}
 	for _, s := range steps {
 		if err := s.copy(); err != nil {
@@ -389,6 +412,11 @@ func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
 			return fmt.Errorf("key %s: %w", k.ID, err)
 		}
 		c.copied.keys++
+		// CreateKey stores the lineage's credits with its first key; the others share them.
+		if k.Credits != nil && !c.creditLineages[k.LineageID] {
+			c.creditLineages[k.LineageID] = true
+			c.copied.credits++
+		}
 		delete(waiting, k.ID)
 		next := waiters[k.ID]
 		delete(waiters, k.ID)
@@ -417,6 +445,28 @@ func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
 		return fmt.Errorf("key %s is replaced by key %s, which the source does not list", keys[0].ID, successor)
 	}
 	return nil
+}
+
+// copyUsage copies the per-minute usage counts of the account's keys, a key at a time: the
+// store lists usage only as a report, which at minute granularity is the rows themselves.
+func (c *storeCopier) copyUsage(ctx context.Context, accountID string) error {
+	return eachPage(func(after string) ([]*keyward.Key, error) {
+		return c.from.ListKeys(ctx, keyward.KeyFilter{AccountID: accountID, After: after, Limit: copyBatch})
+	}, func(k *keyward.Key) string { return k.ID }, func(k *keyward.Key) error {
+		buckets, err := c.from.Usage(ctx, keyward.UsageFilter{AccountID: accountID, KeyID: k.ID, Granularity: time.Minute})
+		if err != nil || len(buckets) == 0 {
+			return err
+		}
+		counts := make([]keyward.UsageCount, len(buckets))
+		for i, b := range buckets {
+			counts[i] = keyward.UsageCount{KeyID: k.ID, AccountID: accountID, ProjectID: k.ProjectID, Minute: b.Start, Outcome: b.Outcome, Count: b.Count}
+		}
+		if err := c.to.AddUsage(ctx, counts); err != nil {
+			return fmt.Errorf("usage of key %s: %w", k.ID, err)
+		}
+		c.copied.usageRows += len(counts)
+		return nil
+	})
 }
 
 // copyAdminKeys copies every admin key.
@@ -540,6 +590,10 @@ func (c *storeCopier) checkCounts(ctx context.Context) error {
 		{"audit_events", c.copied.auditEvents},
 		{"signing_keys", c.copied.signingKeys},
 		{"token_denials", c.copied.tokenDenials},
+		{"rate_limit_tiers", c.copied.tiers},
+		{"tier_requests", c.copied.tierRequests},
+		{"key_credits", c.copied.credits},
+		{"key_usage", c.copied.usageRows},
 	} {
 		var n int
 		if err := c.raw.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(&n); err != nil {

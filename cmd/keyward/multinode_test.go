@@ -134,7 +134,9 @@ func startNode(t *testing.T, name string, database *url.URL, secret string) *nod
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	n := &node{name: name, process: startProcess(t,
-		[]string{"--data", dataDir, "--cache-ttl", nodeCacheTTL.String()},
+		// Rate limits off: these tests poll keys far faster than any tier allows, and a limit
+		// would answer RATE_LIMITED before the change under test shows.
+		[]string{"--data", dataDir, "--cache-ttl", nodeCacheTTL.String(), "--rate-limits", "off"},
 		[]string{"KEYWARD_DATABASE_URL=" + u.String(), "KEYWARD_SERVER_SECRET=" + secret})}
 	t.Cleanup(func() {
 		if n.cmd.ProcessState == nil {

@@ -39,6 +39,7 @@ type Main struct {
 	verifier *verify.Verifier
 	service  *keyward.Service
 	tokens   *oauth.Tokens
+	limits   *limits
 	listener net.Listener
 	http     *http.Server
 	served   chan error
@@ -82,6 +83,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 				m.tokens.Close()
 				m.tokens = nil
 			}
+			m.stopLimits()
 			if m.listener != nil {
 				m.listener.Close()
 			}
@@ -111,7 +113,11 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else if m.store, err = sqlite.Open(ctx, m.Config.DatabasePath()); err != nil {
 		return fmt.Errorf("opening %s: %w", m.Config.DatabasePath(), err)
 	}
+	if err := m.startLimits(ctx); err != nil {
+		return err
+	}
 	m.verifier = verify.New(m.store, hasher, verify.Config{
+		Limiter:            m.limits.limiter,
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
 		LastUsedResolution: m.Config.LastUsedResolution,
@@ -303,6 +309,7 @@ func (m *Main) Close(ctx context.Context) error {
 	if m.tokens != nil {
 		m.tokens.Close()
 	}
+	m.stopLimits()
 	errs = append(errs, m.closeStore())
 	return errors.Join(errs...)
 }

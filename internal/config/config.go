@@ -76,6 +76,16 @@ type Config struct {
 	SigningAlg string
 	// SigningKeyRotation is how long a signing key signs before the next takes over.
 	SigningKeyRotation time.Duration
+
+	// Redis, when set, is a redis:// or rediss:// URL: rate-limit state and usage credits
+	// are kept there, shared by every node. Empty: rate limits are counted in each node's
+	// memory and credits in the database. It may hold a password, so it is never logged.
+	Redis string
+	// RateLimits is on or off: off verifies keys without holding them to their tiers
+	// (credits are still spent), for a deployment that limits elsewhere.
+	RateLimits string
+	// UsageRetention is how long per-minute usage counts are kept; 0 keeps them forever.
+	UsageRetention time.Duration
 }
 
 // Default returns the configuration with every default filled in.
@@ -95,6 +105,9 @@ func Default() Config {
 		TokenLifetime:      time.Hour,
 		SigningAlg:         "EdDSA",
 		SigningKeyRotation: 30 * 24 * time.Hour,
+
+		RateLimits:     "on",
+		UsageRetention: 90 * 24 * time.Hour,
 	}
 }
 
@@ -126,6 +139,9 @@ var Vars = []Var{
 	{"token-lifetime", "KEYWARD_TOKEN_LIFETIME", "lifetime of OAuth access tokens (1m to 24h), never past their key's expiry"},
 	{"signing-alg", "KEYWARD_SIGNING_ALG", "algorithm of the keys that sign access tokens: EdDSA, ES256 or RS256"},
 	{"signing-key-rotation", "KEYWARD_SIGNING_KEY_ROTATION", "how long a token-signing key signs before the next takes over (at least 1h)"},
+	{"redis", "KEYWARD_REDIS_URL", "Redis URL (redis://…) to keep rate-limit state and usage credits in, shared by every node (also KEYWARD_REDIS_URL_FILE); default: each node's memory, credits in the database"},
+	{"rate-limits", "KEYWARD_RATE_LIMITS", "on or off: off stops holding keys to their rate-limit tiers (usage credits still apply)"},
+	{"usage-retention", "KEYWARD_USAGE_RETENTION", "how long per-minute usage counts are kept (0: forever)"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -189,6 +205,9 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	dur("KEYWARD_TOKEN_LIFETIME", &c.TokenLifetime)
 	str("KEYWARD_SIGNING_ALG", &c.SigningAlg)
 	dur("KEYWARD_SIGNING_KEY_ROTATION", &c.SigningKeyRotation)
+	secret("KEYWARD_REDIS_URL", &c.Redis)
+	str("KEYWARD_RATE_LIMITS", &c.RateLimits)
+	dur("KEYWARD_USAGE_RETENTION", &c.UsageRetention)
 	return errors.Join(errs...)
 }
 
@@ -233,6 +252,9 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.DurationVar(&c.TokenLifetime, "token-lifetime", c.TokenLifetime, usage("token-lifetime"))
 	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, usage("signing-alg"))
 	fs.DurationVar(&c.SigningKeyRotation, "signing-key-rotation", c.SigningKeyRotation, usage("signing-key-rotation"))
+	fs.StringVar(&c.Redis, "redis", c.Redis, usage("redis"))
+	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, usage("rate-limits"))
+	fs.DurationVar(&c.UsageRetention, "usage-retention", c.UsageRetention, usage("usage-retention"))
 }
 
 // BindDatabaseFlag registers only --database, for commands that work on the store without
@@ -325,6 +347,18 @@ func (c *Config) Validate() error {
 	case "EdDSA", "ES256", "RS256":
 	default:
 		errs = append(errs, fmt.Errorf("signing algorithm must be EdDSA, ES256 or RS256, not %q", c.SigningAlg))
+	}
+	if c.Redis != "" {
+		if u, err := url.Parse(c.Redis); err != nil || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host == "" {
+			// The URL may hold a password: the error does not quote it.
+			errs = append(errs, errors.New("redis must be a redis:// or rediss:// URL with a host"))
+		}
+	}
+	if c.RateLimits != "on" && c.RateLimits != "off" {
+		errs = append(errs, fmt.Errorf("rate-limits must be on or off, not %q", c.RateLimits))
+	}
+	if c.UsageRetention < 0 {
+		errs = append(errs, fmt.Errorf("usage retention must not be negative, not %s", c.UsageRetention))
 	}
 	if c.SigningKeyRotation < time.Hour {
 		errs = append(errs, fmt.Errorf("signing-key rotation must be at least 1h, not %s", c.SigningKeyRotation))
