@@ -491,7 +491,7 @@ func TestResponseBodyIsBounded(t *testing.T) {
 }
 
 func TestKeyJSONRoundTrip(t *testing.T) {
-	wire := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":"usr_1","role_id":null,"project_accesses":[{"project_id":"prj_2","role_id":"viewer"}],"rate_limit_tier":"high","name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":["a"],"metadata":null,"expires_at":"2026-12-31T23:59:59Z","last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":"key_2","grace_expires_at":null,"rotation_interval_days":30,"next_rotation_at":"2026-02-01T03:04:05Z","rotation_webhook_url":null,"created_by":"adm_1","key":"kw_secret"}`
+	wire := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":"usr_1","role_id":null,"project_accesses":[{"project_id":"prj_2","role_id":"viewer"}],"rate_limit_tier":"high","rate_limit":{"rate":50,"period_seconds":1,"burst":80},"credits":{"remaining":7,"refill":{"interval":"monthly","amount":100,"day":1},"refilled_at":"2026-01-01T00:00:00Z"},"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":["a"],"metadata":null,"expires_at":"2026-12-31T23:59:59Z","last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":"key_2","grace_expires_at":null,"rotation_interval_days":30,"next_rotation_at":"2026-02-01T03:04:05Z","rotation_webhook_url":null,"created_by":"adm_1","key":"kw_secret"}`
 	var k CreatedKey
 	if err := json.Unmarshal([]byte(wire), &k); err != nil {
 		t.Fatal(err)

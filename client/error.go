@@ -24,6 +24,7 @@ const (
 	CodeConflict           Code = "conflict"            // 409: the object's state forbids it
 	CodeValidationFailed   Code = "validation_failed"   // 422: well-formed input breaking a rule
 	CodeRateLimited        Code = "rate_limited"        // 429: slow down, see RetryAfter
+	CodeUsageExceeded      Code = "usage_exceeded"      // 429: the calling key's usage credits are spent
 	CodeInternal           Code = "internal_error"      // 500: a server fault
 	CodeServiceUnavailable Code = "service_unavailable" // 503: a server dependency is down
 )

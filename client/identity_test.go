@@ -30,7 +30,7 @@ const (
 		`"role":{"id":"rol_1","name":"Deployer","slug":"deployer"},"permissions":["api_keys.read"],"scopes":[],` +
 		`"projects":[{"project_id":"prj_1","project_name":"shop","role_id":"r","role_name":"Viewer","role_slug":"viewer"}]}`
 	testAccountKeyJSON = `{"id":"key_1","account_id":"acc_1","project_id":null,"environment_id":null,"user_id":"usr_1","role_id":"rol_1",` +
-		`"project_accesses":[{"project_id":"prj_1","role_id":"viewer"}],"rate_limit_tier":"standard","name":"n","key_prefix":"acme_abcdefgh",` +
+		`"project_accesses":[{"project_id":"prj_1","role_id":"viewer"}],"rate_limit_tier":"standard","rate_limit":null,"credits":null,"name":"n","key_prefix":"acme_abcdefgh",` +
 		`"last4":"wxyz","status":"active","scopes":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z",` +
 		`"revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
 		`"rotation_webhook_url":null,"created_by":"adm_1"}`

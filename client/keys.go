@@ -21,13 +21,16 @@ const (
 	StatusExpired KeyStatus = "expired"
 )
 
-// RateLimitTier is a key's rate limit class.
+// RateLimitTier names a key's rate-limit tier: one of the built-in tiers below or one the
+// account defined (see ListTiers and CreateTier).
 type RateLimitTier string
 
-// Rate limit tiers. TierHigh needs the api_keys.approve_high_tier permission to grant.
+// The built-in rate-limit tiers every account has. TierHigh requires approval: only a caller
+// with the api_keys.approve_high_tier permission gives it to a key at once; anyone else's ask
+// becomes a pending TierRequest.
 const (
-	TierStandard RateLimitTier = "standard"
-	TierHigh     RateLimitTier = "high"
+	TierStandard RateLimitTier = "standard" // 30 verifications per second unless the account changed it
+	TierHigh     RateLimitTier = "high"     // 100 per second unless the account changed it
 )
 
 // ProjectAccess is a key's membership of a project, with its role there.
@@ -55,8 +58,17 @@ type Key struct {
 	RoleID string `json:"role_id"`
 	// ProjectAccesses are the key's project memberships, each with a project role.
 	ProjectAccesses []ProjectAccess `json:"project_accesses"`
-	RateLimitTier   RateLimitTier   `json:"rate_limit_tier"`
-	Name            string          `json:"name"`
+	// RateLimitTier is the tier whose limit the key is held to, unless it has its own.
+	RateLimitTier RateLimitTier `json:"rate_limit_tier"`
+	// RateLimit is the key's own limit, which overrides its tier's; nil when it has none.
+	RateLimit *RateLimit `json:"rate_limit"`
+	// Credits are the key's usage credits; nil when its use is not counted.
+	Credits *Credits `json:"credits"`
+	// TierRequest is set only in the answer to CreateKey or UpdateKey, when the tier asked
+	// for awaits approval: the key keeps its tier (a new key gets TierStandard) until the
+	// request is approved.
+	TierRequest *TierRequest `json:"rate_limit_tier_request,omitempty"`
+	Name        string       `json:"name"`
 	// KeyPrefix is the public handle: the project's (or, for an account key, the account's)
 	// prefix and the first body characters.
 	KeyPrefix string `json:"key_prefix"`
@@ -169,11 +181,19 @@ type CreateKeyParams struct {
 	RoleID string `json:"role_id,omitempty"`
 	// ProjectAccesses make the key a member of projects, each with a project role.
 	ProjectAccesses []ProjectAccess `json:"project_accesses,omitempty"`
-	// RateLimitTier is TierStandard when ""; TierHigh needs api_keys.approve_high_tier.
+	// RateLimitTier is TierStandard when "". A tier that requires approval (TierHigh),
+	// asked for by a caller who may not approve it, becomes a pending request: the answer's
+	// TierRequest says so and the key starts on TierStandard.
 	RateLimitTier RateLimitTier `json:"rate_limit_tier,omitempty"`
-	Scopes        []string      `json:"scopes,omitempty"`
-	ExpiresAt     *time.Time    `json:"expires_at,omitempty"`
-	EnvironmentID string        `json:"environment_id,omitempty"`
+	// RateLimit gives the key a limit of its own instead of its tier's; it needs the
+	// rate_limit_tiers.write permission.
+	RateLimit *RateLimit `json:"rate_limit,omitempty"`
+	// Credits limit how many verifications the key may pass; nil for no limit. RefilledAt
+	// is not sent.
+	Credits       *Credits   `json:"credits,omitempty"`
+	Scopes        []string   `json:"scopes,omitempty"`
+	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
+	EnvironmentID string     `json:"environment_id,omitempty"`
 	// RotationIntervalDays schedules rotation every so many days; 0 means no schedule.
 	RotationIntervalDays int    `json:"rotation_interval_days,omitempty"`
 	RotationWebhookURL   string `json:"rotation_webhook_url,omitempty"`
@@ -186,6 +206,7 @@ type CreateKeyParams struct {
 // unauthenticated, forbidden (including a key that would hold more than the caller).
 func (c *Client) CreateKey(ctx context.Context, params CreateKeyParams) (*CreatedKey, error) {
 	params.ExpiresAt = utc(params.ExpiresAt)
+	params.Credits = params.Credits.sendable()
 	var k CreatedKey
 	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/api-keys", body: params, auth: true}, &k); err != nil {
 		return nil, err
@@ -285,8 +306,20 @@ type UpdateKeyParams struct {
 	RoleID      *string
 	ClearRoleID bool // the key holds no account-level role
 
-	// RateLimitTier changes the key's tier; TierHigh needs api_keys.approve_high_tier.
+	// RateLimitTier changes the key's tier. A tier that requires approval, asked for by a
+	// caller who may not approve it, becomes a pending request (the answer's TierRequest) and
+	// the key keeps its tier until then.
 	RateLimitTier *RateLimitTier
+
+	// RateLimit replaces the key's own limit, which overrides its tier's; ClearRateLimit
+	// puts the key back on its tier's limit. Both need rate_limit_tiers.write.
+	RateLimit      *RateLimit
+	ClearRateLimit bool
+
+	// Credits replace the key's usage credits (shared with the keys it was rotated from and
+	// into); ClearCredits stops counting its use. RefilledAt is not sent.
+	Credits      *Credits
+	ClearCredits bool
 }
 
 // body is the PATCH document: absent fields are left out, cleared ones are JSON null.
@@ -319,15 +352,17 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	setOrClear("metadata", p.Metadata != nil, p.Metadata, p.ClearMetadata)
 	setOrClear("rotation_webhook_url", p.RotationWebhookURL != nil, p.RotationWebhookURL, p.ClearRotationWebhookURL)
 	setOrClear("role_id", p.RoleID != nil, p.RoleID, p.ClearRoleID)
+	setOrClear("rate_limit", p.RateLimit != nil, p.RateLimit, p.ClearRateLimit)
+	setOrClear("credits", p.Credits != nil, p.Credits.sendable(), p.ClearCredits)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
 	}
 	return b, nil
 }
 
-// UpdateKey changes the fields params sets and returns the updated key. A key's user and
-// project accesses are fixed at creation; change its projects with AddMember and RemoveMember.
-// Errors: validation_failed, not_found (the key or role), conflict (a revoked key cannot be
+// UpdateKey changes the fields params sets and returns the updated key; its TierRequest is
+// set when the tier asked for awaits approval. A key's user and project accesses are fixed at
+// creation; change its projects with AddMember and RemoveMember. Errors: validation_failed, not_found (the key or role), conflict (a revoked key cannot be
 // changed), unauthenticated, forbidden.
 func (c *Client) UpdateKey(ctx context.Context, keyID string, params UpdateKeyParams) (*Key, error) {
 	id, err := pathID("key ID", keyID)

@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"time"
@@ -47,6 +48,45 @@ type VerifyResult struct {
 	Scopes    []string       `json:"scopes,omitempty"`
 	Metadata  map[string]any `json:"metadata,omitempty"`
 	ExpiresAt *time.Time     `json:"expires_at,omitempty"`
+	// RateLimit is where the key stands against its rate limit after this verification; nil
+	// when it was not held to one (not found, refused before the limit was checked, or the
+	// limit could not be checked).
+	RateLimit *RateLimitState `json:"ratelimit,omitempty"`
+	// Remaining is the key's usage credits left after this verification; nil when the key
+	// has no credits.
+	Remaining *int64 `json:"remaining,omitempty"`
+}
+
+// RateLimitState is where a key stands against the binding part of its rate limit: the
+// burst, or the quota when that is the tighter.
+type RateLimitState struct {
+	// Limit is the binding policy's size: the burst, or the quota.
+	Limit int64
+	// Remaining is how many verifications are allowed right now.
+	Remaining int64
+	// Reset is when the binding policy is whole again; the wire has it in Unix milliseconds.
+	Reset time.Time
+}
+
+type rateLimitStateWire struct {
+	Limit     int64 `json:"limit"`
+	Remaining int64 `json:"remaining"`
+	Reset     int64 `json:"reset"`
+}
+
+// MarshalJSON writes the state in its wire form, Reset in Unix milliseconds.
+func (s RateLimitState) MarshalJSON() ([]byte, error) {
+	return json.Marshal(rateLimitStateWire{Limit: s.Limit, Remaining: s.Remaining, Reset: s.Reset.UnixMilli()})
+}
+
+// UnmarshalJSON reads the state's wire form.
+func (s *RateLimitState) UnmarshalJSON(data []byte) error {
+	var w rateLimitStateWire
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*s = RateLimitState{Limit: w.Limit, Remaining: w.Remaining, Reset: time.UnixMilli(w.Reset).UTC()}
+	return nil
 }
 
 // VerifyKeyParams is a verification request.
@@ -59,14 +99,22 @@ type VerifyKeyParams struct {
 	// INSUFFICIENT_PERMISSIONS: names joined by AND and OR, grouped by parentheses, as
 	// "api_keys.read AND (projects.p1.write OR admin)".
 	Permissions string `json:"permissions,omitempty"`
+	// Cost is the usage credits this verification spends when the key has credits: nil for
+	// the server's default of 1, a pointer to 0 to check that credits remain without spending
+	// any. Without enough credits the verdict is USAGE_EXCEEDED.
+	Cost *int64 `json:"cost,omitempty"`
 }
 
 // VerifyKey asks the server whether a key may be used. An unusable key is not an error: the
-// result says Valid false and why. The error is for a request that failed (the server is
+// result says Valid false and why, as RATE_LIMITED (see RateLimit.Reset for when to retry)
+// or USAGE_EXCEEDED for a key over its limit or out of credits. The error is for a request that failed (the server is
 // unreachable, or answered with a problem such as rate_limited). It needs no admin key.
 func (c *Client) VerifyKey(ctx context.Context, params VerifyKeyParams) (*VerifyResult, error) {
 	if params.Key == "" {
 		return nil, errors.New("keyward: VerifyKey needs a key")
+	}
+	if params.Cost != nil && *params.Cost < 0 {
+		return nil, errors.New("keyward: VerifyKey cost may not be negative")
 	}
 	var r VerifyResult
 	if _, err := c.do(ctx, request{method: http.MethodPost, path: "/v1/keys/verify", body: params}, &r); err != nil {

@@ -19,7 +19,7 @@ func newKeysCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "keys",
 		Aliases: []string{"key"},
-		Short:   "Create, list, show, update, rotate and revoke API keys",
+		Short:   "Create, list, show, update, rotate and revoke API keys, and chart their use",
 		Long: `Manage the API keys of a running Keyward server through its HTTP API.
 
 Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
@@ -32,6 +32,7 @@ Add --json to any command for the API's own JSON instead of tables.`,
   keyward keys create --project $PROJECT_ID --name "billing worker" --scope invoices:read
   keyward keys list --project $PROJECT_ID --status active
   keyward keys rotate $KEY_ID --grace 1h
+  keyward keys usage $KEY_ID --since 6h
   keyward keys revoke $KEY_ID`,
 	}
 	conn.registerFlags(cmd)
@@ -42,6 +43,7 @@ Add --json to any command for the API's own JSON instead of tables.`,
 		newKeysUpdateCmd(conn),
 		newKeysRevokeCmd(conn),
 		newKeysRotateCmd(conn),
+		newKeysUsageCmd(conn),
 	)
 	return cmd
 }
@@ -113,13 +115,14 @@ func oneKeyID(_ *cobra.Command, args []string) error {
 	return nil
 }
 
-// parseTier reads --tier.
+// parseTier reads --tier: any tier name, built-in or the account's own; the server knows
+// which exist.
 func parseTier(s string) (client.RateLimitTier, error) {
-	switch t := client.RateLimitTier(s); t {
-	case client.TierStandard, client.TierHigh:
-		return t, nil
+	t := strings.TrimSpace(s)
+	if t == "" {
+		return "", errors.New("invalid --tier: it may not be blank; 'keyward tiers list' shows the tiers")
 	}
-	return "", fmt.Errorf("invalid --tier %q: want standard or high", s)
+	return client.RateLimitTier(t), nil
 }
 
 // parseProjectAccesses reads the --project-access values, each PROJECT:ROLE.
@@ -143,6 +146,8 @@ func newKeysCreateCmd(conn *apiConn) *cobra.Command {
 		metadata string
 		tier     string
 		accesses []string
+		limit    rateLimitFlags
+		credits  creditFlags
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--project ID] [flags]",
@@ -161,8 +166,16 @@ any JSON object, returned with every verification of the key.
 A key may also act for a user (--user: it then holds at most what the user holds, and stops
 working when the user is disabled), hold an account-level role (--role, a role ID or a
 built-in slug: owner, admin, member, viewer), and be a member of projects with a role in each
-(--project-access PROJECT_ID:ROLE, repeatable). --tier high raises its rate limit and needs
-the api_keys.approve_high_tier permission.`,
+(--project-access PROJECT_ID:ROLE, repeatable).
+
+A key is held to the rate limit of its tier: standard unless --tier names another ('keyward
+tiers list'). A tier that requires approval, such as high, is given at once only by someone
+with the api_keys.approve_high_tier permission; anyone else's key starts on standard with a
+pending request, shown as TIER REQUEST, for 'keyward tiers approve'. --rate (with --burst,
+--period, --quota and --quota-window) gives the key a limit of its own instead, which needs
+the rate_limit_tiers.write permission. --credits makes the key fail with USAGE_EXCEEDED after
+so many verifications; --refill daily or monthly sets them back to --refill-amount (default:
+--credits) at 00:00 UTC, on --refill-day for monthly.`,
 		Example: `  keyward keys create --project $PROJECT_ID --name "billing worker"
   keyward keys create --project $PROJECT_ID --env $ENV_ID --name ci \
       --scope deploy:write --scope logs:read --expires-in 720h
@@ -170,6 +183,8 @@ the api_keys.approve_high_tier permission.`,
       --rotation-webhook https://hooks.example.com/keyward --metadata '{"customer":"acme"}'
   keyward keys create --name ada-laptop --user $USER_ID --role viewer \
       --project-access $PROJECT_ID:member --tier high
+  keyward keys create --project $PROJECT_ID --name trial --credits 1000 --refill monthly --refill-day 1
+  keyward keys create --project $PROJECT_ID --name scraper --rate 10 --period 1m --burst 5
   KEY=$(keyward keys create --project $PROJECT_ID --name tmp --json | jq -r .key)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -183,6 +198,12 @@ the api_keys.approve_high_tier permission.`,
 				}
 			}
 			if params.ProjectAccesses, err = parseProjectAccesses(accesses); err != nil {
+				return err
+			}
+			if params.RateLimit, err = limit.value(cmd, nil); err != nil {
+				return err
+			}
+			if params.Credits, err = credits.value(cmd); err != nil {
 				return err
 			}
 			exp, err := expiry.value(cmd, time.Now())
@@ -219,18 +240,21 @@ the api_keys.approve_high_tier permission.`,
 	f.StringVar(&params.UserID, "user", "", "user the key acts for")
 	f.StringVar(&params.RoleID, "role", "", "account-level role of the key: a role ID or a built-in slug")
 	f.StringArrayVar(&accesses, "project-access", nil, "PROJECT_ID:ROLE: make the key a member of a project with a role; repeatable")
-	f.StringVar(&tier, "tier", "", "rate limit tier: standard or high (default: the server's, standard)")
+	f.StringVar(&tier, "tier", "", "rate limit tier: standard, high or one of the account's own (default standard)")
 	f.StringSliceVar(&params.Scopes, "scope", nil, "scope the key grants; repeat the flag or separate with commas")
 	f.StringVar(&params.EnvironmentID, "env", "", "environment the key belongs to")
 	f.IntVar(&params.RotationIntervalDays, "rotation-days", 0, "rotate the key every this many days (0: no schedule)")
 	f.StringVar(&params.RotationWebhookURL, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
 	f.StringVar(&metadata, "metadata", "", `JSON object returned with every verification, e.g. '{"team":"billing"}'`)
+	limit.register(cmd, "the key")
+	credits.register(cmd)
 	expiry.register(cmd, "the key")
 	_ = cmd.MarkFlagRequired("name")
 	_ = cmd.RegisterFlagCompletionFunc("tier", tierCompletion)
 	return cmd
 }
 
+// tierCompletion offers the built-in tiers; --tier takes any of the account's too.
 var tierCompletion = cobra.FixedCompletions(
 	[]cobra.Completion{string(client.TierStandard), string(client.TierHigh)}, cobra.ShellCompDirectiveNoFileComp)
 
@@ -324,7 +348,8 @@ never shown; the key is identified by its public prefix and last four characters
 var updateFlags = []string{
 	"name", "scope", "clear-scopes", "expires-at", "expires-in", "clear-expiry",
 	"metadata", "clear-metadata", "rotation-days", "rotation-webhook", "clear-rotation-webhook",
-	"role", "clear-role", "tier",
+	"role", "clear-role", "tier", "rate", "period", "burst", "quota", "quota-window", "no-rate-limit",
+	"credits", "no-credits",
 }
 
 func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
@@ -334,11 +359,13 @@ func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
 		scopes                  []string
 		rotationDays            int
 		expiry                  expiryFlags
-		clearFlags              struct{ scopes, expiry, metadata, webhook, role bool }
+		limit                   rateLimitFlags
+		credits                 creditFlags
+		clearFlags              struct{ scopes, expiry, metadata, webhook, role, rateLimit, credits bool }
 	)
 	cmd := &cobra.Command{
 		Use:   "update KEY_ID [flags]",
-		Short: "Change an API key's name, scopes, expiry, metadata, rotation, role or tier",
+		Short: "Change an API key's name, scopes, expiry, metadata, rotation, role, tier, limit or credits",
 		Long: `Change some settings of an API key and leave the others as they are. The secret does not
 change; use 'keys rotate' for a new one.
 
@@ -347,14 +374,24 @@ them all. --clear-expiry makes the key never expire, --clear-metadata removes it
 --rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.
 
 --role sets the key's account-level role (a role ID or a built-in slug) and --clear-role
-removes it; --tier changes its rate limit tier. A key's user and project accesses are fixed
-when it is created: add it to or remove it from projects with 'keyward members'.`,
+removes it. A key's user and project accesses are fixed when it is created: add it to or
+remove it from projects with 'keyward members'.
+
+--tier moves the key to another tier; one that requires approval becomes a pending request
+(TIER REQUEST) unless you may approve it. --rate, --burst, --period, --quota and
+--quota-window change the key's own limit (those not given stay as they are) and
+--no-rate-limit puts it back on its tier's. --credits replaces its usage credits, refill
+included (--refill, --refill-amount, --refill-day as on create), and --no-credits stops
+counting its use. Credits are shared with the keys it was rotated from and into.`,
 		Example: `  keyward keys update $KEY_ID --name "billing worker (legacy)"
   keyward keys update $KEY_ID --scope invoices:read --scope invoices:write
   keyward keys update $KEY_ID --expires-in 168h
   keyward keys update $KEY_ID --clear-expiry --metadata '{"owner":"team-billing"}'
   keyward keys update $KEY_ID --rotation-days 0 --clear-rotation-webhook
-  keyward keys update $KEY_ID --role viewer --tier standard`,
+  keyward keys update $KEY_ID --role viewer --tier standard
+  keyward keys update $KEY_ID --rate 100 --burst 200
+  keyward keys update $KEY_ID --credits 5000 --refill daily
+  keyward keys update $KEY_ID --no-rate-limit --no-credits`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			changed := cmd.Flags().Changed
@@ -409,6 +446,10 @@ when it is created: add it to or remove it from projects with 'keyward members'.
 				}
 				params.RateLimitTier = &t
 			}
+			if params.Credits, err = credits.value(cmd); err != nil {
+				return err
+			}
+			params.ClearCredits, params.ClearRateLimit = clearFlags.credits, clearFlags.rateLimit
 			if !slices.ContainsFunc(updateFlags, changed) {
 				return errors.New("nothing to update: pass at least one of --" + strings.Join(updateFlags, ", --"))
 			}
@@ -416,6 +457,20 @@ when it is created: add it to or remove it from projects with 'keyward members'.
 			kw, err := conn.client()
 			if err != nil {
 				return err
+			}
+			if limit.changed(cmd) {
+				// The API replaces a key's whole limit; start from its current one so that the
+				// numbers not given stay as they are.
+				current, err := kw.GetKey(cmd.Context(), args[0])
+				if err != nil {
+					return conn.explain(err)
+				}
+				if params.RateLimit, err = limit.value(cmd, current.RateLimit); err != nil {
+					if current.RateLimit == nil && !changed("rate") {
+						return fmt.Errorf("%w (the key is held to its tier's limit and has none of its own)", err)
+					}
+					return err
+				}
 			}
 			k, err := kw.UpdateKey(cmd.Context(), args[0], params)
 			if err != nil {
@@ -442,13 +497,23 @@ when it is created: add it to or remove it from projects with 'keyward members'.
 	f.BoolVar(&clearFlags.webhook, "clear-rotation-webhook", false, "remove the rotation webhook")
 	f.StringVar(&role, "role", "", "account-level role: a role ID or a built-in slug")
 	f.BoolVar(&clearFlags.role, "clear-role", false, "remove the key's account-level role")
-	f.StringVar(&tier, "tier", "", "rate limit tier: standard or high")
+	f.StringVar(&tier, "tier", "", "rate limit tier: standard, high or one of the account's own")
+	limit.register(cmd, "the key")
+	f.BoolVar(&clearFlags.rateLimit, "no-rate-limit", false, "remove the key's own limit: it is held to its tier's")
+	credits.register(cmd)
+	f.BoolVar(&clearFlags.credits, "no-credits", false, "remove the key's usage credits: its use is no longer counted")
 	cmd.MarkFlagsMutuallyExclusive("scope", "clear-scopes")
 	cmd.MarkFlagsMutuallyExclusive("expires-at", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("expires-in", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("metadata", "clear-metadata")
 	cmd.MarkFlagsMutuallyExclusive("rotation-webhook", "clear-rotation-webhook")
 	cmd.MarkFlagsMutuallyExclusive("role", "clear-role")
+	for _, name := range rateLimitFlagNames {
+		cmd.MarkFlagsMutuallyExclusive(name, "no-rate-limit")
+	}
+	for _, name := range creditFlagNames {
+		cmd.MarkFlagsMutuallyExclusive(name, "no-credits")
+	}
 	_ = cmd.RegisterFlagCompletionFunc("tier", tierCompletion)
 	return cmd
 }

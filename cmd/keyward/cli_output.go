@@ -15,6 +15,8 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -225,15 +227,44 @@ func formatMetadata(m map[string]any) string {
 	return string(b)
 }
 
-// writeKeysTable lists keys, one per line.
+// writeKeysTable lists keys, one per line. The TIER, RATE LIMIT and CREDITS columns are
+// added when a key has a tier other than standard, a limit of its own or credits, so that an
+// account that uses none of them sees the table it always did.
 func writeKeysTable(w io.Writer, keys []*client.Key) error {
+	limits := slices.ContainsFunc(keys, func(k *client.Key) bool {
+		return (k.RateLimitTier != "" && k.RateLimitTier != client.TierStandard) || k.RateLimit != nil || k.Credits != nil
+	})
 	tw := newTable(w)
-	tableRow(tw, "ID", "NAME", "PREFIX", "STATUS", "SCOPES", "EXPIRES", "LAST USED")
+	header := []string{"ID", "NAME", "PREFIX", "STATUS", "SCOPES", "EXPIRES", "LAST USED"}
+	if limits {
+		header = append(header, "TIER", "RATE LIMIT", "CREDITS")
+	}
+	tableRow(tw, header...)
 	for _, k := range keys {
-		tableRow(tw, k.ID, k.Name, formatKeyHandle(k.KeyPrefix, k.Last4), string(k.Status),
-			formatScopes(k.Scopes), formatAPITime(k.ExpiresAt, "never"), formatAPITime(k.LastUsedAt, "never"))
+		row := []string{k.ID, k.Name, formatKeyHandle(k.KeyPrefix, k.Last4), string(k.Status),
+			formatScopes(k.Scopes), formatAPITime(k.ExpiresAt, "never"), formatAPITime(k.LastUsedAt, "never")}
+		if limits {
+			row = append(row, orDash(string(k.RateLimitTier)), formatKeyRateLimit(k.RateLimit), formatCreditsLeft(k.Credits))
+		}
+		tableRow(tw, row...)
 	}
 	return tw.Flush()
+}
+
+// formatKeyRateLimit is a key's own limit, or "tier" when it is held to its tier's.
+func formatKeyRateLimit(l *client.RateLimit) string {
+	if l == nil {
+		return "tier"
+	}
+	return formatRateLimit(*l)
+}
+
+// formatCreditsLeft is the credits a key has left, or "-" when its use is not counted.
+func formatCreditsLeft(c *client.Credits) string {
+	if c == nil {
+		return "-"
+	}
+	return strconv.FormatInt(c.Remaining, 10)
 }
 
 // writeKeyDetails shows every field of one key, one per line.
@@ -249,6 +280,15 @@ func writeKeyDetails(w io.Writer, k *client.Key) error {
 	tableRow(tw, "ROLE", orDash(k.RoleID))
 	tableRow(tw, "PROJECT ACCESS", formatProjectAccesses(k.ProjectAccesses))
 	tableRow(tw, "TIER", orDash(string(k.RateLimitTier)))
+	if k.TierRequest != nil {
+		tableRow(tw, "TIER REQUEST", formatTierRequest(k.TierRequest))
+	}
+	if k.RateLimit != nil {
+		tableRow(tw, "RATE LIMIT", formatRateLimit(*k.RateLimit)+" (the key's own)")
+	}
+	if k.Credits != nil {
+		tableRow(tw, "CREDITS", formatCredits(k.Credits))
+	}
 	tableRow(tw, "SCOPES", formatScopes(k.Scopes))
 	tableRow(tw, "METADATA", formatMetadata(k.Metadata))
 	tableRow(tw, "EXPIRES", formatAPITime(k.ExpiresAt, "never"))

@@ -40,6 +40,7 @@ Run the service with 'keyward serve'; manage keys with 'keyward keys', 'keyward 
 and 'keyward environments', who may do what with 'keyward users', 'keyward roles',
 'keyward members' and 'keyward accounts', and see what was done with 'keyward audit'
 (set KEYWARD_URL and KEYWARD_TOKEN: an admin key, an API key or an OIDC access token).
+Set rate limits with 'keyward tiers' and chart verifications with 'keyward usage'.
 Exchange a key for an OAuth access token, and inspect or revoke one, with 'keyward oauth'.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
@@ -49,6 +50,6 @@ Exchange a key for an OAuth access token, and inspect or revoke one, with 'keywa
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
 	addClientCommands(root)
-	root.AddCommand(newOAuthCmd())
+	root.AddCommand(newOAuthCmd(), newTiersCmd(), newUsageCmd())
 	return root
 }
