@@ -8,6 +8,7 @@
 //
 //	go run ./bench/load -keys 1000 -c 16 -d 10s -rounds 3
 //	go run ./bench/load -json -server-flag --cache-ttl=10m
+//	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
 package main
 
 import (
@@ -54,6 +55,9 @@ type options struct {
 	keysFile    string
 	oauth       bool
 	fileKeys    []string // the keys read from keysFile
+	accuracy    bool
+	nodes       int
+	rps         float64
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -93,6 +97,9 @@ Flags:
 	fs.BoolVar(&o.oauth, "oauth", false, "also compare OAuth token issuance (POST /oauth/token) and introspection (POST /oauth/introspect) with the bare server")
 	fs.BoolVar(&o.bareHere, "bare-in-process", false, "run the bare server inside the load generator instead of in a process of its own")
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
+	fs.BoolVar(&o.accuracy, "accuracy", false, "instead of the speed comparison, verify one standard-tier key at -rps for -d over -nodes nodes and compare what got through with what the limit promises")
+	fs.IntVar(&o.nodes, "nodes", 1, "with -accuracy: Keyward processes to start (more than one need -server-flag=--database=… and --redis=…, and the same --server-secret)")
+	fs.Float64Var(&o.rps, "rps", 60, "with -accuracy: verifications a second")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -138,6 +145,8 @@ Flags:
 		{"-cold-c must be at least 1", o.coldConc < 1},
 		{"-rounds must be at least 1", o.rounds < 1},
 		{"-d must be positive", o.duration <= 0},
+		{"-nodes must be at least 1", o.nodes < 1},
+		{"-rps must be between 1 and 10000", o.rps < 1 || o.rps > 10000},
 		{"-warmup must not be negative", o.warmup < 0},
 		{"-timeout must be positive", o.reqTimeout <= 0},
 		{"-deadline must not be negative", o.deadline < 0},
@@ -201,6 +210,17 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, stopDeadline := context.WithTimeoutCause(ctx, o.deadline, fmt.Errorf("the run took longer than -deadline %s", o.deadline))
 	defer stopDeadline()
 
+	if o.accuracy {
+		res, err := accuracy(ctx, o, stdout, stderr)
+		if o.json {
+			_ = json.NewEncoder(stdout).Encode(res)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "load:", err)
+			return 1
+		}
+		return 0
+	}
 	rep := newReport(o)
 	if err := bench(ctx, o, rep, stderr); err != nil {
 		rep.Failures = append(rep.Failures, err.Error())

@@ -125,7 +125,7 @@ const nodeCacheTTL = 10 * time.Minute
 // keyward-NAME in pg_stat_activity (its listener's keyward-NAME-listener), and stops it
 // (SIGTERM) when the test ends. The database URL and secret go in the environment, out of
 // the process list.
-func startNode(t *testing.T, name string, database *url.URL, secret string) *node {
+func startNode(t *testing.T, name string, database *url.URL, secret string, flags ...string) *node {
 	t.Helper()
 	u := *database
 	q := u.Query()
@@ -134,9 +134,7 @@ func startNode(t *testing.T, name string, database *url.URL, secret string) *nod
 
 	dataDir := filepath.Join(t.TempDir(), "data")
 	n := &node{name: name, process: startProcess(t,
-		// Rate limits off: these tests poll keys far faster than any tier allows, and a limit
-		// would answer RATE_LIMITED before the change under test shows.
-		[]string{"--data", dataDir, "--cache-ttl", nodeCacheTTL.String(), "--rate-limits", "off"},
+		append([]string{"--data", dataDir, "--cache-ttl", nodeCacheTTL.String()}, flags...),
 		[]string{"KEYWARD_DATABASE_URL=" + u.String(), "KEYWARD_SERVER_SECRET=" + secret})}
 	t.Cleanup(func() {
 		if n.cmd.ProcessState == nil {
@@ -197,13 +195,16 @@ func startCluster(t *testing.T) *cluster {
 	viaProxy := *database
 	viaProxy.Host = cl.proxy.addr()
 
-	cl.a = startNode(t, "a", database, shared)
+	// Rate limits off: these tests poll keys far faster than any tier allows, and a limit
+	// would answer RATE_LIMITED before the change under test shows.
+	off := []string{"--rate-limits", "off"}
+	cl.a = startNode(t, "a", database, shared, off...)
 	cl.token = adminKeyPattern.FindString(cl.a.stderr.String())
 	if cl.token == "" {
 		t.Fatalf("node a printed no admin key:\n%s", cl.a.stderr.String())
 	}
-	cl.b = startNode(t, "b", &viaProxy, shared)
-	cl.c = startNode(t, "c", database, shared)
+	cl.b = startNode(t, "b", &viaProxy, shared, off...)
+	cl.c = startNode(t, "c", database, shared, off...)
 	for _, n := range []*node{cl.b, cl.c} {
 		if k := adminKeyPattern.FindString(n.stderr.String()); k != "" {
 			t.Errorf("node %s bootstrapped the shared database again", n.name)
