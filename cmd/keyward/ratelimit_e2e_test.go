@@ -143,6 +143,13 @@ func TestCreditsExactOnEveryBackend(t *testing.T) {
 			if a, err := verifyOnce(urls[0], secret, &zero); err != nil || a.Remaining == nil || *a.Remaining != 0 {
 				t.Errorf("credits left = %+v, %v; want 0", a, err)
 			}
+			// Reads of the key show it too: with Redis, once the nodes have written back
+			// what Redis showed them (their flush, about every second).
+			waitFor(t, "the key to show 0 credits left", func() bool {
+				got := nodes[len(nodes)-1].mustCall(http.StatusOK, token, "GET", "/v1/api-keys/"+key["id"].(string), nil)
+				c, _ := got["credits"].(map[string]any)
+				return c != nil && c["remaining"] == float64(0)
+			})
 		})
 	}
 }

@@ -230,6 +230,19 @@ type CreditSpend struct {
 	Remaining int64
 }
 
+// CreditMirror is what a copy of a lineage's credits kept elsewhere (Redis) last showed, to
+// be written back to the store so that reads of the key show it.
+type CreditMirror struct {
+	LineageID string
+	Remaining int64
+	// RefilledAt is the refill boundary the copy had applied; zero when the credits have
+	// no refill.
+	RefilledAt time.Time
+	// Version is the version of the credits the copy was seeded from: a mirror of older
+	// credits than the store's is not written.
+	Version int64
+}
+
 // UsageCount is how many verifications of one key had one outcome in one minute.
 type UsageCount struct {
 	KeyID     string

@@ -118,6 +118,11 @@ type KeyStore interface {
 	// the lineage's credits if they cover it, atomically: of any number of concurrent
 	// spends, no two see the same credits. ENotFound if the lineage has no credits.
 	SpendCredits(ctx context.Context, lineageID string, cost int64, now time.Time) (CreditSpend, error)
+	// MirrorCredits writes back what copies of credits kept elsewhere showed. A mirror is
+	// written only if its version is the stored one and it is newer: a later refill, or
+	// within one refill period fewer remaining (spends only lower them), so that mirrors
+	// from many nodes may arrive in any order. Lineages without credits are skipped.
+	MirrorCredits(ctx context.Context, mirrors []CreditMirror) error
 	// TouchKeys raises each key's last_used_at to its use time (never lowers it). Keys that
 	// no longer exist are skipped.
 	TouchKeys(ctx context.Context, uses []KeyUse) error

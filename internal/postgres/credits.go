@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -169,4 +170,27 @@ func nullRefilledAt(t time.Time) any {
 		return nil
 	}
 	return ts(t)
+}
+
+// MirrorCredits writes back the mirrors that are newer than what is stored, in one
+// transaction and in lineage order (so that nodes writing at once lock rows in the same
+// order); see keyward.KeyStore.
+func (s *Store) MirrorCredits(ctx context.Context, mirrors []keyward.CreditMirror) error {
+	if len(mirrors) == 0 {
+		return nil
+	}
+	sorted := slices.SortedFunc(slices.Values(mirrors), func(a, b keyward.CreditMirror) int { return strings.Compare(a.LineageID, b.LineageID) })
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		for _, m := range sorted {
+			_, err := tx.Exec(ctx, `UPDATE key_credits SET remaining = $2, refilled_at = $3::timestamptz
+				WHERE lineage_id = $1 AND version = $4
+				AND (coalesce(refilled_at, '-infinity') < coalesce($3::timestamptz, '-infinity')
+					OR (refilled_at IS NOT DISTINCT FROM $3::timestamptz AND remaining > $2))`,
+				m.LineageID, m.Remaining, nullRefilledAt(m.RefilledAt), m.Version)
+			if err != nil {
+				return fmt.Errorf("postgres: mirror credits of lineage %s: %w", m.LineageID, err)
+			}
+		}
+		return nil
+	})
 }

@@ -156,3 +156,25 @@ func nullRefilledAt(t time.Time) any {
 	}
 	return micros(t)
 }
+
+// MirrorCredits writes back the mirrors that are newer than what is stored, in one
+// transaction; see keyward.KeyStore.
+func (s *Store) MirrorCredits(ctx context.Context, mirrors []keyward.CreditMirror) error {
+	if len(mirrors) == 0 {
+		return nil
+	}
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		for _, m := range mirrors {
+			at := nullRefilledAt(m.RefilledAt)
+			_, err := tx.ExecContext(ctx, `UPDATE key_credits SET remaining = ?, refilled_at = ?
+				WHERE lineage_id = ? AND version = ?
+				AND (coalesce(refilled_at, -1) < coalesce(?, -1)
+					OR (coalesce(refilled_at, -1) = coalesce(?, -1) AND remaining > ?))`,
+				m.Remaining, at, m.LineageID, m.Version, at, at, m.Remaining)
+			if err != nil {
+				return fmt.Errorf("sqlite: mirror credits of lineage %s: %w", m.LineageID, err)
+			}
+		}
+		return nil
+	})
+}

@@ -363,3 +363,52 @@ func testSpendCreditsConcurrently(t *testing.T, s keyward.Store) {
 	}
 	wantSame(t, "Credits after the spends", got.Credits, &keyward.Credits{Remaining: 0})
 }
+
+// testMirrorCredits writes back copies' credits: only a mirror of the stored version, and
+// only one that is newer (a later refill, or fewer remaining in the same refill period),
+// whatever order mirrors come in.
+func testMirrorCredits(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p := newProject(t, s, a.ID)
+	day := time.Date(2030, time.March, 1, 0, 0, 0, 0, time.UTC)
+	k := newKey(t, s, p, func(k *keyward.Key) {
+		k.Credits = &keyward.Credits{Remaining: 10, Refill: &keyward.CreditRefill{Interval: keyward.RefillDaily, Amount: 10}, RefilledAt: day, Version: 5}
+	})
+	plain := newKey(t, s, p, nil)
+	remaining := func() (int64, time.Time) {
+		t.Helper()
+		got, err := s.Key(ctx, a.ID, k.ID)
+		if err != nil || got.Credits == nil {
+			t.Fatalf("Key: %+v, %v", got, err)
+		}
+		return got.Credits.Remaining, got.Credits.RefilledAt
+	}
+	steps := []struct {
+		what string
+		m    keyward.CreditMirror
+		want int64
+		at   time.Time
+	}{
+		{"fewer remaining", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 7, RefilledAt: day, Version: 5}, 7, day},
+		{"more remaining in the same period (an older mirror)", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 8, RefilledAt: day, Version: 5}, 7, day},
+		{"an older version", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 1, RefilledAt: day, Version: 4}, 7, day},
+		{"a newer version than stored", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 1, RefilledAt: day, Version: 6}, 7, day},
+		{"a later refill", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 9, RefilledAt: day.AddDate(0, 0, 1), Version: 5}, 9, day.AddDate(0, 0, 1)},
+		{"an earlier refill", keyward.CreditMirror{LineageID: k.LineageID, Remaining: 0, RefilledAt: day, Version: 5}, 9, day.AddDate(0, 0, 1)},
+	}
+	for _, st := range steps {
+		if err := s.MirrorCredits(ctx, []keyward.CreditMirror{st.m, {LineageID: plain.LineageID, Remaining: 3, Version: 5}}); err != nil {
+			t.Fatalf("%s: MirrorCredits: %v", st.what, err)
+		}
+		if got, at := remaining(); got != st.want || !at.Equal(st.at) {
+			t.Errorf("%s: remaining %d refilled %s, want %d and %s", st.what, got, at, st.want, st.at)
+		}
+	}
+	if got, err := s.Key(ctx, a.ID, plain.ID); err != nil || got.Credits != nil {
+		t.Errorf("a mirror of a lineage without credits made some: %+v, %v", got.Credits, err)
+	}
+	if err := s.MirrorCredits(ctx, nil); err != nil {
+		t.Errorf("MirrorCredits(nil): %v", err)
+	}
+}

@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"SpendCredits", testSpendCredits},
 		{"SpendCreditsNotFound", testSpendCreditsNotFound},
 		{"SpendCreditsConcurrently", testSpendCreditsConcurrently},
+		{"MirrorCredits", testMirrorCredits},
 
 		{"AdminKeyRoundTrip", testAdminKeyRoundTrip},
 		{"BootstrapAdminKey", testBootstrapAdminKey},

@@ -80,13 +80,23 @@ func (l *useLog) record(s *snapshot, code keyward.VerifyCode, now time.Time) {
 	}
 }
 
+// drained is what a drain took: the uses due to be written, the usage counts, and the
+// credits that copies kept elsewhere last showed.
+type drained struct {
+	uses    []keyward.KeyUse
+	counts  []keyward.UsageCount
+	credits []keyward.CreditMirror
+}
+
 // drain takes every use and count recorded since the last drain: the latest use per key
 // that is due to be written, sorted by key id so that concurrent writers (other nodes)
-// update rows in the same order, and the counts, attributed to now's minute.
-func (l *useLog) drain(now time.Time) ([]keyward.KeyUse, []keyward.UsageCount) {
+// update rows in the same order, the counts, attributed to now's minute, and the latest
+// credit mirror of each snapshot.
+func (l *useLog) drain(now time.Time) drained {
 	l.mu.Lock()
 	latest, counts := l.pending, l.pendingCounts
 	l.pending, l.pendingCounts = nil, nil
+	var credits []keyward.CreditMirror
 	l.mu.Unlock()
 	if latest == nil {
 		latest = make(map[string]int64)
@@ -104,6 +114,9 @@ func (l *useLog) drain(now time.Time) ([]keyward.KeyUse, []keyward.UsageCount) {
 						ProjectID: s.key.ProjectID, Minute: minute, Outcome: keyward.VerifyCodes[c], Count: n})
 				}
 			}
+			if m := s.credits.Swap(nil); m != nil {
+				credits = append(credits, *m)
+			}
 			at, written := s.lastUsed.Load(), s.written.Load()
 			if at != neverUsed && at > written && (written == neverUsed || at-written >= l.resolution) {
 				s.written.Store(at) // written now, or kept in pending and retried until it is
@@ -119,15 +132,22 @@ func (l *useLog) drain(now time.Time) ([]keyward.KeyUse, []keyward.UsageCount) {
 		uses = append(uses, keyward.KeyUse{KeyID: id, At: time.Unix(0, at).UTC()})
 	}
 	slices.SortFunc(uses, func(a, b keyward.KeyUse) int { return strings.Compare(a.KeyID, b.KeyID) })
-	return uses, counts
+	return drained{uses: uses, counts: counts, credits: credits}
 }
 
+// maxPendingCounts bounds the counts kept while the store cannot be written, so that a long
+// outage costs old counts rather than the process's memory.
+const maxPendingCounts = 1_000_000
+
 // keepCounts puts back counts that could not be written, for the next drain. They keep the
-// minute they were counted in.
+// minute they were counted in. Beyond maxPendingCounts the oldest are dropped.
 func (l *useLog) keepCounts(counts []keyward.UsageCount) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	l.pendingCounts = append(l.pendingCounts, counts...)
+	if over := len(l.pendingCounts) - maxPendingCounts; over > 0 {
+		l.pendingCounts = slices.Delete(l.pendingCounts, 0, over)
+	}
 }
 
 // keep puts back uses that could not be written, for the next drain.

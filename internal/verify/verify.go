@@ -90,6 +90,9 @@ type snapshot struct {
 	// limit is the rate-limit request for the key, built once: nil without a limiter.
 	limit    *ratelimit.Request
 	failMode keyward.FailMode
+	// credits is what the limiter's copy of the key's credits (Redis) last showed, for the
+	// use log to write back to the store; nil when nothing new.
+	credits atomic.Pointer[keyward.CreditMirror]
 }
 
 // newSnapshot is the cache entry for k, stored under sum, not used yet.
@@ -296,12 +299,21 @@ func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now t
 		}
 		v.stats.rateAllowed.Add(1)
 		res.Limited, res.RateLimit, res.Policy = true, d, req.Limit
-		if req.Credits != nil {
+		if c := req.Credits; c != nil {
 			creditsKept = true
 			res.Credited, res.CreditsRemaining = true, d.CreditsRemaining
 			if !d.CreditsOK {
 				res.Code = keyward.VerifyUsageExceeded
 			}
+			// The store's copy is written back in the next flush, so that reads of the key
+			// show what is left. The limiter applied any refill due at now.
+			m := &keyward.CreditMirror{LineageID: k.LineageID, Remaining: d.CreditsRemaining, RefilledAt: c.RefilledAt, Version: c.Version}
+			if c.Refill != nil {
+				if b := c.Refill.Boundary(now); b.After(m.RefilledAt) {
+					m.RefilledAt = b
+				}
+			}
+			snap.credits.Store(m)
 		}
 	}
 	if k.Credits != nil && !creditsKept {
@@ -459,25 +471,30 @@ func (v *Verifier) IdentityChanged(context.Context, string) {
 	v.cache.clear()
 }
 
-// Flush writes the last-used times and usage counts recorded since the previous flush.
+// Flush writes the last-used times and usage counts recorded since the previous flush, and
+// the credits that the limiter's copies (Redis) showed.
 func (v *Verifier) Flush(ctx context.Context) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	uses, counts := v.uses.drain(v.now())
+	d := v.uses.drain(v.now())
 	var errs []error
-	if len(uses) > 0 {
-		if err := v.store.TouchKeys(ctx, uses); err != nil {
+	if len(d.uses) > 0 {
+		if err := v.store.TouchKeys(ctx, d.uses); err != nil {
 			// Put them back: a later flush may succeed, and losing last-used times silently
 			// would make a key look idle that is not.
-			v.uses.keep(uses)
+			v.uses.keep(d.uses)
 			errs = append(errs, err)
 		}
 	}
-	if len(counts) > 0 {
-		if err := v.store.AddUsage(ctx, counts); err != nil {
-			v.uses.keepCounts(counts)
+	if len(d.counts) > 0 {
+		if err := v.store.AddUsage(ctx, d.counts); err != nil {
+			v.uses.keepCounts(d.counts)
 			errs = append(errs, err)
 		}
+	}
+	// A mirror that fails is not kept: the key's next verification makes a fresher one.
+	if err := v.store.MirrorCredits(ctx, d.credits); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
