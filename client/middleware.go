@@ -45,8 +45,9 @@ func VerifyResultFrom(ctx context.Context) (*VerifyResult, bool) {
 // verdict with VerifyResultFrom(r.Context()).
 //
 // It answers 401 with WWW-Authenticate: Bearer for a missing, malformed, unknown, revoked or
-// expired key; 403 when a required scope is missing or a network or usage rule refuses the
-// key; 429 when the key's rate limit is spent; and 503 when Keyward cannot be asked, so that
+// expired key; 403 when a required scope is missing or a network rule refuses the key; 429
+// when the key's rate limit (with Retry-After) or its usage credits are spent; and 503 when
+// Keyward cannot be asked, so that
 // an outage never opens the door. Keys are never logged or echoed.
 func (c *Client) Middleware(opts MiddlewareOptions) func(http.Handler) http.Handler {
 	header := http.CanonicalHeaderKey(opts.Header)
@@ -118,9 +119,9 @@ func presentedKey(r *http.Request, header string) string {
 // an invalid key: the middleware fails closed.
 func refusalStatus(code VerifyCode) int {
 	switch code {
-	case VerifyInsufficientScope, VerifyForbidden, VerifyUsageExceeded:
+	case VerifyInsufficientScope, VerifyForbidden:
 		return http.StatusForbidden
-	case VerifyRateLimited:
+	case VerifyRateLimited, VerifyUsageExceeded:
 		return http.StatusTooManyRequests
 	}
 	return http.StatusUnauthorized
@@ -140,6 +141,14 @@ func writeRefusal(w http.ResponseWriter, _ *http.Request, status int, res *Verif
 	case http.StatusTooManyRequests:
 		p.Code = CodeRateLimited
 		p.Detail = "the API key's rate limit is exhausted"
+		if res != nil && res.Code == VerifyUsageExceeded {
+			p.Code, p.Detail = CodeUsageExceeded, "the API key's usage credits are spent"
+		}
+		// Keyward says when the key's limit is whole again; a client may come back then.
+		if res != nil && res.RateLimit != nil && res.Code == VerifyRateLimited {
+			wait := max(time.Until(res.RateLimit.Reset), time.Second)
+			w.Header().Set("Retry-After", strconv.Itoa(int((wait+time.Second-1)/time.Second)))
+		}
 	default:
 		p.Code = CodeServiceUnavailable
 		p.Detail = "the API key cannot be verified right now"

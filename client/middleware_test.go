@@ -5,8 +5,10 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
 )
@@ -56,7 +58,8 @@ func TestMiddleware(t *testing.T) {
 		"kw_good":    `{"valid":true,"code":"VALID","key_id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"name":"worker","scopes":["invoices:read"],"metadata":{"plan":"pro"},"expires_at":null}`,
 		"kw_revoked": `{"valid":false,"code":"REVOKED","key_id":"key_2"}`,
 		"kw_scope":   `{"valid":false,"code":"INSUFFICIENT_SCOPE","key_id":"key_3"}`,
-		"kw_limited": `{"valid":false,"code":"RATE_LIMITED","key_id":"key_4"}`,
+		"kw_limited": `{"valid":false,"code":"RATE_LIMITED","key_id":"key_4","ratelimit":{"limit":30,"remaining":0,"reset":` + strconv.FormatInt(time.Now().Add(90*time.Second).UnixMilli(), 10) + `}}`,
+		"kw_spent":   `{"valid":false,"code":"USAGE_EXCEEDED","key_id":"key_5"}`,
 		"kw_odd":     `{"valid":false,"code":"SOMETHING_NEW"}`,
 		"kw_broken":  "!500",
 		"kw_toolong": "!422",
@@ -84,6 +87,7 @@ func TestMiddleware(t *testing.T) {
 		{name: "request refused as invalid", reqHeader: "Authorization", reqValue: "Bearer kw_toolong", wantStatus: 401, wantAuthHdr: `Bearer error="invalid_token"`, wantCode: CodeUnauthenticated},
 		{name: "missing scope", reqHeader: "Authorization", reqValue: "Bearer kw_scope", wantStatus: 403, wantAuthHdr: `Bearer error="insufficient_scope", scope="invoices:read"`, wantCode: CodeForbidden},
 		{name: "rate limited", reqHeader: "Authorization", reqValue: "Bearer kw_limited", wantStatus: 429, wantCode: CodeRateLimited},
+		{name: "credits spent", reqHeader: "Authorization", reqValue: "Bearer kw_spent", wantStatus: 429, wantCode: CodeUsageExceeded},
 		{name: "keyward failing", reqHeader: "Authorization", reqValue: "Bearer kw_broken", wantStatus: 503, wantCode: CodeServiceUnavailable},
 		{name: "keyward unreachable", reqHeader: "Authorization", reqValue: "Bearer kw_good", closed: true, wantStatus: 503, wantCode: CodeServiceUnavailable},
 		{name: "custom header", header: "x-api-key", reqHeader: "X-API-Key", reqValue: "kw_good", wantStatus: 200},
@@ -117,6 +121,10 @@ func TestMiddleware(t *testing.T) {
 
 			if rec.Code != tt.wantStatus {
 				t.Fatalf("status = %d, want %d (body %s)", rec.Code, tt.wantStatus, rec.Body)
+			}
+			// A rate-limited key is told to come back when Keyward says its limit is whole.
+			if got, _ := strconv.Atoi(rec.Header().Get("Retry-After")); tt.reqValue == "Bearer kw_limited" && (got < 80 || got > 91) {
+				t.Errorf("Retry-After = %q, want about 90", rec.Header().Get("Retry-After"))
 			}
 			if got := rec.Header().Get("WWW-Authenticate"); got != tt.wantAuthHdr {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tt.wantAuthHdr)
