@@ -152,7 +152,12 @@ func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Princ
 	}
 	switch {
 	case res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded:
-		return keyward.Principal{}, &LimitError{Result: res}
+		limited := &LimitError{Result: res}
+		code := keyward.ERateLimited
+		if res.Code == keyward.VerifyUsageExceeded {
+			code = keyward.EUsageExceeded
+		}
+		return keyward.Principal{}, &keyward.Error{Code: code, Message: limited.Error(), Cause: limited}
 	case !res.Valid:
 		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the API key is not valid (%s)", res.Code)
 	}
@@ -161,7 +166,8 @@ func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Princ
 
 // LimitError refuses a good key that is over its rate limit (RATE_LIMITED) or out of usage
 // credits (USAGE_EXCEEDED). The key is not wrong, so this is no 401: the route answers 429
-// with the decision in Retry-After and the RateLimit headers.
+// with the decision in Retry-After and the RateLimit headers. It comes as the cause of a
+// keyward.Error with code ERateLimited or EUsageExceeded.
 type LimitError struct {
 	Result verify.Result
 }

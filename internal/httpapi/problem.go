@@ -47,6 +47,7 @@ var statusOf = map[keyward.Code]int{
 	keyward.ENotFound:        http.StatusNotFound,
 	keyward.EConflict:        http.StatusConflict,
 	keyward.ERateLimited:     http.StatusTooManyRequests,
+	keyward.EUsageExceeded:   http.StatusTooManyRequests,
 	keyward.EUnavailable:     http.StatusServiceUnavailable,
 	keyward.EInternal:        http.StatusInternalServerError,
 }

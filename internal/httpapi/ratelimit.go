@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -25,6 +26,15 @@ func limitProblem(e *authn.LimitError) *Problem {
 		setRateLimitHeaders(p.headers, res.Policy, res.RateLimit)
 	}
 	return p
+}
+
+// limitHeaders are the headers of a 429 for err, when it is a limited key's; else nil.
+func limitHeaders(err error) http.Header {
+	var limited *authn.LimitError
+	if !errors.As(err, &limited) {
+		return nil
+	}
+	return limitProblem(limited).headers
 }
 
 // setRateLimitHeaders describes limit's policies and where d left the key in them. The rate

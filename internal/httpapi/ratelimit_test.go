@@ -219,6 +219,14 @@ func TestVerifyRateLimitAnswers(t *testing.T) {
 	if got := r.header.Get("RateLimit"); got != `"rate";r=0;t=20` {
 		t.Errorf("RateLimit = %q", got)
 	}
+	// Seed 002's path, and the seed 003 routes in their own envelope, say the same.
+	if r := e.doAs(k.Key, "GET", "/api/v1/users/me", nil); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "10" {
+		t.Errorf("users/me over the limit = %d %v %s", r.status, r.header, r.body)
+	}
+	if r := e.doAsHeader(k.Key, "GET", "/api/v1/api-keys", ""); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") != "10" ||
+		!strings.Contains(string(r.body), `"success":false`) || !strings.Contains(string(r.body), `"code":"rate_limited"`) {
+		t.Errorf("seed 003 list over the limit = %d %v %s", r.status, r.header, r.body)
+	}
 	e.clock.Advance(10 * time.Second)
 	if r := e.doAs(k.Key, "GET", "/v1/whoami", nil); r.status != http.StatusOK {
 		t.Errorf("whoami after the refill = %d %s", r.status, r.body)

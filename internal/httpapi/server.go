@@ -277,6 +277,7 @@ func (s *Server) registerRoutes() {
 		Authenticator: s.authn,
 		Logger:        s.log,
 		Status:        func(err error) int { return problemFor(s.log, err).Status },
+		Headers:       limitHeaders,
 		WriteProblem:  func(w http.ResponseWriter, err error) { writeProblem(w, problemFor(s.log, err)) },
 	}, s.api.OpenAPI().Components.Schemas) {
 		s.handle(rt.Method, rt.Path, rt.Handler, rt.Doc)

@@ -19,6 +19,7 @@ const (
 	ENotFound        Code = "not_found"           // absent, or belongs to another account
 	EConflict        Code = "conflict"            // the object's state forbids the change
 	ERateLimited     Code = "rate_limited"        // too many requests
+	EUsageExceeded   Code = "usage_exceeded"      // the calling key's usage credits are spent
 	EUnavailable     Code = "service_unavailable" // a dependency is down; retry later
 	EInternal        Code = "internal_error"      // a bug or an unexpected failure; details hidden
 )

@@ -30,6 +30,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Status maps a domain error to its HTTP status (httpapi's one table).
 	Status func(error) int
+	// Headers are the headers an error's answer carries beside the seed's body (a 429's
+	// Retry-After and RateLimit fields), or nil.
+	Headers func(error) http.Header
 	// WriteProblem writes an error as problem+json, for routes whose seed fixes no error
 	// shape of its own.
 	WriteProblem func(http.ResponseWriter, error)

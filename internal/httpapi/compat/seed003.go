@@ -116,6 +116,13 @@ func (h *handlers) fail003(w http.ResponseWriter, err error) {
 	if status >= 500 {
 		h.Logger.Error("request failed", "err", err)
 	}
+	if h.Headers != nil {
+		for k, vs := range h.Headers(err) {
+			if k != "Www-Authenticate" {
+				w.Header()[k] = vs
+			}
+		}
+	}
 	switch {
 	case status == http.StatusUnauthorized && errors.Is(err, authn.ErrNoCredential):
 		w.Header().Set("WWW-Authenticate", authn.Challenge)
