@@ -332,7 +332,7 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		return err
 	}
 	if o.oauth {
-		if err := benchOAuth(ctx, o, rep, baseURL, keys[:o.warmKeys], bare, compare, progress); err != nil {
+		if err := benchOAuth(ctx, o, rep, baseURL, token, keys[:o.warmKeys], bare, compare, progress); err != nil {
 			return err
 		}
 	}

@@ -41,6 +41,9 @@ type Service interface {
 // KeyChecker verifies API keys; *verify.Verifier is one.
 type KeyChecker interface {
 	Check(ctx context.Context, secret string, req verify.Requirements) (verify.Result, error)
+	// LimitKey holds the key a credential stands for (an access token's) to its rate limit
+	// and credits.
+	LimitKey(ctx context.Context, accountID, keyID string, cost *int64) (verify.Result, error)
 }
 
 // TokenVerifier verifies Keyward's own access tokens; *oauth.Tokens is one.
@@ -139,6 +142,15 @@ func (a *Authenticator) accessToken(ctx context.Context, token string) (keyward.
 	if code != keyward.VerifyValid {
 		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the access token is not valid (%s)", code)
 	}
+	if a.cfg.Keys != nil {
+		res, err := a.cfg.Keys.LimitKey(ctx, tok.AccountID, tok.ClientID, nil)
+		if err != nil {
+			return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the access token could not be checked; retry", Cause: err}
+		}
+		if err := limitError(res); err != nil {
+			return keyward.Principal{}, err
+		}
+	}
 	return keyward.TokenPrincipal(tok), nil
 }
 
@@ -150,18 +162,28 @@ func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Princ
 	if err != nil {
 		return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the API key could not be checked; retry", Cause: err}
 	}
+	if err := limitError(res); err != nil {
+		return keyward.Principal{}, err
+	}
 	switch {
-	case res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded:
-		limited := &LimitError{Result: res}
-		code := keyward.ERateLimited
-		if res.Code == keyward.VerifyUsageExceeded {
-			code = keyward.EUsageExceeded
-		}
-		return keyward.Principal{}, &keyward.Error{Code: code, Message: limited.Error(), Cause: limited}
 	case !res.Valid:
 		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the API key is not valid (%s)", res.Code)
 	}
 	return keyward.KeyPrincipal(res.Key, res.Identity), nil
+}
+
+// limitError is the refusal of a key that is over its rate limit or out of credits, or nil.
+func limitError(res verify.Result) error {
+	code := keyward.ERateLimited
+	switch res.Code {
+	case keyward.VerifyRateLimited:
+	case keyward.VerifyUsageExceeded:
+		code = keyward.EUsageExceeded
+	default:
+		return nil
+	}
+	limited := &LimitError{Result: res}
+	return &keyward.Error{Code: code, Message: limited.Error(), Cause: limited}
 }
 
 // LimitError refuses a good key that is over its rate limit (RATE_LIMITED) or out of usage

@@ -213,11 +213,23 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 	}
 	// The id is compared in constant time, as the secret's hash was: a mismatch must not
 	// tell how much of a guessed id was right.
+	limited := res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded
 	if res.Key == nil || subtle.ConstantTimeCompare([]byte(res.Key.ID), []byte(id)) != 1 ||
-		(!res.Valid && res.Code != keyward.VerifyDisabled) {
+		(!res.Valid && res.Code != keyward.VerifyDisabled && !limited) {
 		s.clientFailures.Fail(clientAt)
 		s.addressFailures.Fail(addr)
 		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: basic}
+	}
+	// The right key, over its rate limit or out of credits: no failed authentication, but
+	// no token either, until the limit allows.
+	if limited {
+		f := &oauthFailure{status: http.StatusTooManyRequests, code: "temporarily_unavailable", desc: "the client's key is over its rate limit; retry later"}
+		if res.Code == keyward.VerifyUsageExceeded {
+			f.desc = "the client's key has spent its usage credits"
+		} else if res.Limited {
+			f.retryAfter = max(res.RateLimit.RetryAfter, time.Second)
+		}
+		return nil, f
 	}
 	if !res.Valid {
 		return nil, &oauthFailure{status: http.StatusBadRequest, code: "unauthorized_client", desc: "the key's user is disabled"}
@@ -513,6 +525,7 @@ func (s *Server) registerOAuth() {
 func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, req verifyRequest) {
 	tok, code := s.tokens.Verify(r.Context(), req.Key)
 	out := VerifyResponse{Code: code}
+	var limited verify.Result
 	if tok != nil {
 		if code == keyward.VerifyValid {
 			switch {
@@ -521,6 +534,16 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, req v
 			case !req.query.IsZero() && !req.query.Eval(tok.Permissions):
 				code = keyward.VerifyInsufficientPermissions
 			}
+		}
+		// A token is held to its key's rate limit and spends its credits, as the key would.
+		if code == keyward.VerifyValid {
+			var err error
+			if limited, err = s.verifier.LimitKey(r.Context(), tok.AccountID, tok.ClientID, req.Cost); err != nil {
+				s.log.Error("verify: rate limit or credits of a token's key failed", "err", err)
+				writeProblem(w, newProblem(http.StatusServiceUnavailable, "the token could not be checked; retry"))
+				return
+			}
+			code = limited.Code
 		}
 		out = VerifyResponse{Code: code, KeyID: &tok.ClientID, AccountID: &tok.AccountID,
 			ProjectID: optional(tok.ProjectID), EnvironmentID: optional(tok.EnvironmentID), UserID: optional(tok.UserID),
@@ -538,7 +561,8 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, req v
 			out.Scopes = []string{}
 		}
 	}
-	out.Valid = code == keyward.VerifyValid
+	out.Code, out.Valid = code, code == keyward.VerifyValid
+	limitFields(&out, limited, s.svc.Now())
 	w.Header().Set("Content-Type", "application/json")
 	_ = json.NewEncoder(w).Encode(out)
 }

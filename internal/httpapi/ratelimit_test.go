@@ -2,6 +2,7 @@ package httpapi_test
 
 import (
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -385,4 +386,56 @@ func TestUsageReportAndMetrics(t *testing.T) {
 	if strings.Contains(body, k.ID) || strings.Contains(body, k.Key) {
 		t.Error("/metrics names a key")
 	}
+}
+
+// TestTokenSharesKeyLimit: an access token is held to its key's rate limit and spends its
+// credits, so that exchanging a key for a token is no way around either.
+func TestTokenSharesKeyLimit(t *testing.T) {
+	e := newLimitedEnv(t)
+	k := e.key(map[string]any{"name": "client", "role_id": "viewer", "credits": map[string]any{"remaining": 100},
+		"rate_limit": map[string]any{"rate": 1, "period_seconds": 60, "burst": 4}})
+	tok := e.accessToken(k.ID, k.Key, "").AccessToken // the exchange verifies the key: 1 of 4
+	type answer struct {
+		Code      string `json:"code"`
+		RateLimit *struct {
+			Remaining int64 `json:"remaining"`
+		} `json:"ratelimit"`
+		Remaining *int64 `json:"remaining"`
+	}
+	var a answer
+	e.doAs("", "POST", "/v1/keys/verify", map[string]any{"key": tok, "cost": 10}).decode(t, &a)
+	if a.Code != "VALID" || a.RateLimit == nil || a.RateLimit.Remaining != 2 || a.Remaining == nil || *a.Remaining != 89 {
+		t.Fatalf("token verification = %+v, want VALID with 2 left of the burst and 89 credits", a)
+	}
+	if r := e.doAs(tok, "GET", "/v1/whoami", nil); r.status != http.StatusOK {
+		t.Fatalf("whoami with the token = %d %s", r.status, r.body)
+	}
+	// The key and its token share one bucket: the key itself now finds it empty.
+	if got := e.verify(k.Key).Code; got != "VALID" {
+		t.Fatalf("the key's own verification = %s, want the burst's last", got)
+	}
+	e.doAs("", "POST", "/v1/keys/verify", map[string]any{"key": tok}).decode(t, &a)
+	if a.Code != "RATE_LIMITED" {
+		t.Errorf("token over the key's limit = %+v, want RATE_LIMITED", a)
+	}
+	if r := e.doAs(tok, "GET", "/v1/whoami", nil); r.status != http.StatusTooManyRequests || r.header.Get("Retry-After") == "" {
+		t.Errorf("whoami with the token over the limit = %d %v", r.status, r.header)
+	}
+}
+
+// TestTokenEndpointOverLimit: a client whose key is over its rate limit gets 429, not
+// invalid_client, and the refusal does not count as a failed authentication.
+func TestTokenEndpointOverLimit(t *testing.T) {
+	e := newLimitedEnv(t)
+	k := e.key(map[string]any{"name": "client", "rate_limit": map[string]any{"rate": 1, "period_seconds": 60, "burst": 1}})
+	e.accessToken(k.ID, k.Key, "")
+	v := url.Values{"grant_type": {"client_credentials"}, "client_id": {k.ID}, "client_secret": {k.Key}}
+	for range 12 { // beyond the failure limiter's per-client limit, were these failures
+		r := e.form("/oauth/token", v, "", "", "")
+		if r.status != http.StatusTooManyRequests || !strings.Contains(string(r.body), `"error":"temporarily_unavailable"`) || r.header.Get("Retry-After") == "" {
+			t.Fatalf("token over the key's limit = %d %v %s, want 429 temporarily_unavailable with Retry-After", r.status, r.header, r.body)
+		}
+	}
+	e.clock.Advance(time.Minute)
+	e.accessToken(k.ID, k.Key, "") // the key is not locked out
 }

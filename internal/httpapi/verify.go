@@ -74,6 +74,12 @@ func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
 		}
 		out.Projects = projectRefs(id.Projects)
 	}
+	limitFields(&out, r, now)
+	return out
+}
+
+// limitFields sets out's ratelimit and remaining from r.
+func limitFields(out *VerifyResponse, r verify.Result, now time.Time) {
 	if r.Limited {
 		b := r.RateLimit.Binding()
 		out.RateLimit = &RateLimitStateJSON{Limit: b.Limit, Remaining: b.Remaining, Reset: now.Add(b.Reset).UnixMilli()}
@@ -81,7 +87,6 @@ func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
 	if r.Credited {
 		out.Remaining = &r.CreditsRemaining
 	}
-	return out
 }
 
 func (s *Server) registerVerify() {

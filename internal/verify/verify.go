@@ -148,6 +148,7 @@ type Verifier struct {
 	stats    stats
 
 	cache    *cache[*snapshot]
+	byID     *cache[*snapshot] // keys read by id for LimitKey; see bykey.go
 	negative *cache[struct{}]
 	uses     useLog
 
@@ -211,6 +212,7 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		now:      cfg.Now,
 		log:      cfg.Logger,
 		cache:    newCache[*snapshot](cfg.CacheSize, cfg.TTL),
+		byID:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
 		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
 		limiter:  cfg.Limiter,
 		flights:  make(map[[32]byte]*flight),
@@ -422,32 +424,43 @@ func (v *Verifier) fly(ctx context.Context, sum [32]byte, f *flight, now time.Ti
 		fail(err)
 		return
 	}
-	if k.LineageID == "" {
-		k.LineageID = k.ID
-	}
-	snap := newSnapshot(k, sum)
-	if v.resolver != nil {
-		if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
-			fail(err)
-			return
-		}
-		if v.limiter != nil {
-			limits, err := v.resolver.ResolveLimits(ctx, k)
-			if err != nil {
-				fail(err)
-				return
-			}
-			snap.limit = &ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: new(ratelimit.Slot)}
-			if v.limiter.KeepsCredits() {
-				snap.limit.Credits = k.Credits
-			}
-			snap.failMode = limits.FailMode
-		}
+	snap, err := v.snapshotOf(ctx, k, sum)
+	if err != nil {
+		fail(err)
+		return
 	}
 	// If an invalidation came after the lookup began, what it read may predate the change:
 	// it answers this verification and those that began with it, but is not cached.
 	v.cache.putIfGen(sum, snap, now, f.gen)
 	f.snap, f.err = snap, nil
+}
+
+// snapshotOf builds the cache entry for k, found under sum: its identity resolved, and its
+// rate-limit request built once, when there is a limiter.
+func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte) (*snapshot, error) {
+	if k.LineageID == "" {
+		k.LineageID = k.ID
+	}
+	snap := newSnapshot(k, sum)
+	if v.resolver == nil {
+		return snap, nil
+	}
+	var err error
+	if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
+		return nil, err
+	}
+	if v.limiter != nil {
+		limits, err := v.resolver.ResolveLimits(ctx, k)
+		if err != nil {
+			return nil, err
+		}
+		snap.limit = &ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: new(ratelimit.Slot)}
+		if v.limiter.KeepsCredits() {
+			snap.limit.Credits = k.Credits
+		}
+		snap.failMode = limits.FailMode
+	}
+	return snap, nil
 }
 
 // SetResolver sets what resolves the identities of found keys. Without one, results carry
@@ -458,6 +471,7 @@ func (v *Verifier) SetResolver(r Resolver) { v.resolver = r }
 // KeyChanged drops k from the cache, so that the next verification reads it afresh. It
 // implements keyward.KeyEvents.
 func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
+	v.byID.delete(idSum(k.ID))
 	if len(k.Hash) != 32 {
 		return
 	}
@@ -469,6 +483,7 @@ func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
 // implements keyward.IdentityEvents.
 func (v *Verifier) IdentityChanged(context.Context, string) {
 	v.cache.clear()
+	v.byID.clear()
 }
 
 // Flush writes the last-used times and usage counts recorded since the previous flush, and
