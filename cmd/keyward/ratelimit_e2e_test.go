@@ -18,6 +18,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // envRedis names the Redis the tests may use, as --redis takes it.
@@ -131,6 +133,9 @@ func TestCreditsExactOnEveryBackend(t *testing.T) {
 				"rate_limit": map[string]any{"rate": 100000},
 			})
 			secret := key["key"].(string)
+			if backend == "redis" {
+				forgetLineage(t, key["id"].(string))
+			}
 			urls := make([]string, len(nodes))
 			for i, n := range nodes {
 				urls[i] = n.url
@@ -152,6 +157,25 @@ func TestCreditsExactOnEveryBackend(t *testing.T) {
 			})
 		})
 	}
+}
+
+// forgetLineage deletes, when the test ends, what the nodes kept in KEYWARD_TEST_REDIS for
+// the key lineage: the credits copy does not expire by itself.
+func forgetLineage(t *testing.T, lineage string) {
+	t.Helper()
+	opts, err := redis.ParseURL(testRedis(t))
+	if err != nil {
+		t.Fatalf("%s: %v", envRedis, err)
+	}
+	t.Cleanup(func() {
+		c := redis.NewClient(opts)
+		defer c.Close()
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := c.Del(ctx, "keyward:rl:{"+lineage+"}", "keyward:cr:{"+lineage+"}").Err(); err != nil {
+			t.Errorf("deleting the test's Redis keys: %v", err)
+		}
+	})
 }
 
 // redisServer is a redis-server of the test's own, on a free loopback port, that the test may
@@ -288,7 +312,9 @@ func TestRateLimitAcrossNodes(t *testing.T) {
 		urls = append(urls, n.url)
 	}
 	token := adminToken(t, first)
-	key := first.mustCall(http.StatusCreated, token, "POST", "/v1/api-keys", map[string]any{"name": "standard"})["key"].(string)
+	created := first.mustCall(http.StatusCreated, token, "POST", "/v1/api-keys", map[string]any{"name": "standard"})
+	forgetLineage(t, created["id"].(string))
+	key := created["key"].(string)
 
 	const rps, run = 60, 3 * time.Second
 	ctx, cancel := context.WithTimeout(t.Context(), run+10*time.Second)
