@@ -26,7 +26,7 @@ type KeyJSON struct {
 	RateLimitTier        string           `json:"rate_limit_tier" doc:"The key's tier: standard, high or one of the account's own."`
 	RateLimit            *RateLimitJSON   `json:"rate_limit" doc:"The key's own limit, overriding its tier's; null when it has none."`
 	Credits              *CreditsJSON     `json:"credits" doc:"Usage credits, shared by the key's rotation lineage; null when its use is not counted."`
-	TierRequest          *TierRequestJSON `json:"rate_limit_tier_request,omitempty" doc:"Only on create and update: the tier asked for awaits approval, and the key keeps its tier until then."`
+	TierRequest          *TierRequestJSON `json:"rate_limit_tier_request,omitempty" doc:"On create, update and get: a tier asked for awaits approval, and the key keeps its tier until then."`
 	Name                 string           `json:"name"`
 	KeyPrefix            string           `json:"key_prefix" doc:"The key's prefix and first 8 body characters: enough to recognise it, useless to use it."`
 	Last4                string           `json:"last4" doc:"The key's last four characters."`

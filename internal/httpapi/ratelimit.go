@@ -21,6 +21,10 @@ func limitProblem(e *authn.LimitError) *Problem {
 	p.headers = http.Header{}
 	if res.Code == keyward.VerifyUsageExceeded {
 		p.Code = "usage_exceeded"
+		// Spent credits come back at the next refill, if there is one.
+		if c := res.Key.Credits; c != nil && c.Refill != nil {
+			p.headers.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(time.Until(c.Refill.Next(time.Now()))), 1), 10))
+		}
 	}
 	if res.Limited {
 		setRateLimitHeaders(p.headers, res.Policy, res.RateLimit)

@@ -3,6 +3,7 @@ package httpapi_test
 import (
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -137,6 +138,11 @@ func TestSeed003HighTierApproval(t *testing.T) {
 	if codes := e.verifyN(d.Secret, 100, 10*time.Millisecond); codes["VALID"] < 55 || codes["VALID"] > 65 || codes["RATE_LIMITED"] != 100-codes["VALID"] {
 		t.Errorf("pending high key at 100 rps = %v, want about 60 VALID and the rest RATE_LIMITED", codes)
 	}
+	// The key shows its pending request until it is decided.
+	if got := e.must(http.StatusOK, "GET", "/v1/api-keys/"+d.ID, nil).object(t); got["rate_limit_tier_request"] == nil ||
+		got["rate_limit_tier_request"].(map[string]any)["id"] != d.TierRequest.ID {
+		t.Errorf("GET of a key with a pending request = %v", got)
+	}
 	// The requester may not approve; the account's admin may.
 	path := "/v1/tier-requests/" + d.TierRequest.ID
 	if r := e.doAs(creator.Key, "POST", path+"/approve", nil); r.status != http.StatusForbidden {
@@ -162,6 +168,9 @@ func TestSeed003HighTierApproval(t *testing.T) {
 	e.doAsHeader(creator.Key, "GET", "/api/v1/api-keys/"+d.ID, "").decode(t, &key)
 	if key.Data.RateLimitTier != "high" {
 		t.Errorf("tier after approval = %q, want high", key.Data.RateLimitTier)
+	}
+	if got := e.must(http.StatusOK, "GET", "/v1/api-keys/"+d.ID, nil).object(t); got["rate_limit_tier_request"] != nil {
+		t.Errorf("GET after approval still shows a request: %v", got["rate_limit_tier_request"])
 	}
 	e.clock.Advance(10 * time.Second) // let the bucket refill
 	if codes := e.verifyN(d.Secret, 100, 10*time.Millisecond); codes["VALID"] != 100 {
@@ -438,4 +447,18 @@ func TestTokenEndpointOverLimit(t *testing.T) {
 	}
 	e.clock.Advance(time.Minute)
 	e.accessToken(k.ID, k.Key, "") // the key is not locked out
+}
+
+// TestSpentCreditsRetryAfter: a key whose credits are spent is told, on the routes it
+// authenticates, when they refill.
+func TestSpentCreditsRetryAfter(t *testing.T) {
+	e := newLimitedEnv(t)
+	k := e.key(map[string]any{"name": "spent", "role_id": "viewer", "credits": map[string]any{"remaining": 0, "refill": map[string]any{"interval": "daily", "amount": 10}}})
+	r := e.doAs(k.Key, "GET", "/v1/whoami", nil)
+	if r.status != http.StatusTooManyRequests || problemCode(t, r) != "usage_exceeded" {
+		t.Fatalf("whoami with spent credits = %d %s", r.status, r.body)
+	}
+	if s, _ := strconv.Atoi(r.header.Get("Retry-After")); s < 1 || s > 86400 {
+		t.Errorf("Retry-After = %q, want the seconds until the next UTC midnight", r.header.Get("Retry-After"))
+	}
 }

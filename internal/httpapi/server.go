@@ -9,6 +9,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"log/slog"
 	"net/http"
 	"slices"
@@ -200,7 +201,11 @@ func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
 				ctx.AppendHeader(k, v)
 			}
 		}
-		_ = huma.WriteErr(s.api, ctx, prob.Status, prob.Detail)
+		// Written as it is, not through huma.WriteErr, which would rebuild the problem from
+		// its status and lose its code (usage_exceeded is a 429 like rate_limited).
+		ctx.SetHeader("Content-Type", "application/problem+json")
+		ctx.SetStatus(prob.Status)
+		_ = json.NewEncoder(ctx.BodyWriter()).Encode(prob)
 		return
 	}
 	next(huma.WithContext(ctx, authn.NewContext(ctx.Context(), p)))

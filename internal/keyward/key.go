@@ -31,7 +31,8 @@ type Key struct {
 	// read with the key, but kept per lineage (see KeyStore.SetCredits).
 	Credits *Credits
 	// PendingTierRequest is set by CreateKey and UpdateKey when the tier asked for awaits
-	// approval; it is not stored with the key.
+	// approval, and by Service.Key while a request for the key waits; it is not stored with
+	// the key.
 	PendingTierRequest *TierRequest
 	Name               string
 	// Prefix is the public handle: the key's prefix and first body characters ("raff_17d70fcf").

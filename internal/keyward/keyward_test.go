@@ -156,3 +156,32 @@ func (w *wrapErr) Unwrap() error { return w.err }
 type errString string
 
 func (e errString) Error() string { return string(e) }
+
+func TestCreditRefillNext(t *testing.T) {
+	at := func(s string) time.Time {
+		v, err := time.Parse(time.RFC3339, s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return v
+	}
+	for _, tt := range []struct {
+		refill   CreditRefill
+		now      string
+		boundary string
+		next     string
+	}{
+		{CreditRefill{Interval: RefillDaily, Amount: 1}, "2026-11-24T13:00:00Z", "2026-11-24T00:00:00Z", "2026-11-25T00:00:00Z"},
+		{CreditRefill{Interval: RefillMonthly, Amount: 1, Day: 1}, "2026-11-24T13:00:00Z", "2026-11-01T00:00:00Z", "2026-12-01T00:00:00Z"},
+		{CreditRefill{Interval: RefillMonthly, Amount: 1, Day: 31}, "2026-11-24T13:00:00Z", "2026-10-31T00:00:00Z", "2026-11-30T00:00:00Z"},
+		{CreditRefill{Interval: RefillMonthly, Amount: 1, Day: 31}, "2026-12-31T00:00:00Z", "2026-12-31T00:00:00Z", "2027-01-31T00:00:00Z"},
+		{CreditRefill{Interval: RefillMonthly, Amount: 1, Day: 30}, "2027-02-15T00:00:00Z", "2027-01-30T00:00:00Z", "2027-02-28T00:00:00Z"},
+	} {
+		if got := tt.refill.Boundary(at(tt.now)); !got.Equal(at(tt.boundary)) {
+			t.Errorf("%+v Boundary(%s) = %s, want %s", tt.refill, tt.now, got, tt.boundary)
+		}
+		if got := tt.refill.Next(at(tt.now)); !got.Equal(at(tt.next)) {
+			t.Errorf("%+v Next(%s) = %s, want %s", tt.refill, tt.now, got, tt.next)
+		}
+	}
+}

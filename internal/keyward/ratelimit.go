@@ -182,6 +182,15 @@ func (r *CreditRefill) Boundary(now time.Time) time.Time {
 	return monthDay(now.Year(), now.Month()-1, r.Day)
 }
 
+// Next is the first refill time after now.
+func (r *CreditRefill) Next(now time.Time) time.Time {
+	b := r.Boundary(now)
+	if r.Interval != RefillMonthly {
+		return b.AddDate(0, 0, 1)
+	}
+	return monthDay(b.Year(), b.Month()+1, r.Day)
+}
+
 // monthDay is 00:00 UTC on the day of year and month, or on the month's last day when the
 // month is shorter. month may be 0 (December of the year before).
 func monthDay(year int, month time.Month, day int) time.Time {

@@ -435,9 +435,22 @@ func (s *Service) assignSecret(k *Key, prefix string) (string, error) {
 	return gen.Raw, nil
 }
 
-// Key returns one of p's keys. Errors: EInvalid, ENotFound, EForbidden.
+// Key returns one of p's keys, with its oldest pending tier request if it has one. Errors: EInvalid, ENotFound, EForbidden.
 func (s *Service) Key(ctx context.Context, p Principal, id string) (*Key, error) {
-	return s.keyFor(ctx, p, PermKeysRead, id)
+	k, err := s.keyFor(ctx, p, PermKeysRead, id)
+	if err != nil {
+		return nil, err
+	}
+	// A tier request waiting for approval is shown with the key, so that whoever asked
+	// sees it still waits.
+	pending, err := s.store.ListTierRequests(ctx, TierRequestFilter{AccountID: k.AccountID, KeyID: k.ID, Status: TierRequestPending, Limit: 1})
+	if err != nil {
+		return nil, err
+	}
+	if len(pending) > 0 {
+		k.PendingTierRequest = pending[0]
+	}
+	return k, nil
 }
 
 // keyFor fetches one of p's keys and checks p may do perm on it.

@@ -51,7 +51,7 @@ type AccountKey struct {
 	AccountID       string              `json:"account_id"`
 	Scope           string              `json:"scope" doc:"The key's scopes, space-separated."`
 	RateLimitTier   string              `json:"rate_limit_tier"`
-	TierRequest     *TierRequestRef     `json:"rate_limit_tier_request,omitempty" doc:"Keyward's addition, only on creation when the tier asked for awaits approval: the pending request."`
+	TierRequest     *TierRequestRef     `json:"rate_limit_tier_request,omitempty" doc:"Keyward's addition, while a tier asked for awaits approval: the pending request."`
 	ExpiresAt       *time.Time          `json:"expires_at"`
 	LastUsedAt      *time.Time          `json:"last_used_at"`
 	RoleID          *string             `json:"role_id"`
