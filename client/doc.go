@@ -41,6 +41,12 @@
 //		ClientID: keyID, ClientSecret: apiKey, Scopes: []string{"invoices:read"},
 //	})
 //
+// Keys are held to rate-limit tiers and may carry usage credits: ListTiers, CreateTier and
+// UpdateTier manage the tiers; RequestTier, ApproveTierRequest and RejectTierRequest the
+// approval of tiers that need it; CreateKeyParams.RateLimit and Credits give a key its own
+// limit and credits; KeyUsage and Usage report verifications by outcome over time. A
+// verification's RateLimit and Remaining say where the key stands.
+//
 // Errors the server reports are *Error values with a stable Code; use ErrorCode, IsNotFound
 // and friends, or errors.As, to branch on them. The OAuth endpoints answer as RFC 6749 says,
 // with *OAuthError values (Code such as invalid_client, Description, Status); use
