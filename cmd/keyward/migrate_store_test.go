@@ -181,6 +181,35 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 	_, err = svc.UpdateKey(ctx, acme, projectKey.ID, keyward.UpdateKeyInput{Name: ptr("deploy bot v2")})
 	must(err)
 
+	// Rate limits, credits and usage: a tier of the account's own and a changed built-in
+	// one, a key with credits and its own limit, a pending and a decided tier request, and
+	// usage counts.
+	_, err = svc.CreateRateLimitTier(ctx, acme, keyward.TierInput{Name: "partner", Limit: &keyward.RateLimit{Rate: 5, Period: time.Second, Burst: 10, QuotaLimit: 1000, QuotaWindow: 24 * time.Hour}})
+	must(err)
+	_, err = svc.UpdateRateLimitTier(ctx, acme, keyward.TierStandard, keyward.TierInput{Description: ptr("ours")})
+	must(err)
+	metered, _, err := svc.CreateKey(ctx, acme, keyward.CreateKeyInput{ProjectID: web.ID, Name: "metered", RateLimitTier: "partner",
+		RateLimit: &keyward.RateLimit{Rate: 2, Period: time.Second, Burst: 2},
+		Credits:   &keyward.Credits{Remaining: 40, Refill: &keyward.CreditRefill{Interval: keyward.RefillMonthly, Amount: 50, Day: 1}}})
+	must(err)
+	if _, err := store.SpendCredits(ctx, metered.LineageID, 3, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	// A caller who may update keys but not approve tiers: its requests wait.
+	member := keyward.Principal{AccountID: acme.AccountID, Kind: keyward.KindAPIKey, ID: metered.ID, Permissions: keyward.Permissions{"api_keys.read", "api_keys.update"}}
+	_, err = svc.RequestTier(ctx, member, metered.ID, keyward.TierHigh)
+	must(err)
+	decided, err := svc.RequestTier(ctx, member, projectKey.ID, keyward.TierHigh)
+	must(err)
+	_, err = svc.DecideTierRequest(ctx, acme, decided.ID, false, "not now")
+	must(err)
+	minute := time.Now().UTC().Truncate(time.Minute)
+	must(store.AddUsage(ctx, []keyward.UsageCount{
+		{KeyID: metered.ID, AccountID: acme.AccountID, Minute: minute, Outcome: keyward.VerifyValid, Count: 7},
+		{KeyID: metered.ID, AccountID: acme.AccountID, Minute: minute.Add(-time.Hour), Outcome: keyward.VerifyRateLimited, Count: 2},
+		{KeyID: projectKey.ID, AccountID: acme.AccountID, Minute: minute, Outcome: keyward.VerifyValid, Count: 1},
+	}))
+
 	// A chain whose successors sort before the keys they replaced, as clock skew between
 	// nodes could make: z is replaced by a, and a by m.
 	acct := acme.AccountID
@@ -239,6 +268,9 @@ type storeDump struct {
 	SigningKeys  []*keyward.SigningKey
 	// TokenDenials have their ids cleared: a copy numbers them anew, in the same order.
 	TokenDenials []*keyward.TokenDenial
+	Tiers        []*keyward.RateLimitTier
+	TierRequests []*keyward.TierRequest
+	Usage        []keyward.UsageBucket
 }
 
 // dumpStore reads everything from s; auditAccounts names the accounts whose audit log to
@@ -300,6 +332,21 @@ func dumpStore(t *testing.T, s keyward.Store, auditAccounts ...string) storeDump
 			t.Fatal(err)
 		}
 		d.Memberships = append(d.Memberships, items...)
+		tiers, err := s.ListRateLimitTiers(ctx, a.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Tiers = append(d.Tiers, tiers...)
+		requests, err := s.ListTierRequests(ctx, keyward.TierRequestFilter{AccountID: a.ID, Limit: 1000})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.TierRequests = append(d.TierRequests, requests...)
+		usage, err := s.Usage(ctx, keyward.UsageFilter{AccountID: a.ID, Granularity: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		d.Usage = append(d.Usage, usage...)
 	}
 	for _, p := range d.Projects {
 		all(func(after string) (string, error) {
@@ -416,9 +463,10 @@ func TestMigrateStoreSQLiteToSQLite(t *testing.T) {
 	}
 	for _, want := range []string{
 		"accounts             2\n", "projects             3\n", "environments         2\n",
-		"custom roles         1\n", "users                2\n", "API keys             9\n",
+		"custom roles         1\n", "users                2\n", "API keys             10\n",
 		"project memberships  3\n", "admin keys           3\n", "audit events         4\n",
-		"token-signing keys   1\n", "token denials        4\n", "--public-url",
+		"token-signing keys   1\n", "token denials        4\n", "rate-limit tiers     2\n",
+		"tier requests        2\n", "usage credits        1\n", "usage counts         3\n", "--public-url",
 		filepath.Join(f.dataDir, "server-secret"),
 		filepath.Join(target, "server-secret"),
 	} {
