@@ -373,6 +373,9 @@ func TestUsageReportAndMetrics(t *testing.T) {
 	if rep.Total != 5 {
 		t.Errorf("project usage = %+v", rep)
 	}
+	if r := e.do("GET", "/v1/usage?granularity=minute&from=2026-01-01T00:00:00Z&to=2026-02-01T00:00:00Z", nil); r.status != http.StatusUnprocessableEntity {
+		t.Errorf("a month of minutes = %d, want 422", r.status)
+	}
 	if r := e.do("GET", "/v1/usage?granularity=week", nil); r.status != http.StatusUnprocessableEntity {
 		t.Errorf("granularity week = %d", r.status)
 	}

@@ -315,8 +315,12 @@ func (s *Service) decideTier(ctx context.Context, r *TierRequest) error {
 	return nil
 }
 
-// MaxUsageRange bounds a usage report, so that one request cannot sum years of minutes.
-const MaxUsageRange = 366 * 24 * time.Hour
+// A usage report spans at most MaxUsageRange and MaxUsageBuckets buckets (a week of
+// minutes), so that one request cannot ask the store for years of minutes.
+const (
+	MaxUsageRange   = 366 * 24 * time.Hour
+	MaxUsageBuckets = 7 * 24 * 60
+)
 
 // UsageInput asks for a usage report.
 type UsageInput struct {
@@ -340,6 +344,9 @@ func (s *Service) Usage(ctx context.Context, p Principal, in UsageInput) ([]Usag
 	}
 	if in.To.Sub(in.From) > MaxUsageRange {
 		return nil, Errorf(EValidation, "a usage report covers at most %d days", int(MaxUsageRange/(24*time.Hour)))
+	}
+	if in.To.Sub(in.From) > MaxUsageBuckets*in.Granularity {
+		return nil, Errorf(EValidation, "a usage report has at most %d buckets: ask for a coarser granularity or a shorter span", MaxUsageBuckets)
 	}
 	// From is rounded down to a bucket's start, so that the first bucket is whole.
 	f := UsageFilter{AccountID: p.AccountID, From: in.From.UTC().Truncate(in.Granularity), To: in.To.UTC(), Granularity: in.Granularity}
