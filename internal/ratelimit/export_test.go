@@ -1,5 +1,7 @@
 package ratelimit
 
+import "time"
+
 // Sweep runs one sweep now and returns how many buckets it dropped.
 func (m *Memory) Sweep() int { return m.sweep() }
 
@@ -11,4 +13,20 @@ func (m *Memory) Len() int {
 		return true
 	})
 	return n
+}
+
+// SendTogether sends the requests' script calls as one batch, as concurrent Takes would go,
+// and returns each call's error.
+func (r *Redis) SendTogether(reqs []*Request, now time.Time) []error {
+	batch := make([]*takeCall, len(reqs))
+	for i, req := range reqs {
+		p := paramsOf(&req.Limit)
+		batch[i] = r.takeCall(req, &p, now)
+	}
+	r.send(batch)
+	errs := make([]error, len(batch))
+	for i, c := range batch {
+		errs[i] = c.err
+	}
+	return errs
 }

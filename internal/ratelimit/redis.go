@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -24,7 +25,8 @@ type RedisOptions struct {
 }
 
 // Redis is a Limiter that keeps its state in Redis, shared by every node, and spends
-// credits in the same step. Each Take is one round trip: a Lua script that does the GCRA,
+// credits in the same step. Each Take is one script call in one round trip (shared with the
+// Takes made at the same moment: see submit): a Lua script that does the GCRA,
 // the quota and the credits atomically, on Redis's clock so that nodes with skewed clocks
 // agree. It needs Redis 5 or later, which replicates a script's effects rather than the
 // script, so that a script may read TIME and still write (tested with Redis 7).
@@ -40,6 +42,7 @@ type Redis struct {
 	// boundsCalls: the client honours context deadlines on the socket. See call.
 	boundsCalls bool
 	breaker     breaker
+	batches     batches
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -89,6 +92,46 @@ func (r *Redis) Take(ctx context.Context, req *Request, now time.Time) (Decision
 		return Decision{}, ErrUnavailable
 	}
 	p := paramsOf(&req.Limit)
+	c := r.takeCall(req, &p, now)
+	r.submit(c)
+	wait := time.NewTimer(r.timeout)
+	defer wait.Stop()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return Decision{}, r.failed(ctx, probe, ctx.Err())
+	case <-wait.C:
+		// Queued behind batches that Redis does not answer: as a timeout of its own call.
+		return Decision{}, r.failed(ctx, probe, context.DeadlineExceeded)
+	}
+	if c.err != nil {
+		return Decision{}, r.failed(ctx, probe, c.err)
+	}
+	r.breaker.answered(probe)
+	v := c.reply
+	if len(v) != 7 {
+		return Decision{}, fmt.Errorf("ratelimit: unexpected reply from the take script: %v", v)
+	}
+	d := decision(p, &req.Limit, v[0] == 1, v[1] == 1, v[2], v[3], v[4])
+	if req.Credits != nil {
+		d.CreditsOK, d.CreditsRemaining = v[5] == 1, v[6]
+	}
+	return d, nil
+}
+
+// Concurrent Takes share round trips: each joins a queue, and up to maxPipelines batches
+// are in flight at once, each a pipeline of up to maxBatch script calls, one write and one
+// read. With one Take at a time this is the plain round trip; under load, the Takes that
+// arrive while a batch is out go together in the next, which saves the client and Redis a
+// system call or two each. (Redis runs pipelined scripts one after another, each atomically,
+// as if sent apart.)
+const (
+	maxPipelines = 4
+	maxBatch     = 64
+)
+
+// takeCall builds req's script call: its keys and arguments, as take.lua reads them.
+func (r *Redis) takeCall(req *Request, p *params, now time.Time) *takeCall {
 	args := []any{p.interval, p.tau, req.Limit.QuotaLimit, p.window / int64(time.Second), 0, 0, 0, 0, 0, 0, 0}
 	if c := req.Credits; c != nil {
 		args[4], args[5], args[6], args[8] = 1, max(req.Cost, 0), c.Remaining, c.Version
@@ -99,26 +142,120 @@ func (r *Redis) Take(ctx context.Context, req *Request, now time.Time) (Decision
 			args[9], args[10] = c.Refill.Amount, c.Refill.Boundary(now).UnixMicro()
 		}
 	}
-	keys := []string{r.prefix + "rl:{" + req.Bucket + "}", r.prefix + "cr:{" + req.Bucket + "}"}
+	return &takeCall{keys: []string{r.prefix + "rl:{" + req.Bucket + "}", r.prefix + "cr:{" + req.Bucket + "}"},
+		args: args, done: make(chan struct{})}
+}
 
-	var cmd *redis.Cmd
-	err := r.call(ctx, func(ctx context.Context) error {
-		cmd = takeScript.Run(ctx, r.client, keys, args...)
-		return cmd.Err()
+// takeCall is one Take's script call, queued for a batch.
+type takeCall struct {
+	keys []string
+	args []any
+	// Set before done is closed.
+	reply []int64
+	err   error
+	done  chan struct{}
+}
+
+// batches is the queue of Takes waiting for a pipeline, and how many pipelines are out.
+type batches struct {
+	mu       sync.Mutex
+	queue    []*takeCall
+	inflight int
+}
+
+// next takes up to maxBatch calls off the queue. b.mu is held.
+func (b *batches) next() []*takeCall {
+	n := min(len(b.queue), maxBatch)
+	batch := b.queue[:n:n]
+	b.queue = b.queue[n:]
+	if len(b.queue) == 0 {
+		b.queue = nil
+	}
+	return batch
+}
+
+// submit queues c and, when fewer than maxPipelines batches are out, sends a batch (c's, or
+// an earlier one) from this goroutine.
+func (r *Redis) submit(c *takeCall) {
+	b := &r.batches
+	b.mu.Lock()
+	b.queue = append(b.queue, c)
+	if b.inflight >= maxPipelines {
+		b.mu.Unlock()
+		return // a batch that is out sends this one when it comes back
+	}
+	b.inflight++
+	batch := b.next()
+	b.mu.Unlock()
+	r.send(batch)
+	r.sent()
+}
+
+// sent ends a batch's turn: the queue, if anything waits in it, goes out next from a
+// goroutine of its own, so that the Take whose goroutine sent this batch returns now rather
+// than serving others for as long as they keep coming.
+func (r *Redis) sent() {
+	b := &r.batches
+	b.mu.Lock()
+	if len(b.queue) == 0 {
+		b.inflight--
+		b.mu.Unlock()
+		return
+	}
+	batch := b.next()
+	b.mu.Unlock()
+	go func() {
+		r.send(batch)
+		r.sent()
+	}()
+}
+
+// send runs batch as one pipeline, within the timeout, and answers each call. Scripts are
+// called by hash; a Redis that does not have the script yet (first use, a restart, SCRIPT
+// FLUSH) is sent it and the batch again.
+func (r *Redis) send(batch []*takeCall) {
+	var cmds []*redis.Cmd
+	err := r.call(context.Background(), func(ctx context.Context) error {
+		if len(batch) == 1 {
+			// Alone: a plain call, which costs the client less than a pipeline of one.
+			cmds = []*redis.Cmd{takeScript.Run(ctx, r.client, batch[0].keys, batch[0].args...)}
+			return cmds[0].Err()
+		}
+		run := func() error {
+			pipe := r.client.Pipeline()
+			cmds = make([]*redis.Cmd, len(batch))
+			for i, c := range batch {
+				cmds[i] = takeScript.EvalSha(ctx, pipe, c.keys, c.args...)
+			}
+			_, err := pipe.Exec(ctx)
+			return err
+		}
+		err := run()
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			if err = takeScript.Load(ctx, r.client).Err(); err == nil {
+				err = run()
+			}
+		}
+		return err
 	})
-	if err != nil {
-		return Decision{}, r.failed(ctx, probe, err)
+	for i, c := range batch {
+		// A failure of the pipeline as a whole (the network, the timeout) says nothing of
+		// cmds, which a call abandoned at its deadline may still be writing; a reply error
+		// comes only once the pipeline is done, and each command carries its own.
+		if err != nil && !isReply(err) {
+			c.err = err
+		} else {
+			c.reply, c.err = cmds[i].Int64Slice()
+		}
+		close(c.done)
 	}
-	r.breaker.answered(probe)
-	v, err := cmd.Int64Slice()
-	if err != nil || len(v) != 7 {
-		return Decision{}, fmt.Errorf("ratelimit: unexpected reply from the take script: %v, %v", v, err)
-	}
-	d := decision(p, &req.Limit, v[0] == 1, v[1] == 1, v[2], v[3], v[4])
-	if req.Credits != nil {
-		d.CreditsOK, d.CreditsRemaining = v[5] == 1, v[6]
-	}
-	return d, nil
+}
+
+// isReply reports whether err is an answer of Redis's (to one command of a pipeline) rather
+// than a failure of the pipeline.
+func isReply(err error) bool {
+	var reply redis.Error
+	return errors.As(err, &reply)
 }
 
 // Ping reports whether Redis answers within the timeout, for readiness. It neither consults

@@ -355,7 +355,8 @@ func freeAddr(t testing.TB) string {
 	return addr
 }
 
-// countCalls counts the commands that reach the client's network layer.
+// countCalls counts the commands that reach the client's network layer, alone or in a
+// pipeline.
 type countCalls struct{ n atomic.Int64 }
 
 func (c *countCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
@@ -366,7 +367,10 @@ func (c *countCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	}
 }
 func (c *countCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
-	return next
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		c.n.Add(int64(len(cmds)))
+		return next(ctx, cmds)
+	}
 }
 
 func TestRedisBreaker(t *testing.T) {
@@ -528,4 +532,52 @@ func BenchmarkRedisTake(b *testing.B) {
 			}
 		})
 	}
+}
+
+// BenchmarkRedisTakeParallel is many verifications at once, as a busy node makes them: 16
+// goroutines a core, each its own bucket.
+func BenchmarkRedisTakeParallel(b *testing.B) {
+	lim, _ := newRedis(b, testRedis(b, func(o *redis.Options) { o.ContextTimeoutEnabled = true }))
+	var n atomic.Int64
+	b.ReportAllocs()
+	b.SetParallelism(16)
+	b.RunParallel(func(pb *testing.PB) {
+		req := &ratelimit.Request{Bucket: fmt.Sprintf("01JQ3Z7X9K2M4N6P8R0T2V4W%02d", n.Add(1)), Limit: fast, Cost: 1}
+		ctx := context.Background()
+		for pb.Next() {
+			if _, err := lim.Take(ctx, req, time.Now()); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// TestRedisPipelinesReloadTheScript: concurrent Takes go out together as a pipeline, which
+// calls the script by hash; a Redis that has lost its scripts (a restart, SCRIPT FLUSH) is
+// sent it again, and the batch after it.
+func TestRedisPipelinesReloadTheScript(t *testing.T) {
+	client := testRedis(t)
+	lim, _ := newRedis(t, client)
+	if err := client.ScriptFlush(t.Context()).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var reqs []*ratelimit.Request
+	for i := range 5 {
+		reqs = append(reqs, &ratelimit.Request{Bucket: fmt.Sprintf("reload-%d", i), Limit: slow})
+	}
+	for i, err := range lim.SendTogether(reqs, time.Now()) {
+		if err != nil {
+			t.Errorf("call %d of a batch after SCRIPT FLUSH: %v", i, err)
+		}
+	}
+	// Together, through Take: every one allowed once, then counted.
+	var wg sync.WaitGroup
+	for _, req := range reqs {
+		wg.Go(func() {
+			if d, err := lim.Take(context.Background(), req, time.Now()); err != nil || !d.Allowed || d.Rate.Remaining != slow.Burst-2 {
+				t.Errorf("Take of %s after its batched one: %+v, %v", req.Bucket, d, err)
+			}
+		})
+	}
+	wg.Wait()
 }
