@@ -267,71 +267,82 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 // so that a client retrying a spent key is slowed like any other. The error is non-nil only
 // when the store could not spend the credits.
 func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now time.Time, res *Result) error {
-	k := snap.key
 	spend := int64(1)
 	if cost != nil {
 		spend = *cost
 	}
-	creditsKept := false
 	if snap.limit != nil {
-		req := snap.limit
-		if spend != req.Cost {
-			r := *req
-			r.Cost = spend
-			req = &r
-		}
-		d, err := v.limiter.Take(ctx, req, now)
-		switch {
-		case err != nil && snap.failMode == keyward.FailClosed:
-			v.stats.rateFailedClosed.Add(1)
-			v.logLimiterDown(err)
-			res.Code, res.Limited, res.Policy = keyward.VerifyRateLimited, true, req.Limit
-			res.RateLimit = ratelimit.Decision{Rate: ratelimit.Window{Limit: req.Limit.Burst, Reset: time.Second}, RetryAfter: time.Second}
+		if kept := v.take(ctx, snap, spend, now, res); kept || res.Code != keyward.VerifyValid {
 			return nil
-		case err != nil:
-			// Fail open: the key is let through unlimited. Credits the limiter keeps cannot
-			// be spent either; spending them in the store instead would fork the count.
-			v.stats.rateFailedOpen.Add(1)
-			v.logLimiterDown(err)
-			return nil
-		case !d.Allowed:
-			v.stats.rateLimited.Add(1)
-			res.Code, res.Limited, res.RateLimit, res.Policy = keyward.VerifyRateLimited, true, d, req.Limit
-			return nil
-		}
-		v.stats.rateAllowed.Add(1)
-		res.Limited, res.RateLimit, res.Policy = true, d, req.Limit
-		if c := req.Credits; c != nil {
-			creditsKept = true
-			res.Credited, res.CreditsRemaining = true, d.CreditsRemaining
-			if !d.CreditsOK {
-				res.Code = keyward.VerifyUsageExceeded
-			}
-			// The store's copy is written back in the next flush, so that reads of the key
-			// show what is left. The limiter applied any refill due at now.
-			m := &keyward.CreditMirror{LineageID: k.LineageID, Remaining: d.CreditsRemaining, RefilledAt: c.RefilledAt, Version: c.Version}
-			if c.Refill != nil {
-				if b := c.Refill.Boundary(now); b.After(m.RefilledAt) {
-					m.RefilledAt = b
-				}
-			}
-			snap.credits.Store(m)
 		}
 	}
-	if k.Credits != nil && !creditsKept {
-		spent, err := v.store.SpendCredits(ctx, k.LineageID, spend, now)
-		if keyward.ErrorCode(err) == keyward.ENotFound {
-			return nil // the credits were removed since the key was read
-		}
-		if err != nil {
-			return err
-		}
-		res.Credited, res.CreditsRemaining = true, spent.Remaining
-		if !spent.OK {
-			res.Code = keyward.VerifyUsageExceeded
-		}
+	k := snap.key
+	if k.Credits == nil {
+		return nil
+	}
+	spent, err := v.store.SpendCredits(ctx, k.LineageID, spend, now)
+	if keyward.ErrorCode(err) == keyward.ENotFound {
+		return nil // the credits were removed since the key was read
+	}
+	if err != nil {
+		return err
+	}
+	res.Credited, res.CreditsRemaining = true, spent.Remaining
+	if !spent.OK {
+		res.Code = keyward.VerifyUsageExceeded
 	}
 	return nil
+}
+
+// take asks the limiter about snap's key and sets res from its decision. It reports whether
+// the limiter dealt with the key's credits (it keeps them: Redis), or they must not be spent
+// in the store now (Redis is away, and spending them there would fork the count).
+func (v *Verifier) take(ctx context.Context, snap *snapshot, spend int64, now time.Time, res *Result) (creditsDone bool) {
+	req := snap.limit
+	if spend != req.Cost {
+		r := *req
+		r.Cost = spend
+		req = &r
+	}
+	d, err := v.limiter.Take(ctx, req, now)
+	switch {
+	case err != nil && snap.failMode == keyward.FailClosed:
+		v.stats.rateFailedClosed.Add(1)
+		v.logLimiterDown(err)
+		res.Code, res.Limited, res.Policy = keyward.VerifyRateLimited, true, req.Limit
+		res.RateLimit = ratelimit.Decision{Rate: ratelimit.Window{Limit: req.Limit.Burst, Reset: time.Second}, RetryAfter: time.Second}
+		return true
+	case err != nil:
+		// Fail open: the key is let through unlimited, and so are the credits the limiter
+		// keeps.
+		v.stats.rateFailedOpen.Add(1)
+		v.logLimiterDown(err)
+		return v.limiter.KeepsCredits()
+	case !d.Allowed:
+		v.stats.rateLimited.Add(1)
+		res.Code, res.Limited, res.RateLimit, res.Policy = keyward.VerifyRateLimited, true, d, req.Limit
+		return true
+	}
+	v.stats.rateAllowed.Add(1)
+	res.Limited, res.RateLimit, res.Policy = true, d, req.Limit
+	c := req.Credits
+	if c == nil {
+		return false
+	}
+	res.Credited, res.CreditsRemaining = true, d.CreditsRemaining
+	if !d.CreditsOK {
+		res.Code = keyward.VerifyUsageExceeded
+	}
+	// The store's copy is written back in the next flush, so that reads of the key show
+	// what is left. The limiter applied any refill due at now.
+	m := &keyward.CreditMirror{LineageID: snap.key.LineageID, Remaining: d.CreditsRemaining, RefilledAt: c.RefilledAt, Version: c.Version}
+	if c.Refill != nil {
+		if b := c.Refill.Boundary(now); b.After(m.RefilledAt) {
+			m.RefilledAt = b
+		}
+	}
+	snap.credits.Store(m)
+	return true
 }
 
 // logLimiterDown logs that the rate-limit state could not be reached, at most once a
