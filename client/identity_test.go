@@ -331,25 +331,7 @@ func TestIdentityJSONRoundTrip(t *testing.T) {
 			`"scopes":[],"expires_at":null,"created_at":"2026-01-02T03:04:05Z","grace_expires_at":null}`, new(RotatedKey)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := json.Unmarshal([]byte(tt.wire), tt.into); err != nil {
-				t.Fatal(err)
-			}
-			again, err := json.Marshal(tt.into)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want, got any
-			if err := json.Unmarshal([]byte(tt.wire), &want); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(again, &got); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("round trip mismatch (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantRoundTrip(t, tt.wire, tt.into) })
 	}
 }
 
@@ -416,5 +398,28 @@ func TestAllAuditEventsKeepsFiltersAcrossPages(t *testing.T) {
 	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"action=create-role&limit=1", "action=create-role&cursor=p2&limit=1"}, queries); diff != "" {
 		t.Errorf("queries mismatch (-want +got):\n%s", diff)
+	}
+}
+
+// wantRoundTrip decodes wire into into and encodes it again: the JSON must come back the same,
+// nulls included.
+func wantRoundTrip(t *testing.T, wire string, into any) {
+	t.Helper()
+	if err := json.Unmarshal([]byte(wire), into); err != nil {
+		t.Fatal(err)
+	}
+	again, err := json.Marshal(into)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want, got any
+	if err := json.Unmarshal([]byte(wire), &want); err != nil {
+		t.Fatal(err)
+	}
+	if err := json.Unmarshal(again, &got); err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("round trip mismatch (-want +got):\n%s", diff)
 	}
 }

@@ -2,7 +2,6 @@ package client
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -266,25 +265,7 @@ func TestTierJSONRoundTrip(t *testing.T) {
 			`"ratelimit":{"limit":30,"remaining":0,"reset":1767323045123},"remaining":0}`, new(VerifyResult)},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if err := json.Unmarshal([]byte(tt.wire), tt.into); err != nil {
-				t.Fatal(err)
-			}
-			again, err := json.Marshal(tt.into)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var want, got any
-			if err := json.Unmarshal([]byte(tt.wire), &want); err != nil {
-				t.Fatal(err)
-			}
-			if err := json.Unmarshal(again, &got); err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(want, got); diff != "" {
-				t.Errorf("round trip mismatch (-want +got):\n%s", diff)
-			}
-		})
+		t.Run(tt.name, func(t *testing.T) { wantRoundTrip(t, tt.wire, tt.into) })
 	}
 }
 
