@@ -197,13 +197,7 @@ func TestRequests(t *testing.T) {
 	keyJSON := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,"rotation_webhook_url":null,"created_by":"adm_1"}`
 	expires := time.Date(2026, 12, 31, 23, 59, 59, 0, time.FixedZone("CET", 3600))
 
-	tests := []struct {
-		name     string
-		status   int
-		response string
-		call     func(ctx context.Context, c *Client) error
-		want     recorded
-	}{
+	tests := []requestCase{
 		{
 			name: "create key", status: 201,
 			response: strings.TrimSuffix(keyJSON, "}") + `,"key":"kw_secret"}`,
@@ -309,23 +303,7 @@ func TestRequests(t *testing.T) {
 				Body: map[string]any{"key": "kw_abc", "required_scopes": []any{"a"}}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := fixedServer(t, tt.status, "application/json", tt.response)
-			c := New(srv.URL+"/", "kwadmin_t", WithUserAgent("test-agent"))
-			if err := tt.call(t.Context(), c); err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			reqs := seen()
-			if len(reqs) != 1 {
-				t.Fatalf("server saw %d requests, want 1", len(reqs))
-			}
-			tt.want.UserAgent = "test-agent"
-			if diff := cmp.Diff(tt.want, reqs[0]); diff != "" {
-				t.Errorf("request mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRequestCases(t, "/", tests)
 }
 
 func TestBaseURLWithPathPrefix(t *testing.T) {
@@ -547,5 +525,38 @@ func TestTransportErrorHidesToken(t *testing.T) {
 	}
 	if ErrorCode(err) != "" {
 		t.Errorf("ErrorCode = %q, want empty for a transport error", ErrorCode(err))
+	}
+}
+
+// requestCase is one client call against a server that answers status and response, and
+// the one request the server must see.
+type requestCase struct {
+	name     string
+	status   int
+	response string
+	call     func(ctx context.Context, c *Client) error
+	want     recorded
+}
+
+// runRequestCases runs each case against a fixed server whose URL, with suffix, is the
+// client's base URL.
+func runRequestCases(t *testing.T, suffix string, tests []requestCase) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, seen := fixedServer(t, tt.status, "application/json", tt.response)
+			c := New(srv.URL+suffix, "kwadmin_t", WithUserAgent("test-agent"))
+			if err := tt.call(t.Context(), c); err != nil {
+				t.Fatalf("call: %v", err)
+			}
+			reqs := seen()
+			if len(reqs) != 1 {
+				t.Fatalf("server saw %d requests, want 1", len(reqs))
+			}
+			tt.want.UserAgent = "test-agent"
+			if diff := cmp.Diff(tt.want, reqs[0]); diff != "" {
+				t.Errorf("request mismatch (-want +got):\n%s", diff)
+			}
+		})
 	}
 }

@@ -38,13 +38,7 @@ const (
 
 func TestIdentityRequests(t *testing.T) {
 	from := time.Date(2026, 1, 2, 4, 0, 0, 0, time.FixedZone("CET", 3600))
-	tests := []struct {
-		name     string
-		status   int
-		response string
-		call     func(ctx context.Context, c *Client) error
-		want     recorded
-	}{
+	tests := []requestCase{
 		{
 			name: "whoami", status: 200, response: testWhoamiJSON,
 			call: func(ctx context.Context, c *Client) error {
@@ -284,23 +278,7 @@ func TestIdentityRequests(t *testing.T) {
 			want: recorded{Method: "GET", Path: "/v1/api-keys", Auth: "Bearer kwadmin_t", RawQuery: "user_id=usr_1"},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := fixedServer(t, tt.status, "application/json", tt.response)
-			c := New(srv.URL, "kwadmin_t", WithUserAgent("test-agent"))
-			if err := tt.call(t.Context(), c); err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			reqs := seen()
-			if len(reqs) != 1 {
-				t.Fatalf("server saw %d requests, want 1", len(reqs))
-			}
-			tt.want.UserAgent = "test-agent"
-			if diff := cmp.Diff(tt.want, reqs[0]); diff != "" {
-				t.Errorf("request mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRequestCases(t, "", tests)
 }
 
 // TestIdentityJSONRoundTrip checks that every identity type marshals back to the wire form it

@@ -37,13 +37,7 @@ func TestTierRequests(t *testing.T) {
 	from := time.Date(2026, 1, 1, 1, 0, 0, 0, time.FixedZone("CET", 3600))
 	to := from.Add(24 * time.Hour)
 	refilled := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	tests := []struct {
-		name     string
-		status   int
-		response string
-		call     func(ctx context.Context, c *Client) error
-		want     recorded
-	}{
+	tests := []requestCase{
 		{
 			name: "list tiers", status: 200, response: "[" + testTierJSON + "," + testBuiltInTierJSON + "]",
 			call: func(ctx context.Context, c *Client) error {
@@ -226,23 +220,7 @@ func TestTierRequests(t *testing.T) {
 				Body: map[string]any{"key": "kw_secret", "cost": float64(0)}},
 		},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			srv, seen := fixedServer(t, tt.status, "application/json", tt.response)
-			c := New(srv.URL, "kwadmin_t", WithUserAgent("test-agent"))
-			if err := tt.call(t.Context(), c); err != nil {
-				t.Fatalf("call: %v", err)
-			}
-			reqs := seen()
-			if len(reqs) != 1 {
-				t.Fatalf("server saw %d requests, want 1", len(reqs))
-			}
-			tt.want.UserAgent = "test-agent"
-			if diff := cmp.Diff(tt.want, reqs[0]); diff != "" {
-				t.Errorf("request mismatch (-want +got):\n%s", diff)
-			}
-		})
-	}
+	runRequestCases(t, "", tests)
 }
 
 // TestTierJSONRoundTrip checks that the rate-limit types marshal back to the wire form they
