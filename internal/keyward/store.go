@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Store is everything Keyward keeps. Implementations (internal/sqlite, later
-// internal/postgres) must pass internal/storetest. Times go in and come out in UTC with
-// microsecond precision; a lookup of an object in another account is ENotFound.
+// Store is everything Keyward keeps. Implementations (internal/sqlite, internal/postgres)
+// must pass internal/storetest. Times go in and come out in UTC with microsecond precision; a
+// lookup of an object in another account is ENotFound.
 type Store interface {
 	AccountStore
 	ProjectStore
@@ -21,9 +21,24 @@ type Store interface {
 	TokenDenyStore
 	RateLimitTierStore
 	UsageStore
+	// InTx runs fn as one unit of work: every write fn makes through tx commits together
+	// when fn returns nil, and none does when fn returns an error (returned as it is) or the
+	// process dies before the commit. Reads through tx see the unit's own writes. tx is
+	// valid only until fn returns; tx.InTx runs its fn in the same unit.
+	//
+	// Units are serializable: on PostgreSQL a unit that lost a race with a concurrent one
+	// (serialization failure, deadlock) is rolled back and fn runs again, up to
+	// MaxUnitAttempts times in all, so fn must keep every effect inside tx until InTx
+	// returns. On SQLite units take turns. A write that fails inside a unit ends it: fn
+	// must return that error, not carry on (PostgreSQL refuses every later statement).
+	InTx(ctx context.Context, fn func(tx Store) error) error
 	// Close releases the store's resources.
 	Close() error
 }
+
+// MaxUnitAttempts bounds how often a unit of work runs before a store gives up on a race it
+// keeps losing and returns EUnavailable.
+const MaxUnitAttempts = 10
 
 // AccountStore keeps accounts.
 type AccountStore interface {

@@ -15,7 +15,7 @@ const accountColumns = `id, name, key_prefix, created_at`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4)`,
 		a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt))
 	return writeError(err, "account "+a.ID, violations{
@@ -25,7 +25,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 
 // Account returns the account with the id. Errors: ENotFound.
 func (s *Store) Account(ctx context.Context, id string) (*keyward.Account, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id)
+	row := s.db().QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = $1`, id)
 	a, err := scanAccount(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("account", id)
@@ -38,7 +38,7 @@ func (s *Store) Account(ctx context.Context, id string) (*keyward.Account, error
 
 // AccountByName returns the account with the name. Errors: ENotFound.
 func (s *Store) AccountByName(ctx context.Context, name string) (*keyward.Account, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = $1`, name)
+	row := s.db().QueryRow(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = $1`, name)
 	a, err := scanAccount(row)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "account %q not found", name)
@@ -54,7 +54,7 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
-	return query(ctx, s.pool, scanAccount, "list accounts",
+	return query(ctx, s.db(), scanAccount, "list accounts",
 		`SELECT `+accountColumns+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 }
 

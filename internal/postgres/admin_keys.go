@@ -17,7 +17,7 @@ const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_sch
 // CreateAdminKey inserts k. Errors: EConflict if its hash is taken; ENotFound if its account
 // does not exist.
 func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
-	return insertAdminKey(ctx, s.pool, k)
+	return insertAdminKey(ctx, s.db(), k)
 }
 
 // insertAdminKey inserts k through db, the pool or a transaction.
@@ -73,7 +73,7 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
-	k, err := scanAdminKey(s.pool.QueryRow(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = $1`, hash))
+	k, err := scanAdminKey(s.db().QueryRow(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "admin key not found")
 	}
@@ -85,7 +85,7 @@ func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.Admin
 
 // AdminKeys implements keyward.AdminKeyStore.
 func (s *Store) AdminKeys(ctx context.Context) ([]*keyward.AdminKey, error) {
-	return query(ctx, s.pool, scanAdminKey, "admin keys", `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
+	return query(ctx, s.db(), scanAdminKey, "admin keys", `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
 }
 
 // RevokeAdminKey implements keyward.AdminKeyStore. The row is locked while it is read, so of
@@ -135,7 +135,7 @@ func scanAdminKey(row pgx.Row) (*keyward.AdminKey, error) {
 // CountAdminKeys counts admin keys, revoked or not, in all accounts.
 func (s *Store) CountAdminKeys(ctx context.Context) (int, error) {
 	var n int
-	if err := s.pool.QueryRow(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
+	if err := s.db().QueryRow(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("postgres: count admin keys: %w", err)
 	}
 	return n, nil

@@ -16,7 +16,7 @@ const auditColumns = `id, account_id, at, actor_kind, actor_id, action, target_t
 
 // RecordAudit inserts e. Errors: EConflict if its id is taken.
 func (s *Store) RecordAudit(ctx context.Context, e *keyward.AuditEvent) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO audit_events (`+auditColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)`,
 		e.ID, e.AccountID, ts(e.At), nullString(e.ActorKind), nullString(e.ActorID), e.Action,
 		nullString(e.TargetType), nullString(e.TargetID), nullString(e.RemoteAddr), e.Outcome,
@@ -55,7 +55,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, f keyward.AuditFilter) ([]*
 		cond(` AND at < $%d`, ts(f.To))
 	}
 	cond(` ORDER BY id DESC LIMIT $%d`, f.Limit)
-	return query(ctx, s.pool, scanAuditEvent, "list audit events", q.String(), args...)
+	return query(ctx, s.db(), scanAuditEvent, "list audit events", q.String(), args...)
 }
 
 func scanAuditEvent(row pgx.Row) (*keyward.AuditEvent, error) {

@@ -66,7 +66,7 @@ func (s *Store) SetCredits(ctx context.Context, accountID, lineageID string, c *
 	if c == nil {
 		// The DELETE runs whether or not the SELECT reads what it returns.
 		var found bool
-		err := s.pool.QueryRow(ctx,
+		err := s.db().QueryRow(ctx,
 			`WITH gone AS (DELETE FROM key_credits WHERE lineage_id = $1 AND account_id = $2)
 			SELECT `+lineageExists, lineageID, accountID).Scan(&found)
 		if err != nil {
@@ -78,7 +78,7 @@ func (s *Store) SetCredits(ctx context.Context, accountID, lineageID string, c *
 		return nil
 	}
 	interval, amount, day := refillArgs(c.Refill)
-	tag, err := s.pool.Exec(ctx,
+	tag, err := s.db().Exec(ctx,
 		`INSERT INTO key_credits (lineage_id, account_id, `+strings.Join(creditColumnList, ", ")+`)
 		SELECT $1, $2, $3::bigint, $4::text, $5::bigint, $6::integer, $7::timestamptz, $8::bigint
 		WHERE `+lineageExists+`

@@ -144,7 +144,7 @@ func keyError(err error, k *keyward.Key) error {
 // Key returns the account's key with its project accesses. Errors: ENotFound, also for
 // another account's.
 func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx,
+	k, err := scanKey(s.db().QueryRow(ctx,
 		selectKeys+`api_keys k`+keyJoins+` WHERE k.account_id = $1 AND k.id = $2`, accountID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("key", id)
@@ -158,7 +158,7 @@ func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, er
 // KeyByHash returns the key with the hash, in any account, with its project accesses.
 // Errors: ENotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx, selectKeys+`api_keys k`+keyJoins+` WHERE k.hash = $1`, hash))
+	k, err := scanKey(s.db().QueryRow(ctx, selectKeys+`api_keys k`+keyJoins+` WHERE k.hash = $1`, hash))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "key not found")
 	}
@@ -211,7 +211,7 @@ func (s *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 	}
 	args = append(args, f.Limit)
 	fmt.Fprintf(&q, ` ORDER BY k.id LIMIT $%d`, len(args))
-	return query(ctx, s.pool, scanKey, "list keys", q.String(), args...)
+	return query(ctx, s.db(), scanKey, "list keys", q.String(), args...)
 }
 
 // UpdateKey writes k's mutable fields and nothing else, so that it cannot undo a revocation
@@ -249,7 +249,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 // RevokeKey sets the key's revoked_at to at unless it is already set, and returns the key as
 // it now is. Errors: ENotFound, also for another account's.
 func (s *Store) RevokeKey(ctx context.Context, accountID, id string, at time.Time) (*keyward.Key, error) {
-	k, err := scanKey(s.pool.QueryRow(ctx,
+	k, err := scanKey(s.db().QueryRow(ctx,
 		`WITH k AS (
 			UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $1)
 			WHERE account_id = $2 AND id = $3 RETURNING *
@@ -342,7 +342,7 @@ func (s *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	for i, u := range uses {
 		ids[i], ats[i] = u.KeyID, ts(u.At)
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db().Exec(ctx, `
 		WITH uses AS (
 			SELECT id, max(at) AS at FROM unnest($1::text[], $2::timestamptz[]) AS u (id, at)
 			GROUP BY id

@@ -50,7 +50,7 @@ func membershipError(err error, m *keyward.Membership) error {
 
 // Membership returns the account's membership. Errors: ENotFound, also for another account's.
 func (s *Store) Membership(ctx context.Context, accountID, id string) (*keyward.Membership, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+membershipColumns+` FROM memberships WHERE account_id = $1 AND id = $2`, accountID, id)
 	m, err := scanMembership(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -83,7 +83,7 @@ func (s *Store) ListMemberships(ctx context.Context, f keyward.MembershipFilter)
 		args = append(args, f.Limit)
 		fmt.Fprintf(&q, ` LIMIT $%d`, len(args))
 	}
-	return query(ctx, s.pool, scanMembership, "list memberships", q.String(), args...)
+	return query(ctx, s.db(), scanMembership, "list memberships", q.String(), args...)
 }
 
 // UpdateMembership writes m's role. Errors: ENotFound, also for another account's.

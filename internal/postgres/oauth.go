@@ -14,7 +14,7 @@ const signingKeyColumns = `id, generation, algorithm, public_jwk, private_key, s
 
 // CreateSigningKey inserts k. Errors: EConflict if its id or generation is taken.
 func (s *Store) CreateSigningKey(ctx context.Context, k *keyward.SigningKey) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		k.ID, k.Generation, k.Algorithm, k.PublicJWK, k.PrivateKey, k.SecretVersion,
 		ts(k.CreatedAt), ts(k.NotBefore), ts(k.SignUntil), ts(k.PublishUntil))
@@ -26,7 +26,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *keyward.SigningKey) err
 
 // SigningKeys returns the keys still published at now, by generation.
 func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]*keyward.SigningKey, error) {
-	return query(ctx, s.pool, func(row pgx.Row) (*keyward.SigningKey, error) {
+	return query(ctx, s.db(), func(row pgx.Row) (*keyward.SigningKey, error) {
 		var k keyward.SigningKey
 		if err := row.Scan(&k.ID, &k.Generation, &k.Algorithm, &k.PublicJWK, &k.PrivateKey, &k.SecretVersion,
 			&k.CreatedAt, &k.NotBefore, &k.SignUntil, &k.PublishUntil); err != nil {
@@ -42,7 +42,7 @@ func (s *Store) DenyTokens(ctx context.Context, d *keyward.TokenDenial) error {
 	if (d.TokenID == "") == (d.KeyID == "") {
 		return keyward.Errorf(keyward.EValidation, "a token denial names either a token or a key")
 	}
-	err := s.pool.QueryRow(ctx,
+	err := s.db().QueryRow(ctx,
 		`INSERT INTO token_denials (token_id, key_id, from_at, expires_at) VALUES ($1, $2, $3, $4) RETURNING id`,
 		nullString(d.TokenID), nullString(d.KeyID), ts(d.From), ts(d.ExpiresAt)).Scan(&d.ID)
 	return writeError(err, "token denial", nil)
@@ -50,7 +50,7 @@ func (s *Store) DenyTokens(ctx context.Context, d *keyward.TokenDenial) error {
 
 // TokenDenials returns up to limit unexpired denials with id > afterID, by id.
 func (s *Store) TokenDenials(ctx context.Context, afterID int64, now time.Time, limit int) ([]*keyward.TokenDenial, error) {
-	return query(ctx, s.pool, func(row pgx.Row) (*keyward.TokenDenial, error) {
+	return query(ctx, s.db(), func(row pgx.Row) (*keyward.TokenDenial, error) {
 		var d keyward.TokenDenial
 		if err := row.Scan(&d.ID, &d.TokenID, &d.KeyID, &d.From, &d.ExpiresAt); err != nil {
 			return nil, err
@@ -63,7 +63,7 @@ func (s *Store) TokenDenials(ctx context.Context, afterID int64, now time.Time, 
 
 // PruneTokenDenials deletes the denials that expired before before.
 func (s *Store) PruneTokenDenials(ctx context.Context, before time.Time) (int, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM token_denials WHERE expires_at < $1`, ts(before))
+	tag, err := s.db().Exec(ctx, `DELETE FROM token_denials WHERE expires_at < $1`, ts(before))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune token denials: %w", err)
 	}

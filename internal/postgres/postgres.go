@@ -49,6 +49,23 @@ import (
 // several Stores, in one process or many, may share a database.
 type Store struct {
 	pool *pgxpool.Pool
+	// tx is set on the Store that InTx hands to its function: every statement of that
+	// Store runs in the unit's transaction.
+	tx pgx.Tx
+}
+
+// dbtx is what the pool and a transaction both offer.
+type dbtx interface {
+	querier
+	Exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error)
+}
+
+// db is where the store's statements run: the unit's transaction, or the pool.
+func (s *Store) db() dbtx {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.pool
 }
 
 var _ keyward.Store = (*Store)(nil)
@@ -80,8 +97,12 @@ func Migrate(ctx context.Context, dsn string) error {
 	return migrate(ctx, pool)
 }
 
-// Close waits for the queries in progress and closes every connection.
+// Close waits for the queries in progress and closes every connection. The Store of a unit
+// of work cannot be closed.
 func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("postgres: Close inside a unit of work")
+	}
 	s.pool.Close()
 	return nil
 }
@@ -195,7 +216,11 @@ func query[T any](ctx context.Context, q querier, scan func(pgx.Row) (T, error),
 // returned as it is, so that it can carry a domain code; a failed commit is returned as
 // PostgreSQL reported it, because a deferred constraint fails only then and only the caller
 // knows what it means.
+// Inside a unit of work fn runs in the unit's transaction, which commits with the unit.
 func (s *Store) inTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	tx, err := s.pool.BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.ReadCommitted})
 	if err != nil {
 		return fmt.Errorf("postgres: begin: %w", err)
@@ -339,7 +364,7 @@ func affectedOne(entity, id string) func(n int64) error {
 // execOne runs an UPDATE or DELETE of one row by id outside a transaction and explains its
 // outcome: ENotFound if it changed nothing.
 func (s *Store) execOne(ctx context.Context, entity, id string, known violations, sql string, args ...any) error {
-	tag, err := s.pool.Exec(ctx, sql, args...)
+	tag, err := s.db().Exec(ctx, sql, args...)
 	if err != nil {
 		return writeError(err, entity+" "+id, known)
 	}

@@ -16,7 +16,7 @@ const projectColumns = `id, account_id, name, key_prefix, created_at`
 // CreateProject inserts p. Errors: EConflict if p's account has a project of that name;
 // ENotFound if the account does not exist.
 func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO projects (`+projectColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 		p.ID, p.AccountID, p.Name, p.KeyPrefix, ts(p.CreatedAt))
 	return writeError(err, "project "+p.ID, violations{
@@ -27,7 +27,7 @@ func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
 
 // Project returns the account's project. Errors: ENotFound, also for another account's.
 func (s *Store) Project(ctx context.Context, accountID, id string) (*keyward.Project, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE account_id = $1 AND id = $2`, accountID, id)
 	p, err := scanProject(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -44,7 +44,7 @@ func (s *Store) ListProjects(ctx context.Context, accountID, after string, limit
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
-	return query(ctx, s.pool, scanProject, "list projects",
+	return query(ctx, s.db(), scanProject, "list projects",
 		`SELECT `+projectColumns+` FROM projects WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		accountID, after, limit)
 }
@@ -66,7 +66,7 @@ const environmentColumns = `id, account_id, project_id, name, created_at`
 // CreateEnvironment inserts e. Errors: EConflict if its project has an environment of that
 // name; ENotFound if the project is absent or another account's.
 func (s *Store) CreateEnvironment(ctx context.Context, e *keyward.Environment) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO environments (`+environmentColumns+`) VALUES ($1, $2, $3, $4, $5)`,
 		e.ID, e.AccountID, e.ProjectID, e.Name, ts(e.CreatedAt))
 	return writeError(err, "environment "+e.ID, violations{
@@ -78,7 +78,7 @@ func (s *Store) CreateEnvironment(ctx context.Context, e *keyward.Environment) e
 // Environment returns the account's environment. Errors: ENotFound, also for another
 // account's.
 func (s *Store) Environment(ctx context.Context, accountID, id string) (*keyward.Environment, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+environmentColumns+` FROM environments WHERE account_id = $1 AND id = $2`, accountID, id)
 	e, err := scanEnvironment(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -95,7 +95,7 @@ func (s *Store) ListEnvironments(ctx context.Context, accountID, projectID, afte
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
-	return query(ctx, s.pool, scanEnvironment, "list environments",
+	return query(ctx, s.db(), scanEnvironment, "list environments",
 		`SELECT `+environmentColumns+` FROM environments
 		WHERE account_id = $1 AND project_id = $2 AND id > $3 ORDER BY id LIMIT $4`,
 		accountID, projectID, after, limit)

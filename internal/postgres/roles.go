@@ -20,7 +20,7 @@ func (s *Store) CreateRole(ctx context.Context, r *keyward.Role) error {
 	if err != nil {
 		return fmt.Errorf("postgres: role %s permissions: %w", r.ID, err)
 	}
-	_, err = s.pool.Exec(ctx,
+	_, err = s.db().Exec(ctx,
 		`INSERT INTO roles (`+roleColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7)`,
 		r.ID, r.AccountID, r.Name, r.Slug, r.Description, perms, ts(r.CreatedAt))
 	return writeError(err, "role "+r.ID, violations{
@@ -31,7 +31,7 @@ func (s *Store) CreateRole(ctx context.Context, r *keyward.Role) error {
 
 // Role returns the account's custom role. Errors: ENotFound, also for another account's.
 func (s *Store) Role(ctx context.Context, accountID, id string) (*keyward.Role, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+roleColumns+` FROM roles WHERE account_id = $1 AND id = $2`, accountID, id)
 	r, err := scanRole(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -48,7 +48,7 @@ func (s *Store) ListRoles(ctx context.Context, accountID, after string, limit in
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
-	return query(ctx, s.pool, scanRole, "list roles",
+	return query(ctx, s.db(), scanRole, "list roles",
 		`SELECT `+roleColumns+` FROM roles WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		accountID, after, limit)
 }

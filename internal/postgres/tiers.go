@@ -23,7 +23,7 @@ func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx,
+	_, err = s.db().Exec(ctx,
 		`INSERT INTO rate_limit_tiers (`+tierColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
 		t.AccountID, t.Name, t.Description, t.Limit.Rate, period, t.Limit.Burst, t.Limit.QuotaLimit,
 		window, t.RequiresApproval, string(t.FailMode), ts(t.CreatedAt), ts(t.UpdatedAt))
@@ -35,7 +35,7 @@ func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 
 // RateLimitTier returns the account's stored tier. Errors: ENotFound.
 func (s *Store) RateLimitTier(ctx context.Context, accountID, name string) (*keyward.RateLimitTier, error) {
-	t, err := scanTier(s.pool.QueryRow(ctx,
+	t, err := scanTier(s.db().QueryRow(ctx,
 		`SELECT `+tierColumns+` FROM rate_limit_tiers WHERE account_id = $1 AND name = $2`, accountID, name))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("rate limit tier", name)
@@ -48,7 +48,7 @@ func (s *Store) RateLimitTier(ctx context.Context, accountID, name string) (*key
 
 // ListRateLimitTiers returns the account's stored tiers, by name.
 func (s *Store) ListRateLimitTiers(ctx context.Context, accountID string) ([]*keyward.RateLimitTier, error) {
-	return query(ctx, s.pool, scanTier, "list rate limit tiers",
+	return query(ctx, s.db(), scanTier, "list rate limit tiers",
 		`SELECT `+tierColumns+` FROM rate_limit_tiers WHERE account_id = $1 ORDER BY name`, accountID)
 }
 
@@ -94,7 +94,7 @@ const tierRequestColumns = `id, account_id, key_id, tier, status, requested_by, 
 // CreateTierRequest inserts r as it is, decided or not. Errors: ENotFound if its key is
 // absent or another account's; EConflict if its id is taken.
 func (s *Store) CreateTierRequest(ctx context.Context, r *keyward.TierRequest) error {
-	_, err := s.pool.Exec(ctx,
+	_, err := s.db().Exec(ctx,
 		`INSERT INTO tier_requests (`+tierRequestColumns+`) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
 		r.ID, r.AccountID, r.KeyID, r.Tier, string(r.Status), r.RequestedBy, ts(r.CreatedAt),
 		nullString(r.DecidedBy), nullTS(r.DecidedAt), r.Reason)
@@ -107,7 +107,7 @@ func (s *Store) CreateTierRequest(ctx context.Context, r *keyward.TierRequest) e
 // TierRequest returns the account's tier request. Errors: ENotFound, also for another
 // account's.
 func (s *Store) TierRequest(ctx context.Context, accountID, id string) (*keyward.TierRequest, error) {
-	r, err := scanTierRequest(s.pool.QueryRow(ctx,
+	r, err := scanTierRequest(s.db().QueryRow(ctx,
 		`SELECT `+tierRequestColumns+` FROM tier_requests WHERE account_id = $1 AND id = $2`, accountID, id))
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, notFound("tier request", id)
@@ -138,7 +138,7 @@ func (s *Store) ListTierRequests(ctx context.Context, f keyward.TierRequestFilte
 		cond(` AND status = $%d`, string(f.Status))
 	}
 	cond(` ORDER BY id LIMIT $%d`, f.Limit)
-	return query(ctx, s.pool, scanTierRequest, "list tier requests", q.String(), args...)
+	return query(ctx, s.db(), scanTierRequest, "list tier requests", q.String(), args...)
 }
 
 // DecideTierRequest moves the account's pending request r.ID to r.Status with r.DecidedBy,

@@ -37,7 +37,7 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 	if len(keyIDs) == 0 {
 		return nil
 	}
-	_, err := s.pool.Exec(ctx, `
+	_, err := s.db().Exec(ctx, `
 		INSERT INTO key_usage (key_id, account_id, project_id, minute, outcome, count)
 		SELECT k.id, k.account_id, k.project_id, u.minute, u.outcome, sum(u.n)
 		FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::bigint[])
@@ -84,7 +84,7 @@ func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.Usa
 		cond(` AND minute < $%d`, unixCeil(f.To))
 	}
 	q.WriteString(` GROUP BY start, outcome HAVING sum(count) <> 0 ORDER BY start, outcome`)
-	return query(ctx, s.pool, scanUsageBucket, "usage", q.String(), args...)
+	return query(ctx, s.db(), scanUsageBucket, "usage", q.String(), args...)
 }
 
 func scanUsageBucket(row pgx.Row) (keyward.UsageBucket, error) {
@@ -112,7 +112,7 @@ func bucketSeconds(d time.Duration) (int64, error) {
 
 // PruneUsage deletes the counts of minutes before before and reports how many rows went.
 func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `DELETE FROM key_usage WHERE minute < $1`, unixCeil(before))
+	tag, err := s.db().Exec(ctx, `DELETE FROM key_usage WHERE minute < $1`, unixCeil(before))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune usage: %w", err)
 	}

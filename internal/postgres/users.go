@@ -37,7 +37,7 @@ func userError(err error, u *keyward.User) error {
 
 // User returns the account's user. Errors: ENotFound, also for another account's.
 func (s *Store) User(ctx context.Context, accountID, id string) (*keyward.User, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE account_id = $1 AND id = $2`, accountID, id)
 	u, err := scanUser(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -52,7 +52,7 @@ func (s *Store) User(ctx context.Context, accountID, id string) (*keyward.User, 
 // UserBySubject returns the user with the OIDC issuer and subject, in any account. Errors:
 // ENotFound, also for an empty subject: users not linked to a provider cannot be found so.
 func (s *Store) UserBySubject(ctx context.Context, issuer, subject string) (*keyward.User, error) {
-	row := s.pool.QueryRow(ctx,
+	row := s.db().QueryRow(ctx,
 		`SELECT `+userColumns+` FROM users WHERE issuer = $1 AND subject = $2`, issuer, subject)
 	u, err := scanUser(row)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -69,7 +69,7 @@ func (s *Store) ListUsers(ctx context.Context, accountID, after string, limit in
 	if limit <= 0 {
 		return nil, nil // PostgreSQL refuses a negative LIMIT
 	}
-	return query(ctx, s.pool, scanUser, "list users",
+	return query(ctx, s.db(), scanUser, "list users",
 		`SELECT `+userColumns+` FROM users WHERE account_id = $1 AND id > $2 ORDER BY id LIMIT $3`,
 		accountID, after, limit)
 }

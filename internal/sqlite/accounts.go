@@ -15,7 +15,7 @@ const accountColumns = `id, name, key_prefix, created_at`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?)`,
 		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
 	if err != nil {
@@ -26,7 +26,7 @@ func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 
 // Account returns the account with the id. Errors: ENotFound.
 func (s *Store) Account(ctx context.Context, id string) (*keyward.Account, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
+	row := s.reader().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE id = ?`, id)
 	a, err := scanAccount(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("account", id)
@@ -39,7 +39,7 @@ func (s *Store) Account(ctx context.Context, id string) (*keyward.Account, error
 
 // AccountByName returns the account with the name. Errors: ENotFound.
 func (s *Store) AccountByName(ctx context.Context, name string) (*keyward.Account, error) {
-	row := s.read.QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = ?`, name)
+	row := s.reader().QueryRowContext(ctx, `SELECT `+accountColumns+` FROM accounts WHERE name = ?`, name)
 	a, err := scanAccount(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "account %q not found", name)
@@ -55,7 +55,7 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 	if limit <= 0 {
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+accountColumns+` FROM accounts WHERE id > ? ORDER BY id LIMIT ?`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list accounts: %w", err)
@@ -78,7 +78,7 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 // UpdateAccount writes a's name and key prefix. Errors: ENotFound; EConflict if the name is
 // taken.
 func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE accounts SET name = ?, key_prefix = ? WHERE id = ?`, a.Name, a.KeyPrefix, a.ID)
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		return &keyward.Error{Code: keyward.EConflict, Message: fmt.Sprintf("an account named %q already exists", a.Name), Cause: err}

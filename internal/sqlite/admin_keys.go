@@ -14,7 +14,7 @@ const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_sch
 
 // CreateAdminKey inserts k. Errors: EConflict if its hash is taken.
 func (s *Store) CreateAdminKey(ctx context.Context, k *keyward.AdminKey) error {
-	return insertAdminKey(ctx, s.write, k)
+	return insertAdminKey(ctx, s.writer(), k)
 }
 
 // insertAdminKey inserts k through db, the store's write connection or a transaction on it.
@@ -64,7 +64,7 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 
 // AdminKeyByHash returns the admin key with the hash. Errors: ENotFound.
 func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.AdminKey, error) {
-	k, err := scanAdminKey(s.read.QueryRowContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = ?`, hash))
+	k, err := scanAdminKey(s.reader().QueryRowContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys WHERE hash = ?`, hash))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, keyward.Errorf(keyward.ENotFound, "admin key not found")
 	}
@@ -76,7 +76,7 @@ func (s *Store) AdminKeyByHash(ctx context.Context, hash []byte) (*keyward.Admin
 
 // AdminKeys implements keyward.AdminKeyStore.
 func (s *Store) AdminKeys(ctx context.Context) ([]*keyward.AdminKey, error) {
-	rows, err := s.read.QueryContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
+	rows, err := s.reader().QueryContext(ctx, `SELECT `+adminKeyColumns+` FROM admin_keys ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: admin keys: %w", err)
 	}
@@ -137,7 +137,7 @@ func scanAdminKey(row scanner) (*keyward.AdminKey, error) {
 // CountAdminKeys counts admin keys, revoked or not, in all accounts.
 func (s *Store) CountAdminKeys(ctx context.Context) (int, error) {
 	var n int
-	if err := s.read.QueryRowContext(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
+	if err := s.reader().QueryRowContext(ctx, `SELECT count(*) FROM admin_keys`).Scan(&n); err != nil {
 		return 0, fmt.Errorf("sqlite: count admin keys: %w", err)
 	}
 	return n, nil

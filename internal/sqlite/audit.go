@@ -14,7 +14,7 @@ const auditColumns = `id, account_id, at, actor_kind, actor_id, action, target_t
 
 // RecordAudit inserts e. Errors: EConflict if its id is taken.
 func (s *Store) RecordAudit(ctx context.Context, e *keyward.AuditEvent) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO audit_events (`+auditColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		e.ID, e.AccountID, micros(e.At), nullString(e.ActorKind), nullString(e.ActorID), e.Action,
 		nullString(e.TargetType), nullString(e.TargetID), nullString(e.RemoteAddr), e.Outcome,
@@ -57,7 +57,7 @@ func (s *Store) ListAuditEvents(ctx context.Context, f keyward.AuditFilter) ([]*
 	q.WriteString(` ORDER BY id DESC LIMIT ?`)
 	args = append(args, f.Limit)
 
-	rows, err := s.read.QueryContext(ctx, q.String(), args...)
+	rows, err := s.reader().QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list audit events: %w", err)
 	}

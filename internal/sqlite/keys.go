@@ -312,7 +312,7 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE api_keys SET name = ?, scopes = ?, metadata = ?, expires_at = ?,
 			rotation_interval_days = ?, next_rotation_at = ?, rotation_webhook_url = ?,
 			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?
@@ -411,28 +411,22 @@ func (s *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	if len(uses) == 0 {
 		return nil
 	}
-	tx, err := s.write.BeginTx(ctx, nil)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer tx.Rollback() // after Commit, a no-op
-	stmt, err := tx.PrepareContext(ctx,
-		`UPDATE api_keys SET last_used_at = ?
-		WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
-	if err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	defer stmt.Close()
-	for _, u := range uses {
-		at := micros(u.At)
-		if _, err := stmt.ExecContext(ctx, at, u.KeyID, at); err != nil {
-			return fmt.Errorf("sqlite: touch key %s: %w", u.KeyID, err)
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		stmt, err := tx.PrepareContext(ctx,
+			`UPDATE api_keys SET last_used_at = ?
+			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
+		if err != nil {
+			return fmt.Errorf("sqlite: touch keys: %w", err)
 		}
-	}
-	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("sqlite: touch keys: %w", err)
-	}
-	return nil
+		defer stmt.Close()
+		for _, u := range uses {
+			at := micros(u.At)
+			if _, err := stmt.ExecContext(ctx, at, u.KeyID, at); err != nil {
+				return fmt.Errorf("sqlite: touch key %s: %w", u.KeyID, err)
+			}
+		}
+		return nil
+	})
 }
 
 func scanKey(row scanner) (*keyward.Key, error) {

@@ -52,7 +52,7 @@ func insertMembership(ctx context.Context, tx *sql.Tx, m *keyward.Membership) er
 
 // Membership returns the account's membership. Errors: ENotFound, also for another account's.
 func (s *Store) Membership(ctx context.Context, accountID, id string) (*keyward.Membership, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+membershipColumns+` FROM memberships WHERE account_id = ? AND id = ?`, accountID, id)
 	m, err := scanMembership(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -85,7 +85,7 @@ func (s *Store) ListMemberships(ctx context.Context, f keyward.MembershipFilter)
 		q.WriteString(` LIMIT ?`)
 		args = append(args, f.Limit)
 	}
-	rows, err := s.read.QueryContext(ctx, q.String(), args...)
+	rows, err := s.reader().QueryContext(ctx, q.String(), args...)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: list memberships: %w", err)
 	}
@@ -106,7 +106,7 @@ func (s *Store) ListMemberships(ctx context.Context, f keyward.MembershipFilter)
 
 // UpdateMembership writes m's role. Errors: ENotFound, also for another account's.
 func (s *Store) UpdateMembership(ctx context.Context, m *keyward.Membership) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE memberships SET role_id = ? WHERE account_id = ? AND id = ?`, m.RoleID, m.AccountID, m.ID)
 	return affected(res, err, "update", "membership", m.ID)
 }
@@ -114,7 +114,7 @@ func (s *Store) UpdateMembership(ctx context.Context, m *keyward.Membership) err
 // DeleteMembership deletes the account's membership. Errors: ENotFound, also for another
 // account's.
 func (s *Store) DeleteMembership(ctx context.Context, accountID, id string) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`DELETE FROM memberships WHERE account_id = ? AND id = ?`, accountID, id)
 	return affected(res, err, "delete", "membership", id)
 }

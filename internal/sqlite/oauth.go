@@ -12,7 +12,7 @@ const signingKeyColumns = `id, generation, algorithm, public_jwk, private_key, s
 
 // CreateSigningKey inserts k. Errors: EConflict if its id or generation is taken.
 func (s *Store) CreateSigningKey(ctx context.Context, k *keyward.SigningKey) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO signing_keys (`+signingKeyColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		k.ID, k.Generation, k.Algorithm, k.PublicJWK, k.PrivateKey, k.SecretVersion,
 		micros(k.CreatedAt), micros(k.NotBefore), micros(k.SignUntil), micros(k.PublishUntil))
@@ -24,7 +24,7 @@ func (s *Store) CreateSigningKey(ctx context.Context, k *keyward.SigningKey) err
 
 // SigningKeys returns the keys still published at now, by generation.
 func (s *Store) SigningKeys(ctx context.Context, now time.Time) ([]*keyward.SigningKey, error) {
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+signingKeyColumns+` FROM signing_keys WHERE publish_until > ? ORDER BY generation`, micros(now))
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: signing keys: %w", err)
@@ -54,7 +54,7 @@ func (s *Store) DenyTokens(ctx context.Context, d *keyward.TokenDenial) error {
 	if (d.TokenID == "") == (d.KeyID == "") {
 		return keyward.Errorf(keyward.EValidation, "a token denial names either a token or a key")
 	}
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`INSERT INTO token_denials (token_id, key_id, from_at, expires_at) VALUES (?, ?, ?, ?)`,
 		nullString(d.TokenID), nullString(d.KeyID), micros(d.From), micros(d.ExpiresAt))
 	if err != nil {
@@ -70,7 +70,7 @@ func (s *Store) DenyTokens(ctx context.Context, d *keyward.TokenDenial) error {
 
 // TokenDenials returns up to limit unexpired denials with id > afterID, by id.
 func (s *Store) TokenDenials(ctx context.Context, afterID int64, now time.Time, limit int) ([]*keyward.TokenDenial, error) {
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT id, coalesce(token_id, ''), coalesce(key_id, ''), from_at, expires_at FROM token_denials
 		 WHERE id > ? AND expires_at > ? ORDER BY id LIMIT ?`, afterID, micros(now), limit)
 	if err != nil {
@@ -97,7 +97,7 @@ func (s *Store) TokenDenials(ctx context.Context, afterID int64, now time.Time, 
 
 // PruneTokenDenials deletes the denials that expired before before.
 func (s *Store) PruneTokenDenials(ctx context.Context, before time.Time) (int, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM token_denials WHERE expires_at < ?`, micros(before))
+	res, err := s.writer().ExecContext(ctx, `DELETE FROM token_denials WHERE expires_at < ?`, micros(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune token denials: %w", err)
 	}

@@ -13,7 +13,7 @@ const projectColumns = `id, account_id, name, key_prefix, created_at`
 
 // CreateProject inserts p. Errors: EConflict if p's account has a project of that name.
 func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?)`,
 		p.ID, p.AccountID, p.Name, p.KeyPrefix, micros(p.CreatedAt))
 	if err != nil {
@@ -24,7 +24,7 @@ func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
 
 // Project returns the account's project. Errors: ENotFound, also for another account's.
 func (s *Store) Project(ctx context.Context, accountID, id string) (*keyward.Project, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE account_id = ? AND id = ?`, accountID, id)
 	p, err := scanProject(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -41,7 +41,7 @@ func (s *Store) ListProjects(ctx context.Context, accountID, after string, limit
 	if limit <= 0 {
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+projectColumns+` FROM projects WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, after, limit)
 	if err != nil {
@@ -79,7 +79,7 @@ const environmentColumns = `id, account_id, project_id, name, created_at`
 // CreateEnvironment inserts e. Errors: EConflict if its project has an environment of that
 // name.
 func (s *Store) CreateEnvironment(ctx context.Context, e *keyward.Environment) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO environments (`+environmentColumns+`) VALUES (?, ?, ?, ?, ?)`,
 		e.ID, e.AccountID, e.ProjectID, e.Name, micros(e.CreatedAt))
 	if err != nil {
@@ -91,7 +91,7 @@ func (s *Store) CreateEnvironment(ctx context.Context, e *keyward.Environment) e
 // Environment returns the account's environment. Errors: ENotFound, also for another
 // account's.
 func (s *Store) Environment(ctx context.Context, accountID, id string) (*keyward.Environment, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+environmentColumns+` FROM environments WHERE account_id = ? AND id = ?`, accountID, id)
 	e, err := scanEnvironment(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -108,7 +108,7 @@ func (s *Store) ListEnvironments(ctx context.Context, accountID, projectID, afte
 	if limit <= 0 {
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+environmentColumns+` FROM environments
 		WHERE account_id = ? AND project_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, projectID, after, limit)

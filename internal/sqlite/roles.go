@@ -20,7 +20,7 @@ func (s *Store) CreateRole(ctx context.Context, r *keyward.Role) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: role %s permissions: %w", r.ID, err)
 	}
-	_, err = s.write.ExecContext(ctx,
+	_, err = s.writer().ExecContext(ctx,
 		`INSERT INTO roles (`+roleColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?)`,
 		r.ID, r.AccountID, r.Name, r.Slug, r.Description, perms, micros(r.CreatedAt))
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
@@ -34,7 +34,7 @@ func (s *Store) CreateRole(ctx context.Context, r *keyward.Role) error {
 
 // Role returns the account's custom role. Errors: ENotFound, also for another account's.
 func (s *Store) Role(ctx context.Context, accountID, id string) (*keyward.Role, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+roleColumns+` FROM roles WHERE account_id = ? AND id = ?`, accountID, id)
 	r, err := scanRole(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -51,7 +51,7 @@ func (s *Store) ListRoles(ctx context.Context, accountID, after string, limit in
 	if limit <= 0 {
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+roleColumns+` FROM roles WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, after, limit)
 	if err != nil {
@@ -79,7 +79,7 @@ func (s *Store) UpdateRole(ctx context.Context, r *keyward.Role) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: role %s permissions: %w", r.ID, err)
 	}
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE roles SET name = ?, description = ?, permissions = ? WHERE account_id = ? AND id = ?`,
 		r.Name, r.Description, perms, r.AccountID, r.ID)
 	return affected(res, err, "update", "role", r.ID)

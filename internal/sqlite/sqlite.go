@@ -35,6 +35,44 @@ import (
 type Store struct {
 	write *sql.DB // one connection: SQLite's single writer, queued in Go rather than in SQLite
 	read  *sql.DB // read-only connections, for lookups that must not wait behind writes
+	// tx is set on the Store that InTx hands to its function: every read and write of that
+	// Store goes through the unit's transaction, on the write connection. A read through
+	// the read pool there would not see the unit's own writes, and a write through the
+	// write pool would wait forever for the connection the unit holds.
+	tx *sql.Tx
+}
+
+// dbtx is what *sql.DB and *sql.Tx both offer.
+type dbtx interface {
+	querier
+	ExecContext(ctx context.Context, query string, args ...any) (sql.Result, error)
+}
+
+// writer is where the store writes: the unit's transaction, or the single write connection.
+func (s *Store) writer() dbtx {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.write
+}
+
+// reader is where the store reads: the unit's transaction, or the read-only pool.
+func (s *Store) reader() dbtx {
+	if s.tx != nil {
+		return s.tx
+	}
+	return s.read
+}
+
+// InTx runs fn as one unit of work in a transaction on the write connection: units take
+// turns with each other and with every other write, and reads within one see its writes.
+func (s *Store) InTx(ctx context.Context, fn func(tx keyward.Store) error) error {
+	if s.tx != nil {
+		return fn(s)
+	}
+	return s.writeTx(ctx, func(tx *sql.Tx) error {
+		return fn(&Store{tx: tx}) // no pools: a stray use of one fails at once instead of deadlocking
+	})
 }
 
 var _ keyward.Store = (*Store)(nil)
@@ -72,8 +110,11 @@ func Migrate(ctx context.Context, path string) error {
 	return errors.Join(migrate(ctx, db), db.Close())
 }
 
-// Close closes the database.
+// Close closes the database. The Store of a unit of work cannot be closed.
 func (s *Store) Close() error {
+	if s.tx != nil {
+		return errors.New("sqlite: Close inside a unit of work")
+	}
 	return errors.Join(s.read.Close(), s.write.Close())
 }
 
@@ -186,14 +227,22 @@ type scanner interface {
 }
 
 // writeTx runs fn in a transaction on the write connection and commits if fn succeeds. fn's
-// error is returned as it is, so that it can carry a domain code.
+// error is returned as it is, so that it can carry a domain code. Inside a unit of work fn
+// runs in the unit's transaction, which commits with the unit.
 func (s *Store) writeTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	return inTx(ctx, s.write, fn)
 }
 
 // readTx runs fn in a transaction on a read connection, so that the queries it makes see one
 // snapshot of the database (a key and its project accesses, say) even while writes commit.
+// Inside a unit of work fn reads through the unit's transaction.
 func (s *Store) readTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	if s.tx != nil {
+		return fn(s.tx)
+	}
 	return inTx(ctx, s.read, fn)
 }
 

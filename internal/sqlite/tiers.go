@@ -24,7 +24,7 @@ func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 	if err != nil {
 		return err
 	}
-	_, err = s.write.ExecContext(ctx,
+	_, err = s.writer().ExecContext(ctx,
 		`INSERT INTO rate_limit_tiers (`+tierColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		t.AccountID, t.Name, t.Description, t.Limit.Rate, period, t.Limit.Burst, t.Limit.QuotaLimit,
 		window, t.RequiresApproval, string(t.FailMode), micros(t.CreatedAt), micros(t.UpdatedAt))
@@ -40,7 +40,7 @@ func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 
 // RateLimitTier returns the account's stored tier. Errors: ENotFound.
 func (s *Store) RateLimitTier(ctx context.Context, accountID, name string) (*keyward.RateLimitTier, error) {
-	t, err := scanTier(s.read.QueryRowContext(ctx,
+	t, err := scanTier(s.reader().QueryRowContext(ctx,
 		`SELECT `+tierColumns+` FROM rate_limit_tiers WHERE account_id = ? AND name = ?`, accountID, name))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("rate limit tier", name)
@@ -53,7 +53,7 @@ func (s *Store) RateLimitTier(ctx context.Context, accountID, name string) (*key
 
 // ListRateLimitTiers returns the account's stored tiers, by name.
 func (s *Store) ListRateLimitTiers(ctx context.Context, accountID string) ([]*keyward.RateLimitTier, error) {
-	return query(ctx, s.read, scanTier, "list rate limit tiers",
+	return query(ctx, s.reader(), scanTier, "list rate limit tiers",
 		`SELECT `+tierColumns+` FROM rate_limit_tiers WHERE account_id = ? ORDER BY name`, accountID)
 }
 
@@ -64,7 +64,7 @@ func (s *Store) UpdateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 	if err != nil {
 		return err
 	}
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE rate_limit_tiers SET description = ?, rate = ?, period_seconds = ?, burst = ?,
 			quota_limit = ?, quota_window_seconds = ?, requires_approval = ?, fail_mode = ?,
 			updated_at = ?
@@ -120,7 +120,7 @@ func (s *Store) CreateTierRequest(ctx context.Context, r *keyward.TierRequest) e
 // TierRequest returns the account's tier request. Errors: ENotFound, also for another
 // account's.
 func (s *Store) TierRequest(ctx context.Context, accountID, id string) (*keyward.TierRequest, error) {
-	r, err := scanTierRequest(s.read.QueryRowContext(ctx,
+	r, err := scanTierRequest(s.reader().QueryRowContext(ctx,
 		`SELECT `+tierRequestColumns+` FROM tier_requests WHERE account_id = ? AND id = ?`, accountID, id))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, notFound("tier request", id)
@@ -150,7 +150,7 @@ func (s *Store) ListTierRequests(ctx context.Context, f keyward.TierRequestFilte
 	}
 	q.WriteString(` ORDER BY id LIMIT ?`)
 	args = append(args, f.Limit)
-	return query(ctx, s.read, scanTierRequest, "list tier requests", q.String(), args...)
+	return query(ctx, s.reader(), scanTierRequest, "list tier requests", q.String(), args...)
 }
 
 // DecideTierRequest moves the account's pending request r.ID to r.Status with r.DecidedBy,

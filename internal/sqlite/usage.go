@@ -71,7 +71,7 @@ func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.Usa
 		args = append(args, unixCeil(f.To))
 	}
 	q.WriteString(` GROUP BY start, outcome HAVING sum(count) <> 0 ORDER BY start, outcome`)
-	return query(ctx, s.read, scanUsageBucket, "usage", q.String(), args...)
+	return query(ctx, s.reader(), scanUsageBucket, "usage", q.String(), args...)
 }
 
 func scanUsageBucket(row scanner) (keyward.UsageBucket, error) {
@@ -99,7 +99,7 @@ func bucketSeconds(d time.Duration) (int64, error) {
 
 // PruneUsage deletes the counts of minutes before before and reports how many rows went.
 func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.write.ExecContext(ctx, `DELETE FROM key_usage WHERE minute < ?`, unixCeil(before))
+	res, err := s.writer().ExecContext(ctx, `DELETE FROM key_usage WHERE minute < ?`, unixCeil(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune usage: %w", err)
 	}

@@ -17,7 +17,7 @@ const userColumns = `id, account_id, issuer, subject, email, name, role_id, disa
 // stored as NULL, so that any number of them may exist. Errors: EConflict if another user has
 // u's issuer and subject; ENotFound if u's account does not exist.
 func (s *Store) CreateUser(ctx context.Context, u *keyward.User) error {
-	_, err := s.write.ExecContext(ctx,
+	_, err := s.writer().ExecContext(ctx,
 		`INSERT INTO users (`+userColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
 		u.ID, u.AccountID, nullString(u.Issuer), nullString(u.Subject), nullString(u.Email),
 		u.Name, nullString(u.RoleID), nullMicros(u.DisabledAt), micros(u.CreatedAt))
@@ -32,7 +32,7 @@ func (s *Store) CreateUser(ctx context.Context, u *keyward.User) error {
 
 // User returns the account's user. Errors: ENotFound, also for another account's.
 func (s *Store) User(ctx context.Context, accountID, id string) (*keyward.User, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE account_id = ? AND id = ?`, accountID, id)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -47,7 +47,7 @@ func (s *Store) User(ctx context.Context, accountID, id string) (*keyward.User, 
 // UserBySubject returns the user with the OIDC issuer and subject, in any account. Errors:
 // ENotFound, also for an empty subject: users not linked to a provider cannot be found so.
 func (s *Store) UserBySubject(ctx context.Context, issuer, subject string) (*keyward.User, error) {
-	row := s.read.QueryRowContext(ctx,
+	row := s.reader().QueryRowContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE issuer = ? AND subject = ?`, issuer, subject)
 	u, err := scanUser(row)
 	if errors.Is(err, sql.ErrNoRows) {
@@ -64,7 +64,7 @@ func (s *Store) ListUsers(ctx context.Context, accountID, after string, limit in
 	if limit <= 0 {
 		return nil, nil // SQLite would read a negative LIMIT as no limit at all
 	}
-	rows, err := s.read.QueryContext(ctx,
+	rows, err := s.reader().QueryContext(ctx,
 		`SELECT `+userColumns+` FROM users WHERE account_id = ? AND id > ? ORDER BY id LIMIT ?`,
 		accountID, after, limit)
 	if err != nil {
@@ -88,7 +88,7 @@ func (s *Store) ListUsers(ctx context.Context, accountID, after string, limit in
 // UpdateUser writes u's email, name, role and disabled_at. Errors: ENotFound, also for
 // another account's.
 func (s *Store) UpdateUser(ctx context.Context, u *keyward.User) error {
-	res, err := s.write.ExecContext(ctx,
+	res, err := s.writer().ExecContext(ctx,
 		`UPDATE users SET email = ?, name = ?, role_id = ?, disabled_at = ?
 		WHERE account_id = ? AND id = ?`,
 		nullString(u.Email), u.Name, nullString(u.RoleID), nullMicros(u.DisabledAt), u.AccountID, u.ID)

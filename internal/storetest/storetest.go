@@ -25,6 +25,13 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		name string
 		run  func(t *testing.T, s keyward.Store)
 	}{
+		{"UnitCommits", testUnitCommits},
+		{"UnitRollsBack", testUnitRollsBack},
+		{"UnitFailedWrite", testUnitFailedWrite},
+		{"UnitNested", testUnitNested},
+		{"UnitsSerialise", testUnitsSerialise},
+		{"UnitReachesEveryPart", testUnitReachesEveryPart},
+
 		{"AccountRoundTrip", testAccountRoundTrip},
 		{"AccountNameTaken", testAccountNameTaken},
 		{"AccountNotFound", testAccountNotFound},
