@@ -18,6 +18,10 @@
 //     turns and no two see the same credits.
 //   - DecideTierRequest updates the request only while it is pending: of two decisions, the
 //     second waits for the first's row lock and then finds it decided.
+//   - ClaimOutbox locks the messages it claims FOR UPDATE SKIP LOCKED, so that concurrent
+//     claims pass over each other's rows instead of waiting for them, and rechecks a row that
+//     another claim leased meanwhile; FinishOutbox updates a message only while its owner holds
+//     it, so a holder whose lease was taken over finds it held by the other.
 //
 // A constraint violation becomes a domain error by the constraint's name (see
 // migrations/00001_init.sql): unique violations are EConflict, foreign key violations
