@@ -21,6 +21,7 @@ type Store interface {
 	TokenDenyStore
 	RateLimitTierStore
 	UsageStore
+	OutboxStore
 	// InTx runs fn as one unit of work: every write fn makes through tx commits together
 	// when fn returns nil, and none does when fn returns an error (returned as it is) or the
 	// process dies before the commit. Reads through tx see the unit's own writes. tx is
