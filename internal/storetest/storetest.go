@@ -135,6 +135,20 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UsageBuckets", testUsageBuckets},
 		{"UsageFilters", testUsageFilters},
 		{"PruneUsage", testPruneUsage},
+
+		{"OutboxRoundTrip", testOutboxRoundTrip},
+		{"OutboxList", testListOutbox},
+		{"OutboxClaimDue", testOutboxClaimDue},
+		{"OutboxClaimOrder", testOutboxClaimOrder},
+		{"OutboxClaimLeased", testOutboxClaimLeased},
+		{"OutboxLeaseExpires", testOutboxLeaseExpires},
+		{"OutboxClaimConcurrently", testOutboxClaimConcurrently},
+		{"OutboxFinish", testOutboxFinish},
+		{"OutboxFinishRefused", testOutboxFinishRefused},
+		{"OutboxRetry", testOutboxRetry},
+		{"OutboxPrune", testOutboxPrune},
+		{"OutboxOtherAccount", testOutboxOtherAccount},
+		{"OutboxInUnit", testOutboxInUnit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
