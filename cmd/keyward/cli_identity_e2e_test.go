@@ -150,7 +150,7 @@ func TestCLIIdentityEndToEnd(t *testing.T) {
 	for _, e := range events {
 		actions = append(actions, e.Action)
 	}
-	if want := []string{"add-member", "create-api-key", "create-user", "create-role", "create-project"}; !slices.Equal(actions, want) {
+	if want := []string{"add-member", "create-api-key", "create-user", "create-role", "create-project", "bootstrap"}; !slices.Equal(actions, want) {
 		t.Errorf("audit actions, newest first = %v, want %v", actions, want)
 	}
 	filtered := decodeOutput[[]client.AuditEvent](t, runCLI(t, url, token, "audit", "list",
@@ -234,12 +234,18 @@ func TestCLIIdentityChanges(t *testing.T) {
 
 	created := runCLI(t, url, token, "accounts", "create", "--name", "acme", "--key-prefix", "acme")
 	assertContains(t, "accounts create", created, `Created account `, `("acme")`, "store it now, it will not be shown again", "    kwadmin_")
+	acmeOwner := created[strings.LastIndex(created, "kwadmin_"):]
+	acmeOwner = strings.TrimSpace(acmeOwner[:strings.IndexAny(acmeOwner+"\n", " \n")])
 	accounts := decodeOutput[[]client.Account](t, runCLI(t, url, token, "accounts", "list", "--json"))
 	if len(accounts) != 2 {
 		t.Fatalf("accounts list = %+v, want default and acme", accounts)
 	}
 	acme := accounts[slices.IndexFunc(accounts, func(a client.Account) bool { return a.Name == "acme" })]
-	if out := runCLI(t, url, token, "accounts", "update", acme.ID, "--name", "Acme Inc"); tableLine(out, acme.ID, "Acme Inc", "acme") == "" {
+	// The root creates and sees tenants; it does not change them: their own owners do.
+	if err := runCLIErr(t, url, token, "accounts", "update", acme.ID, "--name", "Acme Inc"); client.ErrorCode(err) != client.CodeForbidden {
+		t.Errorf("the root renaming a tenant: err = %v, want forbidden", err)
+	}
+	if out := runCLI(t, url, acmeOwner, "accounts", "update", acme.ID, "--name", "Acme Inc"); tableLine(out, acme.ID, "Acme Inc", "acme") == "" {
 		t.Errorf("accounts update printed:\n%s", out)
 	}
 	if got := jsonField(t, runCLI(t, url, token, "accounts", "get", acme.ID, "--json"), "name"); got != "Acme Inc" {

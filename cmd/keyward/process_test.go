@@ -27,7 +27,8 @@ var (
 	buildErr  error
 )
 
-// binary builds keyward once per test run.
+// binary builds keyward once per test run, with the crash hook of the keyward_crashtest tag
+// (inert unless KEYWARD_CRASH_AT is set).
 func binary(t *testing.T) string {
 	t.Helper()
 	buildOnce.Do(func() {
@@ -37,7 +38,7 @@ func binary(t *testing.T) string {
 			return
 		}
 		binPath = filepath.Join(dir, "keyward")
-		out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput()
+		out, err := exec.Command("go", "build", "-tags", "keyward_crashtest", "-o", binPath, ".").CombinedOutput()
 		if err != nil {
 			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
 		}
@@ -170,6 +171,15 @@ var adminKeyPattern = regexp.MustCompile(`kwadmin_[0-9A-Za-z]{42}`)
 
 func (p *process) call(token, method, path string, body any) (int, []byte) {
 	p.t.Helper()
+	status, b, err := p.tryCall(token, method, path, body)
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	return status, b
+}
+
+// tryCall sends a request and returns the answer, or the error of a request that got none.
+func (p *process) tryCall(token, method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		b, _ := json.Marshal(body)
@@ -177,7 +187,7 @@ func (p *process) call(token, method, path string, body any) (int, []byte) {
 	}
 	req, err := http.NewRequest(method, p.url+path, rd)
 	if err != nil {
-		p.t.Fatal(err)
+		return 0, nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	if token != "" {
@@ -185,11 +195,22 @@ func (p *process) call(token, method, path string, body any) (int, []byte) {
 	}
 	res, err := http.DefaultClient.Do(req)
 	if err != nil {
-		p.t.Fatal(err)
+		return 0, nil, err
 	}
 	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return res.StatusCode, b
+	b, err := io.ReadAll(res.Body)
+	return res.StatusCode, b, err
+}
+
+// mustCallList sends a request that must answer 200 with a JSON array, and returns it.
+func (p *process) mustCallList(token, method, path string) []map[string]any {
+	p.t.Helper()
+	status, b := p.call(token, method, path, nil)
+	var out []map[string]any
+	if status != http.StatusOK || json.Unmarshal(b, &out) != nil {
+		p.t.Fatalf("%s %s = %d %s, want 200 and a list", method, path, status, b)
+	}
+	return out
 }
 
 func (p *process) mustCall(want int, token, method, path string, body any) map[string]any {

@@ -17,6 +17,7 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/jobs"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
@@ -36,10 +37,15 @@ type Main struct {
 
 	log      *slog.Logger
 	store    keyward.Store
+	pg       *postgres.Store // the store, when it is PostgreSQL
+	secrets  []keyformat.Secret
+	hasher   *keyformat.Hasher
 	verifier *verify.Verifier
 	service  *keyward.Service
+	auth     *authn.Authenticator
 	tokens   *oauth.Tokens
 	limits   *limits
+	jobs     *jobs.Runner
 	listener net.Listener
 	http     *http.Server
 	served   chan error
@@ -56,6 +62,37 @@ const listenTimeout = 30 * time.Second
 // Run opens the store, bootstraps it if it is new, and starts serving. It returns once the
 // server is listening; Close stops it.
 func (m *Main) Run(ctx context.Context) (err error) {
+	if err := m.setUp(); err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			m.Close(context.WithoutCancel(ctx)) // nothing was served: nothing waits
+		}
+	}()
+	for _, step := range []func(context.Context) error{
+		m.openStore,
+		m.openListener, // before the tokens: their issuer defaults to its address
+		m.startTokens,
+		m.startLimits,
+		m.startVerifier,
+		m.startService,
+		// Before the bootstrap: a wrong OIDC issuer must stop the first start before the
+		// root admin key is made, since it is printed only once.
+		m.startAuthenticator,
+		m.bootstrap,
+		m.startJobs,
+		m.serve,
+	} {
+		if err := step(ctx); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// setUp checks the configuration and makes the logger.
+func (m *Main) setUp() error {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
@@ -72,96 +109,79 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		m.log = slog.New(slog.NewTextHandler(m.Stderr, opts))
 	}
-	defer func() {
-		if err != nil {
-			m.stopListener()
-			if m.verifier != nil {
-				m.verifier.Close(context.Background()) // nothing was served: nothing to flush
-				m.verifier = nil
-			}
-			if m.tokens != nil {
-				m.tokens.Close()
-				m.tokens = nil
-			}
-			m.stopLimits()
-			if m.listener != nil {
-				m.listener.Close()
-			}
-			m.closeStore()
-		}
-	}()
+	return nil
+}
 
-	if !m.Config.UsesPostgres() {
-		if err := os.MkdirAll(m.Config.DataDir, 0o700); err != nil {
-			return fmt.Errorf("creating data directory: %w", err)
-		}
-	}
-	secrets, err := m.Config.LoadOrCreateSecrets()
+// openStore opens the store the configuration names, with its server secret.
+func (m *Main) openStore(ctx context.Context) error {
+	s, err := openStore(ctx, &m.Config, true)
 	if err != nil {
 		return err
 	}
-	hasher, err := keyformat.NewHasher(secrets...)
-	if err != nil {
-		return err
-	}
-	var pg *postgres.Store
-	if m.Config.UsesPostgres() {
-		if pg, err = postgres.Open(ctx, m.Config.Database); err != nil {
-			return fmt.Errorf("opening %s: %w", m.Config.RedactedDatabase(), err)
-		}
-		m.store = pg
-	} else if m.store, err = sqlite.Open(ctx, m.Config.DatabasePath()); err != nil {
-		return fmt.Errorf("opening %s: %w", m.Config.DatabasePath(), err)
-	}
-	if err := m.startLimits(ctx); err != nil {
-		return err
-	}
-	m.verifier = verify.New(m.store, hasher, verify.Config{
+	m.store, m.pg, m.secrets, m.hasher = s.store, s.pg, s.secrets, s.hasher
+	return nil
+}
+
+// startVerifier builds the verifier, whose resolver reads the store directly: it and the
+// service are built from the store, not from each other. With PostgreSQL it also starts
+// hearing other nodes' changes, and waits until it does.
+func (m *Main) startVerifier(ctx context.Context) error {
+	m.verifier = verify.New(m.store, m.hasher, verify.Config{
 		Limiter:            m.limits.limiter,
+		Resolver:           keyward.NewResolver(m.store),
+		Tokens:             m.tokens,
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
 		LastUsedResolution: m.Config.LastUsedResolution,
 		Now:                m.Now,
 		Logger:             m.log,
 	})
-	// With one SQLite file there is one node, whose cache hears of its own changes. With
-	// PostgreSQL every node must hear of every node's: changes go out as notices too, and
-	// this node listens for the others'.
+	if m.pg == nil {
+		return nil
+	}
+	return m.listen(ctx)
+}
+
+// startService builds the service. With one SQLite file there is one node, whose cache hears
+// of its own changes. With PostgreSQL every node must hear of every node's: changes go out as
+// notices too.
+func (m *Main) startService(context.Context) error {
 	var events interface {
 		keyward.KeyEvents
 		keyward.IdentityEvents
 	} = m.verifier
-	if pg != nil {
-		events = postgres.NewNotifier(pg, m.verifier, m.log)
-		if err := m.listen(ctx); err != nil {
-			return err
-		}
+	if m.pg != nil {
+		events = postgres.NewNotifier(m.pg, m.verifier, m.log)
 	}
-	m.service = keyward.NewService(m.store, hasher, keyward.WithClock(m.Now),
-		keyward.WithKeyEvents(events), keyward.WithIdentityEvents(events))
-	m.verifier.SetResolver(m.service)
+	m.service = keyward.NewService(m.store, m.hasher, keyward.WithClock(m.Now), keyward.WithLogger(m.log),
+		keyward.WithKeyEvents(events), keyward.WithIdentityEvents(events), keyward.WithCheckpoint(checkpoint()))
+	return nil
+}
 
-	// The listener comes first: the issuer of access tokens defaults to its address.
-	if m.listener, err = net.Listen("tcp", m.Config.Addr); err != nil {
-		return err
-	}
+func (m *Main) openListener(context.Context) error {
+	var err error
+	m.listener, err = net.Listen("tcp", m.Config.Addr)
+	return err
+}
+
+// startTokens loads the OAuth signing keys and the token deny-list.
+func (m *Main) startTokens(ctx context.Context) error {
 	issuer := m.Config.PublicURL
 	if issuer == "" {
 		issuer = m.URL()
 	}
+	var err error
 	if m.tokens, err = oauth.New(ctx, oauth.Config{
-		Store: m.store, Secrets: secrets, Issuer: issuer, Algorithm: m.Config.SigningAlg,
+		Store: m.store, Secrets: m.secrets, Issuer: issuer, Algorithm: m.Config.SigningAlg,
 		Lifetime: m.Config.TokenLifetime, Rotation: m.Config.SigningKeyRotation, Now: m.Now, Logger: m.log,
 	}); err != nil {
 		return fmt.Errorf("OAuth tokens: %w", err)
 	}
+	return nil
+}
 
-	// Authentication is set up before the bootstrap: a wrong OIDC issuer must stop the first
-	// start before the bootstrap admin key is made and printed, since it is printed only once.
-	auth, err := m.authenticator(ctx)
-	if err != nil {
-		return err
-	}
+// bootstrap creates the root admin key of an empty store and prints it once.
+func (m *Main) bootstrap(ctx context.Context) error {
 	secret, err := m.service.Bootstrap(ctx)
 	if err != nil {
 		return fmt.Errorf("bootstrapping: %w", err)
@@ -169,11 +189,49 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	if secret != "" {
 		printBootstrapKey(m.Stderr, secret)
 	}
+	return nil
+}
 
+// startJobs starts the background work: every node's, and, on the node that holds the lease,
+// the deployment's.
+func (m *Main) startJobs(ctx context.Context) error {
+	var lease jobs.Lease = jobs.Solo{}
+	if m.pg != nil {
+		lease = postgres.NewLease(m.Config.Database, jobsLeaseKey)
+	}
+	m.jobs = jobs.New(jobs.Config{Lease: lease, Logger: m.log})
+	m.jobs.Add(jobs.Task{Name: "flush-key-use", Every: verify.FlushEvery, Timeout: 10 * time.Second, Run: m.verifier.Flush})
+	m.jobs.Add(jobs.Task{Name: "sync-token-denials", Every: oauth.SyncEvery, Timeout: 10 * time.Second, Run: m.tokens.SyncDenials})
+	m.jobs.Add(jobs.Task{Name: "maintain-signing-keys", Every: oauth.KeyRefreshEvery, Run: m.tokens.MaintainKeys})
+	m.jobs.Add(jobs.Task{Name: "prune-token-denials", Every: oauth.KeyRefreshEvery, LeaderOnly: true, Run: m.tokens.PruneDenials})
+	if m.Config.UsageRetention > 0 {
+		m.jobs.Add(jobs.Task{Name: "prune-usage", Every: pruneUsageEvery, LeaderOnly: true, AtStart: true, Run: m.pruneUsage})
+	}
+	m.jobs.Start(ctx)
+	return nil
+}
+
+// jobsLeaseKey is the PostgreSQL advisory lock that the node leading the jobs holds. Any
+// fixed number would do; this one spells "kwjobs" in ASCII.
+const jobsLeaseKey = 0x6b776a6f6273
+
+// pruneUsageEvery is how often usage counts older than the retention are deleted.
+const pruneUsageEvery = time.Hour
+
+func (m *Main) pruneUsage(ctx context.Context) error {
+	n, err := m.store.PruneUsage(ctx, m.Now().Add(-m.Config.UsageRetention))
+	if err == nil && n > 0 {
+		m.log.Info("pruned usage counts", "rows", n, "older_than", m.Config.UsageRetention)
+	}
+	return err
+}
+
+// serve starts answering requests.
+func (m *Main) serve(context.Context) error {
 	server := httpapi.New(httpapi.Config{
 		Service:       m.service,
 		Verifier:      m.verifier,
-		Authenticator: auth,
+		Authenticator: m.auth,
 		Logger:        m.log,
 		Version:       version,
 		Ready:         m.ready,
@@ -195,7 +253,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 	} else {
 		go func() { m.served <- m.http.Serve(m.listener) }()
 	}
-	if m.Config.UsesPostgres() {
+	if m.pg != nil {
 		m.log.Info("keyward is listening", "url", m.URL(), "database", m.Config.RedactedDatabase(), "version", version)
 	} else {
 		m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
@@ -250,9 +308,10 @@ func (m *Main) stopListener() {
 	m.stopListening = nil
 }
 
-// authenticator accepts admin keys, API keys and, when an issuer is configured, its OIDC
-// access tokens. Discovery runs once here, so a wrong issuer stops the start.
-func (m *Main) authenticator(ctx context.Context) (*authn.Authenticator, error) {
+// startAuthenticator accepts admin keys, API keys, Keyward's access tokens and, when an
+// issuer is configured, its OIDC access tokens. Discovery runs once here, so a wrong issuer
+// stops the start.
+func (m *Main) startAuthenticator(ctx context.Context) error {
 	cfg := authn.Config{
 		Service: m.service,
 		Keys:    m.verifier,
@@ -268,12 +327,13 @@ func (m *Main) authenticator(ctx context.Context) (*authn.Authenticator, error) 
 		defer cancel()
 		v, err := authn.NewOIDCVerifier(dctx, authn.OIDCConfig{Issuer: m.Config.OIDCIssuer, Audience: m.Config.OIDCAudience, Now: m.Now})
 		if err != nil {
-			return nil, fmt.Errorf("OIDC issuer %s: %w", m.Config.OIDCIssuer, err)
+			return fmt.Errorf("OIDC issuer %s: %w", m.Config.OIDCIssuer, err)
 		}
 		cfg.OIDC = v
 		m.log.Info("OIDC sign-in enabled", "issuer", m.Config.OIDCIssuer, "audience", m.Config.OIDCAudience)
 	}
-	return authn.New(cfg), nil
+	m.auth = authn.New(cfg)
+	return nil
 }
 
 // URL is the base URL the server answers on.
@@ -284,8 +344,9 @@ func (m *Main) URL() string {
 	return "http://" + m.listener.Addr().String()
 }
 
-// Close stops accepting requests, lets those in flight finish, writes the last-used times
-// still buffered, and closes the store.
+// Close stops accepting requests, lets those in flight finish, stops the background work,
+// writes the key use still buffered, and closes the store. It undoes as much of Run as Run
+// did, so Run calls it to clean up after a failed start.
 func (m *Main) Close(ctx context.Context) error {
 	var errs []error
 	if m.http != nil {
@@ -295,6 +356,15 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := <-m.served; err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errs = append(errs, err)
 		}
+		m.http = nil
+	} else if m.listener != nil {
+		m.listener.Close()
+	}
+	if m.jobs != nil {
+		if err := m.jobs.Stop(context.WithoutCancel(ctx)); err != nil {
+			errs = append(errs, fmt.Errorf("stopping background jobs: %w", err))
+		}
+		m.jobs = nil
 	}
 	if m.verifier != nil {
 		// The flush gets its own deadline: requests that used up the shutdown timeout must
@@ -304,11 +374,9 @@ func (m *Main) Close(ctx context.Context) error {
 		if err := m.verifier.Close(flushCtx); err != nil {
 			errs = append(errs, fmt.Errorf("flushing key use: %w", err))
 		}
+		m.verifier = nil
 	}
 	m.stopListener()
-	if m.tokens != nil {
-		m.tokens.Close()
-	}
 	m.stopLimits()
 	errs = append(errs, m.closeStore())
 	return errors.Join(errs...)
@@ -319,7 +387,7 @@ func (m *Main) closeStore() error {
 		return nil
 	}
 	err := m.store.Close()
-	m.store = nil
+	m.store, m.pg = nil, nil
 	return err
 }
 
@@ -489,27 +557,9 @@ every admin key is lost: run it where the data directory is, or with the --datab
 // openServerStore opens the store a server with cfg serves, for the admin commands that work
 // on it directly, and a service over it with the server's secret.
 func openServerStore(ctx context.Context, cfg *config.Config) (keyward.Store, *keyward.Service, error) {
-	// A mistyped --data would otherwise create a new, empty store, and the command would
-	// change nothing the server serves.
-	if _, err := os.Stat(cfg.DatabasePath()); err != nil && !cfg.UsesPostgres() {
-		return nil, nil, fmt.Errorf("no Keyward database at %s: start 'keyward serve' once first, or pass the --data of the running server", cfg.DatabasePath())
-	}
-	secrets, err := cfg.LoadOrCreateSecrets()
+	s, err := openStore(ctx, cfg, false)
 	if err != nil {
 		return nil, nil, err
 	}
-	hasher, err := keyformat.NewHasher(secrets...)
-	if err != nil {
-		return nil, nil, err
-	}
-	var store keyward.Store
-	if cfg.UsesPostgres() {
-		store, err = postgres.Open(ctx, cfg.Database)
-	} else {
-		store, err = sqlite.Open(ctx, cfg.DatabasePath())
-	}
-	if err != nil {
-		return nil, nil, err
-	}
-	return store, keyward.NewService(store, hasher), nil
+	return s.store, keyward.NewService(s.store, s.hasher), nil
 }

@@ -10,18 +10,15 @@ import (
 	"github.com/keyward/keyward/internal/ratelimit"
 )
 
-// limits are the parts of a running server that hold keys to their rate limits and keep
-// their usage: the limiter (in memory, or Redis shared by every node) and the loop that
-// prunes old usage counts.
+// limits are the parts of a running server that hold keys to their rate limits: the limiter,
+// in memory, or Redis shared by every node.
 type limits struct {
 	limiter ratelimit.Limiter
 	memory  *ratelimit.Memory
 	redis   *redis.Client
-	stop    context.CancelFunc
-	done    chan struct{}
 }
 
-// startLimits builds the rate limiter the configuration asks for and starts pruning usage.
+// startLimits builds the rate limiter the configuration asks for.
 // With Redis, the first ping must answer: a node that starts with Redis misconfigured would
 // otherwise apply every tier's fail mode from its first request.
 func (m *Main) startLimits(ctx context.Context) error {
@@ -50,50 +47,15 @@ func (m *Main) startLimits(ctx context.Context) error {
 		l.memory = ratelimit.NewMemory()
 		l.limiter = l.memory
 	}
-	if m.Config.UsageRetention > 0 {
-		pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-		l.stop, l.done = cancel, make(chan struct{})
-		go m.pruneUsage(pctx, l.done)
-	}
 	return nil
 }
 
-// pruneUsageEvery is how often usage counts older than the retention are deleted. Every
-// node prunes; the deletes are idempotent.
-const pruneUsageEvery = time.Hour
-
-func (m *Main) pruneUsage(ctx context.Context, done chan struct{}) {
-	defer close(done)
-	t := time.NewTicker(pruneUsageEvery)
-	defer t.Stop()
-	for {
-		dctx, cancel := context.WithTimeout(ctx, time.Minute)
-		n, err := m.store.PruneUsage(dctx, m.Now().Add(-m.Config.UsageRetention))
-		cancel()
-		switch {
-		case err != nil && ctx.Err() == nil:
-			m.log.Warn("pruning usage counts failed", "err", err)
-		case n > 0:
-			m.log.Info("pruned usage counts", "rows", n, "older_than", m.Config.UsageRetention)
-		}
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-	}
-}
-
-// stopLimits stops pruning and releases the limiter. The verifier must be closed first: its
-// last flush may still spend credits.
+// stopLimits releases the limiter. The verifier must be closed first: its last flush may
+// still spend credits.
 func (m *Main) stopLimits() {
 	l := m.limits
 	if l == nil {
 		return
-	}
-	if l.stop != nil {
-		l.stop()
-		<-l.done
 	}
 	if l.memory != nil {
 		l.memory.Close()

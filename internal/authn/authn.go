@@ -3,11 +3,13 @@
 // Four kinds of credential are accepted:
 //
 //  1. a Keyward access token (a JWT whose iss is Keyward's own, from POST /oauth/token):
-//     verified locally, it acts as its key did when it was issued, with the token's scopes;
+//     judged by the one verdict (internal/verify), it acts as its key does now, with the
+//     permissions it was issued with that the key still holds, and the token's scopes;
 //  2. an OIDC access token (any other JWT) from the configured issuer: its subject is a user,
 //     created on first sign-in;
-//  3. a Keyward API key, as `Authorization: Bearer` or `X-API-Key`: it acts with its role's
-//     and project accesses' permissions, narrowed to its user's;
+//  3. a Keyward API key, as `Authorization: Bearer` or `X-API-Key`, judged by the same
+//     verdict: it acts with its role's and project accesses' permissions, narrowed to its
+//     user's;
 //  4. an admin key (kwadmin_…): everything in its account.
 //
 // The kinds cannot be confused (a JWT has three dot-separated parts and names its issuer, an
@@ -36,22 +38,14 @@ const APIKeyHeader = "X-API-Key"
 type Service interface {
 	AuthenticateAdmin(ctx context.Context, secret string) (keyward.Principal, error)
 	SignIn(ctx context.Context, in keyward.SignInInput) (keyward.Principal, error)
+	// AuditRefusal records that a known principal's request was refused (its key over its
+	// limit, say) before any operation ran.
+	AuditRefusal(ctx context.Context, p keyward.Principal, err error)
 }
 
-// KeyChecker verifies API keys; *verify.Verifier is one.
-type KeyChecker interface {
+// Verdicts gives the one verdict on an API key or access token; *verify.Verifier is one.
+type Verdicts interface {
 	Check(ctx context.Context, secret string, req verify.Requirements) (verify.Result, error)
-	// LimitKey holds the key a credential stands for (an access token's) to its rate limit
-	// and credits.
-	LimitKey(ctx context.Context, accountID, keyID string, cost *int64) (verify.Result, error)
-}
-
-// TokenVerifier verifies Keyward's own access tokens; *oauth.Tokens is one.
-type TokenVerifier interface {
-	// Owns reports whether a JWT is, by its issuer, one of Keyward's tokens.
-	Owns(token string) bool
-	// Verify checks the token locally and returns it with VerifyValid, or why not.
-	Verify(ctx context.Context, token string) (*keyward.AccessToken, keyward.VerifyCode)
 }
 
 // ErrNoCredential is the cause of the error Authenticate returns for a request that carries
@@ -72,12 +66,14 @@ type SignInPolicy struct {
 // Config assembles an Authenticator.
 type Config struct {
 	Service Service
-	Keys    KeyChecker
-	// OIDC verifies access tokens; nil when no issuer is configured, and then a JWT is
-	// refused.
+	// Keys judges API keys and Keyward's access tokens; nil refuses them.
+	Keys Verdicts
+	// OIDC verifies access tokens; nil when no issuer is configured, and then a JWT that
+	// is not Keyward's own is refused.
 	OIDC *OIDCVerifier
-	// Tokens verifies Keyward's own access tokens; nil when they are not accepted.
-	Tokens TokenVerifier
+	// Tokens tells Keyward's own access tokens, which go to Keys, from an OIDC provider's;
+	// nil when they are not accepted. *oauth.Tokens is one.
+	Tokens interface{ Owns(token string) bool }
 	SignIn SignInPolicy
 }
 
@@ -94,26 +90,45 @@ func New(cfg Config) *Authenticator {
 	return &Authenticator{cfg: cfg}
 }
 
-// Authenticate returns the principal of the request's credential. Errors: EUnauthenticated
-// when there is none or it is not valid; EForbidden when it is valid but its user is
-// disabled; EUnavailable when it could not be checked.
-func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (keyward.Principal, error) {
+// Authentication is who a request's credential authenticated, and, when it was an API key
+// or an access token, the verdict on it: its rate-limit decision, for the RateLimit headers
+// of the answer, whether the request is let through or refused for its limits.
+type Authentication struct {
+	Principal keyward.Principal
+	// Verdict is nil for admin keys and OIDC tokens.
+	Verdict *verify.Result
+}
+
+// Authenticate returns who the request's credential authenticates. Errors: EUnauthenticated
+// when there is none or it is not valid; ERateLimited and EUsageExceeded for a good key (or
+// token) over its rate limit or out of credits, with the verdict in the Authentication;
+// EForbidden when it is valid but its user is disabled; EUnavailable when it could not be
+// checked.
+func (a *Authenticator) Authenticate(ctx context.Context, h http.Header) (Authentication, error) {
 	token, ok := Credential(h)
 	if !ok {
 		e := keyward.Errorf(keyward.EUnauthenticated, "this route needs a credential: Authorization: Bearer, or %s", APIKeyHeader)
 		e.Cause = ErrNoCredential
-		return keyward.Principal{}, e
+		return Authentication{}, e
 	}
 	switch {
-	case LooksLikeJWT(token) && a.cfg.Tokens != nil && a.cfg.Tokens.Owns(token):
-		return a.accessToken(ctx, token)
+	case LooksLikeJWT(token) && a.ownsToken(token):
+		return a.verdict(ctx, token, "access token")
 	case LooksLikeJWT(token):
-		return a.signIn(ctx, token)
+		p, err := a.signIn(ctx, token)
+		return Authentication{Principal: p}, err
 	case strings.HasPrefix(token, keyward.AdminKeyPrefix+"_"):
-		return a.cfg.Service.AuthenticateAdmin(ctx, token)
+		p, err := a.cfg.Service.AuthenticateAdmin(ctx, token)
+		return Authentication{Principal: p}, err
 	default:
-		return a.apiKey(ctx, token)
+		return a.verdict(ctx, token, "API key")
 	}
+}
+
+// ownsToken reports whether a JWT names Keyward as its issuer: its payload is read, not
+// verified; verification follows in the verdict.
+func (a *Authenticator) ownsToken(token string) bool {
+	return a.cfg.Tokens != nil && a.cfg.Tokens.Owns(token)
 }
 
 func (a *Authenticator) signIn(ctx context.Context, token string) (keyward.Principal, error) {
@@ -136,69 +151,30 @@ func (a *Authenticator) signIn(ctx context.Context, token string) (keyward.Princ
 	return a.cfg.Service.SignIn(ctx, in)
 }
 
-// accessToken authenticates one of Keyward's own access tokens, without a store read.
-func (a *Authenticator) accessToken(ctx context.Context, token string) (keyward.Principal, error) {
-	tok, code := a.cfg.Tokens.Verify(ctx, token)
-	if code != keyward.VerifyValid {
-		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the access token is not valid (%s)", code)
-	}
-	if a.cfg.Keys != nil {
-		res, err := a.cfg.Keys.LimitKey(ctx, tok.AccountID, tok.ClientID, nil)
-		if err != nil {
-			return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the access token could not be checked; retry", Cause: err}
-		}
-		if err := limitError(res); err != nil {
-			return keyward.Principal{}, err
-		}
-	}
-	return keyward.TokenPrincipal(tok), nil
-}
-
-func (a *Authenticator) apiKey(ctx context.Context, token string) (keyward.Principal, error) {
+// verdict authenticates an API key or one of Keyward's access tokens through the one verdict
+// on credentials. A good credential over its limits is refused with the verdict kept, and the
+// refusal is audited when the request would have changed something.
+func (a *Authenticator) verdict(ctx context.Context, token, kind string) (Authentication, error) {
 	if a.cfg.Keys == nil {
-		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the credential is missing, malformed, unknown or revoked")
+		return Authentication{}, keyward.Errorf(keyward.EUnauthenticated, "the credential is missing, malformed, unknown or revoked")
 	}
 	res, err := a.cfg.Keys.Check(ctx, token, verify.Requirements{})
 	if err != nil {
-		return keyward.Principal{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the API key could not be checked; retry", Cause: err}
+		return Authentication{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the " + kind + " could not be checked; retry", Cause: err}
 	}
-	if err := limitError(res); err != nil {
-		return keyward.Principal{}, err
-	}
-	switch {
-	case !res.Valid:
-		return keyward.Principal{}, keyward.Errorf(keyward.EUnauthenticated, "the API key is not valid (%s)", res.Code)
-	}
-	return keyward.KeyPrincipal(res.Key, res.Identity), nil
-}
-
-// limitError is the refusal of a key that is over its rate limit or out of credits, or nil.
-func limitError(res verify.Result) error {
-	code := keyward.ERateLimited
 	switch res.Code {
-	case keyward.VerifyRateLimited:
-	case keyward.VerifyUsageExceeded:
-		code = keyward.EUsageExceeded
-	default:
-		return nil
+	case keyward.VerifyValid:
+		return Authentication{Principal: res.Principal(), Verdict: &res}, nil
+	case keyward.VerifyRateLimited, keyward.VerifyUsageExceeded:
+		refusal := keyward.Errorf(keyward.ERateLimited, "the %s is over its rate limit; retry later", kind)
+		if res.Code == keyward.VerifyUsageExceeded {
+			refusal = keyward.Errorf(keyward.EUsageExceeded, "the %s's usage credits are spent", kind)
+		}
+		p := res.Principal()
+		a.cfg.Service.AuditRefusal(ctx, p, refusal)
+		return Authentication{Principal: p, Verdict: &res}, refusal
 	}
-	limited := &LimitError{Result: res}
-	return &keyward.Error{Code: code, Message: limited.Error(), Cause: limited}
-}
-
-// LimitError refuses a good key that is over its rate limit (RATE_LIMITED) or out of usage
-// credits (USAGE_EXCEEDED). The key is not wrong, so this is no 401: the route answers 429
-// with the decision in Retry-After and the RateLimit headers. It comes as the cause of a
-// keyward.Error with code ERateLimited or EUsageExceeded.
-type LimitError struct {
-	Result verify.Result
-}
-
-func (e *LimitError) Error() string {
-	if e.Result.Code == keyward.VerifyUsageExceeded {
-		return "the API key's usage credits are spent"
-	}
-	return "the API key is over its rate limit; retry later"
+	return Authentication{}, keyward.Errorf(keyward.EUnauthenticated, "the %s is not valid (%s)", kind, res.Code)
 }
 
 // Credential returns the request's credential: an `Authorization: Bearer` token, or else

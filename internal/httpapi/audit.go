@@ -33,43 +33,6 @@ func auditEventJSON(e *keyward.AuditEvent) AuditEventJSON {
 		Outcome: e.Outcome, ErrorCode: optional(e.ErrorCode)}
 }
 
-// auditTarget is where a handler says which object its request made or changed, for the
-// audit record that the audited middleware writes once the handler is done.
-type auditTarget struct {
-	kind, id string
-}
-
-type auditTargetKey struct{}
-
-// noteTarget records the object a mutation acted on.
-func noteTarget(ctx context.Context, kind, id string) {
-	if t, ok := ctx.Value(auditTargetKey{}).(*auditTarget); ok {
-		t.kind, t.id = kind, id
-	}
-}
-
-// audited records every management mutation, successful or not, once the handler has
-// answered. Unauthenticated requests belong to no account and are not recorded.
-func (s *Server) audited(ctx huma.Context, next func(huma.Context)) {
-	p := principal(ctx.Context())
-	target := &auditTarget{}
-	next(huma.WithContext(ctx, context.WithValue(ctx.Context(), auditTargetKey{}, target)))
-	var err error
-	if status := ctx.Status(); status >= 400 {
-		err = &keyward.Error{Code: keyward.Code(codeOrInternal(status))}
-	}
-	if err := s.svc.Audit(ctx.Context(), p, ctx.Operation().OperationID, target.kind, target.id, remoteHost(ctx.RemoteAddr()), err); err != nil {
-		s.log.Error("audit: could not record", "action", ctx.Operation().OperationID, "err", err)
-	}
-}
-
-func codeOrInternal(status int) string {
-	if c, ok := codeOfStatus[status]; ok {
-		return c
-	}
-	return string(keyward.EInternal)
-}
-
 // remoteHost drops the port from a peer address.
 func remoteHost(addr string) string {
 	if host, _, err := net.SplitHostPort(addr); err == nil {

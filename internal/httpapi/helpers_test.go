@@ -119,22 +119,6 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	clk := &clock{now: time.Date(2026, 11, 23, 12, 0, 0, 0, time.UTC)}
 	logs := &syncBuffer{}
 	log := slog.New(slog.NewTextHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, FlushInterval: time.Hour, Limiter: limiter})
-	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v))
-	v.SetResolver(svc)
-	token, err := svc.Bootstrap(ctx)
-	if err != nil || token == "" {
-		t.Fatalf("Bootstrap = %q, %v", token, err)
-	}
-	acfg := authn.Config{Service: svc, Keys: v}
-	if issuer != nil {
-		// The verifier keeps real time: the issuer signs with it, and the fake clock is hours
-		// away from it.
-		acfg.OIDC, err = authn.NewOIDCVerifier(ctx, authn.OIDCConfig{Issuer: issuer.URL, Audience: oidcAudience})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
 	// The server's URL is the issuer of its access tokens, so its listener comes first.
 	ts := httptest.NewUnstartedServer(nil)
 	tcfg := oauth.Config{Store: store, Secrets: []keyformat.Secret{secret}, Issuer: "http://" + ts.Listener.Addr().String(), Now: clk.Now, Logger: log}
@@ -145,13 +129,27 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	if err != nil {
 		t.Fatal(err)
 	}
-	acfg.Tokens = tokens
+	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, Limiter: limiter,
+		Resolver: keyward.NewResolver(store), Tokens: tokens})
+	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v), keyward.WithLogger(log))
+	token, err := svc.Bootstrap(ctx)
+	if err != nil || token == "" {
+		t.Fatalf("Bootstrap = %q, %v", token, err)
+	}
+	acfg := authn.Config{Service: svc, Keys: v, Tokens: tokens}
+	if issuer != nil {
+		// The verifier keeps real time: the issuer signs with it, and the fake clock is hours
+		// away from it.
+		acfg.OIDC, err = authn.NewOIDCVerifier(ctx, authn.OIDCConfig{Issuer: issuer.URL, Audience: oidcAudience})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens})
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
-		tokens.Close()
 		if err := v.Close(ctx); err != nil {
 			t.Errorf("closing verifier: %v", err)
 		}

@@ -267,7 +267,6 @@ func (s *Server) registerAccounts() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "account", a.ID)
 		out := &createdAccountOutput{Location: "/v1/accounts/" + a.ID}
 		out.Body.AccountJSON = accountJSON(a)
 		out.Body.AdminKey = CreatedAdminKeyJSON{ID: k.ID, KeyPrefix: k.Prefix, Key: secret}
@@ -286,7 +285,6 @@ func (s *Server) registerAccounts() {
 		OperationID: "update-account", Method: http.MethodPatch, Path: "/v1/accounts/{accountID}", Summary: "Rename an account or change its key prefix", Tags: tags,
 		Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *updateAccountInput) (*accountOutput, error) {
-		noteTarget(ctx, "account", in.AccountID)
 		a, err := s.svc.UpdateAccount(ctx, principal(ctx), in.AccountID, keyward.UpdateAccountInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix})
 		if err != nil {
 			return nil, err
@@ -322,7 +320,6 @@ func (s *Server) registerUsers() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "user", u.ID)
 		return &userOutput{Location: "/v1/users/" + u.ID, Body: userJSON(u)}, nil
 	})
 	register(s, s.managed(huma.Operation{
@@ -338,7 +335,6 @@ func (s *Server) registerUsers() {
 		OperationID: "update-user", Method: http.MethodPatch, Path: "/v1/users/{userID}", Summary: "Update, disable or enable a user", Tags: tags,
 		Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *updateUserInput) (*userOutput, error) {
-		noteTarget(ctx, "user", in.UserID)
 		b := in.Body
 		upd := keyward.UpdateUserInput{Email: b.Email, Name: b.Name, RoleID: b.RoleID}
 		if b.Active != nil {
@@ -356,9 +352,7 @@ func (s *Server) registerUsers() {
 		Description: "Users are never erased, because the audit log and their keys refer to them. This disables the user, as PATCH {\"active\": false} does, and returns them.",
 		Errors:      []int{http.StatusConflict},
 	}), func(ctx context.Context, in *UserIDParam) (*userOutput, error) {
-		noteTarget(ctx, "user", in.UserID)
-		disabled := true
-		u, err := s.svc.UpdateUser(ctx, principal(ctx), in.UserID, keyward.UpdateUserInput{Disabled: &disabled})
+		u, err := s.svc.DisableUser(ctx, principal(ctx), in.UserID)
 		if err != nil {
 			return nil, err
 		}
@@ -394,7 +388,6 @@ func (s *Server) registerRoles() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "role", r.ID)
 		return &roleOutput{Location: "/v1/roles/" + r.ID, Body: roleJSON(r)}, nil
 	})
 	register(s, s.managed(huma.Operation{
@@ -410,7 +403,6 @@ func (s *Server) registerRoles() {
 		OperationID: "update-role", Method: http.MethodPatch, Path: "/v1/roles/{roleID}", Summary: "Update a custom role", Tags: tags,
 		Description: "Every user, key and member holding the role changes with it, at once.", Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *updateRoleInput) (*roleOutput, error) {
-		noteTarget(ctx, "role", in.RoleID)
 		b := in.Body
 		r, err := s.svc.UpdateRole(ctx, principal(ctx), in.RoleID, keyward.UpdateRoleInput{Name: b.Name, Description: b.Description, Permissions: b.Permissions})
 		if err != nil {
@@ -422,7 +414,6 @@ func (s *Server) registerRoles() {
 		OperationID: "delete-role", Method: http.MethodDelete, Path: "/v1/roles/{roleID}", DefaultStatus: http.StatusNoContent,
 		Summary: "Delete a custom role", Tags: tags, Description: "Refused (409) while a user, key or member holds it.", Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *RoleIDParam) (*struct{}, error) {
-		noteTarget(ctx, "role", in.RoleID)
 		return nil, s.svc.DeleteRole(ctx, principal(ctx), in.RoleID)
 	})
 }
@@ -452,7 +443,6 @@ func (s *Server) registerMembers() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "member", m.ID)
 		return &memberOutput{Location: "/v1/projects/" + m.ProjectID + "/members/" + m.ID, Body: memberJSON(m)}, nil
 	})
 	register(s, s.managed(huma.Operation{
@@ -467,7 +457,6 @@ func (s *Server) registerMembers() {
 	register(s, s.managed(huma.Operation{
 		OperationID: "update-member", Method: http.MethodPatch, Path: "/v1/projects/{projectID}/members/{memberID}", Summary: "Change a member's project role", Tags: tags,
 	}), func(ctx context.Context, in *updateMemberInput) (*memberOutput, error) {
-		noteTarget(ctx, "member", in.MemberID)
 		m, err := s.svc.UpdateMember(ctx, principal(ctx), in.ProjectID, in.MemberID, in.Body.RoleID)
 		if err != nil {
 			return nil, err
@@ -478,7 +467,6 @@ func (s *Server) registerMembers() {
 		OperationID: "remove-member", Method: http.MethodDelete, Path: "/v1/projects/{projectID}/members/{memberID}", DefaultStatus: http.StatusNoContent,
 		Summary: "Remove a member from a project", Tags: tags,
 	}), func(ctx context.Context, in *memberPathInput) (*struct{}, error) {
-		noteTarget(ctx, "member", in.MemberID)
 		return nil, s.svc.RemoveMember(ctx, principal(ctx), in.ProjectID, in.MemberID)
 	})
 }

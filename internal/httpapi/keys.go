@@ -293,7 +293,6 @@ func (s *Server) registerKeys() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "api_key", k.ID)
 		return &createdKeyOutput{
 			Location: "/v1/api-keys/" + k.ID,
 			Body:     CreatedKeyJSON{KeyJSON: keyJSON(k, s.svc.Now()), Key: secret},
@@ -340,7 +339,6 @@ func (s *Server) registerKeys() {
 		Summary: "Update an API key", Description: "Absent fields are left as they are; null clears a field that may be unset.", Tags: tags,
 		Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *updateKeyInput) (*keyOutput, error) {
-		noteTarget(ctx, "api_key", in.KeyID)
 		upd, err := updateFromBody(in)
 		if err != nil {
 			return nil, err
@@ -356,7 +354,6 @@ func (s *Server) registerKeys() {
 		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{keyID}", DefaultStatus: http.StatusNoContent,
 		Summary: "Revoke an API key", Description: "The key fails verification from this moment. Revoking a revoked key succeeds and changes nothing.", Tags: tags,
 	}), func(ctx context.Context, in *KeyIDParam) (*struct{}, error) {
-		noteTarget(ctx, "api_key", in.KeyID)
 		if _, err := s.svc.RevokeKey(ctx, principal(ctx), in.KeyID); err != nil {
 			return nil, err
 		}
@@ -369,7 +366,6 @@ func (s *Server) registerKeys() {
 		Description: "Issues a new key with the old one's name, scopes, environment, metadata and rotation settings. With a grace period the old key keeps verifying until grace_expires_at; without one it stops at once. A revoked or already rotated key cannot be rotated (409).",
 		Tags:        tags, Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *rotateKeyInput) (*rotationOutput, error) {
-		noteTarget(ctx, "api_key", in.KeyID)
 		var rin keyward.RotateKeyInput
 		if in.Body != nil {
 			rin.GracePeriod = time.Duration(in.Body.GracePeriodSeconds) * time.Second

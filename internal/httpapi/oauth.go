@@ -1,14 +1,12 @@
 package httpapi
 
 import (
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"mime"
 	"net/http"
 	"net/url"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +16,6 @@ import (
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
-	"github.com/keyward/keyward/internal/verify"
 )
 
 // The OAuth 2.0 routes: the client-credentials token endpoint (RFC 6749 §4.4), introspection
@@ -27,17 +24,6 @@ import (
 
 // maxFormBody bounds an OAuth request body: a few short parameters.
 const maxFormBody = 16 << 10
-
-// Failure limits of client authentication: after this many failures in a window, a client_id
-// or a remote address is answered 429 until the window ends, without its secret being
-// checked. Keys are high-entropy, so the limit is not what makes guessing hopeless; it keeps
-// a guesser from using the endpoint as a fast oracle and from burning the node's CPU.
-const (
-	clientFailureLimit  = 10
-	addressFailureLimit = 50
-	failureWindow       = time.Minute
-	failureNames        = 10_000
-)
 
 // OAuthError is an RFC 6749 §5.2 error response.
 type OAuthError struct {
@@ -128,8 +114,10 @@ func invalidRequest(desc string) *oauthFailure {
 	return &oauthFailure{status: http.StatusBadRequest, code: "invalid_request", desc: desc}
 }
 
-// clientAuthFailed is the seed's own wording for a client that did not authenticate.
-const clientAuthFailed = "Client authentication failed"
+// clientFailure is how the token endpoints answer a client that oauth.Clients refused.
+func clientFailure(e *oauth.ClientError, basic bool) *oauthFailure {
+	return &oauthFailure{status: statusOf[e.Code], code: e.OAuthCode, desc: e.Description, basic: basic, retryAfter: e.RetryAfter}
+}
 
 // readForm parses an OAuth request body: form-encoded, each parameter at most once, and no
 // credentials in the URL.
@@ -153,12 +141,6 @@ func readForm(w http.ResponseWriter, r *http.Request) (url.Values, *oauthFailure
 	return r.PostForm, nil
 }
 
-// client is a key that authenticated as an OAuth client.
-type client struct {
-	key      *keyward.Key
-	identity *keyward.Identity
-}
-
 // hasClientCredentials reports whether a request carries client credentials (Basic, or a
 // client_secret in the body) rather than a bearer.
 func hasClientCredentials(r *http.Request, form url.Values) bool {
@@ -166,11 +148,10 @@ func hasClientCredentials(r *http.Request, form url.Values) bool {
 	return basic || form.Has("client_secret")
 }
 
-// authenticateClient checks the client credentials of a request: HTTP Basic with the
-// form-encoded id and secret (RFC 6749 §2.3.1), or client_id and client_secret in the body,
-// never both. The secret is verified as a key, through the same cache as every key, and must
-// be the key whose id is the client_id.
-func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, *oauthFailure) {
+// authenticateClient reads the client credentials of a request, HTTP Basic with the
+// form-encoded id and secret (RFC 6749 §2.3.1) or client_id and client_secret in the body,
+// never both, and has oauth.Clients judge them.
+func (s *Server) authenticateClient(r *http.Request, form url.Values) (*oauth.Client, *oauthFailure) {
 	id, secret, basic := r.BasicAuth()
 	if basic {
 		var err1, err2 error
@@ -188,53 +169,15 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 		}
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	if id == "" || secret == "" {
-		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: basic}
-	}
-	// The TCP peer: behind a proxy every client shares it, which is why the per-address
-	// limit is higher than the per-client one. A client's failures are counted per address
-	// too: counted per client_id alone, anyone who knows a key's id (it is no secret: every
-	// token carries it) could lock the key's real client out.
-	addr := remoteHost(r.RemoteAddr)
-	clientAt := id + " " + addr
-	for _, name := range []struct {
-		l *oauth.Limiter
-		n string
-	}{{s.clientFailures, clientAt}, {s.addressFailures, addr}} {
-		if wait, blocked := name.l.Blocked(name.n); blocked {
-			return nil, &oauthFailure{status: http.StatusTooManyRequests, code: "temporarily_unavailable",
-				desc: "too many failed client authentications; retry later", retryAfter: wait}
-		}
-	}
-	res, err := s.verifier.Check(r.Context(), secret, verify.Requirements{})
+	// The TCP peer: X-Forwarded-For is not trusted.
+	c, err := s.clients.Authenticate(r.Context(), id, secret, remoteHost(r.RemoteAddr))
 	if err != nil {
-		s.log.Error("oauth: key lookup failed", "err", err)
-		return nil, &oauthFailure{status: http.StatusServiceUnavailable, code: "temporarily_unavailable", desc: "the client could not be checked; retry"}
-	}
-	// The id is compared in constant time, as the secret's hash was: a mismatch must not
-	// tell how much of a guessed id was right.
-	limited := res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded
-	if res.Key == nil || subtle.ConstantTimeCompare([]byte(res.Key.ID), []byte(id)) != 1 ||
-		(!res.Valid && res.Code != keyward.VerifyDisabled && !limited) {
-		s.clientFailures.Fail(clientAt)
-		s.addressFailures.Fail(addr)
-		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: basic}
-	}
-	// The right key, over its rate limit or out of credits: no failed authentication, but
-	// no token either, until the limit allows.
-	if limited {
-		f := &oauthFailure{status: http.StatusTooManyRequests, code: "temporarily_unavailable", desc: "the client's key is over its rate limit; retry later"}
-		if res.Code == keyward.VerifyUsageExceeded {
-			f.desc = "the client's key has spent its usage credits"
-		} else if res.Limited {
-			f.retryAfter = max(res.RateLimit.RetryAfter, time.Second)
+		if err.Code == keyward.EUnavailable {
+			s.log.Error("oauth: client could not be checked", "err", err)
 		}
-		return nil, f
+		return nil, clientFailure(err, basic)
 	}
-	if !res.Valid {
-		return nil, &oauthFailure{status: http.StatusBadRequest, code: "unauthorized_client", desc: "the key's user is disabled"}
-	}
-	return &client{key: res.Key, identity: res.Identity}, nil
+	return c, nil
 }
 
 func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
@@ -247,23 +190,26 @@ func (s *Server) oauthToken(w http.ResponseWriter, r *http.Request) {
 			f = &oauthFailure{status: http.StatusBadRequest, code: "unsupported_grant_type", desc: "only the client_credentials grant is supported"}
 		}
 	}
-	var c *client
+	var c *oauth.Client
 	if f == nil {
 		c, f = s.authenticateClient(r, form)
 	}
 	var scopes []string
 	if f == nil {
-		scopes, f = grantedScopes(c.key, form.Get("scope"))
+		var e *oauth.ClientError
+		if scopes, e = oauth.GrantScopes(c.Key, form.Get("scope")); e != nil {
+			f = clientFailure(e, false)
+		}
 	}
 	if f != nil {
 		writeOAuthError(w, *f)
 		return
 	}
-	issued, err := s.tokens.Issue(r.Context(), c.key, c.identity, scopes)
+	issued, err := s.tokens.Issue(r.Context(), c.Key, c.Identity, scopes)
 	switch keyward.ErrorCode(err) {
 	case "":
 	case keyward.EUnauthenticated:
-		writeOAuthError(w, oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: clientAuthFailed, basic: isBasic(r)})
+		writeOAuthError(w, oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: oauth.ClientAuthFailed, basic: isBasic(r)})
 		return
 	default:
 		s.log.Error("oauth: issuing a token failed", "err", err)
@@ -278,30 +224,11 @@ func isBasic(r *http.Request) bool {
 	return ok
 }
 
-// grantedScopes is the scope a token gets: the key's when none is asked for, else the ones
-// asked, each of which the key must hold.
-func grantedScopes(k *keyward.Key, requested string) ([]string, *oauthFailure) {
-	asked := strings.Fields(requested)
-	if len(asked) == 0 {
-		return slices.Clone(k.Scopes), nil
-	}
-	var out []string
-	for _, sc := range asked {
-		if !slices.Contains(k.Scopes, sc) {
-			return nil, &oauthFailure{status: http.StatusBadRequest, code: "invalid_scope", desc: "the scope " + strconv.Quote(sc) + " is not among the key's scopes"}
-		}
-		if !slices.Contains(out, sc) {
-			out = append(out, sc)
-		}
-	}
-	return out, nil
-}
-
 // caller is who calls introspection or revocation: a client (a key, by its credentials) or
 // the principal of a bearer (an admin key, an API key or an access token).
 type caller struct {
 	accountID string
-	client    *client
+	client    *oauth.Client
 	principal *keyward.Principal
 }
 
@@ -311,9 +238,9 @@ func (s *Server) oauthCaller(r *http.Request, form url.Values) (*caller, *oauthF
 		if f != nil {
 			return nil, f
 		}
-		return &caller{accountID: c.key.AccountID, client: c}, nil
+		return &caller{accountID: c.Key.AccountID, client: c}, nil
 	}
-	p, err := s.authn.Authenticate(r.Context(), r.Header)
+	a, err := s.authn.Authenticate(r.Context(), r.Header)
 	if err != nil {
 		if errors.Is(err, authn.ErrNoCredential) {
 			return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: "authenticate with the client credentials of a key, or an admin key as Bearer", basic: true}
@@ -323,7 +250,7 @@ func (s *Server) oauthCaller(r *http.Request, form url.Values) (*caller, *oauthF
 		}
 		return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_token", desc: keyward.ErrorMessage(err)}
 	}
-	return &caller{accountID: p.AccountID, principal: &p}, nil
+	return &caller{accountID: a.Principal.AccountID, principal: &a.Principal}, nil
 }
 
 // tokenRequest reads an introspection or revocation request: its caller and the token it
@@ -385,7 +312,7 @@ func (s *Server) oauthRevoke(w http.ResponseWriter, r *http.Request) {
 // that may revoke its key.
 func (c *caller) may(tok *keyward.AccessToken) bool {
 	if c.client != nil {
-		return c.client.key.ID == tok.ClientID
+		return c.client.Key.ID == tok.ClientID
 	}
 	return c.principal.KeyID == tok.ClientID || c.principal.Can(keyward.PermKeysRevoke, tok.ProjectID)
 }
@@ -518,51 +445,4 @@ func (s *Server) registerOAuth() {
 			"200": {Description: "The metadata.", Content: map[string]*huma.MediaType{"application/json": {Schema: registry.Schema(reflect.TypeFor[ServerMetadata](), true, "ServerMetadata")}}},
 		},
 	})
-}
-
-// verifyAccessToken answers POST /v1/keys/verify for one of Keyward's access tokens: verified
-// locally, it stands for its key as it was when the token was issued, with the token's scopes.
-func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, req verifyRequest) {
-	tok, code := s.tokens.Verify(r.Context(), req.Key)
-	out := VerifyResponse{Code: code}
-	var limited verify.Result
-	if tok != nil {
-		if code == keyward.VerifyValid {
-			switch {
-			case !tok.HasScopes(req.RequiredScopes):
-				code = keyward.VerifyInsufficientScope
-			case !req.query.IsZero() && !req.query.Eval(tok.Permissions):
-				code = keyward.VerifyInsufficientPermissions
-			}
-		}
-		// A token is held to its key's rate limit and spends its credits, as the key would.
-		if code == keyward.VerifyValid {
-			var err error
-			if limited, err = s.verifier.LimitKey(r.Context(), tok.AccountID, tok.ClientID, req.Cost); err != nil {
-				s.log.Error("verify: rate limit or credits of a token's key failed", "err", err)
-				writeProblem(w, newProblem(http.StatusServiceUnavailable, "the token could not be checked; retry"))
-				return
-			}
-			code = limited.Code
-		}
-		out = VerifyResponse{Code: code, KeyID: &tok.ClientID, AccountID: &tok.AccountID,
-			ProjectID: optional(tok.ProjectID), EnvironmentID: optional(tok.EnvironmentID), UserID: optional(tok.UserID),
-			Permissions: tok.Permissions, Projects: []ProjectRefJSON{}, Scopes: tok.Scopes, ExpiresAt: &tok.ExpiresAt}
-		if tok.RoleSlug != "" {
-			out.Role = &RoleRefJSON{ID: tok.RoleID, Slug: tok.RoleSlug, Name: tok.RoleSlug}
-			if b := keyward.BuiltInRole(tok.RoleID); b != nil {
-				out.Role.Name = b.Name
-			}
-		}
-		if out.Permissions == nil {
-			out.Permissions = []string{}
-		}
-		if out.Scopes == nil {
-			out.Scopes = []string{}
-		}
-	}
-	out.Code, out.Valid = code, code == keyward.VerifyValid
-	limitFields(&out, limited, s.svc.Now())
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(out)
 }

@@ -145,10 +145,6 @@ func problemFor(log *slog.Logger, err error) *Problem {
 	if errors.As(err, &p) {
 		return p
 	}
-	var limited *authn.LimitError
-	if errors.As(err, &limited) {
-		return limitProblem(limited)
-	}
 	code := keyward.ErrorCode(err)
 	status, ok := statusOf[code]
 	if !ok {

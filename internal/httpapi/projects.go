@@ -91,7 +91,6 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "project", p.ID)
 		return &projectOutput{Location: "/v1/projects/" + p.ID, Body: projectJSON(p)}, nil
 	})
 
@@ -131,7 +130,6 @@ func (s *Server) registerProjects() {
 		if err != nil {
 			return nil, err
 		}
-		noteTarget(ctx, "environment", e.ID)
 		return &environmentOutput{Location: "/v1/projects/" + e.ProjectID + "/environments", Body: environmentJSON(e)}, nil
 	})
 

@@ -1,44 +1,31 @@
 package httpapi
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
 
-	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/verify"
 )
 
-// limitProblem is the 429 for a key refused by its rate limit or its usage credits, with
-// Retry-After and the RateLimit-Policy and RateLimit fields of
-// draft-ietf-httpapi-ratelimit-headers.
-func limitProblem(e *authn.LimitError) *Problem {
-	res := e.Result
-	p := newProblem(http.StatusTooManyRequests, e.Error())
-	p.headers = http.Header{}
-	if res.Code == keyward.VerifyUsageExceeded {
-		p.Code = "usage_exceeded"
+// limitHeaders are the headers of the refusal of a good key (or token) that is over its rate
+// limit or out of credits: Retry-After, and the RateLimit-Policy and RateLimit fields of
+// draft-ietf-httpapi-ratelimit-headers when it was held to its rate limit.
+func limitHeaders(v *verify.Result) http.Header {
+	h := http.Header{}
+	if v.Code == keyward.VerifyUsageExceeded {
 		// Spent credits come back at the next refill, if there is one.
-		if c := res.Key.Credits; c != nil && c.Refill != nil {
-			p.headers.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(time.Until(c.Refill.Next(time.Now()))), 1), 10))
+		if c := v.Key.Credits; c != nil && c.Refill != nil {
+			h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(time.Until(c.Refill.Next(time.Now()))), 1), 10))
 		}
 	}
-	if res.Limited {
-		setRateLimitHeaders(p.headers, res.Policy, res.RateLimit)
+	if v.Limited {
+		setRateLimitHeaders(h, v.Policy, v.RateLimit)
 	}
-	return p
-}
-
-// limitHeaders are the headers of a 429 for err, when it is a limited key's; else nil.
-func limitHeaders(err error) http.Header {
-	var limited *authn.LimitError
-	if !errors.As(err, &limited) {
-		return nil
-	}
-	return limitProblem(limited).headers
+	return h
 }
 
 // setRateLimitHeaders describes limit's policies and where d left the key in them. The rate

@@ -58,9 +58,9 @@ type Server struct {
 	log      *slog.Logger
 	ready    func(context.Context) error
 	tokens   *oauth.Tokens
-	// clientFailures and addressFailures slow down guessing of client secrets.
-	clientFailures, addressFailures *oauth.Limiter
-	metrics                         *metrics
+	// clients authenticates OAuth clients (keys) and slows down guessing their secrets.
+	clients *oauth.Clients
+	metrics *metrics
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -84,9 +84,7 @@ func New(cfg Config) *Server {
 		tokens:   cfg.Tokens,
 		mux:      http.NewServeMux(),
 		metrics:  newMetrics(cfg.Verifier),
-
-		clientFailures:  oauth.NewLimiter(clientFailureLimit, failureWindow, failureNames, nil),
-		addressFailures: oauth.NewLimiter(addressFailureLimit, failureWindow, failureNames, nil),
+		clients:  oauth.NewClients(cfg.Verifier, nil),
 	}
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
@@ -180,23 +178,41 @@ func register[I, O any](s *Server, op huma.Operation, handler func(context.Conte
 	})
 }
 
-// managed marks op as a management operation: it needs a credential, its handler finds the
-// principal with principal(ctx), and, when it changes something, it is audited.
+// managed marks op as a management operation: it needs a credential, and its handler finds
+// the principal with principal(ctx). The service audits what it changes (and what it
+// refuses to change); the route only says who asks and from where.
 func (s *Server) managed(op huma.Operation) huma.Operation {
 	op.Security = []map[string][]string{{"bearer": {}}, {"apiKey": {}}}
 	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound)
 	op.Middlewares = append(op.Middlewares, s.requireAuth)
-	if op.Method != http.MethodGet {
-		op.Middlewares = append(op.Middlewares, s.audited)
-	}
 	return op
 }
 
+// actionOf is the audit action a management operation performs: the canonical routes are
+// named as the domain names its actions; reads change nothing and are not audited.
+func actionOf(op *huma.Operation) string {
+	if op.Method == http.MethodGet {
+		return ""
+	}
+	return op.OperationID
+}
+
+// requestInfo puts what the audit log records of a request into its context: the caller's
+// address, and the action the route performs.
+func requestInfo(ctx context.Context, remoteAddr, action string) context.Context {
+	return keyward.WithRequestInfo(ctx, keyward.RequestInfo{RemoteAddr: remoteHost(remoteAddr), Action: action})
+}
+
 func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
-	p, err := s.authn.Authenticate(ctx.Context(), headerOf(ctx))
+	c := requestInfo(ctx.Context(), ctx.RemoteAddr(), actionOf(ctx.Operation()))
+	a, err := s.authn.Authenticate(c, headerOf(ctx))
 	if err != nil {
 		prob := problemFor(s.log, err)
-		for k, vs := range prob.GetHeaders() {
+		headers := prob.GetHeaders()
+		if a.Verdict != nil {
+			headers = limitHeaders(a.Verdict)
+		}
+		for k, vs := range headers {
 			for _, v := range vs {
 				ctx.AppendHeader(k, v)
 			}
@@ -208,7 +224,7 @@ func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
 		_ = json.NewEncoder(ctx.BodyWriter()).Encode(prob)
 		return
 	}
-	next(huma.WithContext(ctx, authn.NewContext(ctx.Context(), p)))
+	next(huma.WithContext(ctx, authn.NewContext(c, a.Principal)))
 }
 
 // headerOf exposes the headers authentication reads; huma.Context has no http.Header.
@@ -239,6 +255,14 @@ func (s *Server) handle(method, path string, h http.HandlerFunc, doc *huma.Opera
 	if doc != nil {
 		doc.Method, doc.Path = method, path
 		s.api.OpenAPI().AddOperation(doc)
+	}
+}
+
+// audited gives a plain handler's requests the audit log's request information: the caller's
+// address and the route's action.
+func audited(action string, h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		h(w, r.WithContext(requestInfo(r.Context(), r.RemoteAddr, action)))
 	}
 }
 
@@ -282,10 +306,10 @@ func (s *Server) registerRoutes() {
 		Authenticator: s.authn,
 		Logger:        s.log,
 		Status:        func(err error) int { return problemFor(s.log, err).Status },
-		Headers:       limitHeaders,
+		LimitHeaders:  limitHeaders,
 		WriteProblem:  func(w http.ResponseWriter, err error) { writeProblem(w, problemFor(s.log, err)) },
 	}, s.api.OpenAPI().Components.Schemas) {
-		s.handle(rt.Method, rt.Path, rt.Handler, rt.Doc)
+		s.handle(rt.Method, rt.Path, audited(rt.Action, rt.Handler), rt.Doc)
 	}
 	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
 	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})

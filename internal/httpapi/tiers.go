@@ -169,7 +169,6 @@ func (s *Server) registerTiers() {
 		OperationID: "create-rate-limit-tier", Method: http.MethodPost, Path: "/v1/rate-limit-tiers", DefaultStatus: http.StatusCreated,
 		Summary: "Create a rate-limit tier", Tags: tags, Errors: []int{http.StatusConflict},
 	}), func(ctx context.Context, in *createTierInput) (*tierOutput, error) {
-		noteTarget(ctx, "rate_limit_tier", in.Body.Name)
 		t, err := s.svc.CreateRateLimitTier(ctx, principal(ctx), in.Body.TierFields.input(in.Body.Name))
 		if err != nil {
 			return nil, err
@@ -192,7 +191,6 @@ func (s *Server) registerTiers() {
 		OperationID: "update-rate-limit-tier", Method: http.MethodPatch, Path: "/v1/rate-limit-tiers/{name}",
 		Summary: "Update a rate-limit tier", Description: "Built-in tiers may be changed too. Every key on the tier is held to the new limit within a second, on every node.", Tags: tags,
 	}), func(ctx context.Context, in *updateTierInput) (*tierOutput, error) {
-		noteTarget(ctx, "rate_limit_tier", in.Name)
 		t, err := s.svc.UpdateRateLimitTier(ctx, principal(ctx), in.Name, in.Body.input(""))
 		if err != nil {
 			return nil, err
@@ -211,7 +209,6 @@ func (s *Server) registerTiers() {
 			Tier string `json:"tier" minLength:"1" maxLength:"64"`
 		}
 	}) (*tierRequestOutput, error) {
-		noteTarget(ctx, "api_key", in.KeyID)
 		r, err := s.svc.RequestTier(ctx, principal(ctx), in.KeyID, in.Body.Tier)
 		if err != nil {
 			return nil, err
@@ -260,7 +257,6 @@ func (s *Server) registerTiers() {
 			Description: "Needs api_keys.approve_high_tier. An approval gives the key the tier at once, on every node within a second. A request is decided once (409 after).",
 			Tags:        tags, Errors: []int{http.StatusConflict},
 		}), func(ctx context.Context, in *decideTierInput) (*tierRequestOutput, error) {
-			noteTarget(ctx, "tier_request", in.RequestID)
 			var reason string
 			if in.Body != nil {
 				reason = in.Body.Reason

@@ -50,7 +50,12 @@ type RateLimitStateJSON struct {
 	Reset     int64 `json:"reset" doc:"Unix time in milliseconds when the binding policy is whole again."`
 }
 
+// verifyResponse is the wire form of a verdict: the key's fields, or, for an access token,
+// the token's (its key's as they were when it was issued, with the permissions it still has).
 func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
+	if r.Token != nil {
+		return tokenVerifyResponse(r, now)
+	}
 	out := VerifyResponse{Valid: r.Valid, Code: r.Code}
 	if k := r.Key; k != nil {
 		out.KeyID, out.AccountID = &k.ID, &k.AccountID
@@ -61,10 +66,7 @@ func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
 			out.Scopes = []string{}
 		}
 		out.Metadata = k.Metadata
-		out.ExpiresAt = k.ExpiresAt
-		if k.GraceExpiresAt != nil && (k.ExpiresAt == nil || k.GraceExpiresAt.Before(*k.ExpiresAt)) {
-			out.ExpiresAt = k.GraceExpiresAt
-		}
+		out.ExpiresAt = k.EffectiveExpiry()
 		out.Permissions, out.Projects = []string{}, []ProjectRefJSON{}
 	}
 	if id := r.Identity; id != nil {
@@ -73,6 +75,33 @@ func verifyResponse(r verify.Result, now time.Time) VerifyResponse {
 			out.Permissions = id.Permissions
 		}
 		out.Projects = projectRefs(id.Projects)
+	}
+	limitFields(&out, r, now)
+	return out
+}
+
+// tokenVerifyResponse answers for one of Keyward's access tokens: it stands for its key as
+// the token says, with the token's scopes and expiry.
+func tokenVerifyResponse(r verify.Result, now time.Time) VerifyResponse {
+	tok := r.Token
+	out := VerifyResponse{Valid: r.Valid, Code: r.Code, KeyID: &tok.ClientID, AccountID: &tok.AccountID,
+		ProjectID: optional(tok.ProjectID), EnvironmentID: optional(tok.EnvironmentID), UserID: optional(tok.UserID),
+		Permissions: []string(r.Permissions()), Projects: []ProjectRefJSON{}, Scopes: tok.Scopes, ExpiresAt: &tok.ExpiresAt}
+	if tok.RoleSlug != "" {
+		out.Role = &RoleRefJSON{ID: tok.RoleID, Slug: tok.RoleSlug, Name: tok.RoleSlug}
+		if b := keyward.BuiltInRole(tok.RoleID); b != nil {
+			out.Role.Name = b.Name
+		}
+	}
+	if r.Key == nil {
+		// Refused before its key was read (expired, revoked): what it was issued with.
+		out.Permissions = tok.Permissions
+	}
+	if out.Permissions == nil {
+		out.Permissions = []string{}
+	}
+	if out.Scopes == nil {
+		out.Scopes = []string{}
 	}
 	limitFields(&out, r, now)
 	return out
@@ -118,10 +147,6 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	req, err := decodeVerifyRequest(w, r)
 	if err != nil {
 		writeProblem(w, problemFor(s.log, err))
-		return
-	}
-	if s.tokens != nil && authn.LooksLikeJWT(req.Key) {
-		s.verifyAccessToken(w, r, req)
 		return
 	}
 	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost})

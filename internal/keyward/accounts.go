@@ -56,21 +56,34 @@ type CreateAccountInput struct {
 // new tenant's owner manages it from there. Errors: EForbidden (only the root account may),
 // EValidation, EConflict (name taken).
 func (s *Service) CreateAccount(ctx context.Context, p Principal, in CreateAccountInput) (*Account, *AdminKey, string, error) {
-	if err := authorize(p, PermAccountsCreate, ""); err != nil {
-		return nil, nil, "", err
-	}
-	if err := validateName("name", in.Name); err != nil {
-		return nil, nil, "", err
-	}
-	prefix, err := validKeyPrefix(in.KeyPrefix)
-	if err != nil {
-		return nil, nil, "", err
-	}
-	a := &Account{ID: NewID(), Name: in.Name, KeyPrefix: prefix, CreatedAt: s.Now()}
-	if err := s.store.CreateAccount(ctx, a); err != nil {
-		return nil, nil, "", err
-	}
-	k, secret, err := s.CreateAdminKey(ctx, a.Name, "owner")
+	var (
+		a      *Account
+		k      *AdminKey
+		secret string
+	)
+	err := s.mutate(ctx, p, ActionCreateAccount, TargetAccount, "", func(tx *Service, e *AuditEvent) error {
+		if err := authorize(p, PermAccountsCreate, ""); err != nil {
+			return err
+		}
+		if err := validateName("name", in.Name); err != nil {
+			return err
+		}
+		prefix, err := validKeyPrefix(in.KeyPrefix)
+		if err != nil {
+			return err
+		}
+		a = &Account{ID: NewID(), Name: in.Name, KeyPrefix: prefix, CreatedAt: tx.Now()}
+		if err := tx.store.CreateAccount(ctx, a); err != nil {
+			return err
+		}
+		e.TargetID = a.ID
+		tx.step("create-account:account-written")
+		k, secret, err = tx.newAdminKey(a.ID, "owner")
+		if err != nil {
+			return err
+		}
+		return tx.store.CreateAdminKey(ctx, k)
+	})
 	if err != nil {
 		return nil, nil, "", err
 	}
@@ -83,32 +96,40 @@ type UpdateAccountInput struct {
 	KeyPrefix *string
 }
 
-// UpdateAccount renames an account or changes the prefix of its account keys (keys already
-// issued keep theirs). The root account keeps its name, which is what makes it the root.
-// Errors: EInvalid, ENotFound, EForbidden, EValidation, EConflict.
+// UpdateAccount renames p's own account or changes the prefix of its account keys (keys
+// already issued keep theirs). The root account keeps its name, which is what makes it the
+// root; and the root, which may create and see other tenants, may not change them. Errors:
+// EInvalid, ENotFound, EForbidden, EValidation, EConflict.
 func (s *Service) UpdateAccount(ctx context.Context, p Principal, id string, in UpdateAccountInput) (*Account, error) {
-	a, err := s.Account(ctx, p, id)
+	var a *Account
+	err := s.mutate(ctx, p, ActionUpdateAccount, TargetAccount, id, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		if a, err = tx.Account(ctx, p, id); err != nil {
+			return err
+		}
+		if a.ID != p.AccountID {
+			return Errorf(EForbidden, "account %s is another tenant's: it changes only through its own owner", a.ID)
+		}
+		if err := authorize(p, PermAccountWrite, ""); err != nil {
+			return err
+		}
+		if in.Name != nil && *in.Name != a.Name {
+			if err := validateName("name", *in.Name); err != nil {
+				return err
+			}
+			if a.Name == DefaultAccountName {
+				return Errorf(EConflict, "the root account %q cannot be renamed", DefaultAccountName)
+			}
+			a.Name = *in.Name
+		}
+		if in.KeyPrefix != nil {
+			if a.KeyPrefix, err = validKeyPrefix(*in.KeyPrefix); err != nil {
+				return err
+			}
+		}
+		return tx.store.UpdateAccount(ctx, a)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := authorize(p, PermAccountWrite, ""); err != nil {
-		return nil, err
-	}
-	if in.Name != nil && *in.Name != a.Name {
-		if err := validateName("name", *in.Name); err != nil {
-			return nil, err
-		}
-		if a.Name == DefaultAccountName {
-			return nil, Errorf(EConflict, "the root account %q cannot be renamed", DefaultAccountName)
-		}
-		a.Name = *in.Name
-	}
-	if in.KeyPrefix != nil {
-		if a.KeyPrefix, err = validKeyPrefix(*in.KeyPrefix); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.store.UpdateAccount(ctx, a); err != nil {
 		return nil, err
 	}
 	return a, nil

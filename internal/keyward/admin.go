@@ -19,20 +19,29 @@ func (s *Service) Bootstrap(ctx context.Context) (string, error) {
 	if err != nil || n > 0 {
 		return "", err
 	}
-	acct := &Account{ID: NewID(), Name: DefaultAccountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: s.Now()}
-	k, secret, err := s.newAdminKey(acct.ID, "root")
-	if err != nil {
-		return "", err
-	}
-	created, err := s.store.BootstrapAdminKey(ctx, acct, k)
-	if err != nil || !created {
-		return "", err
-	}
-	return secret, nil
+	var secret string
+	system := Principal{Kind: KindSystem, ID: "keyward"}
+	err = s.mutate(ctx, system, ActionBootstrap, TargetAdminKey, "", func(tx *Service, e *AuditEvent) error {
+		acct := &Account{ID: NewID(), Name: DefaultAccountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: tx.Now()}
+		k, sec, err := tx.newAdminKey(acct.ID, "root")
+		if err != nil {
+			return err
+		}
+		created, err := tx.store.BootstrapAdminKey(ctx, acct, k)
+		if err != nil || !created {
+			secret, e.AccountID = "", "" // another node bootstrapped: nothing to record
+			return err
+		}
+		secret, e.AccountID, e.TargetID = sec, k.AccountID, k.ID
+		return nil
+	})
+	return secret, err
 }
 
 // CreateAdminKey creates an admin key in the named account, creating the account if it does
-// not exist yet, and returns the key with its secret. Errors: EValidation.
+// not exist yet, and returns the key with its secret. It is an operator's command on the
+// store (keyward admin create-key), recorded in the account's audit log as the operator's.
+// Errors: EValidation.
 func (s *Service) CreateAdminKey(ctx context.Context, accountName, name string) (*AdminKey, string, error) {
 	if err := validateName("account name", accountName); err != nil {
 		return nil, "", err
@@ -40,22 +49,37 @@ func (s *Service) CreateAdminKey(ctx context.Context, accountName, name string) 
 	if err := validateName("name", name); err != nil {
 		return nil, "", err
 	}
-	acct, err := s.store.AccountByName(ctx, accountName)
-	if ErrorCode(err) == ENotFound {
-		acct = &Account{ID: NewID(), Name: accountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: s.Now()}
-		err = s.store.CreateAccount(ctx, acct)
-		if ErrorCode(err) == EConflict { // created concurrently by another process
-			acct, err = s.store.AccountByName(ctx, accountName)
+	k, secret, err := s.createAdminKey(ctx, accountName, name)
+	if ErrorCode(err) == EConflict {
+		// Another process created the account meanwhile: the second run finds it.
+		k, secret, err = s.createAdminKey(ctx, accountName, name)
+	}
+	return k, secret, err
+}
+
+func (s *Service) createAdminKey(ctx context.Context, accountName, name string) (*AdminKey, string, error) {
+	var (
+		k      *AdminKey
+		secret string
+	)
+	operator := Principal{Kind: KindOperator, ID: OperatorID}
+	err := s.mutate(ctx, operator, ActionCreateAdminKey, TargetAdminKey, "", func(tx *Service, e *AuditEvent) error {
+		acct, err := tx.store.AccountByName(ctx, accountName)
+		if ErrorCode(err) == ENotFound {
+			acct = &Account{ID: NewID(), Name: accountName, KeyPrefix: keyformat.DefaultPrefix, CreatedAt: tx.Now()}
+			err = tx.store.CreateAccount(ctx, acct)
 		}
-	}
+		if err != nil {
+			return err
+		}
+		e.AccountID = acct.ID
+		if k, secret, err = tx.newAdminKey(acct.ID, name); err != nil {
+			return err
+		}
+		e.TargetID = k.ID
+		return tx.store.CreateAdminKey(ctx, k)
+	})
 	if err != nil {
-		return nil, "", err
-	}
-	k, secret, err := s.newAdminKey(acct.ID, name)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := s.store.CreateAdminKey(ctx, k); err != nil {
 		return nil, "", err
 	}
 	return k, secret, nil
@@ -85,12 +109,26 @@ func (s *Service) newAdminKey(accountID, name string) (*AdminKey, string, error)
 func (s *Service) AdminKeys(ctx context.Context) ([]*AdminKey, error) { return s.store.AdminKeys(ctx) }
 
 // RevokeAdminKey revokes an admin key: it stops authenticating at once, on every node, since
-// admin keys are not cached. Errors: EInvalid, ENotFound, EConflict (revoked already).
+// admin keys are not cached. It is an operator's command on the store, recorded in the key's
+// account's audit log. Errors: EInvalid, ENotFound, EConflict (revoked already).
 func (s *Service) RevokeAdminKey(ctx context.Context, id string) (*AdminKey, error) {
 	if !ValidID(id) {
 		return nil, Errorf(EInvalid, "admin key id %q is not a valid id", id)
 	}
-	return s.store.RevokeAdminKey(ctx, id, s.Now())
+	var k *AdminKey
+	operator := Principal{Kind: KindOperator, ID: OperatorID}
+	err := s.mutate(ctx, operator, ActionRevokeAdminKey, TargetAdminKey, id, func(tx *Service, e *AuditEvent) error {
+		var err error
+		if k, err = tx.store.RevokeAdminKey(ctx, id, tx.Now()); err != nil {
+			return err
+		}
+		e.AccountID = k.AccountID
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return k, nil
 }
 
 // AuthenticateAdmin returns the principal of an admin key secret. Any failure is

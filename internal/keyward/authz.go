@@ -33,11 +33,47 @@ func authorizeKey(p Principal, perm string, k *Key) error {
 	return forbidden(perm)
 }
 
-// noEscalation refuses to let p hand out permissions it does not hold itself, through a key,
-// a role, a user's role or a membership.
+// noEscalation refuses to let p hand out permissions it does not hold itself, through a
+// role, a user's role or a membership (keys go through guardKey, which resolves them).
 func noEscalation(p Principal, granted Permissions) error {
 	if missing, ok := CoveredBy(granted, p.Permissions); !ok {
 		return Errorf(EForbidden, "this would grant %s, which you do not hold", missing)
+	}
+	return nil
+}
+
+// guardKey is the no-escalation rule for keys, the one implementation that creating,
+// changing, rotating, revoking and project membership share: p may touch k only if p holds
+// everything k holds (its effective permissions, as resolved now). Without it, whoever may
+// change keys could disable, or take over through rotation, a key more powerful than
+// themselves.
+func (s *Service) guardKey(ctx context.Context, p Principal, k *Key) error {
+	id, err := s.res.ResolveIdentity(ctx, k)
+	if err != nil {
+		return err
+	}
+	if missing, ok := CoveredBy(id.Permissions, p.Permissions); !ok {
+		return Errorf(EForbidden, "key %s holds %s, which you do not, so you cannot give or change it", k.ID, missing)
+	}
+	return nil
+}
+
+// grantScopes checks that p may give a key in projectID the scopes it will have, of which
+// had are those it has already. Scopes are the protected API's own vocabulary, which
+// Keyward cannot derive from roles, so adding one to a key is a grant that only a key
+// administrator makes: whoever may do perm (api_keys.create or api_keys.update) to any key,
+// not only to their own, or who holds PermScopesGrant. A member who may manage only keys
+// that act for themselves (api_keys.own.…) gives none: their keys hold what they hold,
+// through their permissions. Keeping or removing scopes needs nothing more than changing
+// the key.
+func grantScopes(p Principal, perm, projectID string, scopes, had []string) error {
+	if p.Can(perm, projectID) || p.Can(PermScopesGrant, projectID) {
+		return nil
+	}
+	for _, sc := range scopes {
+		if !slices.Contains(had, sc) {
+			return Errorf(EForbidden, "giving a key the scope %q needs the %s (or %s) permission: keys you make for yourself act with your permissions, not scopes", sc, perm, PermScopesGrant)
+		}
 	}
 	return nil
 }
@@ -51,42 +87,19 @@ func rootPermissions(a *Account) Permissions {
 	return Permissions{"*"}
 }
 
+// OperatorPrincipal is the principal of an operator's command on the store itself (keyward
+// admin …): everything in the account, recorded in the audit log as the operator's.
+func OperatorPrincipal(a *Account) Principal {
+	return Principal{AccountID: a.ID, Kind: KindOperator, ID: OperatorID, Permissions: rootPermissions(a)}
+}
+
 // Role returns one of p's account's roles, built-in or custom, by id or slug. Errors:
 // ENotFound, EForbidden.
 func (s *Service) Role(ctx context.Context, p Principal, idOrSlug string) (*Role, error) {
 	if err := authorize(p, PermRolesRead, ""); err != nil {
 		return nil, err
 	}
-	return s.role(ctx, p.AccountID, idOrSlug)
-}
-
-// role finds a role of the account by id or slug, without an authorization check.
-func (s *Service) role(ctx context.Context, accountID, idOrSlug string) (*Role, error) {
-	if r := BuiltInRole(idOrSlug); r != nil {
-		return r, nil
-	}
-	if ValidID(idOrSlug) {
-		return s.store.Role(ctx, accountID, idOrSlug)
-	}
-	if !slugPattern.MatchString(idOrSlug) {
-		return nil, Errorf(EInvalid, "role %q is neither a role id nor a slug", idOrSlug)
-	}
-	after := ""
-	for {
-		roles, err := s.store.ListRoles(ctx, accountID, after, MaxPageSize)
-		if err != nil {
-			return nil, err
-		}
-		for _, r := range roles {
-			if r.Slug == idOrSlug {
-				return r, nil
-			}
-		}
-		if len(roles) < MaxPageSize {
-			return nil, Errorf(ENotFound, "role %q not found", idOrSlug)
-		}
-		after = roles[len(roles)-1].ID
-	}
+	return s.res.Role(ctx, p.AccountID, idOrSlug)
 }
 
 // inProject maps a role's permissions to what they grant on a project. Permissions over the
@@ -99,99 +112,6 @@ func inProject(projectID string, perms Permissions) Permissions {
 		}
 	}
 	return out
-}
-
-// grants resolves memberships to projects and roles, and the permissions they give.
-func (s *Service) grants(ctx context.Context, accountID string, accesses []ProjectAccess) ([]ProjectGrant, Permissions, error) {
-	var (
-		out   []ProjectGrant
-		perms Permissions
-	)
-	for _, a := range accesses {
-		proj, err := s.store.Project(ctx, accountID, a.ProjectID)
-		if err != nil {
-			return nil, nil, err
-		}
-		role, err := s.role(ctx, accountID, a.RoleID)
-		if err != nil {
-			return nil, nil, err
-		}
-		out = append(out, ProjectGrant{Project: proj, Role: role})
-		perms = append(perms, inProject(proj.ID, role.Permissions)...)
-	}
-	return out, perms, nil
-}
-
-// userGrants returns a user's role, project grants and permissions.
-func (s *Service) userGrants(ctx context.Context, u *User) (*Role, []ProjectGrant, Permissions, error) {
-	var (
-		role  *Role
-		perms Permissions
-	)
-	if u.RoleID != "" {
-		r, err := s.role(ctx, u.AccountID, u.RoleID)
-		if err != nil {
-			return nil, nil, nil, err
-		}
-		role, perms = r, slices.Clone(r.Permissions)
-	}
-	ms, err := s.store.ListMemberships(ctx, MembershipFilter{AccountID: u.AccountID, UserID: u.ID})
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	accesses := make([]ProjectAccess, len(ms))
-	for i, m := range ms {
-		accesses[i] = ProjectAccess{ProjectID: m.ProjectID, RoleID: m.RoleID}
-	}
-	projects, pperms, err := s.grants(ctx, u.AccountID, accesses)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	return role, projects, append(perms, pperms...), nil
-}
-
-// ResolveIdentity resolves what k stands for: its account, user, role, projects and
-// effective permissions. A key of a user holds at most what the user holds now; a key with
-// a user but neither role nor project access holds exactly what the user holds. It does not
-// check the key's own state (revoked, expired) or whether its user is disabled: verification
-// does that with the result. It reads only what the key's role, accesses and user need (a
-// key with none of them costs no read at all), because every verification cache miss runs it.
-func (s *Service) ResolveIdentity(ctx context.Context, k *Key) (*Identity, error) {
-	id := &Identity{}
-	var perms Permissions
-	if k.RoleID != "" {
-		role, err := s.role(ctx, k.AccountID, k.RoleID)
-		if err != nil {
-			return nil, err
-		}
-		id.Role = role
-		perms = slices.Clone(role.Permissions)
-	}
-	projects, pperms, err := s.grants(ctx, k.AccountID, k.ProjectAccesses)
-	if err != nil {
-		return nil, err
-	}
-	id.Projects = projects
-	perms = append(perms, pperms...)
-	if k.UserID == "" {
-		id.Permissions = perms
-		return id, nil
-	}
-	user, err := s.store.User(ctx, k.AccountID, k.UserID)
-	if err != nil {
-		return nil, err
-	}
-	id.User = user
-	userRole, userProjects, userPerms, err := s.userGrants(ctx, user)
-	if err != nil {
-		return nil, err
-	}
-	if k.RoleID == "" && len(k.ProjectAccesses) == 0 {
-		id.Role, id.Projects, id.Permissions = userRole, userProjects, userPerms
-		return id, nil
-	}
-	id.Permissions = Intersect(perms, userPerms)
-	return id, nil
 }
 
 // KeyPrincipal returns the principal of a key that verified, from its resolved identity.
@@ -238,7 +158,7 @@ func (s *Service) Whoami(ctx context.Context, p Principal) (*Whoami, error) {
 		if err != nil {
 			return nil, err
 		}
-		id, err := s.ResolveIdentity(ctx, k)
+		id, err := s.res.ResolveIdentity(ctx, k)
 		if err != nil {
 			return nil, err
 		}
@@ -248,7 +168,7 @@ func (s *Service) Whoami(ctx context.Context, p Principal) (*Whoami, error) {
 		if err != nil {
 			return nil, err
 		}
-		role, projects, _, err := s.userGrants(ctx, u)
+		role, projects, _, err := s.res.UserGrants(ctx, u)
 		if err != nil {
 			return nil, err
 		}

@@ -54,12 +54,20 @@ type Membership struct {
 	CreatedAt time.Time
 }
 
-// Principal kinds: the kinds of credential that authenticate a management request.
+// Principal kinds: the kinds of credential that authenticate a management request, and the
+// two actors that act without one.
 const (
 	KindAdminKey = "admin_key"
 	KindAPIKey   = "api_key"
 	KindUser     = "user" // an OIDC access token
+	// KindOperator is an operator's command on the store itself (keyward admin …).
+	KindOperator = "operator"
+	// KindSystem is Keyward acting on its own (a scheduled rotation).
+	KindSystem = "system"
 )
+
+// OperatorID is the actor id of an operator's commands on the store.
+const OperatorID = "keyward-admin"
 
 // Principal is who is making a management request, as established by authentication, and
 // what they may do.
@@ -149,10 +157,10 @@ type AuditEvent struct {
 	ID        string
 	AccountID string
 	At        time.Time
-	ActorKind string // a Principal kind, or "" when the caller was not authenticated
+	ActorKind string // a Principal kind
 	ActorID   string
-	// Action names the operation: the route's OpenAPI operation id ("create-api-key",
-	// "update-role", "seed000-replace-api-key").
+	// Action names the operation, one of Actions ("create-api-key", "update-role"), whichever
+	// route or command asked for it.
 	Action     string
 	TargetType string
 	TargetID   string

@@ -80,6 +80,15 @@ func (k *Key) Status(now time.Time) Status {
 	return StatusActive
 }
 
+// EffectiveExpiry is when the key stops verifying by itself: its own expiry, or the end of
+// its rotation grace if that comes first; nil when neither is set.
+func (k *Key) EffectiveExpiry() *time.Time {
+	if k.GraceExpiresAt != nil && (k.ExpiresAt == nil || k.GraceExpiresAt.Before(*k.ExpiresAt)) {
+		return k.GraceExpiresAt
+	}
+	return k.ExpiresAt
+}
+
 // VerifyCode is the outcome of verifying a key.
 type VerifyCode string
 

@@ -13,9 +13,26 @@ type AddMemberInput struct {
 }
 
 // AddMember makes a user or key of p's account a member of one of its projects with a role.
-// The role, held in the project, may not grant p more than p holds there. Errors: EInvalid,
-// EValidation, ENotFound, EForbidden, EConflict (already a member).
+// The role, held in the project, may not grant p more than p holds there, and a key member
+// may not hold more than p does (see guardKey). Errors: EInvalid, EValidation, ENotFound,
+// EForbidden, EConflict (already a member).
 func (s *Service) AddMember(ctx context.Context, p Principal, projectID string, in AddMemberInput) (*Membership, error) {
+	var m *Membership
+	err := s.mutate(ctx, p, ActionAddMember, TargetMember, "", func(tx *Service, e *AuditEvent) error {
+		var err error
+		m, err = tx.addMember(ctx, p, projectID, in)
+		if err == nil {
+			e.TargetID = m.ID
+		}
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+func (s *Service) addMember(ctx context.Context, p Principal, projectID string, in AddMemberInput) (*Membership, error) {
 	proj, err := s.project(ctx, p.AccountID, projectID)
 	if err != nil {
 		return nil, err
@@ -40,6 +57,9 @@ func (s *Service) AddMember(ctx context.Context, p Principal, projectID string, 
 		if k.Status(s.Now()) == StatusRevoked {
 			return nil, Errorf(EConflict, "key %s is revoked", k.ID)
 		}
+		if err := s.guardKey(ctx, p, k); err != nil {
+			return nil, err
+		}
 	} else if _, err := s.store.User(ctx, p.AccountID, in.UserID); err != nil {
 		return nil, err
 	}
@@ -57,7 +77,7 @@ func (s *Service) setMemberRole(ctx context.Context, p Principal, m *Membership,
 	if roleID == "" {
 		return Errorf(EValidation, "role_id is required")
 	}
-	r, err := s.role(ctx, p.AccountID, roleID)
+	r, err := s.res.Role(ctx, p.AccountID, roleID)
 	if err != nil {
 		return err
 	}
@@ -130,46 +150,66 @@ func (s *Service) member(ctx context.Context, p Principal, perm, projectID, id s
 // UpdateMember changes a member's project role. Errors: EInvalid, ENotFound, EForbidden,
 // EValidation.
 func (s *Service) UpdateMember(ctx context.Context, p Principal, projectID, id, roleID string) (*Membership, error) {
-	m, err := s.member(ctx, p, PermMembersWrite, projectID, id)
+	var m *Membership
+	err := s.mutate(ctx, p, ActionUpdateMember, TargetMember, id, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		if m, err = tx.member(ctx, p, PermMembersWrite, projectID, id); err != nil {
+			return err
+		}
+		if err := tx.guardMember(ctx, p, m); err != nil {
+			return err
+		}
+		if err := tx.setMemberRole(ctx, p, m, roleID); err != nil {
+			return err
+		}
+		if err := tx.store.UpdateMembership(ctx, m); err != nil {
+			return err
+		}
+		tx.memberChanged(ctx, m)
+		return nil
+	})
 	if err != nil {
 		return nil, err
 	}
-	if err := s.guardMember(ctx, p, m); err != nil {
-		return nil, err
-	}
-	if err := s.setMemberRole(ctx, p, m, roleID); err != nil {
-		return nil, err
-	}
-	if err := s.store.UpdateMembership(ctx, m); err != nil {
-		return nil, err
-	}
-	s.memberChanged(ctx, m)
 	return m, nil
 }
 
 // RemoveMember ends a membership. Errors: EInvalid, ENotFound, EForbidden.
 func (s *Service) RemoveMember(ctx context.Context, p Principal, projectID, id string) error {
-	m, err := s.member(ctx, p, PermMembersWrite, projectID, id)
-	if err != nil {
-		return err
-	}
-	if err := s.guardMember(ctx, p, m); err != nil {
-		return err
-	}
-	if err := s.store.DeleteMembership(ctx, p.AccountID, m.ID); err != nil {
-		return err
-	}
-	s.memberChanged(ctx, m)
-	return nil
+	return s.mutate(ctx, p, ActionRemoveMember, TargetMember, id, func(tx *Service, _ *AuditEvent) error {
+		m, err := tx.member(ctx, p, PermMembersWrite, projectID, id)
+		if err != nil {
+			return err
+		}
+		if err := tx.guardMember(ctx, p, m); err != nil {
+			return err
+		}
+		if err := tx.store.DeleteMembership(ctx, p.AccountID, m.ID); err != nil {
+			return err
+		}
+		tx.memberChanged(ctx, m)
+		return nil
+	})
 }
 
-// guardMember refuses to let p change a membership whose role grants more than p holds.
+// guardMember refuses to let p change a membership whose role grants more than p holds, or
+// whose key holds more than p does.
 func (s *Service) guardMember(ctx context.Context, p Principal, m *Membership) error {
-	r, err := s.role(ctx, p.AccountID, m.RoleID)
+	r, err := s.res.Role(ctx, p.AccountID, m.RoleID)
 	if err != nil {
 		return err
 	}
-	return noEscalation(p, inProject(m.ProjectID, r.Permissions))
+	if err := noEscalation(p, inProject(m.ProjectID, r.Permissions)); err != nil {
+		return err
+	}
+	if m.KeyID == "" {
+		return nil
+	}
+	k, err := s.store.Key(ctx, m.AccountID, m.KeyID)
+	if err != nil {
+		return err
+	}
+	return s.guardKey(ctx, p, k)
 }
 
 // MembershipNames returns the project and role of a membership the caller has just been
@@ -179,7 +219,7 @@ func (s *Service) MembershipNames(ctx context.Context, m *Membership) (*Project,
 	if err != nil {
 		return nil, nil, err
 	}
-	role, err := s.role(ctx, m.AccountID, m.RoleID)
+	role, err := s.res.Role(ctx, m.AccountID, m.RoleID)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -41,6 +41,9 @@ const (
 	PermKeysRotate  = "api_keys.rotate"
 	PermKeysRevoke  = "api_keys.revoke"
 	PermApproveHigh = "api_keys.approve_high_tier"
+	// PermScopesGrant lets a principal who manages only their own keys give them scopes (see
+	// grantScopes); api_keys.create and api_keys.update imply it.
+	PermScopesGrant = "api_keys.scopes.grant"
 
 	PermMembersRead  = "members.read"
 	PermMembersWrite = "members.write"

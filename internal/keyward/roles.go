@@ -19,30 +19,35 @@ type RoleInput struct {
 // CreateRole adds a custom role to p's account. It may not hold a permission p lacks.
 // Errors: EForbidden, EValidation, EConflict (slug taken, or a built-in role's).
 func (s *Service) CreateRole(ctx context.Context, p Principal, in RoleInput) (*Role, error) {
-	if err := authorize(p, PermRolesWrite, ""); err != nil {
-		return nil, err
-	}
-	r := &Role{ID: NewID(), AccountID: p.AccountID, Name: in.Name, Description: in.Description, CreatedAt: s.Now()}
-	if err := validateName("name", r.Name); err != nil {
-		return nil, err
-	}
-	if len(r.Description) > MaxDescriptionLen {
-		return nil, Errorf(EValidation, "description must be at most %d bytes", MaxDescriptionLen)
-	}
-	var err error
-	if r.Slug, err = normalizeSlug(in.Slug); err != nil {
-		return nil, err
-	}
-	if BuiltInRole(r.Slug) != nil {
-		return nil, Errorf(EConflict, "%q is a built-in role's slug", r.Slug)
-	}
-	if r.Permissions, err = normalizePermissions(in.Permissions); err != nil {
-		return nil, err
-	}
-	if err := noEscalation(p, r.Permissions); err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateRole(ctx, r); err != nil {
+	var r *Role
+	err := s.mutate(ctx, p, ActionCreateRole, TargetRole, "", func(tx *Service, e *AuditEvent) error {
+		if err := authorize(p, PermRolesWrite, ""); err != nil {
+			return err
+		}
+		r = &Role{ID: NewID(), AccountID: p.AccountID, Name: in.Name, Description: in.Description, CreatedAt: tx.Now()}
+		if err := validateName("name", r.Name); err != nil {
+			return err
+		}
+		if len(r.Description) > MaxDescriptionLen {
+			return Errorf(EValidation, "description must be at most %d bytes", MaxDescriptionLen)
+		}
+		var err error
+		if r.Slug, err = normalizeSlug(in.Slug); err != nil {
+			return err
+		}
+		if BuiltInRole(r.Slug) != nil {
+			return Errorf(EConflict, "%q is a built-in role's slug", r.Slug)
+		}
+		if r.Permissions, err = normalizePermissions(in.Permissions); err != nil {
+			return err
+		}
+		if err := noEscalation(p, r.Permissions); err != nil {
+			return err
+		}
+		e.TargetID = r.ID
+		return tx.store.CreateRole(ctx, r)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return r, nil
@@ -88,6 +93,19 @@ type UpdateRoleInput struct {
 // UpdateRole changes a custom role of p's account; every key and user holding it changes
 // with it. Errors: EInvalid, ENotFound, EForbidden, EValidation, EConflict (built-in role).
 func (s *Service) UpdateRole(ctx context.Context, p Principal, id string, in UpdateRoleInput) (*Role, error) {
+	var r *Role
+	err := s.mutate(ctx, p, ActionUpdateRole, TargetRole, id, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		r, err = tx.updateRole(ctx, p, id, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Service) updateRole(ctx context.Context, p Principal, id string, in UpdateRoleInput) (*Role, error) {
 	r, err := s.customRole(ctx, p, id)
 	if err != nil {
 		return nil, err
@@ -129,19 +147,21 @@ func (s *Service) UpdateRole(ctx context.Context, p Principal, id string, in Upd
 // DeleteRole deletes a custom role no one holds. Errors: EInvalid, ENotFound, EForbidden,
 // EConflict (built-in, or still held).
 func (s *Service) DeleteRole(ctx context.Context, p Principal, id string) error {
-	r, err := s.customRole(ctx, p, id)
-	if err != nil {
-		return err
-	}
-	if err := noEscalation(p, r.Permissions); err != nil {
-		return err
-	}
-	return s.store.DeleteRole(ctx, p.AccountID, r.ID)
+	return s.mutate(ctx, p, ActionDeleteRole, TargetRole, id, func(tx *Service, _ *AuditEvent) error {
+		r, err := tx.customRole(ctx, p, id)
+		if err != nil {
+			return err
+		}
+		if err := noEscalation(p, r.Permissions); err != nil {
+			return err
+		}
+		return tx.store.DeleteRole(ctx, p.AccountID, r.ID)
+	})
 }
 
 // customRole fetches a role p may change.
 func (s *Service) customRole(ctx context.Context, p Principal, id string) (*Role, error) {
-	r, err := s.role(ctx, p.AccountID, id)
+	r, err := s.res.Role(ctx, p.AccountID, id)
 	if err != nil {
 		return nil, err
 	}

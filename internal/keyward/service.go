@@ -2,22 +2,35 @@ package keyward
 
 import (
 	"context"
-	"slices"
-	"strings"
+	"log/slog"
 	"time"
 
 	"github.com/keyward/keyward/internal/keyformat"
 )
 
-// Service carries out management requests: it validates input, applies the key lifecycle
-// rules, and writes through a Store. Callers have already authenticated the principal; the
-// service scopes every read and write to the principal's account.
+// Service carries out management requests: it validates input, applies the rules, and
+// writes through a Store. Callers have already authenticated the principal; the service
+// scopes every read and write to the principal's account.
+//
+// Every operation that changes something is one unit of work (see mutate): its writes, the
+// audit record of its success and the outbox messages it causes commit together or not at
+// all, and the caches hear of the change only once it has committed.
 type Service struct {
 	store      Store
+	res        *Resolver
 	hasher     *keyformat.Hasher
 	now        func() time.Time
 	events     KeyEvents
 	identities IdentityEvents
+	log        *slog.Logger
+	// checkpoint, when set, is called between the writes of an operation with the point's
+	// name, so that a test can stop the process there (see WithCheckpoint).
+	checkpoint func(point string)
+	refusals   *refusalThrottle // shared by the copies a unit of work makes
+
+	// pending is set on the copy of the service that runs inside a unit of work: the cache
+	// events the unit's writes call for, fired once it commits.
+	pending *pendingEvents
 }
 
 // ServiceOption configures a Service.
@@ -35,17 +48,139 @@ func WithIdentityEvents(ev IdentityEvents) ServiceOption {
 	return func(s *Service) { s.identities = ev }
 }
 
+// WithLogger sets where the service reports what it cannot return to a caller: an audit
+// record of a refusal that could not be written (default slog.Default()).
+func WithLogger(l *slog.Logger) ServiceOption { return func(s *Service) { s.log = l } }
+
+// WithCheckpoint calls fn between the writes of multi-write operations, with the name of the
+// point reached ("update-api-key:key-written"). It exists for crash tests, which stop the
+// process there and check that the store holds all of the operation or none of it.
+func WithCheckpoint(fn func(point string)) ServiceOption {
+	return func(s *Service) { s.checkpoint = fn }
+}
+
+// WithResolver shares a Resolver the caller built over the same store (the verifier's), so
+// that both resolve alike; by default the service makes its own.
+func WithResolver(r *Resolver) ServiceOption { return func(s *Service) { s.res = r } }
+
 // NewService returns a Service over store, hashing secrets with hasher.
 func NewService(store Store, hasher *keyformat.Hasher, opts ...ServiceOption) *Service {
-	s := &Service{store: store, hasher: hasher, now: time.Now}
+	s := &Service{store: store, hasher: hasher, now: time.Now, refusals: &refusalThrottle{}}
 	for _, o := range opts {
 		o(s)
+	}
+	if s.res == nil {
+		s.res = NewResolver(store)
+	}
+	if s.log == nil {
+		s.log = slog.Default()
 	}
 	return s
 }
 
 // Now is the service's clock, in UTC at the microsecond precision every store keeps.
 func (s *Service) Now() time.Time { return s.now().UTC().Truncate(time.Microsecond) }
+
+// Resolver returns the service's resolver of identities and limits.
+func (s *Service) Resolver() *Resolver { return s.res }
+
+// within returns a copy of s whose reads and writes go through tx, a unit of work, and
+// whose cache events wait for the unit to commit.
+func (s *Service) within(tx Store) *Service {
+	c := *s
+	c.store = tx
+	c.res = NewResolver(tx)
+	c.pending = &pendingEvents{}
+	return &c
+}
+
+// mutate runs fn as one audited unit of work for p. fn gets a copy of the service whose every
+// read and write goes through the unit, and the audit event, whose target it fills in once
+// it knows it. The success is recorded inside the unit, so that a change is never without
+// its record; a failure is recorded on its own after the unit rolled back, so that refused
+// attempts are kept too. Cache events fn caused fire after the commit. On PostgreSQL fn may
+// run more than once (see Store.InTx): it must keep its effects in tx.
+func (s *Service) mutate(ctx context.Context, p Principal, action, targetType, targetID string, fn func(tx *Service, e *AuditEvent) error) error {
+	if s.pending != nil {
+		// Already inside a unit (an operation that builds on another): join it.
+		e := s.auditEvent(ctx, p, action, targetType, targetID)
+		if err := fn(s, e); err != nil {
+			return err
+		}
+		return s.record(ctx, e, nil)
+	}
+	var (
+		pending *pendingEvents
+		event   *AuditEvent
+	)
+	err := s.store.InTx(ctx, func(txStore Store) error {
+		tx := s.within(txStore)
+		pending = tx.pending
+		event = s.auditEvent(ctx, p, action, targetType, targetID)
+		if err := fn(tx, event); err != nil {
+			return err
+		}
+		return tx.record(ctx, event, nil)
+	})
+	if err != nil {
+		if event == nil { // the unit never started
+			event = s.auditEvent(ctx, p, action, targetType, targetID)
+		}
+		s.recordFailure(ctx, event, err)
+		return err
+	}
+	pending.fire(ctx, s)
+	return nil
+}
+
+// step marks a point between two writes of an operation, for crash tests.
+func (s *Service) step(point string) {
+	if s.checkpoint != nil {
+		s.checkpoint(point)
+	}
+}
+
+// pendingEvents are the cache events of a unit of work, fired once it commits: a cache told
+// before could read the old row again and keep it.
+type pendingEvents struct {
+	keys     []*Key
+	accounts []string
+}
+
+func (pe *pendingEvents) fire(ctx context.Context, s *Service) {
+	for _, k := range pe.keys {
+		if s.events != nil {
+			s.events.KeyChanged(ctx, k)
+		}
+	}
+	for _, a := range pe.accounts {
+		if s.identities != nil {
+			s.identities.IdentityChanged(ctx, a)
+		}
+	}
+}
+
+// changed says that k changed in a way verification must see.
+func (s *Service) changed(ctx context.Context, k *Key) {
+	if s.pending != nil {
+		s.pending.keys = append(s.pending.keys, k)
+		return
+	}
+	if s.events != nil {
+		s.events.KeyChanged(ctx, k)
+	}
+}
+
+// identityChanged says that what keys of the account stand for may have changed.
+func (s *Service) identityChanged(ctx context.Context, accountID string) {
+	if s.pending != nil {
+		s.pending.accounts = append(s.pending.accounts, accountID)
+		return
+	}
+	if s.identities != nil {
+		s.identities.IdentityChanged(ctx, accountID)
+	}
+}
 
 // Page is a cursor position and size for list calls.
 type Page struct {
@@ -74,745 +209,6 @@ func page[T any](items []T, limit int, id func(T) string) ([]T, string) {
 	}
 	items = items[:limit]
 	return items, id(items[limit-1])
-}
-
-// CreateProjectInput is what a caller gives to create a project.
-type CreateProjectInput struct {
-	Name      string
-	KeyPrefix string // "" for keyformat.DefaultPrefix
-}
-
-// CreateProject creates a project in p's account. Errors: EForbidden, EValidation, EConflict
-// (name taken).
-func (s *Service) CreateProject(ctx context.Context, p Principal, in CreateProjectInput) (*Project, error) {
-	if err := authorize(p, PermProjectsCreate, ""); err != nil {
-		return nil, err
-	}
-	if err := validateName("name", in.Name); err != nil {
-		return nil, err
-	}
-	prefix, err := validKeyPrefix(in.KeyPrefix)
-	if err != nil {
-		return nil, err
-	}
-	proj := &Project{ID: NewID(), AccountID: p.AccountID, Name: in.Name, KeyPrefix: prefix, CreatedAt: s.Now()}
-	if err := s.store.CreateProject(ctx, proj); err != nil {
-		return nil, err
-	}
-	return proj, nil
-}
-
-// Project returns one of p's projects. Errors: EInvalid (bad id), ENotFound, EForbidden.
-func (s *Service) Project(ctx context.Context, p Principal, id string) (*Project, error) {
-	proj, err := s.project(ctx, p.AccountID, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := authorize(p, PermProjectsRead, proj.ID); err != nil {
-		return nil, err
-	}
-	return proj, nil
-}
-
-// project returns an account's project without an authorization check.
-func (s *Service) project(ctx context.Context, accountID, id string) (*Project, error) {
-	if !ValidID(id) {
-		return nil, Errorf(EInvalid, "project id %q is not a valid id", id)
-	}
-	return s.store.Project(ctx, accountID, id)
-}
-
-// ListProjects returns a page of p's projects and the cursor of the next page ("" at the end).
-// A caller who may read projects only through project roles sees those projects. Errors:
-// EForbidden when the caller may read no project.
-func (s *Service) ListProjects(ctx context.Context, p Principal, pg Page) ([]*Project, string, error) {
-	all := p.Can(PermProjectsRead, "")
-	if !all && !slices.ContainsFunc(p.Permissions, func(perm string) bool { return strings.HasPrefix(perm, "projects.") }) {
-		return nil, "", forbidden(PermProjectsRead)
-	}
-	limit := pg.limit()
-	items, err := s.store.ListProjects(ctx, p.AccountID, pg.After, limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next := page(items, limit, func(x *Project) string { return x.ID })
-	if !all {
-		items = slices.DeleteFunc(items, func(x *Project) bool { return !p.Can(PermProjectsRead, x.ID) })
-	}
-	return items, next, nil
-}
-
-// CreateEnvironment creates an environment in one of p's projects. Errors: EInvalid,
-// EForbidden, EValidation, ENotFound (project), EConflict (name taken in the project).
-func (s *Service) CreateEnvironment(ctx context.Context, p Principal, projectID, name string) (*Environment, error) {
-	proj, err := s.project(ctx, p.AccountID, projectID)
-	if err != nil {
-		return nil, err
-	}
-	if err := authorize(p, PermProjectsWrite, proj.ID); err != nil {
-		return nil, err
-	}
-	if err := validateName("name", name); err != nil {
-		return nil, err
-	}
-	env := &Environment{ID: NewID(), AccountID: p.AccountID, ProjectID: proj.ID, Name: name, CreatedAt: s.Now()}
-	if err := s.store.CreateEnvironment(ctx, env); err != nil {
-		return nil, err
-	}
-	return env, nil
-}
-
-// ListEnvironments returns a page of a project's environments. Errors: EInvalid, ENotFound,
-// EForbidden.
-func (s *Service) ListEnvironments(ctx context.Context, p Principal, projectID string, pg Page) ([]*Environment, string, error) {
-	proj, err := s.Project(ctx, p, projectID)
-	if err != nil {
-		return nil, "", err
-	}
-	limit := pg.limit()
-	items, err := s.store.ListEnvironments(ctx, p.AccountID, proj.ID, pg.After, limit+1)
-	if err != nil {
-		return nil, "", err
-	}
-	items, next := page(items, limit, func(x *Environment) string { return x.ID })
-	return items, next, nil
-}
-
-// CreateKeyInput is what a caller gives to create a key.
-type CreateKeyInput struct {
-	// ProjectID is the key's project; "" makes an account key, which belongs to no project
-	// and takes the account's key prefix.
-	ProjectID     string
-	EnvironmentID string
-	// UserID is the user the key acts for; "" for none.
-	UserID string
-	// RoleID is the key's account-level role, by id or slug; "" for none.
-	RoleID string
-	// ProjectAccesses make the key a member of projects, each with a role (id or slug).
-	ProjectAccesses []ProjectAccess
-	// RateLimitTier is the key's tier, TierStandard when "". A tier that requires approval,
-	// asked for by a caller who may not approve it, is recorded as a pending request and the
-	// key starts on the standard tier (see Key.PendingTierRequest).
-	RateLimitTier string
-	// RateLimit, when set, overrides the tier's limit for this key; it needs PermTiersWrite.
-	RateLimit *RateLimit
-	// Credits, when set, limit how many verifications the key (its lineage) may pass.
-	Credits              *Credits
-	Name                 string
-	Scopes               []string
-	ExpiresAt            *time.Time
-	Metadata             map[string]any
-	RotationIntervalDays int
-	RotationWebhookURL   string
-}
-
-// CreateKey issues a key in p's account and returns it with its secret, which is never
-// available again. The key may not hold a permission p lacks. Errors: EInvalid, EValidation,
-// EForbidden, ENotFound (project, environment, user or role).
-func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput) (*Key, string, error) {
-	now := s.Now()
-	if err := validateName("name", in.Name); err != nil {
-		return nil, "", err
-	}
-	scopes, err := normalizeScopes(in.Scopes)
-	if err != nil {
-		return nil, "", err
-	}
-	if err := validateExpiry(in.ExpiresAt, now); err != nil {
-		return nil, "", err
-	}
-	if err := validateMetadata(in.Metadata); err != nil {
-		return nil, "", err
-	}
-	if err := validateRotation(in.RotationIntervalDays, in.RotationWebhookURL); err != nil {
-		return nil, "", err
-	}
-	k := &Key{
-		ID:                   NewID(),
-		AccountID:            p.AccountID,
-		EnvironmentID:        in.EnvironmentID,
-		UserID:               in.UserID,
-		Name:                 in.Name,
-		Scopes:               scopes,
-		Metadata:             in.Metadata,
-		ExpiresAt:            utcPtr(in.ExpiresAt),
-		CreatedAt:            now,
-		RotationIntervalDays: in.RotationIntervalDays,
-		NextRotationAt:       NextRotation(now, in.RotationIntervalDays),
-		RotationWebhookURL:   in.RotationWebhookURL,
-		CreatedBy:            p.ID,
-	}
-	prefix, err := s.keyHome(ctx, p, k, in.ProjectID)
-	if err != nil {
-		return nil, "", err
-	}
-	// The key exists for no one yet, so "own" means: on the caller's own behalf.
-	if err := authorizeKey(p, PermKeysCreate, k); err != nil {
-		return nil, "", err
-	}
-	var pending *TierRequest
-	if k.RateLimitTier, pending, err = s.grantTier(ctx, p, "", in.RateLimitTier); err != nil {
-		return nil, "", err
-	}
-	if in.RateLimit != nil {
-		if err := s.overrideLimit(p, k, in.RateLimit); err != nil {
-			return nil, "", err
-		}
-	}
-	if in.Credits != nil {
-		if err := in.Credits.Validate(); err != nil {
-			return nil, "", err
-		}
-		c := *in.Credits
-		c.Version, c.RefilledAt = now.UnixMicro(), time.Time{}
-		if c.Refill != nil {
-			// The first refill comes at the next boundary, not at the first verification.
-			c.RefilledAt = c.Refill.Boundary(now)
-		}
-		k.Credits = &c
-	}
-	if err := s.setKeyIdentity(ctx, p, k, in.RoleID, in.ProjectAccesses); err != nil {
-		return nil, "", err
-	}
-	secret, err := s.assignSecret(k, prefix)
-	if err != nil {
-		return nil, "", err
-	}
-	k.LineageID = k.ID
-	if err := s.store.CreateKey(ctx, k); err != nil {
-		return nil, "", err
-	}
-	if pending != nil {
-		pending.KeyID = k.ID
-		if err := s.store.CreateTierRequest(ctx, pending); err != nil {
-			return nil, "", err
-		}
-		k.PendingTierRequest = pending
-	}
-	return k, secret, nil
-}
-
-// SeedKeys is a bulk load for benchmarks and trials: it creates a project named projectName
-// in the named account, then n keys in it, `batch` to a transaction, each made as CreateKey
-// makes one. It calls emit with each key's index and secret (in order) and returns the
-// project. It acts as the account's root, so it belongs to commands that work on the
-// database directly, never to the API.
-func (s *Service) SeedKeys(ctx context.Context, accountName, projectName string, n, batch int, emit func(i int, secret string) error) (*Project, error) {
-	if n < 0 || batch < 1 {
-		return nil, Errorf(EInvalid, "seed %d keys in batches of %d: need n >= 0 and batch >= 1", n, batch)
-	}
-	acct, err := s.store.AccountByName(ctx, accountName)
-	if err != nil {
-		return nil, err
-	}
-	root := Principal{AccountID: acct.ID, Kind: KindAdminKey, ID: "seed-keys", Permissions: rootPermissions(acct)}
-	p, err := s.CreateProject(ctx, root, CreateProjectInput{Name: projectName})
-	if err != nil {
-		return nil, err
-	}
-	keys := make([]*Key, 0, min(n, batch))
-	for i := 0; i < n; {
-		keys = keys[:0]
-		for ; i < n && len(keys) < batch; i++ {
-			k := &Key{
-				ID:            NewID(),
-				AccountID:     acct.ID,
-				ProjectID:     p.ID,
-				Name:          "seed",
-				Scopes:        []string{},
-				RateLimitTier: TierStandard,
-				CreatedAt:     s.Now(),
-				CreatedBy:     root.ID,
-			}
-			secret, err := s.assignSecret(k, p.KeyPrefix)
-			if err != nil {
-				return nil, err
-			}
-			if err := emit(i, secret); err != nil {
-				return nil, err
-			}
-			keys = append(keys, k)
-		}
-		if err := s.store.CreateKeys(ctx, keys); err != nil {
-			return nil, err
-		}
-	}
-	return p, nil
-}
-
-// keyHome places a new key in its project and environment (or in the account alone), checks
-// its user, and returns the prefix its secret takes.
-func (s *Service) keyHome(ctx context.Context, p Principal, k *Key, projectID string) (string, error) {
-	if k.UserID != "" {
-		if !ValidID(k.UserID) {
-			return "", Errorf(EInvalid, "user id %q is not a valid id", k.UserID)
-		}
-		u, err := s.store.User(ctx, p.AccountID, k.UserID)
-		if err != nil {
-			return "", err
-		}
-		if u.DisabledAt != nil {
-			return "", Errorf(EConflict, "user %s is disabled", u.ID)
-		}
-	}
-	if projectID == "" {
-		if k.EnvironmentID != "" {
-			return "", Errorf(EValidation, "an environment needs a project_id")
-		}
-		acct, err := s.store.Account(ctx, p.AccountID)
-		if err != nil {
-			return "", err
-		}
-		return acct.KeyPrefix, nil
-	}
-	proj, err := s.project(ctx, p.AccountID, projectID)
-	if err != nil {
-		return "", err
-	}
-	k.ProjectID = proj.ID
-	if k.EnvironmentID != "" {
-		if !ValidID(k.EnvironmentID) {
-			return "", Errorf(EInvalid, "environment id %q is not a valid id", k.EnvironmentID)
-		}
-		env, err := s.store.Environment(ctx, p.AccountID, k.EnvironmentID)
-		if err != nil {
-			return "", err
-		}
-		if env.ProjectID != proj.ID {
-			return "", Errorf(EValidation, "environment %s belongs to another project", env.ID)
-		}
-	}
-	return proj.KeyPrefix, nil
-}
-
-// setKeyIdentity gives k a role and project accesses, resolving roles given by slug, and
-// refuses the result if it would hold a permission p lacks.
-func (s *Service) setKeyIdentity(ctx context.Context, p Principal, k *Key, roleID string, accesses []ProjectAccess) error {
-	k.RoleID = ""
-	if roleID != "" {
-		r, err := s.role(ctx, p.AccountID, roleID)
-		if err != nil {
-			return err
-		}
-		k.RoleID = r.ID
-	}
-	if len(accesses) > MaxProjectAccesses {
-		return Errorf(EValidation, "a key may have at most %d project accesses", MaxProjectAccesses)
-	}
-	k.ProjectAccesses = nil
-	for _, a := range accesses {
-		if !ValidID(a.ProjectID) {
-			return Errorf(EInvalid, "project id %q is not a valid id", a.ProjectID)
-		}
-		if slices.ContainsFunc(k.ProjectAccesses, func(x ProjectAccess) bool { return x.ProjectID == a.ProjectID }) {
-			return Errorf(EValidation, "project %s is given twice in project_accesses", a.ProjectID)
-		}
-		r, err := s.role(ctx, p.AccountID, a.RoleID)
-		if err != nil {
-			return err
-		}
-		k.ProjectAccesses = append(k.ProjectAccesses, ProjectAccess{ProjectID: a.ProjectID, RoleID: r.ID})
-	}
-	slices.SortFunc(k.ProjectAccesses, func(a, b ProjectAccess) int { return strings.Compare(a.ProjectID, b.ProjectID) })
-	id, err := s.ResolveIdentity(ctx, k)
-	if err != nil {
-		return err
-	}
-	return noEscalation(p, id.Permissions)
-}
-
-// assignSecret generates a secret for k and sets the fields derived from it.
-func (s *Service) assignSecret(k *Key, prefix string) (string, error) {
-	gen, err := keyformat.Generate(prefix)
-	if err != nil {
-		return "", &Error{Code: EInternal, Message: "could not generate a key", Cause: err}
-	}
-	sum := s.hasher.Hash(gen.Raw)
-	k.Prefix = gen.DisplayPrefix()
-	k.Last4 = gen.Last4()
-	k.Hash = sum[:]
-	k.HashScheme = s.hasher.CurrentScheme()
-	return gen.Raw, nil
-}
-
-// Key returns one of p's keys, with its oldest pending tier request if it has one. Errors: EInvalid, ENotFound, EForbidden.
-func (s *Service) Key(ctx context.Context, p Principal, id string) (*Key, error) {
-	k, err := s.keyFor(ctx, p, PermKeysRead, id)
-	if err != nil {
-		return nil, err
-	}
-	// A tier request waiting for approval is shown with the key, so that whoever asked
-	// sees it still waits.
-	pending, err := s.store.ListTierRequests(ctx, TierRequestFilter{AccountID: k.AccountID, KeyID: k.ID, Status: TierRequestPending, Limit: 1})
-	if err != nil {
-		return nil, err
-	}
-	if len(pending) > 0 {
-		k.PendingTierRequest = pending[0]
-	}
-	return k, nil
-}
-
-// keyFor fetches one of p's keys and checks p may do perm on it.
-func (s *Service) keyFor(ctx context.Context, p Principal, perm, id string) (*Key, error) {
-	if !ValidID(id) {
-		return nil, Errorf(EInvalid, "key id %q is not a valid id", id)
-	}
-	k, err := s.store.Key(ctx, p.AccountID, id)
-	if err != nil {
-		return nil, err
-	}
-	if err := authorizeKey(p, perm, k); err != nil {
-		return nil, err
-	}
-	return k, nil
-}
-
-// ListKeysInput filters a key listing.
-type ListKeysInput struct {
-	ProjectID     string
-	EnvironmentID string
-	UserID        string
-	AccountOnly   bool // only keys that belong to no project
-	Status        Status
-	Page          Page
-}
-
-// ListKeys returns a page of p's keys. A caller who may read only their own keys gets those.
-// Errors: EInvalid (bad id or status), EForbidden.
-func (s *Service) ListKeys(ctx context.Context, p Principal, in ListKeysInput) ([]*Key, string, error) {
-	switch {
-	case p.Can(PermKeysRead, in.ProjectID):
-	case p.UserID != "" && p.Can(OwnKeys(PermKeysRead), in.ProjectID):
-		if in.UserID != "" && in.UserID != p.UserID {
-			return nil, "", forbidden(PermKeysRead)
-		}
-		in.UserID = p.UserID
-	default:
-		return nil, "", forbidden(PermKeysRead)
-	}
-	for _, id := range []string{in.ProjectID, in.EnvironmentID, in.UserID, in.Page.After} {
-		if id != "" && !ValidID(id) {
-			return nil, "", Errorf(EInvalid, "%q is not a valid id", id)
-		}
-	}
-	switch in.Status {
-	case "", StatusActive, StatusRevoked, StatusExpired:
-	default:
-		return nil, "", Errorf(EInvalid, "status must be active, revoked or expired")
-	}
-	limit := in.Page.limit()
-	items, err := s.store.ListKeys(ctx, KeyFilter{
-		AccountID:     p.AccountID,
-		ProjectID:     in.ProjectID,
-		EnvironmentID: in.EnvironmentID,
-		UserID:        in.UserID,
-		AccountOnly:   in.AccountOnly,
-		Status:        in.Status,
-		Now:           s.Now(),
-		After:         in.Page.After,
-		Limit:         limit + 1,
-	})
-	if err != nil {
-		return nil, "", err
-	}
-	items, next := page(items, limit, func(x *Key) string { return x.ID })
-	return items, next, nil
-}
-
-// UpdateKeyInput changes a key's mutable fields; a nil field is left as it is. The Clear
-// flags set a field back to unset.
-type UpdateKeyInput struct {
-	Name                    *string
-	Scopes                  *[]string
-	ExpiresAt               *time.Time
-	ClearExpiresAt          bool
-	Metadata                map[string]any
-	ClearMetadata           bool
-	RotationIntervalDays    *int // 0 clears the schedule
-	RotationWebhookURL      *string
-	ClearRotationWebhookURL bool
-	RoleID                  *string // "" clears the role
-	// RateLimitTier changes the key's tier; one that requires approval may become a pending
-	// request instead, as on CreateKey.
-	RateLimitTier *string
-	// RateLimit overrides the tier's limit; ClearRateLimit goes back to the tier's. Both
-	// need PermTiersWrite.
-	RateLimit      *RateLimit
-	ClearRateLimit bool
-	// Credits replace the key lineage's usage credits; ClearCredits makes its use
-	// uncounted.
-	Credits      *Credits
-	ClearCredits bool
-}
-
-// UpdateKey changes one of p's keys. Changing the rotation interval restarts the schedule
-// from now. Errors: EInvalid, EValidation, ENotFound, EForbidden, EConflict (the key is
-// revoked).
-func (s *Service) UpdateKey(ctx context.Context, p Principal, id string, in UpdateKeyInput) (*Key, error) {
-	k, err := s.keyFor(ctx, p, PermKeysUpdate, id)
-	if err != nil {
-		return nil, err
-	}
-	now := s.Now()
-	if k.Status(now) == StatusRevoked {
-		return nil, Errorf(EConflict, "key %s is revoked and can no longer be changed", k.ID)
-	}
-	if in.Name != nil {
-		if err := validateName("name", *in.Name); err != nil {
-			return nil, err
-		}
-		k.Name = *in.Name
-	}
-	if in.Scopes != nil {
-		scopes, err := normalizeScopes(*in.Scopes)
-		if err != nil {
-			return nil, err
-		}
-		k.Scopes = scopes
-	}
-	oldExpiry := k.ExpiresAt
-	switch {
-	case in.ClearExpiresAt:
-		k.ExpiresAt = nil
-	case in.ExpiresAt != nil:
-		if err := validateExpiry(in.ExpiresAt, now); err != nil {
-			return nil, err
-		}
-		k.ExpiresAt = utcPtr(in.ExpiresAt)
-	}
-	switch {
-	case in.ClearMetadata:
-		k.Metadata = nil
-	case in.Metadata != nil:
-		if err := validateMetadata(in.Metadata); err != nil {
-			return nil, err
-		}
-		k.Metadata = in.Metadata
-	}
-	if in.RotationIntervalDays != nil {
-		k.RotationIntervalDays = *in.RotationIntervalDays
-		k.NextRotationAt = NextRotation(now, k.RotationIntervalDays)
-	}
-	switch {
-	case in.ClearRotationWebhookURL:
-		k.RotationWebhookURL = ""
-	case in.RotationWebhookURL != nil:
-		k.RotationWebhookURL = *in.RotationWebhookURL
-	}
-	if err := validateRotation(k.RotationIntervalDays, k.RotationWebhookURL); err != nil {
-		return nil, err
-	}
-	var pending *TierRequest
-	if in.RateLimitTier != nil && *in.RateLimitTier != k.RateLimitTier {
-		if k.RateLimitTier, pending, err = s.grantTier(ctx, p, k.RateLimitTier, *in.RateLimitTier); err != nil {
-			return nil, err
-		}
-	}
-	switch {
-	case in.ClearRateLimit:
-		if err := authorize(p, PermTiersWrite, ""); err != nil {
-			return nil, err
-		}
-		k.RateLimitOverride = nil
-	case in.RateLimit != nil:
-		if err := s.overrideLimit(p, k, in.RateLimit); err != nil {
-			return nil, err
-		}
-	}
-	var credits *Credits
-	if in.Credits != nil {
-		if err := in.Credits.Validate(); err != nil {
-			return nil, err
-		}
-		c := *in.Credits
-		c.Version, c.RefilledAt = now.UnixMicro(), time.Time{}
-		if c.Refill != nil {
-			c.RefilledAt = c.Refill.Boundary(now)
-		}
-		credits = &c
-	}
-	if in.RoleID != nil {
-		if err := s.setKeyIdentity(ctx, p, k, *in.RoleID, k.ProjectAccesses); err != nil {
-			return nil, err
-		}
-	}
-	// An earlier expiry ends the key's access tokens then too: they were issued to expire
-	// with the key as it was. Written first, as RevokeKey does.
-	if k.ExpiresAt != nil && (oldExpiry == nil || k.ExpiresAt.Before(*oldExpiry)) {
-		if err := s.denyKeyTokens(ctx, k.ID, *k.ExpiresAt); err != nil {
-			return nil, err
-		}
-	}
-	if err := s.store.UpdateKey(ctx, k); err != nil {
-		return nil, err
-	}
-	if in.ClearCredits || credits != nil {
-		if err := s.store.SetCredits(ctx, k.AccountID, k.LineageID, credits); err != nil {
-			return nil, err
-		}
-		k.Credits = credits
-	}
-	if pending != nil {
-		pending.KeyID = k.ID
-		if err := s.store.CreateTierRequest(ctx, pending); err != nil {
-			return nil, err
-		}
-		k.PendingTierRequest = pending
-	}
-	s.changed(ctx, k)
-	return k, nil
-}
-
-// overrideLimit gives k a limit of its own. Only a caller who may define tiers may do that:
-// an override is a tier for one key, and could otherwise lift a key past any approval.
-func (s *Service) overrideLimit(p Principal, k *Key, l *RateLimit) error {
-	if err := authorize(p, PermTiersWrite, ""); err != nil {
-		return err
-	}
-	if err := l.Validate(); err != nil {
-		return err
-	}
-	o := *l
-	k.RateLimitOverride = &o
-	return nil
-}
-
-// RevokeKey revokes one of p's keys: it fails verification from now on. Revoking a revoked
-// key changes nothing. Errors: EInvalid, ENotFound, EForbidden.
-func (s *Service) RevokeKey(ctx context.Context, p Principal, id string) (*Key, error) {
-	if _, err := s.keyFor(ctx, p, PermKeysRevoke, id); err != nil {
-		return nil, err
-	}
-	now := s.Now()
-	// The key's access tokens end with it. The denial is written first, so that a key is
-	// never revoked with its tokens still live; should the revocation then fail, the
-	// denial refuses only tokens issued before now, and the caller retries.
-	if err := s.denyKeyTokens(ctx, id, now); err != nil {
-		return nil, err
-	}
-	k, err := s.store.RevokeKey(ctx, p.AccountID, id, now)
-	if err != nil {
-		return nil, err
-	}
-	s.changed(ctx, k)
-	return k, nil
-}
-
-// RotateKeyInput says how to rotate a key.
-type RotateKeyInput struct {
-	// GracePeriod keeps the old key verifying this long; zero ends it at once.
-	GracePeriod time.Duration
-	// ExpiresAt is the new key's expiry. When nil, a key that had an expiry gets the same
-	// lifetime again, counted from now; one that had none gets none.
-	ExpiresAt *time.Time
-}
-
-// Rotation is the outcome of a rotation: the old key as it now is, the new key and its secret.
-type Rotation struct {
-	Old    *Key
-	New    *Key
-	Secret string
-}
-
-// RotateKey replaces one of p's keys with a new one that inherits its name, scopes,
-// environment, user, role, project accesses, tier, metadata and rotation settings. p gets the
-// new secret, so p must hold everything the key holds. Errors: EInvalid, EValidation,
-// ENotFound, EForbidden, EConflict (the key is revoked or already replaced).
-func (s *Service) RotateKey(ctx context.Context, p Principal, id string, in RotateKeyInput) (*Rotation, error) {
-	if in.GracePeriod < 0 || in.GracePeriod > MaxGracePeriod {
-		return nil, Errorf(EValidation, "grace_period_seconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
-	}
-	old, err := s.keyFor(ctx, p, PermKeysRotate, id)
-	if err != nil {
-		return nil, err
-	}
-	oldID, err := s.ResolveIdentity(ctx, old)
-	if err != nil {
-		return nil, err
-	}
-	if err := noEscalation(p, oldID.Permissions); err != nil {
-		return nil, err
-	}
-	now := s.Now()
-	if old.RevokedAt != nil || old.ReplacedByKeyID != "" {
-		return nil, Errorf(EConflict, "key %s is revoked or already rotated", old.ID)
-	}
-	expiresAt := utcPtr(in.ExpiresAt)
-	if expiresAt == nil && old.ExpiresAt != nil {
-		t := now.Add(old.ExpiresAt.Sub(old.CreatedAt))
-		expiresAt = &t
-	}
-	if err := validateExpiry(expiresAt, now); err != nil {
-		return nil, err
-	}
-	var prefix string
-	if old.ProjectID != "" {
-		proj, err := s.store.Project(ctx, p.AccountID, old.ProjectID)
-		if err != nil {
-			return nil, err
-		}
-		prefix = proj.KeyPrefix
-	} else {
-		acct, err := s.store.Account(ctx, p.AccountID)
-		if err != nil {
-			return nil, err
-		}
-		prefix = acct.KeyPrefix
-	}
-	next := &Key{
-		ID:                   NewID(),
-		AccountID:            old.AccountID,
-		ProjectID:            old.ProjectID,
-		EnvironmentID:        old.EnvironmentID,
-		UserID:               old.UserID,
-		RoleID:               old.RoleID,
-		ProjectAccesses:      old.ProjectAccesses,
-		RateLimitTier:        old.RateLimitTier,
-		RateLimitOverride:    old.RateLimitOverride,
-		LineageID:            old.LineageID,
-		Credits:              old.Credits,
-		Name:                 old.Name,
-		Scopes:               old.Scopes,
-		Metadata:             old.Metadata,
-		ExpiresAt:            expiresAt,
-		CreatedAt:            now,
-		RotationIntervalDays: old.RotationIntervalDays,
-		NextRotationAt:       NextRotation(now, old.RotationIntervalDays),
-		RotationWebhookURL:   old.RotationWebhookURL,
-		CreatedBy:            p.ID,
-	}
-	secret, err := s.assignSecret(next, prefix)
-	if err != nil {
-		return nil, err
-	}
-	var graceUntil *time.Time
-	if in.GracePeriod > 0 {
-		t := now.Add(in.GracePeriod)
-		graceUntil = &t
-	}
-	// The old key's access tokens end with it: at once without a grace period, else when
-	// the grace ends (a token issued before the rotation may outlive the grace). The
-	// denial is written first, as RevokeKey does.
-	end := now
-	if graceUntil != nil {
-		end = *graceUntil
-	}
-	if err := s.denyKeyTokens(ctx, old.ID, end); err != nil {
-		return nil, err
-	}
-	updated, err := s.store.RotateKey(ctx, p.AccountID, old.ID, next, graceUntil)
-	if err != nil {
-		return nil, err
-	}
-	s.changed(ctx, updated)
-	return &Rotation{Old: updated, New: next, Secret: secret}, nil
-}
-
-func (s *Service) changed(ctx context.Context, k *Key) {
-	if s.events != nil {
-		s.events.KeyChanged(ctx, k)
-	}
 }
 
 func utcPtr(t *time.Time) *time.Time {

@@ -32,22 +32,7 @@ func (s *Service) RateLimitTier(ctx context.Context, p Principal, name string) (
 	if err := authorize(p, PermTiersRead, ""); err != nil {
 		return nil, err
 	}
-	return s.rateLimitTier(ctx, p.AccountID, name)
-}
-
-// rateLimitTier returns the account's tier: the stored one, else the built-in one of that
-// name. ENotFound if neither exists.
-func (s *Service) rateLimitTier(ctx context.Context, accountID, name string) (*RateLimitTier, error) {
-	t, err := s.store.RateLimitTier(ctx, accountID, name)
-	if ErrorCode(err) != ENotFound {
-		return t, err
-	}
-	for _, b := range BuiltinTiers(accountID, time.Time{}) {
-		if b.Name == name {
-			return b, nil
-		}
-	}
-	return nil, Errorf(ENotFound, "no rate-limit tier %q", name)
+	return s.res.RateLimitTier(ctx, p.AccountID, name)
 }
 
 // TierInput is what a caller gives to create a tier, or, with nil fields left as they are, to
@@ -63,25 +48,29 @@ type TierInput struct {
 // CreateRateLimitTier adds a tier to p's account. Errors: EForbidden, EValidation, EConflict
 // (the name is taken, also by a built-in tier).
 func (s *Service) CreateRateLimitTier(ctx context.Context, p Principal, in TierInput) (*RateLimitTier, error) {
-	if err := authorize(p, PermTiersWrite, ""); err != nil {
-		return nil, err
-	}
-	name := strings.TrimSpace(in.Name)
-	if !slugPattern.MatchString(name) {
-		return nil, Errorf(EValidation, "name must be 1 to 64 lower-case letters, digits and '-', starting with a letter")
-	}
-	if _, err := s.rateLimitTier(ctx, p.AccountID, name); err == nil {
-		return nil, Errorf(EConflict, "the account has a tier named %q", name)
-	}
-	if in.Limit == nil {
-		return nil, Errorf(EValidation, "a tier needs a rate and a burst")
-	}
-	now := s.Now()
-	t := &RateLimitTier{AccountID: p.AccountID, Name: name, FailMode: DefaultFailMode, CreatedAt: now, UpdatedAt: now}
-	if err := applyTierInput(t, in); err != nil {
-		return nil, err
-	}
-	if err := s.store.CreateRateLimitTier(ctx, t); err != nil {
+	var t *RateLimitTier
+	err := s.mutate(ctx, p, ActionCreateTier, TargetTier, in.Name, func(tx *Service, _ *AuditEvent) error {
+		if err := authorize(p, PermTiersWrite, ""); err != nil {
+			return err
+		}
+		name := strings.TrimSpace(in.Name)
+		if !slugPattern.MatchString(name) {
+			return Errorf(EValidation, "name must be 1 to 64 lower-case letters, digits and '-', starting with a letter")
+		}
+		if _, err := tx.res.RateLimitTier(ctx, p.AccountID, name); err == nil {
+			return Errorf(EConflict, "the account has a tier named %q", name)
+		}
+		if in.Limit == nil {
+			return Errorf(EValidation, "a tier needs a rate and a burst")
+		}
+		now := tx.Now()
+		t = &RateLimitTier{AccountID: p.AccountID, Name: name, FailMode: DefaultFailMode, CreatedAt: now, UpdatedAt: now}
+		if err := applyTierInput(t, in); err != nil {
+			return err
+		}
+		return tx.store.CreateRateLimitTier(ctx, t)
+	})
+	if err != nil {
 		return nil, err
 	}
 	return t, nil
@@ -91,35 +80,46 @@ func (s *Service) CreateRateLimitTier(ctx context.Context, p Principal, in TierI
 // are limited by the new numbers within a second on every node. Errors: EForbidden,
 // EValidation, ENotFound.
 func (s *Service) UpdateRateLimitTier(ctx context.Context, p Principal, name string, in TierInput) (*RateLimitTier, error) {
-	if err := authorize(p, PermTiersWrite, ""); err != nil {
-		return nil, err
+	t, err := s.updateRateLimitTier(ctx, p, name, in)
+	if ErrorCode(err) == EConflict {
+		// Another first change of the built-in tier stored it meanwhile: change that.
+		t, err = s.updateRateLimitTier(ctx, p, name, in)
 	}
-	t, err := s.rateLimitTier(ctx, p.AccountID, name)
-	if err != nil {
-		return nil, err
-	}
-	builtinUnchanged := t.CreatedAt.IsZero()
-	if err := applyTierInput(t, in); err != nil {
-		return nil, err
-	}
-	t.UpdatedAt = s.Now()
-	if builtinUnchanged {
-		// A built-in tier is stored the first time it is changed. Two first changes at once:
-		// the loser finds it stored and updates it instead.
-		t.CreatedAt = t.UpdatedAt
-		err = s.store.CreateRateLimitTier(ctx, t)
-		if ErrorCode(err) == EConflict {
-			err = s.store.UpdateRateLimitTier(ctx, t)
+	return t, err
+}
+
+func (s *Service) updateRateLimitTier(ctx context.Context, p Principal, name string, in TierInput) (*RateLimitTier, error) {
+	var t *RateLimitTier
+	err := s.mutate(ctx, p, ActionUpdateTier, TargetTier, name, func(tx *Service, _ *AuditEvent) error {
+		if err := authorize(p, PermTiersWrite, ""); err != nil {
+			return err
 		}
-	} else {
-		err = s.store.UpdateRateLimitTier(ctx, t)
-	}
+		var err error
+		if t, err = tx.res.RateLimitTier(ctx, p.AccountID, name); err != nil {
+			return err
+		}
+		builtinUnchanged := t.CreatedAt.IsZero()
+		if err := applyTierInput(t, in); err != nil {
+			return err
+		}
+		t.UpdatedAt = tx.Now()
+		if builtinUnchanged {
+			// A built-in tier is stored the first time it is changed. Of two first changes
+			// at once, one fails to store it and runs again (below), finding it stored.
+			t.CreatedAt = t.UpdatedAt
+			err = tx.store.CreateRateLimitTier(ctx, t)
+		} else {
+			err = tx.store.UpdateRateLimitTier(ctx, t)
+		}
+		if err != nil {
+			return err
+		}
+		// Verifiers cache each key's limit with the key; the tier's keys are not known here.
+		tx.identityChanged(ctx, p.AccountID)
+		return nil
+	})
 	if err != nil {
 		return nil, err
-	}
-	// Verifiers cache each key's limit with the key; the tier's keys are not known here.
-	if s.identities != nil {
-		s.identities.IdentityChanged(ctx, p.AccountID)
 	}
 	return t, nil
 }
@@ -149,31 +149,6 @@ func applyTierInput(t *RateLimitTier, in TierInput) error {
 	return nil
 }
 
-// KeyLimits are what limits a key's verifications: its rate limit (the tier's or its own
-// override) and what to do when the shared state cannot be reached.
-type KeyLimits struct {
-	Tier     string
-	Limit    RateLimit
-	FailMode FailMode
-}
-
-// ResolveLimits returns k's limits. A key whose tier no longer exists is held to the
-// standard tier: a limit is never dropped by accident.
-func (s *Service) ResolveLimits(ctx context.Context, k *Key) (KeyLimits, error) {
-	t, err := s.rateLimitTier(ctx, k.AccountID, k.RateLimitTier)
-	if ErrorCode(err) == ENotFound {
-		t, err = s.rateLimitTier(ctx, k.AccountID, TierStandard)
-	}
-	if err != nil {
-		return KeyLimits{}, err
-	}
-	out := KeyLimits{Tier: t.Name, Limit: t.Limit, FailMode: t.FailMode}
-	if k.RateLimitOverride != nil {
-		out.Limit = *k.RateLimitOverride
-	}
-	return out, nil
-}
-
 // grantTier decides what tier a key asked for gets now. A tier that needs approval is granted
 // at once only to a caller who may approve it; anyone else's ask is recorded as a pending
 // request (returned) and the key keeps current, or the standard tier when it is new.
@@ -181,7 +156,7 @@ func (s *Service) grantTier(ctx context.Context, p Principal, current, asked str
 	if asked == "" {
 		asked = TierStandard
 	}
-	t, err := s.rateLimitTier(ctx, p.AccountID, asked)
+	t, err := s.res.RateLimitTier(ctx, p.AccountID, asked)
 	if ErrorCode(err) == ENotFound {
 		return "", nil, Errorf(EValidation, "rate_limit_tier %q is not a tier of the account", asked)
 	}
@@ -205,6 +180,19 @@ func (s *Service) grantTier(ctx context.Context, p Principal, current, asked str
 // approved by the caller); otherwise the request waits for someone with PermApproveHigh.
 // Errors: EInvalid, EValidation, ENotFound, EForbidden, EConflict (the key is revoked).
 func (s *Service) RequestTier(ctx context.Context, p Principal, keyID, tier string) (*TierRequest, error) {
+	var r *TierRequest
+	err := s.mutate(ctx, p, ActionRequestTier, TargetKey, keyID, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		r, err = tx.requestTier(ctx, p, keyID, tier)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (s *Service) requestTier(ctx context.Context, p Principal, keyID, tier string) (*TierRequest, error) {
 	k, err := s.keyFor(ctx, p, PermKeysUpdate, keyID)
 	if err != nil {
 		return nil, err
@@ -229,8 +217,9 @@ func (s *Service) RequestTier(ctx context.Context, p Principal, keyID, tier stri
 	if err := s.store.CreateTierRequest(ctx, r); err != nil {
 		return nil, err
 	}
+	s.step("request-rate-limit-tier:request-written")
 	reason := "granted on request: the tier needs no approval"
-	if t, err := s.rateLimitTier(ctx, p.AccountID, granted); err == nil && t.RequiresApproval {
+	if t, err := s.res.RateLimitTier(ctx, p.AccountID, granted); err == nil && t.RequiresApproval {
 		reason = "granted on request by someone who may approve it"
 	}
 	r.Status, r.DecidedBy, r.DecidedAt, r.Reason = TierRequestApproved, p.ID, &now, reason
@@ -277,25 +266,36 @@ func (s *Service) TierRequest(ctx context.Context, p Principal, id string) (*Tie
 // the tier at once. Only a holder of PermApproveHigh decides. Errors: EInvalid, EValidation,
 // ENotFound, EForbidden, EConflict (already decided).
 func (s *Service) DecideTierRequest(ctx context.Context, p Principal, id string, approve bool, reason string) (*TierRequest, error) {
-	if err := authorize(p, PermApproveHigh, ""); err != nil {
-		return nil, err
+	action := ActionRejectTier
+	if approve {
+		action = ActionApproveTier
 	}
-	if len(reason) > MaxDescriptionLen {
-		return nil, Errorf(EValidation, "reason must be at most %d bytes", MaxDescriptionLen)
-	}
-	r, err := s.TierRequest(ctx, p, id)
+	var r *TierRequest
+	err := s.mutate(ctx, p, action, TargetTierRequest, id, func(tx *Service, _ *AuditEvent) error {
+		if err := authorize(p, PermApproveHigh, ""); err != nil {
+			return err
+		}
+		if len(reason) > MaxDescriptionLen {
+			return Errorf(EValidation, "reason must be at most %d bytes", MaxDescriptionLen)
+		}
+		var err error
+		if r, err = tx.TierRequest(ctx, p, id); err != nil {
+			return err
+		}
+		if r.Status != TierRequestPending {
+			return Errorf(EConflict, "tier request %s is already %s", r.ID, r.Status)
+		}
+		now := tx.Now()
+		r.Status, r.DecidedBy, r.DecidedAt, r.Reason = TierRequestRejected, p.ID, &now, reason
+		if approve {
+			r.Status = TierRequestApproved
+		}
+		return tx.decideTier(ctx, r)
+	})
 	if err != nil {
 		return nil, err
 	}
-	if r.Status != TierRequestPending {
-		return nil, Errorf(EConflict, "tier request %s is already %s", r.ID, r.Status)
-	}
-	now := s.Now()
-	r.Status, r.DecidedBy, r.DecidedAt, r.Reason = TierRequestRejected, p.ID, &now, reason
-	if approve {
-		r.Status = TierRequestApproved
-	}
-	return r, s.decideTier(ctx, r)
+	return r, nil
 }
 
 // decideTier writes a decision and, for an approval, drops the key from every cache so that

@@ -23,26 +23,32 @@ type CreateUserInput struct {
 // CreateUser adds a user to p's account. Errors: EForbidden, EValidation, ENotFound (role),
 // EConflict (the OIDC identity belongs to another user).
 func (s *Service) CreateUser(ctx context.Context, p Principal, in CreateUserInput) (*User, error) {
-	if err := authorize(p, PermUsersWrite, ""); err != nil {
-		return nil, err
-	}
-	u := &User{ID: NewID(), AccountID: p.AccountID, Email: strings.TrimSpace(in.Email), Name: in.Name,
-		Issuer: in.Issuer, Subject: in.Subject, CreatedAt: s.Now()}
-	if err := validateUser(u); err != nil {
-		return nil, err
-	}
-	if in.RoleID == "" {
-		in.RoleID = RoleMember
-	}
-	role, err := s.role(ctx, p.AccountID, in.RoleID)
+	var u *User
+	err := s.mutate(ctx, p, ActionCreateUser, TargetUser, "", func(tx *Service, e *AuditEvent) error {
+		if err := authorize(p, PermUsersWrite, ""); err != nil {
+			return err
+		}
+		u = &User{ID: NewID(), AccountID: p.AccountID, Email: strings.TrimSpace(in.Email), Name: in.Name,
+			Issuer: in.Issuer, Subject: in.Subject, CreatedAt: tx.Now()}
+		if err := validateUser(u); err != nil {
+			return err
+		}
+		roleID := in.RoleID
+		if roleID == "" {
+			roleID = RoleMember
+		}
+		role, err := tx.res.Role(ctx, p.AccountID, roleID)
+		if err != nil {
+			return err
+		}
+		if err := noEscalation(p, role.Permissions); err != nil {
+			return err
+		}
+		u.RoleID = role.ID
+		e.TargetID = u.ID
+		return tx.store.CreateUser(ctx, u)
+	})
 	if err != nil {
-		return nil, err
-	}
-	if err := noEscalation(p, role.Permissions); err != nil {
-		return nil, err
-	}
-	u.RoleID = role.ID
-	if err := s.store.CreateUser(ctx, u); err != nil {
 		return nil, err
 	}
 	return u, nil
@@ -115,10 +121,35 @@ type UpdateUserInput struct {
 }
 
 // UpdateUser changes a user of p's account. Disabling a user stops their sign-ins and every
-// key that acts for them; enabling them again restores both. A caller may change only users
-// who hold no more than the caller does, and may not give a role beyond their own. Errors:
-// EInvalid, ENotFound, EForbidden, EValidation.
+// key that acts for them, and the access tokens of those keys, within a second on every
+// node; enabling them again restores all of it. A caller may change only users who hold no
+// more than the caller does, and may not give a role beyond their own. Errors: EInvalid,
+// ENotFound, EForbidden, EValidation, EConflict (disabling yourself).
 func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, in UpdateUserInput) (*User, error) {
+	return s.updateUser(ctx, p, ActionUpdateUser, id, in)
+}
+
+// DisableUser disables a user of p's account, as UpdateUser with Disabled does, recorded as
+// its own action. Errors: as UpdateUser's.
+func (s *Service) DisableUser(ctx context.Context, p Principal, id string) (*User, error) {
+	disabled := true
+	return s.updateUser(ctx, p, ActionDisableUser, id, UpdateUserInput{Disabled: &disabled})
+}
+
+func (s *Service) updateUser(ctx context.Context, p Principal, action, id string, in UpdateUserInput) (*User, error) {
+	var u *User
+	err := s.mutate(ctx, p, action, TargetUser, id, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		u, err = tx.changeUser(ctx, p, id, in)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	return u, nil
+}
+
+func (s *Service) changeUser(ctx context.Context, p Principal, id string, in UpdateUserInput) (*User, error) {
 	if !ValidID(id) {
 		return nil, Errorf(EInvalid, "user id %q is not a valid id", id)
 	}
@@ -129,7 +160,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, in Upd
 	if err := authorize(p, PermUsersWrite, ""); err != nil {
 		return nil, err
 	}
-	_, _, held, err := s.userGrants(ctx, u)
+	_, _, held, err := s.res.UserGrants(ctx, u)
 	if err != nil {
 		return nil, err
 	}
@@ -146,7 +177,7 @@ func (s *Service) UpdateUser(ctx context.Context, p Principal, id string, in Upd
 		return nil, err
 	}
 	if in.RoleID != nil {
-		role, err := s.role(ctx, p.AccountID, *in.RoleID)
+		role, err := s.res.Role(ctx, p.AccountID, *in.RoleID)
 		if err != nil {
 			return nil, err
 		}
@@ -198,13 +229,16 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (Principal, error)
 	if u.DisabledAt != nil {
 		return Principal{}, Errorf(EForbidden, "user %s is disabled", u.ID)
 	}
-	_, _, perms, err := s.userGrants(ctx, u)
+	_, _, perms, err := s.res.UserGrants(ctx, u)
 	if err != nil {
 		return Principal{}, err
 	}
 	return Principal{AccountID: u.AccountID, Kind: KindUser, ID: u.ID, UserID: u.ID, Permissions: perms}, nil
 }
 
+// provision creates the user of a first sign-in, and records it: no management route made
+// the user, so no route audits it. Of two first sign-ins at once, the loser finds the
+// winner's user.
 func (s *Service) provision(ctx context.Context, in SignInInput) (*User, error) {
 	acct, err := s.store.AccountByName(ctx, in.AccountName)
 	if ErrorCode(err) == ENotFound {
@@ -216,7 +250,7 @@ func (s *Service) provision(ctx context.Context, in SignInInput) (*User, error) 
 	if in.RoleID == "" {
 		in.RoleID = RoleMember
 	}
-	role, err := s.role(ctx, acct.ID, in.RoleID)
+	role, err := s.res.Role(ctx, acct.ID, in.RoleID)
 	if err != nil {
 		return nil, err
 	}
@@ -229,27 +263,15 @@ func (s *Service) provision(ctx context.Context, in SignInInput) (*User, error) 
 	if validateName("name", in.Name) == nil {
 		u.Name = in.Name
 	}
-	err = s.store.CreateUser(ctx, u)
+	self := Principal{AccountID: u.AccountID, Kind: KindUser, ID: u.ID, UserID: u.ID}
+	err = s.mutate(ctx, self, ActionProvisionUser, TargetUser, u.ID, func(tx *Service, _ *AuditEvent) error {
+		return tx.store.CreateUser(ctx, u)
+	})
 	if ErrorCode(err) == EConflict { // a concurrent first sign-in won
 		return s.store.UserBySubject(ctx, in.Issuer, in.Subject)
 	}
 	if err != nil {
 		return nil, err
 	}
-	// No management route made this user, so no route audits it: the sign-in does. A
-	// failure to record it fails the sign-in, as a failure to record a route's change would.
-	self := Principal{AccountID: u.AccountID, Kind: KindUser, ID: u.ID, UserID: u.ID}
-	if err := s.Audit(ctx, self, ActionProvisionUser, "user", u.ID, "", nil); err != nil {
-		return nil, err
-	}
 	return u, nil
-}
-
-// ActionProvisionUser is the audit action of a user created by their first sign-in.
-const ActionProvisionUser = "sign-in-create-user"
-
-func (s *Service) identityChanged(ctx context.Context, accountID string) {
-	if s.identities != nil {
-		s.identities.IdentityChanged(ctx, accountID)
-	}
 }

@@ -9,7 +9,10 @@
 //
 // Verification is local: signature, typ, iss, aud, exp and the deny-list, without a store
 // read. The deny-list (a revoked token's jti; every token of a revoked or rotated-out key) is
-// written to the store and copied by every node at least every SyncInterval.
+// written to the store and copied by every node at least every SyncEvery. The periodic work
+// (copying the deny-list, reloading and rotating signing keys, pruning expired denials) is
+// run by the server's jobs (internal/jobs) through SyncDenials, MaintainKeys and
+// PruneDenials.
 package oauth
 
 import (
@@ -42,11 +45,14 @@ type Store interface {
 
 // Defaults.
 const (
-	DefaultLifetime     = time.Hour
-	DefaultRotation     = 30 * 24 * time.Hour
-	DefaultSyncInterval = 250 * time.Millisecond
-	DefaultKeyRefresh   = time.Minute
-	DefaultClockSkew    = 30 * time.Second
+	DefaultLifetime = time.Hour
+	DefaultRotation = 30 * 24 * time.Hour
+	// SyncEvery is how often every node copies the deny-list from the store.
+	SyncEvery = 250 * time.Millisecond
+	// KeyRefreshEvery is how often every node reloads the signing keys, and rotates them
+	// when due; and how often one node prunes the expired denials.
+	KeyRefreshEvery  = time.Minute
+	DefaultClockSkew = 30 * time.Second
 	// maxPrepublish is how long before a key starts signing it is published: more than a
 	// JWKS cache's max-age (JWKSMaxAge) plus a node's key refresh.
 	maxPrepublish = 15 * time.Minute
@@ -75,10 +81,6 @@ type Config struct {
 	Lifetime time.Duration
 	// Rotation is how long a signing key signs before the next takes over (default 30 days).
 	Rotation time.Duration
-	// SyncInterval is how often the deny-list is copied from the store (default 250ms).
-	SyncInterval time.Duration
-	// KeyRefresh is how often signing keys are reloaded and rotated when due (default 1m).
-	KeyRefresh time.Duration
 	// ClockSkew is the leeway on exp and iat (default 30s).
 	ClockSkew time.Duration
 	// Now replaces time.Now (tests).
@@ -86,21 +88,18 @@ type Config struct {
 	Logger *slog.Logger
 }
 
-// Tokens issues, verifies and revokes access tokens. It is safe for concurrent use; Close
-// stops its background work.
+// Tokens issues, verifies and revokes access tokens. It is safe for concurrent use.
 type Tokens struct {
 	cfg   Config
 	keys  *keyring
 	deny  *denyList
 	log   *slog.Logger
 	cache *verifiedCache
-
-	stop chan struct{}
-	done sync.WaitGroup
 }
 
-// New loads (or creates) the signing keys, reads the deny-list and starts keeping both up to
-// date. Errors: EValidation for a bad configuration; the store's errors.
+// New loads (or creates) the signing keys and reads the deny-list. Keeping both up to date is
+// the caller's: SyncDenials every SyncEvery, MaintainKeys and PruneDenials every
+// KeyRefreshEvery. Errors: EValidation for a bad configuration; the store's errors.
 func New(ctx context.Context, cfg Config) (*Tokens, error) {
 	if cfg.Algorithm == "" {
 		cfg.Algorithm = EdDSA
@@ -110,12 +109,6 @@ func New(ctx context.Context, cfg Config) (*Tokens, error) {
 	}
 	if cfg.Rotation == 0 {
 		cfg.Rotation = DefaultRotation
-	}
-	if cfg.SyncInterval == 0 {
-		cfg.SyncInterval = DefaultSyncInterval
-	}
-	if cfg.KeyRefresh == 0 {
-		cfg.KeyRefresh = DefaultKeyRefresh
 	}
 	if cfg.ClockSkew == 0 {
 		cfg.ClockSkew = DefaultClockSkew
@@ -152,7 +145,7 @@ func New(ctx context.Context, cfg Config) (*Tokens, error) {
 	if err != nil {
 		return nil, keyward.Errorf(keyward.EValidation, "%v", err)
 	}
-	t := &Tokens{cfg: cfg, log: cfg.Logger, stop: make(chan struct{}), cache: newVerifiedCache(verifiedCacheSize)}
+	t := &Tokens{cfg: cfg, log: cfg.Logger, cache: newVerifiedCache(verifiedCacheSize)}
 	t.keys = &keyring{
 		store: cfg.Store, sealer: sealer, alg: cfg.Algorithm, rotation: cfg.Rotation,
 		prepublish: min(maxPrepublish, cfg.Rotation/4), now: cfg.Now,
@@ -165,64 +158,28 @@ func New(ctx context.Context, cfg Config) (*Tokens, error) {
 	if err := t.deny.sync(ctx); err != nil {
 		return nil, fmt.Errorf("oauth: deny-list: %w", err)
 	}
-	t.done.Add(2)
-	go t.loop(cfg.SyncInterval, t.syncDenials)
-	go t.loop(cfg.KeyRefresh, t.maintainKeys)
 	return t, nil
 }
 
-// Close stops the background work.
-func (t *Tokens) Close() {
-	select {
-	case <-t.stop:
-		return
-	default:
-	}
-	close(t.stop)
-	t.done.Wait()
-}
-
-func (t *Tokens) loop(every time.Duration, fn func(context.Context)) {
-	defer t.done.Done()
-	tick := time.NewTicker(every)
-	defer tick.Stop()
-	for {
-		select {
-		case <-t.stop:
-			return
-		case <-tick.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			fn(ctx)
-			cancel()
-		}
-	}
-}
-
-func (t *Tokens) syncDenials(ctx context.Context) {
-	if err := t.deny.sync(ctx); err != nil {
-		t.log.Warn("oauth: reading the token deny-list failed", "err", err)
-	}
-}
-
-func (t *Tokens) maintainKeys(ctx context.Context) {
-	if err := t.keys.maintain(ctx); err != nil {
-		t.log.Warn("oauth: maintaining the signing keys failed", "err", err)
-	}
-	now := t.cfg.Now()
-	t.deny.forget(now)
-	// Every node prunes; the deletes are idempotent and rare.
-	if _, err := t.cfg.Store.PruneTokenDenials(ctx, now.Add(-time.Minute)); err != nil {
-		t.log.Warn("oauth: pruning the token deny-list failed", "err", err)
-	}
-}
-
-// SyncDenials copies the deny-list from the store now (tests; the background loop does it
-// every SyncInterval).
+// SyncDenials copies what is new in the deny-list from the store. Every node does it every
+// SyncEvery, so that a revoked token is refused everywhere within that.
 func (t *Tokens) SyncDenials(ctx context.Context) error { return t.deny.sync(ctx) }
 
-// MaintainKeys reloads the signing keys and rotates them if due, now (tests; the background
-// loop does it every KeyRefresh).
-func (t *Tokens) MaintainKeys(ctx context.Context) error { return t.keys.maintain(ctx) }
+// MaintainKeys reloads the signing keys, creating the next one when it is due (of several
+// nodes at once, one creates it), and forgets the denials of tokens that have all expired.
+// Every node does it every KeyRefreshEvery.
+func (t *Tokens) MaintainKeys(ctx context.Context) error {
+	err := t.keys.maintain(ctx)
+	t.deny.forget(t.cfg.Now())
+	return err
+}
+
+// PruneDenials deletes the denials whose tokens have all expired from the store. One node
+// does it every KeyRefreshEvery; the deletes are idempotent.
+func (t *Tokens) PruneDenials(ctx context.Context) error {
+	_, err := t.cfg.Store.PruneTokenDenials(ctx, t.cfg.Now().Add(-time.Minute))
+	return err
+}
 
 // Issuer is the iss of the tokens.
 func (t *Tokens) Issuer() string { return t.cfg.Issuer }

@@ -54,9 +54,7 @@ func openStore(t testing.TB) *sqlite.Store {
 
 func newTokens(t testing.TB, store oauth.Store, clk *clock, tune func(*oauth.Config)) *oauth.Tokens {
 	t.Helper()
-	cfg := oauth.Config{Store: store, Secrets: []keyformat.Secret{secret}, Issuer: issuer, Now: clk.Now,
-		// The loops are driven by hand in these tests.
-		SyncInterval: time.Hour, KeyRefresh: time.Hour}
+	cfg := oauth.Config{Store: store, Secrets: []keyformat.Secret{secret}, Issuer: issuer, Now: clk.Now}
 	if tune != nil {
 		tune(&cfg)
 	}
@@ -64,7 +62,6 @@ func newTokens(t testing.TB, store oauth.Store, clk *clock, tune func(*oauth.Con
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(tok.Close)
 	return tok
 }
 

@@ -1,6 +1,9 @@
-// Package verify is Keyward's hot path: it turns a presented key string into a verdict.
+// Package verify is Keyward's hot path and its one verdict on a presented credential: every
+// place a caller presents an API key or one of Keyward's access tokens (the verify route,
+// management authentication, OAuth client authentication, the gateway) calls Check, and
+// nothing else judges a credential.
 //
-// The order is fixed: parse and checksum (garbage costs no lookup), keyed hash, cache, store
+// For a key the order is fixed: parse and checksum (garbage costs no lookup), keyed hash, cache, store
 // on a miss, then the key's rules (revoked, expired, scopes). The cache holds immutable key
 // snapshots and is invalidated by the service's key events; entries also age out after a TTL,
 // so that a change made behind this process's back (another process, a restore) cannot be
@@ -8,6 +11,12 @@
 // A key that passes those rules is then held to its rate limit (internal/ratelimit, by its
 // rotation lineage) and spends its usage credits. Successful uses and the count of every
 // outcome are recorded off the hot path and written in batches.
+//
+// An access token is verified locally (signature, expiry, deny-list; see TokenVerifier) and
+// then stands for its key as the key is now: a revoked or expired key, or a disabled user,
+// ends the token's use, and its permissions narrow to what the key holds now, within the
+// second it takes every node's cache to hear of the change. It is held to its key's rate
+// limit and spends its key's credits.
 //
 // A warm verification takes no lock but a shard's read lock (and, with the in-memory rate
 // limiter, its bucket's) and allocates nothing.
@@ -26,14 +35,18 @@ import (
 	"github.com/keyward/keyward/internal/ratelimit"
 )
 
-// Result is the outcome of one verification. Key and Identity are set whenever the key was
-// found, so that a caller can say which key was revoked or expired and whom it stands for;
-// they are shared snapshots and must not be modified.
+// Result is the verdict on one presented credential. Key and Identity are set whenever the
+// key was found, so that a caller can say which key was revoked or expired and whom it stands
+// for; they are shared snapshots and must not be modified. The rate-limit and credit
+// decisions are fields of the verdict, whatever its code.
 type Result struct {
 	Valid    bool
 	Code     keyward.VerifyCode
 	Key      *keyward.Key
 	Identity *keyward.Identity
+	// Token is the access token the credential was, when it was one (Key is then the key
+	// it was issued to); nil for a key.
+	Token *keyward.AccessToken
 	// Limited: the key was held to a rate limit, and RateLimit is the decision (for the
 	// answer's ratelimit field and the RateLimit headers). False when the key did not get
 	// that far, or the limit could not be checked and its tier fails open.
@@ -56,6 +69,9 @@ type Requirements struct {
 	// Cost is the usage credits the verification spends when the key has credits; nil
 	// spends one. Zero checks that credits remain without spending any.
 	Cost *int64
+	// KeyOnly accepts only an API key, no access token: for OAuth client authentication,
+	// where the client secret is the key itself.
+	KeyOnly bool
 }
 
 // Store is what a Verifier reads keys from and writes their use to.
@@ -64,7 +80,7 @@ type Store interface {
 	keyward.UsageStore
 }
 
-// Resolver resolves what a found key stands for; keyward.Service is one.
+// Resolver resolves what a found key stands for; *keyward.Resolver is one.
 type Resolver interface {
 	ResolveIdentity(ctx context.Context, k *keyward.Key) (*keyward.Identity, error)
 	// ResolveLimits returns the rate limit k is held to.
@@ -120,8 +136,6 @@ type Config struct {
 	// NegativeTTL is how long an unknown hash is remembered (default 5 s). It is short
 	// because a miss is cheap to repeat and an import of keys should show up promptly.
 	NegativeTTL time.Duration
-	// FlushInterval is how often last-used times are written (default 1 s).
-	FlushInterval time.Duration
 	// LastUsedResolution is how far a key's last use must have moved past the last-used
 	// time in the store before it is written again (default 0: every flush writes every
 	// key used since the last). With many nodes and many active keys, each node writing
@@ -131,6 +145,11 @@ type Config struct {
 	// Limiter holds keys to their rate limits; nil turns rate limiting off. Usage credits
 	// are enforced either way: by the limiter when it keeps them (Redis), else in the store.
 	Limiter ratelimit.Limiter
+	// Resolver resolves the identities and limits of found keys. Without one, results carry
+	// no identity and every permission query fails (tests of the cache alone).
+	Resolver Resolver
+	// Tokens verifies Keyward's own access tokens; nil refuses every token as MALFORMED.
+	Tokens TokenVerifier
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 	// Logger receives flush failures (default slog.Default()).
@@ -144,6 +163,7 @@ type Verifier struct {
 	now      func() time.Time
 	log      *slog.Logger
 	resolver Resolver
+	tokens   TokenVerifier
 	limiter  ratelimit.Limiter
 	stats    stats
 
@@ -159,8 +179,7 @@ type Verifier struct {
 	// flushMu makes flushes (the loop's, Close's, a caller's) take turns, so that two never
 	// split one batch between them and race to write it.
 	flushMu sync.Mutex
-	stop    chan struct{}
-	done    chan struct{}
+	closed  atomic.Bool
 }
 
 // flight is one store lookup (and identity resolution) in progress. Verifications that miss
@@ -183,7 +202,8 @@ type flight struct {
 // errLookupPanicked is what waiters receive when the lookup they waited on panicked.
 var errLookupPanicked = errors.New("verify: key lookup panicked")
 
-// New returns a Verifier reading keys from store, and starts its flush loop.
+// New returns a Verifier reading keys from store. Flush writes what it records; a server
+// calls it every FlushEvery (internal/jobs) and Close at the end.
 func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 	if cfg.CacheSize <= 0 {
 		cfg.CacheSize = 1_000_000
@@ -196,9 +216,6 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 	}
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = 5 * time.Second
-	}
-	if cfg.FlushInterval <= 0 {
-		cfg.FlushInterval = time.Second
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -215,26 +232,24 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		byID:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
 		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
 		limiter:  cfg.Limiter,
+		resolver: cfg.Resolver,
+		tokens:   cfg.Tokens,
 		flights:  make(map[[32]byte]*flight),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
 	}
 	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
-	go v.flushLoop(cfg.FlushInterval)
 	return v
 }
 
-// Verify checks secret and, when required, that the key holds every scope in
-// requiredScopes. The error is non-nil only when the store could not be read; the verdict is
-// then unknown and the caller must fail closed.
-func (v *Verifier) Verify(ctx context.Context, secret string, requiredScopes []string) (Result, error) {
-	return v.Check(ctx, secret, Requirements{Scopes: requiredScopes})
-}
-
-// Check verifies secret against req. The checks run in a fixed order: revoked, expired, the
-// key's user disabled, scopes, permissions. The error is non-nil only when the store could
-// not be read; the verdict is then unknown and the caller must fail closed.
+// Check is the one verdict on a presented credential: an API key, or one of Keyward's
+// access tokens (a JWT whose issuer is Keyward's), judged against req. For a key the checks
+// run in a fixed order: format and checksum, revoked, expired, the key's user disabled,
+// scopes, permissions, then its rate limit and credits. A token is judged as its key is now
+// (see the package comment). The error is non-nil only when the store could not be read;
+// the verdict is then unknown and the caller must fail closed.
 func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (Result, error) {
+	if v.tokens != nil && !req.KeyOnly && looksLikeJWT(secret) && v.tokens.Owns(secret) {
+		return v.checkToken(ctx, secret, req)
+	}
 	if _, err := keyformat.Parse(secret); err != nil {
 		v.stats.outcome(keyward.VerifyMalformed)
 		return Result{Code: keyward.VerifyMalformed}, nil
@@ -250,6 +265,12 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 	}
 	res := Result{Key: snap.key, Identity: snap.identity}
 	res.Code = snap.key.Verdict(now, snap.identity, req.Scopes, req.Permissions)
+	return v.finish(ctx, snap, req, now, res)
+}
+
+// finish holds a credential that passed every other check to its key's rate limit and
+// credits, and records the outcome.
+func (v *Verifier) finish(ctx context.Context, snap *snapshot, req Requirements, now time.Time, res Result) (Result, error) {
 	if res.Code == keyward.VerifyValid {
 		if err := v.limit(ctx, snap, req.Cost, now, &res); err != nil {
 			return Result{}, err
@@ -474,11 +495,6 @@ func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte)
 	return snap, nil
 }
 
-// SetResolver sets what resolves the identities of found keys. Without one, results carry
-// no identity and every permission query fails. It must be called before the first Check:
-// the resolver (the service) and the verifier (its cache events) are built from each other.
-func (v *Verifier) SetResolver(r Resolver) { v.resolver = r }
-
 // KeyChanged drops k from the cache, so that the next verification reads it afresh. It
 // implements keyward.KeyEvents.
 func (v *Verifier) KeyChanged(_ context.Context, k *keyward.Key) {
@@ -525,32 +541,15 @@ func (v *Verifier) Flush(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (v *Verifier) flushLoop(every time.Duration) {
-	defer close(v.done)
-	t := time.NewTicker(every)
-	defer t.Stop()
-	for {
-		select {
-		case <-v.stop:
-			return
-		case <-t.C:
-			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-			if err := v.Flush(ctx); err != nil {
-				v.log.Warn("verify: could not record key use", "err", err)
-			}
-			cancel()
-		}
-	}
-}
-
-// Close stops the flush loop and writes what is left.
+// Close writes what is left to flush. The caller stops whatever flushes the verifier
+// periodically (serve's jobs) first, so that no flush runs after the last.
 func (v *Verifier) Close(ctx context.Context) error {
-	select {
-	case <-v.stop:
+	if v.closed.Swap(true) {
 		return errors.New("verify: already closed")
-	default:
 	}
-	close(v.stop)
-	<-v.done
 	return v.Flush(ctx)
 }
+
+// FlushEvery is how often a running server flushes a verifier: last-used times and usage
+// counts reach the store within about this long.
+const FlushEvery = time.Second

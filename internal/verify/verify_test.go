@@ -88,9 +88,8 @@ func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	f := &fixture{tb: tb, store: &countingStore{Store: inner}}
 	f.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	cfg.Now = f.clock
-	if cfg.FlushInterval == 0 {
-		cfg.FlushInterval = time.Hour // tests flush by hand
-	}
+	// Keys resolve through the store the service writes to, as in serve.
+	cfg.Resolver = keyward.NewResolver(f.store)
 	f.verifier = verify.New(f.store, hasher, cfg)
 	f.svc = keyward.NewService(f.store, hasher, keyward.WithClock(f.clock), keyward.WithKeyEvents(f.verifier))
 	admin, _, err := f.svc.CreateAdminKey(ctx, "acme", "root")
@@ -138,7 +137,7 @@ func TestVerifyCodes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := f.verifier.Verify(ctx, tt.secret, tt.scopes)
+			res, err := f.verifier.Check(ctx, tt.secret, verify.Requirements{Scopes: tt.scopes})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -152,7 +151,7 @@ func TestVerifyCodes(t *testing.T) {
 func TestMalformedKeysCostNoLookup(t *testing.T) {
 	f := newFixture(t, verify.Config{})
 	for _, s := range []string{"", "x", "kw_short", "Bearer kw_abc", string(bytes.Repeat([]byte("a"), 1000))} {
-		if _, err := f.verifier.Verify(t.Context(), s, nil); err != nil {
+		if _, err := f.verifier.Check(t.Context(), s, verify.Requirements{}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -166,7 +165,7 @@ func TestCacheServesRepeatsAndForgetsChanges(t *testing.T) {
 	ctx := t.Context()
 	k, secret := f.key(t)
 	for range 100 {
-		if res, _ := f.verifier.Verify(ctx, secret, nil); !res.Valid {
+		if res, _ := f.verifier.Check(ctx, secret, verify.Requirements{}); !res.Valid {
 			t.Fatalf("verify = %s", res.Code)
 		}
 	}
@@ -178,7 +177,7 @@ func TestCacheServesRepeatsAndForgetsChanges(t *testing.T) {
 	if _, err := f.svc.RevokeKey(ctx, f.owner, k.ID); err != nil {
 		t.Fatal(err)
 	}
-	if res, _ := f.verifier.Verify(ctx, secret, nil); res.Code != keyward.VerifyRevoked {
+	if res, _ := f.verifier.Check(ctx, secret, verify.Requirements{}); res.Code != keyward.VerifyRevoked {
 		t.Errorf("after revoke = %s, want REVOKED", res.Code)
 	}
 
@@ -186,13 +185,13 @@ func TestCacheServesRepeatsAndForgetsChanges(t *testing.T) {
 	unknown, _ := keyformat.Generate("kw")
 	before := f.store.lookups.Load()
 	for range 10 {
-		f.verifier.Verify(ctx, unknown.Raw, nil)
+		f.verifier.Check(ctx, unknown.Raw, verify.Requirements{})
 	}
 	if n := f.store.lookups.Load() - before; n != 1 {
 		t.Errorf("10 verifications of an unknown key took %d lookups, want 1", n)
 	}
 	f.advance(2 * time.Second)
-	f.verifier.Verify(ctx, unknown.Raw, nil)
+	f.verifier.Check(ctx, unknown.Raw, verify.Requirements{})
 	if n := f.store.lookups.Load() - before; n != 2 {
 		t.Errorf("after the negative TTL: %d lookups, want 2", n)
 	}
@@ -201,9 +200,9 @@ func TestCacheServesRepeatsAndForgetsChanges(t *testing.T) {
 func TestCacheEntriesAgeOut(t *testing.T) {
 	f := newFixture(t, verify.Config{TTL: 10 * time.Second})
 	_, secret := f.key(t)
-	f.verifier.Verify(t.Context(), secret, nil)
+	f.verifier.Check(t.Context(), secret, verify.Requirements{})
 	f.advance(11 * time.Second)
-	f.verifier.Verify(t.Context(), secret, nil)
+	f.verifier.Check(t.Context(), secret, verify.Requirements{})
 	if n := f.store.lookups.Load(); n != 2 {
 		t.Errorf("lookups = %d, want 2: an entry past its TTL must be read again", n)
 	}
@@ -218,12 +217,12 @@ func TestCacheIsBounded(t *testing.T) {
 		secrets = append(secrets, s)
 	}
 	for _, s := range secrets {
-		f.verifier.Verify(t.Context(), s, nil)
+		f.verifier.Check(t.Context(), s, verify.Requirements{})
 	}
 	// Every key is looked up once; a second pass finds at most `size` of them cached.
 	before := f.store.lookups.Load()
 	for _, s := range secrets {
-		f.verifier.Verify(t.Context(), s, nil)
+		f.verifier.Check(t.Context(), s, verify.Requirements{})
 	}
 	if hits := int64(len(secrets)) - (f.store.lookups.Load() - before); hits > size {
 		t.Errorf("the second pass found %d keys cached, more than the cache size %d", hits, size)
@@ -235,7 +234,7 @@ func TestLastUsedIsBatched(t *testing.T) {
 	ctx := t.Context()
 	k, secret := f.key(t)
 	for range 50 {
-		f.verifier.Verify(ctx, secret, nil)
+		f.verifier.Check(ctx, secret, verify.Requirements{})
 	}
 	got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
 	if err != nil {
@@ -251,25 +250,6 @@ func TestLastUsedIsBatched(t *testing.T) {
 	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(f.clock()) {
 		t.Errorf("last_used_at = %v after flush, want %v", got.LastUsedAt, f.clock())
 	}
-}
-
-func TestFlushLoopRuns(t *testing.T) {
-	f := newFixture(t, verify.Config{FlushInterval: 10 * time.Millisecond})
-	ctx := t.Context()
-	k, secret := f.key(t)
-	f.verifier.Verify(ctx, secret, nil)
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		got, err := f.store.Key(ctx, f.owner.AccountID, k.ID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if got.LastUsedAt != nil {
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Error("the flush loop did not write last_used_at within 10s")
 }
 
 // TestConcurrentMissesShareOneLookup checks that verifications missing the cache on the same
@@ -297,7 +277,7 @@ func TestConcurrentMissesShareOneLookup(t *testing.T) {
 			errs := make([]error, n)
 			var wg sync.WaitGroup
 			for i := range n {
-				wg.Go(func() { results[i], errs[i] = f.verifier.Verify(t.Context(), tt.secret, nil) })
+				wg.Go(func() { results[i], errs[i] = f.verifier.Check(t.Context(), tt.secret, verify.Requirements{}) })
 			}
 			// Hold the lookup until every verification has either joined it or (were misses
 			// not shared) started its own, then let them all finish.
@@ -334,7 +314,7 @@ func TestLookupRacingRevocation(t *testing.T) {
 	defer release() // should the test fail while the lookup is held
 	stale := make(chan verify.Result)
 	go func() {
-		res, _ := f.verifier.Verify(ctx, secret, nil)
+		res, _ := f.verifier.Check(ctx, secret, verify.Requirements{})
 		stale <- res
 	}()
 	<-g.entered // the first lookup has read the key, still valid, and is held
@@ -344,7 +324,7 @@ func TestLookupRacingRevocation(t *testing.T) {
 	}
 	fresh := make(chan verify.Result)
 	go func() {
-		res, _ := f.verifier.Verify(ctx, secret, nil)
+		res, _ := f.verifier.Check(ctx, secret, verify.Requirements{})
 		fresh <- res
 	}()
 	// The new verification must not wait on the held lookup: should it join it, fail rather
@@ -364,7 +344,7 @@ func TestLookupRacingRevocation(t *testing.T) {
 	}
 	release()
 	<-stale
-	if res, err := f.verifier.Verify(ctx, secret, nil); err != nil || res.Code != keyward.VerifyRevoked {
+	if res, err := f.verifier.Check(ctx, secret, verify.Requirements{}); err != nil || res.Code != keyward.VerifyRevoked {
 		t.Errorf("after the stale lookup finished: got %s %v, want REVOKED", res.Code, err)
 	}
 }
@@ -379,11 +359,11 @@ func TestWarmVerifyDoesNotAllocate(t *testing.T) {
 	ctx := t.Context()
 	_, secret := f.key(t, "read")
 	scopes := []string{"read"}
-	if res, _ := f.verifier.Verify(ctx, secret, scopes); !res.Valid {
+	if res, _ := f.verifier.Check(ctx, secret, verify.Requirements{Scopes: scopes}); !res.Valid {
 		t.Fatalf("verify = %s", res.Code)
 	}
 	allocs := testing.AllocsPerRun(100, func() {
-		if res, _ := f.verifier.Verify(ctx, secret, scopes); !res.Valid {
+		if res, _ := f.verifier.Check(ctx, secret, verify.Requirements{Scopes: scopes}); !res.Valid {
 			t.Fatalf("verify = %s", res.Code)
 		}
 	})
@@ -398,14 +378,14 @@ func TestLastUsedNeverGoesBack(t *testing.T) {
 	k, secret := f.key(t)
 	f.advance(10 * time.Second)
 	latest := f.clock()
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	f.advance(-5 * time.Second) // a use reported late, from a clock behind
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if err := f.verifier.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	f.advance(-1 * time.Second) // and again after the flush
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if err := f.verifier.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
@@ -430,7 +410,7 @@ func TestUseOfDroppedKeyIsFlushed(t *testing.T) {
 		{"evicted", func(f *fixture, _ *keyward.Key) {
 			for range 10 { // a cache of one key: each of these evicts the one before
 				_, other := f.key(f.tb)
-				f.verifier.Verify(context.Background(), other, nil)
+				f.verifier.Check(context.Background(), other, verify.Requirements{})
 			}
 		}},
 	}
@@ -440,7 +420,7 @@ func TestUseOfDroppedKeyIsFlushed(t *testing.T) {
 			ctx := t.Context()
 			k, secret := f.key(t)
 			used := f.clock()
-			if res, _ := f.verifier.Verify(ctx, secret, nil); !res.Valid {
+			if res, _ := f.verifier.Check(ctx, secret, verify.Requirements{}); !res.Valid {
 				t.Fatalf("verify = %s", res.Code)
 			}
 			tt.drop(f, k)
@@ -496,7 +476,7 @@ func TestUsesRecordedDuringFlushes(t *testing.T) {
 			wg.Go(func() {
 				for range 20 {
 					for _, s := range secrets {
-						if res, err := f.verifier.Verify(ctx, s, nil); err != nil || !res.Valid {
+						if res, err := f.verifier.Check(ctx, s, verify.Requirements{}); err != nil || !res.Valid {
 							t.Errorf("verify: got %s %v, want VALID", res.Code, err)
 							return
 						}
@@ -526,7 +506,7 @@ func TestFailedFlushIsRetried(t *testing.T) {
 	f := newFixture(t, verify.Config{})
 	ctx := t.Context()
 	k, secret := f.key(t)
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	down := errors.New("database down")
 	f.store.touchErr.Store(&down)
 	if err := f.verifier.Flush(ctx); !errors.Is(err, down) {
@@ -553,7 +533,7 @@ func BenchmarkVerify(b *testing.B) {
 	secrets := make([]string, 1000)
 	for i := range secrets {
 		_, secrets[i] = f.key(b, "read")
-		if res, err := f.verifier.Verify(ctx, secrets[i], nil); err != nil || !res.Valid {
+		if res, err := f.verifier.Check(ctx, secrets[i], verify.Requirements{}); err != nil || !res.Valid {
 			b.Fatalf("warm-up: %v %v", res.Code, err)
 		}
 	}
@@ -570,7 +550,7 @@ func benchVerify(b *testing.B, f *fixture, secrets []string) {
 	b.RunParallel(func(pb *testing.PB) {
 		i := int(next.Add(1) * 7919)
 		for pb.Next() {
-			res, err := f.verifier.Verify(ctx, secrets[i%len(secrets)], nil)
+			res, err := f.verifier.Check(ctx, secrets[i%len(secrets)], verify.Requirements{})
 			if err != nil || !res.Valid {
 				panic(fmt.Sprintf("verify: %v %v", res.Code, err))
 			}
@@ -631,7 +611,7 @@ func BenchmarkVerifyCacheScale(b *testing.B) {
 					x ^= x << 13 // xorshift: a key anywhere in the cache, cheaply
 					x ^= x >> 7
 					x ^= x << 17
-					res, err := f.verifier.Verify(ctx, secrets[x%uint64(n)], nil)
+					res, err := f.verifier.Check(ctx, secrets[x%uint64(n)], verify.Requirements{})
 					if err != nil || !res.Valid {
 						panic(fmt.Sprintf("verify: %v %v", res.Code, err))
 					}
@@ -663,22 +643,22 @@ func TestLastUsedResolution(t *testing.T) {
 		return *got.LastUsedAt
 	}
 	first := f.clock()
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if got := stored(); !got.Equal(first) {
 		t.Fatalf("after the first use last_used_at = %v, want %v: a first use is always written", got, first)
 	}
 	f.advance(20 * time.Second)
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if got := stored(); !got.Equal(first) {
 		t.Errorf("20 s later last_used_at = %v, want still %v", got, first)
 	}
 	f.advance(20 * time.Second) // 40 s: past the TTL, so the key is read again
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if got := stored(); !got.Equal(first) {
 		t.Errorf("40 s later, after a cache refresh, last_used_at = %v, want still %v", got, first)
 	}
 	f.advance(25 * time.Second) // 65 s
-	f.verifier.Verify(ctx, secret, nil)
+	f.verifier.Check(ctx, secret, verify.Requirements{})
 	if got, want := stored(), first.Add(65*time.Second); !got.Equal(want) {
 		t.Errorf("65 s later last_used_at = %v, want %v", got, want)
 	}
@@ -698,7 +678,6 @@ func BenchmarkVerifyRateLimit(b *testing.B) {
 		}
 		b.Run(tc.name, func(b *testing.B) {
 			f := newFixture(b, verify.Config{Limiter: tc.limiter})
-			f.verifier.SetResolver(f.svc)
 			ctx := context.Background()
 			secrets := make([]string, 1000)
 			for i := range secrets {
@@ -708,7 +687,7 @@ func BenchmarkVerifyRateLimit(b *testing.B) {
 					b.Fatal(err)
 				}
 				secrets[i] = s
-				if res, err := f.verifier.Verify(ctx, s, nil); err != nil || !res.Valid || res.Limited != (tc.limiter != nil) {
+				if res, err := f.verifier.Check(ctx, s, verify.Requirements{}); err != nil || !res.Valid || res.Limited != (tc.limiter != nil) {
 					b.Fatalf("warm-up: %v %v limited=%v", res.Code, err, res.Limited)
 				}
 			}

@@ -12,7 +12,6 @@ import (
 	"errors"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
 	"strings"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/verify"
 )
 
 // Config is what the compatibility routes need.
@@ -30,9 +30,9 @@ type Config struct {
 	Logger        *slog.Logger
 	// Status maps a domain error to its HTTP status (httpapi's one table).
 	Status func(error) int
-	// Headers are the headers an error's answer carries beside the seed's body (a 429's
-	// Retry-After and RateLimit fields), or nil.
-	Headers func(error) http.Header
+	// LimitHeaders are the headers of the refusal of a good key over its limits (a 429's
+	// Retry-After and RateLimit fields), from the verdict on it.
+	LimitHeaders func(*verify.Result) http.Header
 	// WriteProblem writes an error as problem+json, for routes whose seed fixes no error
 	// shape of its own.
 	WriteProblem func(http.ResponseWriter, error)
@@ -43,6 +43,9 @@ type Route struct {
 	Method, Path string
 	Handler      http.HandlerFunc
 	Doc          *huma.Operation
+	// Action is the audit action the route performs (keyward.ActionCreateKey, …); "" for a
+	// route that changes nothing.
+	Action string
 }
 
 // Routes returns every compatibility route, describing their bodies in registry.
@@ -87,20 +90,16 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-// authenticate resolves the caller; on failure it returns the error to write.
-func (h *handlers) authenticate(r *http.Request) (keyward.Principal, error) {
-	return h.Authenticator.Authenticate(r.Context(), r.Header)
-}
-
-// audit records a mutation made through a compatibility route.
-func (h *handlers) audit(r *http.Request, p keyward.Principal, action, targetType, targetID string, err error) {
-	host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
-	if splitErr != nil {
-		host = r.RemoteAddr
+// authenticate resolves the caller. When it refuses a good key over its limits, it sets the
+// headers that say so on w, so that whichever shape the error is written in carries them.
+func (h *handlers) authenticate(w http.ResponseWriter, r *http.Request) (keyward.Principal, error) {
+	a, err := h.Authenticator.Authenticate(r.Context(), r.Header)
+	if err != nil && a.Verdict != nil {
+		for k, vs := range h.LimitHeaders(a.Verdict) {
+			w.Header()[k] = vs
+		}
 	}
-	if aerr := h.Service.Audit(r.Context(), p, action, targetType, targetID, host, err); aerr != nil {
-		h.Logger.Error("audit: could not record", "action", action, "err", aerr)
-	}
+	return a.Principal, err
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {

@@ -103,21 +103,21 @@ func (h *handlers) seed000() []Route {
 	listPost := listDoc("seed000-list-api-keys-post")
 	listPost.RequestBody = &huma.RequestBody{Content: map[string]*huma.MediaType{"application/json": {Schema: schema[APIKeyListRequest](h, "APIKeyListRequest")}}}
 	return []Route{
-		{http.MethodPost, "/apikey/create", h.create000, &huma.Operation{
+		{Method: http.MethodPost, Path: "/apikey/create", Handler: h.create000, Action: keyward.ActionCreateKey, Doc: &huma.Operation{
 			OperationID: "seed000-create-api-key", Summary: "Create an API key on a user's behalf", Tags: tags, Security: security,
 			Description: "The key acts for user_id: it resolves to that user, their role and account, and holds what the user holds. The full api_key is returned only here.",
 			RequestBody: jsonBody(schema[APIKeyCreateRequest](h, "APIKeyCreateRequest")),
 			Responses:   with("200", jsonResponse("The new key, with its secret.", created)),
 		}},
-		{http.MethodGet, "/apikey/list", h.list000, listDoc("seed000-list-api-keys")},
-		{http.MethodPost, "/apikey/list", h.list000, listPost},
-		{http.MethodPost, "/apikey/replace", h.replace000, &huma.Operation{
+		{Method: http.MethodGet, Path: "/apikey/list", Handler: h.list000, Doc: listDoc("seed000-list-api-keys")},
+		{Method: http.MethodPost, Path: "/apikey/list", Handler: h.list000, Doc: listPost},
+		{Method: http.MethodPost, Path: "/apikey/replace", Handler: h.replace000, Action: keyward.ActionRotateKey, Doc: &huma.Operation{
 			OperationID: "seed000-replace-api-key", Summary: "Replace an API key", Tags: tags, Security: security,
 			Description: "Issues a fresh api_key (shown only here) with the old key's name, user and settings; the old key stops verifying at once.",
 			RequestBody: jsonBody(schema[APIKeyIDRequest](h, "APIKeyIDRequest")),
 			Responses:   with("200", jsonResponse("The new key, with its secret.", created)),
 		}},
-		{http.MethodPost, "/apikey/expire", h.expire000, &huma.Operation{
+		{Method: http.MethodPost, Path: "/apikey/expire", Handler: h.expire000, Action: keyward.ActionRevokeKey, Doc: &huma.Operation{
 			OperationID: "seed000-expire-api-key", Summary: "Expire an API key", Tags: tags, Security: security,
 			Description: "The key stops verifying at once (it is revoked). Expiring it again changes nothing.",
 			RequestBody: jsonBody(schema[APIKeyIDRequest](h, "APIKeyIDRequest")),
@@ -127,7 +127,7 @@ func (h *handlers) seed000() []Route {
 }
 
 func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -145,11 +145,6 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k, secret, err := h.Service.CreateKey(r.Context(), p, keyward.CreateKeyInput{UserID: req.UserID, Name: req.Name})
-	targetID := ""
-	if k != nil {
-		targetID = k.ID
-	}
-	h.audit(r, p, "seed000-create-api-key", "api_key", targetID, err)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -159,7 +154,7 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -203,7 +198,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -214,7 +209,6 @@ func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	rot, err := h.Service.RotateKey(r.Context(), p, req.KeyID, keyward.RotateKeyInput{})
-	h.audit(r, p, "seed000-replace-api-key", "api_key", req.KeyID, err)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -225,7 +219,7 @@ func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) expire000(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return
@@ -236,7 +230,6 @@ func (h *handlers) expire000(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	k, err := h.Service.RevokeKey(r.Context(), p, req.KeyID)
-	h.audit(r, p, "seed000-expire-api-key", "api_key", req.KeyID, err)
 	if err != nil {
 		h.WriteProblem(w, err)
 		return

@@ -116,13 +116,6 @@ func (h *handlers) fail003(w http.ResponseWriter, err error) {
 	if status >= 500 {
 		h.Logger.Error("request failed", "err", err)
 	}
-	if h.Headers != nil {
-		for k, vs := range h.Headers(err) {
-			if k != "Www-Authenticate" {
-				w.Header()[k] = vs
-			}
-		}
-	}
 	switch {
 	case status == http.StatusUnauthorized && errors.Is(err, authn.ErrNoCredential):
 		w.Header().Set("WWW-Authenticate", authn.Challenge)
@@ -143,7 +136,7 @@ func (h *handlers) accountKey(ctx context.Context, p keyward.Principal, k *keywa
 	if r := k.PendingTierRequest; r != nil {
 		out.TierRequest = &TierRequestRef{ID: r.ID, Tier: r.Tier, Status: string(r.Status)}
 	}
-	id, err := h.Service.ResolveIdentity(ctx, k)
+	id, err := h.Service.Resolver().ResolveIdentity(ctx, k)
 	if err != nil {
 		return out, err
 	}
@@ -171,29 +164,29 @@ func (h *handlers) seed003() []Route {
 	}
 	one := schema[AccountKeyEnvelope](h, "AccountKeyEnvelope")
 	return []Route{
-		{http.MethodPost, "/api/v1/api-keys", h.create003, &huma.Operation{
+		{Method: http.MethodPost, Path: "/api/v1/api-keys", Handler: h.create003, Action: keyward.ActionCreateKey, Doc: &huma.Operation{
 			OperationID: "seed003-create-api-key", Summary: "Create an account API key", Tags: tags, Security: security,
 			Description: "The key belongs to the caller's account, starts with the account's key_prefix, and holds its role's permissions (never more than the caller's). The secret is returned only here.",
 			RequestBody: jsonBody(schema[AccountKeyCreateRequest](h, "AccountKeyCreateRequest")),
 			Responses:   with("201", jsonResponse("API key created (full secret returned once).", one)),
 		}},
-		{http.MethodGet, "/api/v1/api-keys", h.list003, &huma.Operation{
+		{Method: http.MethodGet, Path: "/api/v1/api-keys", Handler: h.list003, Doc: &huma.Operation{
 			OperationID: "seed003-list-api-keys", Summary: "List API keys", Tags: tags, Security: security,
 			Description: "Every key of the caller's account the caller may read (up to 1000), without secrets.",
 			Responses:   with("200", jsonResponse("The keys.", schema[AccountKeysEnvelope](h, "AccountKeysEnvelope"))),
 		}},
-		{http.MethodGet, "/api/v1/api-keys/{id}", h.get003, &huma.Operation{
+		{Method: http.MethodGet, Path: "/api/v1/api-keys/{id}", Handler: h.get003, Doc: &huma.Operation{
 			OperationID: "seed003-get-api-key", Summary: "Get an API key", Tags: tags, Security: security,
 			Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
 			Responses:  with("200", jsonResponse("The key.", one)),
 		}},
-		{http.MethodDelete, "/api/v1/api-keys/{id}", h.delete003, &huma.Operation{
+		{Method: http.MethodDelete, Path: "/api/v1/api-keys/{id}", Handler: h.delete003, Action: keyward.ActionRevokeKey, Doc: &huma.Operation{
 			OperationID: "seed003-delete-api-key", Summary: "Revoke an API key", Tags: tags, Security: security,
 			Description: "The key stops verifying at once and answers with is_active false.",
 			Parameters:  []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
 			Responses:   with("200", jsonResponse("The revoked key.", one)),
 		}},
-		{http.MethodPost, "/api/v1/projects/{id}/members", h.addMember003, &huma.Operation{
+		{Method: http.MethodPost, Path: "/api/v1/projects/{id}/members", Handler: h.addMember003, Action: keyward.ActionAddMember, Doc: &huma.Operation{
 			OperationID: "seed003-add-project-member", Summary: "Add a key or user to a project", Tags: tags, Security: security,
 			Description: "Grants per-project access: the member holds the role's permissions in that project.",
 			Parameters:  []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
@@ -204,7 +197,7 @@ func (h *handlers) seed003() []Route {
 }
 
 func (h *handlers) create003(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -221,11 +214,6 @@ func (h *handlers) create003(w http.ResponseWriter, r *http.Request) {
 	k, secret, err := h.Service.CreateKey(r.Context(), p, keyward.CreateKeyInput{
 		Name: req.Name, RateLimitTier: req.RateLimitTier, ExpiresAt: req.ExpiresAt, RoleID: req.RoleID, Scopes: scopes,
 	})
-	targetID := ""
-	if k != nil {
-		targetID = k.ID
-	}
-	h.audit(r, p, "seed003-create-api-key", "api_key", targetID, err)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -243,7 +231,7 @@ func (h *handlers) create003(w http.ResponseWriter, r *http.Request) {
 const maxListed = 1000
 
 func (h *handlers) list003(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -273,7 +261,7 @@ func (h *handlers) list003(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) get003(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -292,14 +280,13 @@ func (h *handlers) get003(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) delete003(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.fail003(w, err)
 		return
 	}
 	id := r.PathValue("id")
 	k, err := h.Service.RevokeKey(r.Context(), p, id)
-	h.audit(r, p, "seed003-delete-api-key", "api_key", id, err)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -313,7 +300,7 @@ func (h *handlers) delete003(w http.ResponseWriter, r *http.Request) {
 }
 
 func (h *handlers) addMember003(w http.ResponseWriter, r *http.Request) {
-	p, err := h.authenticate(r)
+	p, err := h.authenticate(w, r)
 	if err != nil {
 		h.fail003(w, err)
 		return
@@ -324,11 +311,6 @@ func (h *handlers) addMember003(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	m, err := h.Service.AddMember(r.Context(), p, r.PathValue("id"), keyward.AddMemberInput{UserID: req.UserID, KeyID: req.APIKeyID, RoleID: req.RoleID})
-	targetID := ""
-	if m != nil {
-		targetID = m.ID
-	}
-	h.audit(r, p, "seed003-add-project-member", "member", targetID, err)
 	if err != nil {
 		h.fail003(w, err)
 		return

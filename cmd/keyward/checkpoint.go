@@ -1,0 +1,8 @@
+//go:build !keyward_crashtest
+
+package main
+
+// checkpoint is the service's hook between the writes of one operation: none in a real
+// binary. The process tests build with the keyward_crashtest tag, which brings one that
+// crashes on cue (checkpoint_crashtest.go).
+func checkpoint() func(point string) { return nil }

@@ -1,0 +1,150 @@
+package oauth
+
+import (
+	"context"
+	"crypto/subtle"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/verify"
+)
+
+// A key is an OAuth client: its id is the client_id and the key itself the client_secret.
+// Clients authenticates such clients through the one verdict on credentials, and slows down
+// guessing: after too many failures in a window, a client_id (at one address) or an address
+// is refused without its secret being checked. Keys are high-entropy, so the limit is not
+// what makes guessing hopeless; it keeps a guesser from using the endpoint as a fast oracle
+// and from burning the node's CPU.
+
+// Failure limits of client authentication.
+const (
+	clientFailureLimit  = 10
+	addressFailureLimit = 50
+	failureWindow       = time.Minute
+	failureNames        = 10_000
+)
+
+// Verdicts gives the one verdict on a credential; *verify.Verifier is one.
+type Verdicts interface {
+	Check(ctx context.Context, secret string, req verify.Requirements) (verify.Result, error)
+}
+
+// Clients authenticates OAuth clients. It is safe for concurrent use.
+type Clients struct {
+	verdicts                        Verdicts
+	clientFailures, addressFailures *Limiter
+}
+
+// NewClients returns a Clients judging secrets with verdicts; now may be nil for time.Now.
+func NewClients(verdicts Verdicts, now func() time.Time) *Clients {
+	return &Clients{
+		verdicts:        verdicts,
+		clientFailures:  NewLimiter(clientFailureLimit, failureWindow, failureNames, now),
+		addressFailures: NewLimiter(addressFailureLimit, failureWindow, failureNames, now),
+	}
+}
+
+// Client is a key that authenticated as an OAuth client.
+type Client struct {
+	Key      *keyward.Key
+	Identity *keyward.Identity
+}
+
+// ClientError is a refusal in RFC 6749 §5.2's terms. Code says what it is in the domain's,
+// which the transport maps to a status: EUnauthenticated (invalid_client, 401), EInvalid
+// (invalid_request, invalid_scope, unauthorized_client: 400), ERateLimited (429, with
+// RetryAfter when known) and EUnavailable (503).
+type ClientError struct {
+	Code        keyward.Code
+	OAuthCode   string
+	Description string
+	RetryAfter  time.Duration
+}
+
+func (e *ClientError) Error() string { return e.OAuthCode + ": " + e.Description }
+
+// ClientAuthFailed is the seed's own wording for a client that did not authenticate.
+const ClientAuthFailed = "Client authentication failed"
+
+// InvalidClient is the refusal of a client that did not authenticate.
+func InvalidClient(desc string) *ClientError {
+	return &ClientError{Code: keyward.EUnauthenticated, OAuthCode: "invalid_client", Description: desc}
+}
+
+// InvalidRequest is the refusal of a malformed request.
+func InvalidRequest(desc string) *ClientError {
+	return &ClientError{Code: keyward.EInvalid, OAuthCode: "invalid_request", Description: desc}
+}
+
+// Authenticate checks the credentials a client presented from addr (the caller's address):
+// its secret must be a live key, judged by the one verdict, whose id is id. The refusal is a
+// *ClientError.
+func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*Client, *ClientError) {
+	if id == "" || secret == "" {
+		return nil, InvalidClient(ClientAuthFailed)
+	}
+	// A client's failures are counted per address too: counted per client_id alone, anyone
+	// who knows a key's id (it is no secret: every token carries it) could lock the key's
+	// real client out. Behind a proxy every client shares an address, which is why the
+	// per-address limit is higher.
+	clientAt := id + " " + addr
+	for _, name := range []struct {
+		l *Limiter
+		n string
+	}{{c.clientFailures, clientAt}, {c.addressFailures, addr}} {
+		if wait, blocked := name.l.Blocked(name.n); blocked {
+			return nil, &ClientError{Code: keyward.ERateLimited, OAuthCode: "temporarily_unavailable",
+				Description: "too many failed client authentications; retry later", RetryAfter: wait}
+		}
+	}
+	res, err := c.verdicts.Check(ctx, secret, verify.Requirements{KeyOnly: true})
+	if err != nil {
+		return nil, &ClientError{Code: keyward.EUnavailable, OAuthCode: "temporarily_unavailable", Description: "the client could not be checked; retry"}
+	}
+	// The id is compared in constant time, as the secret's hash was: a mismatch must not
+	// tell how much of a guessed id was right.
+	limited := res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded
+	if res.Key == nil || subtle.ConstantTimeCompare([]byte(res.Key.ID), []byte(id)) != 1 ||
+		(!res.Valid && res.Code != keyward.VerifyDisabled && !limited) {
+		c.clientFailures.Fail(clientAt)
+		c.addressFailures.Fail(addr)
+		return nil, InvalidClient(ClientAuthFailed)
+	}
+	// The right key, over its rate limit or out of credits: no failed authentication, but
+	// no token either, until the limit allows.
+	if limited {
+		f := &ClientError{Code: keyward.ERateLimited, OAuthCode: "temporarily_unavailable", Description: "the client's key is over its rate limit; retry later"}
+		if res.Code == keyward.VerifyUsageExceeded {
+			f.Description = "the client's key has spent its usage credits"
+		} else if res.Limited {
+			f.RetryAfter = max(res.RateLimit.RetryAfter, time.Second)
+		}
+		return nil, f
+	}
+	if !res.Valid {
+		return nil, &ClientError{Code: keyward.EInvalid, OAuthCode: "unauthorized_client", Description: "the key's user is disabled"}
+	}
+	return &Client{Key: res.Key, Identity: res.Identity}, nil
+}
+
+// GrantScopes is the scope a token for k gets: the key's when none is asked for, else the
+// ones asked (space-separated), each of which the key must hold.
+func GrantScopes(k *keyward.Key, requested string) ([]string, *ClientError) {
+	asked := strings.Fields(requested)
+	if len(asked) == 0 {
+		return slices.Clone(k.Scopes), nil
+	}
+	var out []string
+	for _, sc := range asked {
+		if !slices.Contains(k.Scopes, sc) {
+			return nil, &ClientError{Code: keyward.EInvalid, OAuthCode: "invalid_scope", Description: "the scope " + strconv.Quote(sc) + " is not among the key's scopes"}
+		}
+		if !slices.Contains(out, sc) {
+			out = append(out, sc)
+		}
+	}
+	return out, nil
+}
