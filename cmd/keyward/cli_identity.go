@@ -3,6 +3,7 @@ package main
 // This file holds the identity commands: whoami, accounts, users and roles.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -78,18 +79,9 @@ output is the API's own JSON.`,
   KEYWARD_TOKEN=$API_KEY keyward whoami --json | jq .permissions`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			w, err := kw.Whoami(cmd.Context())
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), w)
-			}
-			return writeWhoami(cmd.OutOrStdout(), w)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Whoami, error) {
+				return kw.Whoami(ctx)
+			}, writeWhoami)
 		},
 	}
 	conn.registerFlags(cmd)
@@ -200,18 +192,11 @@ func newAccountsGetCmd(conn *apiConn) *cobra.Command {
 		Example: `  keyward accounts get $ACCOUNT_ID`,
 		Args:    exactlyOneID("account"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			a, err := kw.GetAccount(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), a)
-			}
-			return writeAccountsTable(cmd.OutOrStdout(), []*client.Account{a})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Account, error) {
+				return kw.GetAccount(ctx, args[0])
+			}, func(w io.Writer, a *client.Account) error {
+				return writeAccountsTable(w, []*client.Account{a})
+			})
 		},
 	}
 }
@@ -234,30 +219,26 @@ owner, who manages the account from there. With --json the secret is admin_key.k
 			if err := nonBlank("name", params.Name); err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			a, err := kw.CreateAccount(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, a)
-			}
-			fmt.Fprintf(out, "Created account %s (%q).\n\n", a.ID, a.Name)
-			if err := writeAccountsTable(out, []*client.Account{&a.Account}); err != nil {
-				return err
-			}
-			fmt.Fprintf(out, "\nAdmin key %s of the new account (store it now, it will not be shown again):\n\n    %s\n\n", a.AdminKey.ID, a.AdminKey.Secret)
-			return nil
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.CreatedAccount, error) {
+				return kw.CreateAccount(ctx, params)
+			}, writeCreatedAccount)
 		},
 	}
 	cmd.Flags().StringVar(&params.Name, "name", "", "account name, unique (required)")
 	cmd.Flags().StringVar(&params.KeyPrefix, "key-prefix", "", `prefix of the account's keys that belong to no project (default: the server's, "kw")`)
 	_ = cmd.MarkFlagRequired("name")
 	return cmd
+}
+
+// writeCreatedAccount prints a new account and its first admin key, secret included, which
+// the server shows only this once.
+func writeCreatedAccount(w io.Writer, a *client.CreatedAccount) error {
+	fmt.Fprintf(w, "Created account %s (%q).\n\n", a.ID, a.Name)
+	if err := writeAccountsTable(w, []*client.Account{&a.Account}); err != nil {
+		return err
+	}
+	fmt.Fprintf(w, "\nAdmin key %s of the new account (store it now, it will not be shown again):\n\n    %s\n\n", a.AdminKey.ID, a.AdminKey.Secret)
+	return nil
 }
 
 func newAccountsUpdateCmd(conn *apiConn) *cobra.Command {
@@ -284,20 +265,12 @@ prefix; only new account keys take the new one. The root account cannot be renam
 			if cmd.Flags().Changed("key-prefix") {
 				params.KeyPrefix = &prefix
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			a, err := kw.UpdateAccount(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, a)
-			}
-			fmt.Fprintf(out, "Updated account %s.\n\n", a.ID)
-			return writeAccountsTable(out, []*client.Account{a})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Account, error) {
+				return kw.UpdateAccount(ctx, args[0], params)
+			}, func(w io.Writer, a *client.Account) error {
+				fmt.Fprintf(w, "Updated account %s.\n\n", a.ID)
+				return writeAccountsTable(w, []*client.Account{a})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&name, "name", "", "new account name")
@@ -374,18 +347,9 @@ func newUsersGetCmd(conn *apiConn) *cobra.Command {
   keyward users get $USER_ID --json | jq .active`,
 		Args: exactlyOneID("user"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			u, err := kw.GetUser(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), u)
-			}
-			return writeUserDetails(cmd.OutOrStdout(), u)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.User, error) {
+				return kw.GetUser(ctx, args[0])
+			}, writeUserDetails)
 		},
 	}
 }
@@ -412,20 +376,9 @@ user to the OIDC identity they will sign in with; a user without one can still o
 					}
 				}
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			u, err := kw.CreateUser(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, u)
-			}
-			fmt.Fprintf(out, "Created user %s.\n\n", u.ID)
-			return writeUserDetails(out, u)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.User, error) {
+				return kw.CreateUser(ctx, params)
+			}, userChanged("Created"))
 		},
 	}
 	f := cmd.Flags()
@@ -500,38 +453,27 @@ at once. Nothing is deleted: 'users enable' restores them. You cannot disable yo
 		Example: `  keyward users disable $USER_ID`,
 		Args:    exactlyOneID("user"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			u, err := kw.DisableUser(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			return writeUserResult(cmd, conn, u, "Disabled")
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.User, error) {
+				return kw.DisableUser(ctx, args[0])
+			}, userChanged("Disabled"))
 		},
 	}
 }
 
+// updateUser changes user id and prints them as userChanged(verb) does.
 func updateUser(cmd *cobra.Command, conn *apiConn, id string, params client.UpdateUserParams, verb string) error {
-	kw, err := conn.client()
-	if err != nil {
-		return err
-	}
-	u, err := kw.UpdateUser(cmd.Context(), id, params)
-	if err != nil {
-		return conn.explain(err)
-	}
-	return writeUserResult(cmd, conn, u, verb)
+	return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.User, error) {
+		return kw.UpdateUser(ctx, id, params)
+	}, userChanged(verb))
 }
 
-func writeUserResult(cmd *cobra.Command, conn *apiConn, u *client.User, verb string) error {
-	out := cmd.OutOrStdout()
-	if conn.json {
-		return writeAPIJSON(out, u)
+// userChanged prints a user just changed: a line that says so with verb ("Created",
+// "Disabled", ...), then their details.
+func userChanged(verb string) func(io.Writer, *client.User) error {
+	return func(w io.Writer, u *client.User) error {
+		fmt.Fprintf(w, "%s user %s.\n\n", verb, u.ID)
+		return writeUserDetails(w, u)
 	}
-	fmt.Fprintf(out, "%s user %s.\n\n", verb, u.ID)
-	return writeUserDetails(out, u)
 }
 
 // formatUserStatus is "active" or "disabled".
@@ -629,18 +571,9 @@ func newRolesGetCmd(conn *apiConn) *cobra.Command {
   keyward roles get $ROLE_ID --json | jq .permissions`,
 		Args: exactlyOneID("role"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			r, err := kw.GetRole(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), r)
-			}
-			return writeRoleDetails(cmd.OutOrStdout(), r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Role, error) {
+				return kw.GetRole(ctx, args[0])
+			}, writeRoleDetails)
 		},
 	}
 }
@@ -664,20 +597,9 @@ commas) for each permission it grants; you may not grant one you do not hold.`,
 			if err := nonBlank("slug", params.Slug); err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			r, err := kw.CreateRole(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			fmt.Fprintf(out, "Created role %s (%s).\n\n", r.ID, r.Slug)
-			return writeRoleDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Role, error) {
+				return kw.CreateRole(ctx, params)
+			}, roleChanged("Created"))
 		},
 	}
 	f := cmd.Flags()
@@ -726,20 +648,9 @@ key and member holding the role changes with it, at once. Built-in roles cannot 
 			case clearPermissions:
 				params.Permissions = []string{}
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			r, err := kw.UpdateRole(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			fmt.Fprintf(out, "Updated role %s (%s).\n\n", r.ID, r.Slug)
-			return writeRoleDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Role, error) {
+				return kw.UpdateRole(ctx, args[0], params)
+			}, roleChanged("Updated"))
 		},
 	}
 	f := cmd.Flags()
@@ -764,19 +675,9 @@ nothing is printed: the exit status says whether every role was deleted.`,
 		Example: `  keyward roles delete $ROLE_ID`,
 		Args:    atLeastOneID("role"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := kw.DeleteRole(cmd.Context(), id); err != nil {
-					return fmt.Errorf("deleting role %s: %w", id, conn.explain(err))
-				}
-				if !conn.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "Deleted role %s.\n", id)
-				}
-			}
-			return nil
+			return runEach(cmd, conn, args, "deleting role", func(ctx context.Context, kw *client.Client, id string) error {
+				return kw.DeleteRole(ctx, id)
+			}, func(id string) string { return "Deleted role " + id + "." })
 		},
 	}
 }
@@ -796,6 +697,15 @@ func writeRolesTable(w io.Writer, roles []*client.Role) error {
 		tableRow(tw, r.ID, r.Slug, r.Name, formatRoleType(r), formatScopes(r.Permissions))
 	}
 	return tw.Flush()
+}
+
+// roleChanged prints a role just created or changed: a line that says so with verb, then its
+// details.
+func roleChanged(verb string) func(io.Writer, *client.Role) error {
+	return func(w io.Writer, r *client.Role) error {
+		fmt.Fprintf(w, "%s role %s (%s).\n\n", verb, r.ID, r.Slug)
+		return writeRoleDetails(w, r)
+	}
 }
 
 func writeRoleDetails(w io.Writer, r *client.Role) error {

@@ -5,6 +5,7 @@ package main
 // limits, credits and tier requests are printed.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -73,15 +74,9 @@ with their limits. With --json the output is a JSON array.`,
   keyward tiers list --json | jq -r '.[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			tiers, err := kw.ListTiers(cmd.Context())
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, tiers, "", "tiers", "No tiers.", writeTiersTable)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) ([]*client.Tier, error) {
+				return kw.ListTiers(ctx)
+			}, listWriter("No tiers.", writeTiersTable))
 		},
 	}
 }
@@ -95,18 +90,9 @@ func newTiersGetCmd(conn *apiConn) *cobra.Command {
 		Example: `  keyward tiers get high`,
 		Args:    exactlyOneName("tier"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			t, err := kw.GetTier(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), t)
-			}
-			return writeTierDetails(cmd.OutOrStdout(), t)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				return kw.GetTier(ctx, args[0])
+			}, writeTierDetails)
 		},
 	}
 }
@@ -169,20 +155,9 @@ Creating a tier needs the rate_limit_tiers.write permission.`,
 					return err
 				}
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			t, err := kw.CreateTier(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, t)
-			}
-			fmt.Fprintf(out, "Created tier %s.\n\n", t.Name)
-			return writeTierDetails(out, t)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				return kw.CreateTier(ctx, params)
+			}, tierChanged("Created"))
 		},
 	}
 	limit.register(cmd, "the tier")
@@ -212,10 +187,7 @@ Changing a tier needs the rate_limit_tiers.write permission.`,
 				return err
 			}
 			changed := cmd.Flags().Changed
-			var (
-				params client.UpdateTierParams
-				err    error
-			)
+			var params client.UpdateTierParams
 			if changed("description") {
 				params.Description = &tier.description
 			}
@@ -229,31 +201,20 @@ Changing a tier needs the rate_limit_tiers.write permission.`,
 				}
 				params.FailMode = &m
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			if limit.changed(cmd) {
-				// The API replaces a tier's whole limit; start from the current one so that the
-				// numbers not given stay as they are.
-				current, err := kw.GetTier(cmd.Context(), args[0])
-				if err != nil {
-					return conn.explain(err)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				if limit.changed(cmd) {
+					// The API replaces a tier's whole limit; start from the current one so that
+					// the numbers not given stay as they are.
+					current, err := kw.GetTier(ctx, args[0])
+					if err != nil {
+						return nil, err
+					}
+					if params.RateLimit, err = limit.value(cmd, &current.RateLimit); err != nil {
+						return nil, err
+					}
 				}
-				if params.RateLimit, err = limit.value(cmd, &current.RateLimit); err != nil {
-					return err
-				}
-			}
-			t, err := kw.UpdateTier(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, t)
-			}
-			fmt.Fprintf(out, "Updated tier %s.\n\n", t.Name)
-			return writeTierDetails(out, t)
+				return kw.UpdateTier(ctx, args[0], params)
+			}, tierChanged("Updated"))
 		},
 	}
 	limit.register(cmd, "the tier")
@@ -276,27 +237,23 @@ pending until 'tiers approve' or 'tiers reject' decides it, and the key keeps it
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			r, err := kw.RequestTier(cmd.Context(), args[0], client.RateLimitTier(strings.TrimSpace(args[1])))
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			if r.Status == client.TierRequestApproved {
-				fmt.Fprintf(out, "Key %s is now on tier %s.\n\n", r.KeyID, r.Tier)
-			} else {
-				fmt.Fprintf(out, "Asked for tier %s for key %s: request %s awaits approval ('keyward tiers approve %s').\n\n",
-					r.Tier, r.KeyID, r.ID, r.ID)
-			}
-			return writeTierRequestDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.TierRequest, error) {
+				return kw.RequestTier(ctx, args[0], client.RateLimitTier(strings.TrimSpace(args[1])))
+			}, writeTierAsked)
 		},
 	}
+}
+
+// writeTierAsked prints the answer to a tier request: the key's new tier when it was given
+// at once, else the pending request and how to approve it.
+func writeTierAsked(w io.Writer, r *client.TierRequest) error {
+	if r.Status == client.TierRequestApproved {
+		fmt.Fprintf(w, "Key %s is now on tier %s.\n\n", r.KeyID, r.Tier)
+	} else {
+		fmt.Fprintf(w, "Asked for tier %s for key %s: request %s awaits approval ('keyward tiers approve %s').\n\n",
+			r.Tier, r.KeyID, r.ID, r.ID)
+	}
+	return writeTierRequestDetails(w, r)
 }
 
 func newTiersRequestsCmd(conn *apiConn) *cobra.Command {
@@ -358,24 +315,15 @@ api_keys.approve_high_tier permission. A request is decided once; --reason is ke
 		Example: "  keyward tiers " + verb + ` $REQUEST_ID --reason "checked with the team"`,
 		Args:    exactlyOneID("tier request"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			decide := kw.RejectTierRequest
-			if approve {
-				decide = kw.ApproveTierRequest
-			}
-			r, err := decide(cmd.Context(), args[0], reason)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			fmt.Fprintf(out, "%s tier request %s: tier %s for key %s.\n\n", done, r.ID, r.Tier, r.KeyID)
-			return writeTierRequestDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.TierRequest, error) {
+				if approve {
+					return kw.ApproveTierRequest(ctx, args[0], reason)
+				}
+				return kw.RejectTierRequest(ctx, args[0], reason)
+			}, func(w io.Writer, r *client.TierRequest) error {
+				fmt.Fprintf(w, "%s tier request %s: tier %s for key %s.\n\n", done, r.ID, r.Tier, r.KeyID)
+				return writeTierRequestDetails(w, r)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, kept with the request")
@@ -606,6 +554,15 @@ func writeTiersTable(w io.Writer, tiers []*client.Tier) error {
 			formatTierType(t), orDash(t.Description))
 	}
 	return tw.Flush()
+}
+
+// tierChanged prints a tier just created or changed: a line that says so with verb, then its
+// details.
+func tierChanged(verb string) func(io.Writer, *client.Tier) error {
+	return func(w io.Writer, t *client.Tier) error {
+		fmt.Fprintf(w, "%s tier %s.\n\n", verb, t.Name)
+		return writeTierDetails(w, t)
+	}
 }
 
 func writeTierDetails(w io.Writer, t *client.Tier) error {
