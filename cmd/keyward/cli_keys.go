@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -219,19 +220,9 @@ so many verifications; --refill daily or monthly sets them back to --refill-amou
 			if err := validateRotationDays(params.RotationIntervalDays); err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			created, err := kw.CreateKey(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, created)
-			}
-			return writeCreatedKey(out, created)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.CreatedKey, error) {
+				return kw.CreateKey(ctx, params)
+			}, writeCreatedKey)
 		},
 	}
 	f := cmd.Flags()
@@ -328,18 +319,9 @@ never shown; the key is identified by its public prefix and last four characters
   keyward keys get $KEY_ID --json | jq .metadata`,
 		Args: oneKeyID,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			k, err := kw.GetKey(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), k)
-			}
-			return writeKeyDetails(cmd.OutOrStdout(), k)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Key, error) {
+				return kw.GetKey(ctx, args[0])
+			}, writeKeyDetails)
 		},
 	}
 }
@@ -454,34 +436,26 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 				return errors.New("nothing to update: pass at least one of --" + strings.Join(updateFlags, ", --"))
 			}
 
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			if limit.changed(cmd) {
-				// The API replaces a key's whole limit; start from its current one so that the
-				// numbers not given stay as they are.
-				current, err := kw.GetKey(cmd.Context(), args[0])
-				if err != nil {
-					return conn.explain(err)
-				}
-				if params.RateLimit, err = limit.value(cmd, current.RateLimit); err != nil {
-					if current.RateLimit == nil && !changed("rate") {
-						return fmt.Errorf("%w (the key is held to its tier's limit and has none of its own)", err)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Key, error) {
+				if limit.changed(cmd) {
+					// The API replaces a key's whole limit; start from its current one so that
+					// the numbers not given stay as they are.
+					current, err := kw.GetKey(ctx, args[0])
+					if err != nil {
+						return nil, err
 					}
-					return err
+					if params.RateLimit, err = limit.value(cmd, current.RateLimit); err != nil {
+						if current.RateLimit == nil && !changed("rate") {
+							return nil, fmt.Errorf("%w (the key is held to its tier's limit and has none of its own)", err)
+						}
+						return nil, err
+					}
 				}
-			}
-			k, err := kw.UpdateKey(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, k)
-			}
-			fmt.Fprintf(out, "Updated key %s.\n\n", k.ID)
-			return writeKeyDetails(out, k)
+				return kw.UpdateKey(ctx, args[0], params)
+			}, func(w io.Writer, k *client.Key) error {
+				fmt.Fprintf(w, "Updated key %s.\n\n", k.ID)
+				return writeKeyDetails(w, k)
+			})
 		},
 	}
 	f := cmd.Flags()
@@ -541,19 +515,9 @@ nothing is printed: the exit status says whether every key was revoked.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := kw.RevokeKey(cmd.Context(), id); err != nil {
-					return fmt.Errorf("revoking %s: %w", id, conn.explain(err))
-				}
-				if !conn.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "Revoked key %s.\n", id)
-				}
-			}
-			return nil
+			return runEach(cmd, conn, args, "revoking", func(ctx context.Context, kw *client.Client, id string) error {
+				return kw.RevokeKey(ctx, id)
+			}, func(id string) string { return "Revoked key " + id + "." })
 		},
 	}
 }
@@ -590,19 +554,9 @@ field.`,
 				return err
 			}
 			params.ExpiresAt = exp
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			rotated, err := kw.RotateKey(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, rotated)
-			}
-			return writeRotatedKey(out, rotated)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.RotatedKey, error) {
+				return kw.RotateKey(ctx, args[0], params)
+			}, writeRotatedKey)
 		},
 	}
 	cmd.Flags().DurationVar(&grace, "grace", 0, "how long the old key keeps working, as a Go duration such as 60s or 24h (at most 720h)")

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -79,18 +80,11 @@ func newMembersGetCmd(conn *apiConn) *cobra.Command {
 		Example: `  keyward members get --project $PROJECT_ID $MEMBER_ID`,
 		Args:    exactlyOneID("member"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			m, err := kw.GetMember(cmd.Context(), projectID, args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), m)
-			}
-			return writeMembersTable(cmd.OutOrStdout(), []*client.Member{m})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Member, error) {
+				return kw.GetMember(ctx, projectID, args[0])
+			}, func(w io.Writer, m *client.Member) error {
+				return writeMembersTable(w, []*client.Member{m})
+			})
 		},
 	}
 	projectFlag(cmd, &projectID, "project of the membership")
@@ -117,20 +111,12 @@ the membership. Its ID is what 'members update' and 'members remove' take.`,
 			if params.UserID == "" && params.APIKeyID == "" {
 				return errors.New("want a member: pass --user USER_ID or --key KEY_ID")
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			m, err := kw.AddMember(cmd.Context(), projectID, params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, m)
-			}
-			fmt.Fprintf(out, "Added %s to project %s as member %s.\n\n", formatMember(m), m.ProjectID, m.ID)
-			return writeMembersTable(out, []*client.Member{m})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Member, error) {
+				return kw.AddMember(ctx, projectID, params)
+			}, func(w io.Writer, m *client.Member) error {
+				fmt.Fprintf(w, "Added %s to project %s as member %s.\n\n", formatMember(m), m.ProjectID, m.ID)
+				return writeMembersTable(w, []*client.Member{m})
+			})
 		},
 	}
 	projectFlag(cmd, &projectID, "project to add the member to")
@@ -158,20 +144,12 @@ func newMembersUpdateCmd(conn *apiConn) *cobra.Command {
 			if err := nonBlank("role", params.RoleID); err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			m, err := kw.UpdateMember(cmd.Context(), projectID, args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, m)
-			}
-			fmt.Fprintf(out, "Updated member %s.\n\n", m.ID)
-			return writeMembersTable(out, []*client.Member{m})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Member, error) {
+				return kw.UpdateMember(ctx, projectID, args[0], params)
+			}, func(w io.Writer, m *client.Member) error {
+				fmt.Fprintf(w, "Updated member %s.\n\n", m.ID)
+				return writeMembersTable(w, []*client.Member{m})
+			})
 		},
 	}
 	projectFlag(cmd, &projectID, "project of the membership")
@@ -194,19 +172,9 @@ nothing is printed: the exit status says whether every member was removed.`,
 		Example: `  keyward members remove --project $PROJECT_ID $MEMBER_ID`,
 		Args:    atLeastOneID("member"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			for _, id := range args {
-				if err := kw.RemoveMember(cmd.Context(), projectID, id); err != nil {
-					return fmt.Errorf("removing member %s: %w", id, conn.explain(err))
-				}
-				if !conn.json {
-					fmt.Fprintf(cmd.OutOrStdout(), "Removed member %s from project %s.\n", id, projectID)
-				}
-			}
-			return nil
+			return runEach(cmd, conn, args, "removing member", func(ctx context.Context, kw *client.Client, id string) error {
+				return kw.RemoveMember(ctx, projectID, id)
+			}, func(id string) string { return "Removed member " + id + " from project " + projectID + "." })
 		},
 	}
 	projectFlag(cmd, &projectID, "project to remove the members from")

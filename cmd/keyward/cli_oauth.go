@@ -4,6 +4,7 @@ package main
 // introspection and revocation of access tokens.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -89,16 +90,14 @@ token endpoint's own JSON.`,
 			if params.ClientSecret, err = readClientSecret(cmd, secretFile); err != nil {
 				return err
 			}
+			// The key authenticates itself, so the client carries no credential: conn.client
+			// would refuse to make one.
 			kw := client.New(conn.baseURL(), "", client.WithUserAgent("keyward-cli/"+version))
 			tok, err := kw.Token(cmd.Context(), params)
 			if err != nil {
 				return explainOAuth(&conn, err, "check --client-id and the client secret")
 			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, tok)
-			}
-			return writeToken(out, tok)
+			return printOne(cmd, &conn, tok, writeToken)
 		},
 	}
 	f := cmd.Flags()
@@ -232,18 +231,13 @@ introspection endpoint's own JSON.`,
 			if err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			info, err := kw.Introspect(cmd.Context(), token)
-			if err != nil {
-				return explainOAuth(conn, err, "check --token or "+envKeywardToken)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), info)
-			}
-			return writeIntrospection(cmd.OutOrStdout(), info)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Introspection, error) {
+				info, err := kw.Introspect(ctx, token)
+				if err != nil {
+					return nil, explainOAuth(conn, err, "check --token or "+envKeywardToken)
+				}
+				return info, nil
+			}, writeIntrospection)
 		},
 	}
 	conn.registerFlags(cmd)
@@ -271,6 +265,8 @@ the exit status says whether the request was accepted.`,
 			if err != nil {
 				return err
 			}
+			// Not runEach, which names each ID it fails on: the token is a secret, and its
+			// errors are OAuth's.
 			kw, err := conn.client()
 			if err != nil {
 				return err

@@ -1,9 +1,11 @@
 package main
 
-// This file holds what the client commands (keys, projects, environments, and the identity
-// commands whoami, accounts, users, roles, members and audit) share: the connection flags,
-// JSON and table output, and the translation of client errors into one-line messages. The
-// commands talk to the server only through the public client package.
+// This file holds what the client commands (keys, projects, environments, the identity
+// commands whoami, accounts, users, roles, members and audit, and tiers, usage and oauth)
+// share: the connection flags, the translation of client errors into one-line messages, the
+// one sequence every command runs (runOne, runEach and runList: get a client, make the call,
+// explain a failure, print JSON or text), and JSON and table output. The commands talk to
+// the server only through the public client package.
 
 import (
 	"context"
@@ -91,10 +93,14 @@ func (e *cliError) Error() string { return e.msg }
 func (e *cliError) Unwrap() error { return e.err }
 
 // explain turns an error from the client into one line that says what went wrong and, where
-// it helps, what to do about it.
+// it helps, what to do about it. An error already explained, as the OAuth commands explain
+// theirs, is returned as it is.
 func (c *apiConn) explain(err error) error {
 	if err == nil {
 		return nil
+	}
+	if _, done := err.(*cliError); done {
+		return err
 	}
 	var apiErr *client.Error
 	if errors.As(err, &apiErr) {
@@ -380,40 +386,83 @@ func fetchList[T any](all bool, every func() iter.Seq2[T, error], one func() (*c
 	return items, "", nil
 }
 
+// runOne does what most client commands do once their own flags are checked: it makes the
+// command's call to the server, turns a failure into one line, and prints the answer as
+// printOne does. A missing credential is reported before anything is sent. call may make
+// more than one request, such as a read before an update; its errors, the flags' included,
+// go through explain, which leaves an error that is not the client's as it reads.
+func runOne[T any](cmd *cobra.Command, conn *apiConn,
+	call func(context.Context, *client.Client) (T, error), human func(io.Writer, T) error) error {
+	kw, err := conn.client()
+	if err != nil {
+		return err
+	}
+	v, err := call(cmd.Context(), kw)
+	if err != nil {
+		return conn.explain(err)
+	}
+	return printOne(cmd, conn, v, human)
+}
+
+// printOne prints a command's answer: the API's JSON with --json, else as human writes it.
+func printOne[T any](cmd *cobra.Command, conn *apiConn, v T, human func(io.Writer, T) error) error {
+	out := cmd.OutOrStdout()
+	if conn.json {
+		return writeAPIJSON(out, v)
+	}
+	return human(out, v)
+}
+
+// runEach does a call that answers with nothing, such as a revocation, for each ID in the
+// order given, and stops at the first failure, which it names as doing and the ID
+// ("revoking key_1: ..."). After each success it prints done(id) on a line; with --json it
+// prints nothing, and the exit status says whether every call succeeded.
+func runEach(cmd *cobra.Command, conn *apiConn, ids []string, doing string,
+	call func(ctx context.Context, kw *client.Client, id string) error, done func(id string) string) error {
+	kw, err := conn.client()
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := call(cmd.Context(), kw, id); err != nil {
+			return fmt.Errorf("%s %s: %w", doing, id, conn.explain(err))
+		}
+		if !conn.json {
+			fmt.Fprintln(cmd.OutOrStdout(), done(id))
+		}
+	}
+	return nil
+}
+
 // runList does a list command's work once its own flags are checked: it fetches one page,
-// or every page with --all, and prints them as printList does.
+// or every page with --all, prints them as runOne does (a JSON array with --json, else a
+// table, or empty, a sentence saying there is nothing), then the next-page hint.
 func runList[T any](cmd *cobra.Command, conn *apiConn, page *pageFlags,
 	every func(*client.Client) iter.Seq2[T, error], one func(*client.Client) (*client.Page[T], error),
 	noun, empty string, table func(io.Writer, []T) error) error {
 	if err := page.validate(); err != nil {
 		return err
 	}
-	kw, err := conn.client()
-	if err != nil {
-		return err
-	}
-	items, next, err := fetchList(page.all, func() iter.Seq2[T, error] { return every(kw) }, func() (*client.Page[T], error) { return one(kw) })
-	if err != nil {
-		return conn.explain(err)
-	}
-	return printList(cmd, conn, items, next, noun, empty, table)
-}
-
-// printList prints one list command's result: a JSON array with --json, else empty (a
-// sentence saying so) or a table, then the next-page hint.
-func printList[T any](cmd *cobra.Command, conn *apiConn, items []T, next, noun, empty string, table func(io.Writer, []T) error) error {
-	out := cmd.OutOrStdout()
-	var err error
-	switch {
-	case conn.json:
-		err = writeAPIJSON(out, items)
-	case len(items) == 0:
-		_, err = fmt.Fprintln(out, empty)
-	default:
-		err = table(out, items)
-	}
+	var next string // the next page's cursor, kept for the hint; "" after a failure
+	err := runOne(cmd, conn, func(_ context.Context, kw *client.Client) ([]T, error) {
+		items, cursor, err := fetchList(page.all, func() iter.Seq2[T, error] { return every(kw) }, func() (*client.Page[T], error) { return one(kw) })
+		next = cursor
+		return items, err
+	}, listWriter(empty, table))
 	writeMoreHint(cmd, noun, next)
 	return err
+}
+
+// listWriter writes a list as table does, or empty, a sentence saying there is nothing,
+// when there is nothing in it.
+func listWriter[T any](empty string, table func(io.Writer, []T) error) func(io.Writer, []T) error {
+	return func(w io.Writer, items []T) error {
+		if len(items) == 0 {
+			_, err := fmt.Fprintln(w, empty)
+			return err
+		}
+		return table(w, items)
+	}
 }
 
 // writeMoreHint tells a person how to get the next page. It goes to stderr so that stdout

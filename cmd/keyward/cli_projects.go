@@ -1,8 +1,10 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"io"
 	"iter"
 	"strings"
 
@@ -48,20 +50,12 @@ keys already handed out carry it.`,
 			if strings.TrimSpace(params.Name) == "" {
 				return errors.New("invalid --name: it may not be blank")
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			p, err := kw.CreateProject(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, p)
-			}
-			fmt.Fprintf(out, "Created project %s.\n\n", p.ID)
-			return writeProjectsTable(out, []*client.Project{p})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Project, error) {
+				return kw.CreateProject(ctx, params)
+			}, func(w io.Writer, p *client.Project) error {
+				fmt.Fprintf(w, "Created project %s.\n\n", p.ID)
+				return writeProjectsTable(w, []*client.Project{p})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&params.Name, "name", "", "project name (required)")
@@ -133,20 +127,12 @@ func newEnvironmentsCreateCmd(conn *apiConn) *cobra.Command {
 			if strings.TrimSpace(params.Name) == "" {
 				return errors.New("invalid --name: it may not be blank")
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			e, err := kw.CreateEnvironment(cmd.Context(), projectID, params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, e)
-			}
-			fmt.Fprintf(out, "Created environment %s in project %s.\n\n", e.ID, e.ProjectID)
-			return writeEnvironmentsTable(out, []*client.Environment{e})
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Environment, error) {
+				return kw.CreateEnvironment(ctx, projectID, params)
+			}, func(w io.Writer, e *client.Environment) error {
+				fmt.Fprintf(w, "Created environment %s in project %s.\n\n", e.ID, e.ProjectID)
+				return writeEnvironmentsTable(w, []*client.Environment{e})
+			})
 		},
 	}
 	cmd.Flags().StringVar(&projectID, "project", "", "project to create the environment in (required)")

@@ -1,18 +1,17 @@
 package main
 
-// This file holds the rate-limit commands: 'keyward tiers' (tiers and tier requests), the
-// rate-limit and credit flags that 'keys create' and 'keys update' share with them, and how
-// limits, credits and tier requests are printed.
+// This file holds the rate-limit commands, 'keyward tiers' (tiers and tier requests), and how
+// tiers and tier requests are printed. The rate-limit flags they share with 'keys create' and
+// 'keys update' are in cli_limits.go.
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
 	"iter"
 	"slices"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/keyward/keyward/client"
 	"github.com/spf13/cobra"
@@ -73,15 +72,9 @@ with their limits. With --json the output is a JSON array.`,
   keyward tiers list --json | jq -r '.[].name'`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			tiers, err := kw.ListTiers(cmd.Context())
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printList(cmd, conn, tiers, "", "tiers", "No tiers.", writeTiersTable)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) ([]*client.Tier, error) {
+				return kw.ListTiers(ctx)
+			}, listWriter("No tiers.", writeTiersTable))
 		},
 	}
 }
@@ -95,18 +88,9 @@ func newTiersGetCmd(conn *apiConn) *cobra.Command {
 		Example: `  keyward tiers get high`,
 		Args:    exactlyOneName("tier"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			t, err := kw.GetTier(cmd.Context(), args[0])
-			if err != nil {
-				return conn.explain(err)
-			}
-			if conn.json {
-				return writeAPIJSON(cmd.OutOrStdout(), t)
-			}
-			return writeTierDetails(cmd.OutOrStdout(), t)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				return kw.GetTier(ctx, args[0])
+			}, writeTierDetails)
 		},
 	}
 }
@@ -169,20 +153,9 @@ Creating a tier needs the rate_limit_tiers.write permission.`,
 					return err
 				}
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			t, err := kw.CreateTier(cmd.Context(), params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, t)
-			}
-			fmt.Fprintf(out, "Created tier %s.\n\n", t.Name)
-			return writeTierDetails(out, t)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				return kw.CreateTier(ctx, params)
+			}, tierChanged("Created"))
 		},
 	}
 	limit.register(cmd, "the tier")
@@ -212,10 +185,7 @@ Changing a tier needs the rate_limit_tiers.write permission.`,
 				return err
 			}
 			changed := cmd.Flags().Changed
-			var (
-				params client.UpdateTierParams
-				err    error
-			)
+			var params client.UpdateTierParams
 			if changed("description") {
 				params.Description = &tier.description
 			}
@@ -229,31 +199,20 @@ Changing a tier needs the rate_limit_tiers.write permission.`,
 				}
 				params.FailMode = &m
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			if limit.changed(cmd) {
-				// The API replaces a tier's whole limit; start from the current one so that the
-				// numbers not given stay as they are.
-				current, err := kw.GetTier(cmd.Context(), args[0])
-				if err != nil {
-					return conn.explain(err)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Tier, error) {
+				if limit.changed(cmd) {
+					// The API replaces a tier's whole limit; start from the current one so that
+					// the numbers not given stay as they are.
+					current, err := kw.GetTier(ctx, args[0])
+					if err != nil {
+						return nil, err
+					}
+					if params.RateLimit, err = limit.value(cmd, &current.RateLimit); err != nil {
+						return nil, err
+					}
 				}
-				if params.RateLimit, err = limit.value(cmd, &current.RateLimit); err != nil {
-					return err
-				}
-			}
-			t, err := kw.UpdateTier(cmd.Context(), args[0], params)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, t)
-			}
-			fmt.Fprintf(out, "Updated tier %s.\n\n", t.Name)
-			return writeTierDetails(out, t)
+				return kw.UpdateTier(ctx, args[0], params)
+			}, tierChanged("Updated"))
 		},
 	}
 	limit.register(cmd, "the tier")
@@ -276,27 +235,23 @@ pending until 'tiers approve' or 'tiers reject' decides it, and the key keeps it
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			r, err := kw.RequestTier(cmd.Context(), args[0], client.RateLimitTier(strings.TrimSpace(args[1])))
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			if r.Status == client.TierRequestApproved {
-				fmt.Fprintf(out, "Key %s is now on tier %s.\n\n", r.KeyID, r.Tier)
-			} else {
-				fmt.Fprintf(out, "Asked for tier %s for key %s: request %s awaits approval ('keyward tiers approve %s').\n\n",
-					r.Tier, r.KeyID, r.ID, r.ID)
-			}
-			return writeTierRequestDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.TierRequest, error) {
+				return kw.RequestTier(ctx, args[0], client.RateLimitTier(strings.TrimSpace(args[1])))
+			}, writeTierAsked)
 		},
 	}
+}
+
+// writeTierAsked prints the answer to a tier request: the key's new tier when it was given
+// at once, else the pending request and how to approve it.
+func writeTierAsked(w io.Writer, r *client.TierRequest) error {
+	if r.Status == client.TierRequestApproved {
+		fmt.Fprintf(w, "Key %s is now on tier %s.\n\n", r.KeyID, r.Tier)
+	} else {
+		fmt.Fprintf(w, "Asked for tier %s for key %s: request %s awaits approval ('keyward tiers approve %s').\n\n",
+			r.Tier, r.KeyID, r.ID, r.ID)
+	}
+	return writeTierRequestDetails(w, r)
 }
 
 func newTiersRequestsCmd(conn *apiConn) *cobra.Command {
@@ -358,225 +313,19 @@ api_keys.approve_high_tier permission. A request is decided once; --reason is ke
 		Example: "  keyward tiers " + verb + ` $REQUEST_ID --reason "checked with the team"`,
 		Args:    exactlyOneID("tier request"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			decide := kw.RejectTierRequest
-			if approve {
-				decide = kw.ApproveTierRequest
-			}
-			r, err := decide(cmd.Context(), args[0], reason)
-			if err != nil {
-				return conn.explain(err)
-			}
-			out := cmd.OutOrStdout()
-			if conn.json {
-				return writeAPIJSON(out, r)
-			}
-			fmt.Fprintf(out, "%s tier request %s: tier %s for key %s.\n\n", done, r.ID, r.Tier, r.KeyID)
-			return writeTierRequestDetails(out, r)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.TierRequest, error) {
+				if approve {
+					return kw.ApproveTierRequest(ctx, args[0], reason)
+				}
+				return kw.RejectTierRequest(ctx, args[0], reason)
+			}, func(w io.Writer, r *client.TierRequest) error {
+				fmt.Fprintf(w, "%s tier request %s: tier %s for key %s.\n\n", done, r.ID, r.Tier, r.KeyID)
+				return writeTierRequestDetails(w, r)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&reason, "reason", "", "why, kept with the request")
 	return cmd
-}
-
-// rateLimitFlagNames are the flags of a rate limit, as rateLimitFlags registers them.
-var rateLimitFlagNames = []string{"rate", "period", "burst", "quota", "quota-window"}
-
-// rateLimitFlags are --rate, --period, --burst, --quota and --quota-window: a tier's limit,
-// or a key's own.
-type rateLimitFlags struct {
-	rate, burst, quota  int64
-	period, quotaWindow time.Duration
-}
-
-func (r *rateLimitFlags) register(cmd *cobra.Command, what string) {
-	f := cmd.Flags()
-	f.Int64Var(&r.rate, "rate", 0, "verifications "+what+" may have per --period")
-	f.DurationVar(&r.period, "period", 0, "the rate's time unit, whole seconds from 1s to 24h (default 1s)")
-	f.Int64Var(&r.burst, "burst", 0, "verifications allowed at once (default: --rate)")
-	f.Int64Var(&r.quota, "quota", 0, "at most this many verifications per --quota-window; 0 for no quota")
-	f.DurationVar(&r.quotaWindow, "quota-window", 0, "the quota's window, e.g. 24h for a UTC day (1m to 744h)")
-}
-
-// changed reports whether any rate-limit flag was given.
-func (r *rateLimitFlags) changed(cmd *cobra.Command) bool {
-	for _, name := range rateLimitFlagNames {
-		if cmd.Flags().Changed(name) {
-			return true
-		}
-	}
-	return false
-}
-
-// value is the limit the flags ask for: base (nil for none yet) with the given flags'
-// numbers in place of its own. It is nil when no flag was given.
-func (r *rateLimitFlags) value(cmd *cobra.Command, base *client.RateLimit) (*client.RateLimit, error) {
-	if !r.changed(cmd) {
-		return nil, nil
-	}
-	changed := cmd.Flags().Changed
-	var l client.RateLimit
-	if base != nil {
-		l = *base
-	}
-	if changed("rate") {
-		if r.rate < 1 {
-			return nil, fmt.Errorf("invalid --rate %d: want 1 or more", r.rate)
-		}
-		l.Rate = r.rate
-	}
-	if l.Rate == 0 {
-		return nil, errors.New("--rate is needed: there is no limit yet to change")
-	}
-	if changed("period") {
-		if r.period < time.Second || r.period%time.Second != 0 {
-			return nil, fmt.Errorf("invalid --period %v: want whole seconds, at least 1s", r.period)
-		}
-		l.Period = r.period
-	}
-	if changed("burst") {
-		if r.burst < 1 {
-			return nil, fmt.Errorf("invalid --burst %d: want 1 or more", r.burst)
-		}
-		l.Burst = r.burst
-	}
-	if changed("quota") {
-		if r.quota < 0 {
-			return nil, fmt.Errorf("invalid --quota %d: want 0 (no quota) or more", r.quota)
-		}
-		l.QuotaLimit = r.quota
-		if r.quota == 0 {
-			l.QuotaWindow = 0
-		}
-	}
-	if changed("quota-window") {
-		if r.quotaWindow < time.Minute || r.quotaWindow%time.Second != 0 {
-			return nil, fmt.Errorf("invalid --quota-window %v: want whole seconds, at least 1m", r.quotaWindow)
-		}
-		l.QuotaWindow = r.quotaWindow
-	}
-	switch {
-	case l.QuotaLimit > 0 && l.QuotaWindow == 0:
-		return nil, errors.New("--quota needs --quota-window, e.g. 24h")
-	case l.QuotaLimit == 0 && changed("quota-window"):
-		return nil, errors.New("--quota-window needs --quota")
-	}
-	return &l, nil
-}
-
-// creditFlags are --credits and the --refill flags of a key's usage credits.
-type creditFlags struct {
-	remaining    int64
-	refill       string
-	refillAmount int64
-	refillDay    int
-}
-
-// creditFlagNames are the flags creditFlags registers.
-var creditFlagNames = []string{"credits", "refill", "refill-amount", "refill-day"}
-
-func (c *creditFlags) register(cmd *cobra.Command) {
-	f := cmd.Flags()
-	f.Int64Var(&c.remaining, "credits", 0, "usage credits: verifications the key may pass before USAGE_EXCEEDED")
-	f.StringVar(&c.refill, "refill", "", "set the credits back to --refill-amount daily or monthly (00:00 UTC)")
-	f.Int64Var(&c.refillAmount, "refill-amount", 0, "credits after each refill (default: --credits)")
-	f.IntVar(&c.refillDay, "refill-day", 0, "day of the month of a monthly refill, 1-31 (default 1)")
-	_ = cmd.RegisterFlagCompletionFunc("refill", cobra.FixedCompletions(
-		[]cobra.Completion{string(client.RefillDaily), string(client.RefillMonthly)}, cobra.ShellCompDirectiveNoFileComp))
-}
-
-// value is the credits the flags ask for, nil when --credits was not given.
-func (c *creditFlags) value(cmd *cobra.Command) (*client.Credits, error) {
-	changed := cmd.Flags().Changed
-	if !changed("credits") {
-		for _, name := range creditFlagNames[1:] {
-			if changed(name) {
-				return nil, fmt.Errorf("--%s needs --credits", name)
-			}
-		}
-		return nil, nil
-	}
-	if c.remaining < 0 {
-		return nil, fmt.Errorf("invalid --credits %d: want 0 or more", c.remaining)
-	}
-	out := &client.Credits{Remaining: c.remaining}
-	if !changed("refill") {
-		switch {
-		case changed("refill-amount"):
-			return nil, errors.New("--refill-amount needs --refill daily or --refill monthly")
-		case changed("refill-day"):
-			return nil, errors.New("--refill-day needs --refill monthly")
-		}
-		return out, nil
-	}
-	r := &client.Refill{Interval: client.RefillInterval(strings.TrimSpace(c.refill)), Amount: c.remaining}
-	switch r.Interval {
-	case client.RefillDaily:
-		if changed("refill-day") {
-			return nil, errors.New("--refill-day applies only to --refill monthly")
-		}
-	case client.RefillMonthly:
-		r.Day = 1
-		if changed("refill-day") {
-			if c.refillDay < 1 || c.refillDay > 31 {
-				return nil, fmt.Errorf("invalid --refill-day %d: want 1 to 31", c.refillDay)
-			}
-			r.Day = c.refillDay
-		}
-	default:
-		return nil, fmt.Errorf("invalid --refill %q: want daily or monthly", c.refill)
-	}
-	if changed("refill-amount") {
-		r.Amount = c.refillAmount
-	}
-	if r.Amount < 1 {
-		return nil, errors.New("invalid --refill-amount: want 1 or more (it defaults to --credits)")
-	}
-	out.Refill = r
-	return out, nil
-}
-
-// formatDuration writes d as short as time.ParseDuration reads it: 24h, not 24h0m0s.
-func formatDuration(d time.Duration) string {
-	s := d.String()
-	if d%time.Minute == 0 && d != 0 {
-		s = strings.TrimSuffix(s, "0s")
-		if d%time.Hour == 0 {
-			s = strings.TrimSuffix(s, "0m")
-		}
-	}
-	return s
-}
-
-// formatRateLimit is a limit for people, as "50/1s, burst 80, quota 10000/24h".
-func formatRateLimit(l client.RateLimit) string {
-	period := l.Period
-	if period == 0 {
-		period = time.Second
-	}
-	s := fmt.Sprintf("%d/%s, burst %d", l.Rate, formatDuration(period), l.Burst)
-	if l.QuotaLimit > 0 {
-		s += fmt.Sprintf(", quota %d/%s", l.QuotaLimit, formatDuration(l.QuotaWindow))
-	}
-	return s
-}
-
-// formatCredits is a key's credits for people, as "3 left, refilled to 100 daily".
-func formatCredits(c *client.Credits) string {
-	if c == nil {
-		return "-"
-	}
-	s := strconv.FormatInt(c.Remaining, 10) + " left"
-	if r := c.Refill; r != nil {
-		s += fmt.Sprintf(", refilled to %d %s", r.Amount, r.Interval)
-		if r.Interval == client.RefillMonthly {
-			s += fmt.Sprintf(" on day %d", r.Day)
-		}
-	}
-	return s
 }
 
 // formatTierRequest is a key's tier request for people, as "high: pending (request ID)".
@@ -606,6 +355,15 @@ func writeTiersTable(w io.Writer, tiers []*client.Tier) error {
 			formatTierType(t), orDash(t.Description))
 	}
 	return tw.Flush()
+}
+
+// tierChanged prints a tier just created or changed: a line that says so with verb, then its
+// details.
+func tierChanged(verb string) func(io.Writer, *client.Tier) error {
+	return func(w io.Writer, t *client.Tier) error {
+		fmt.Fprintf(w, "%s tier %s.\n\n", verb, t.Name)
+		return writeTierDetails(w, t)
+	}
 }
 
 func writeTierDetails(w io.Writer, t *client.Tier) error {

@@ -4,6 +4,7 @@ package main
 // chart they print.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"slices"
@@ -93,15 +94,9 @@ With --json the output is the API's own report.`,
 			if err != nil {
 				return err
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			u, err := kw.KeyUsage(cmd.Context(), args[0], p)
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printUsage(cmd, conn, u, "key "+args[0])
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Usage, error) {
+				return kw.KeyUsage(ctx, args[0], p)
+			}, usageReport("key "+args[0]))
 		},
 	}
 	flags.register(cmd)
@@ -139,15 +134,9 @@ With --json the output is the API's own report.` + identityHelpTail,
 				p.ProjectID = projectID
 				what = "project " + projectID
 			}
-			kw, err := conn.client()
-			if err != nil {
-				return err
-			}
-			u, err := kw.Usage(cmd.Context(), p)
-			if err != nil {
-				return conn.explain(err)
-			}
-			return printUsage(cmd, conn, u, what)
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Usage, error) {
+				return kw.Usage(ctx, p)
+			}, usageReport(what))
 		},
 	}
 	conn.registerFlags(cmd)
@@ -156,21 +145,19 @@ With --json the output is the API's own report.` + identityHelpTail,
 	return cmd
 }
 
-// printUsage prints a report on what (as "key ID"): the API's JSON with --json, else a
-// heading and the chart.
-func printUsage(cmd *cobra.Command, conn *apiConn, u *client.Usage, what string) error {
-	out := cmd.OutOrStdout()
-	if conn.json {
-		return writeAPIJSON(out, u)
+// usageReport writes a usage report on what (as "key ID") for people: a heading and the
+// chart, or a line saying there were no verifications.
+func usageReport(what string) func(io.Writer, *client.Usage) error {
+	return func(w io.Writer, u *client.Usage) error {
+		layout := bucketLayout(u.Granularity)
+		window := u.From.UTC().Format(layout) + " to " + u.To.UTC().Format(layout) + " UTC"
+		if len(u.Buckets) == 0 {
+			_, err := fmt.Fprintf(w, "No verifications of %s from %s.\n", what, window)
+			return err
+		}
+		fmt.Fprintf(w, "Verifications of %s per %s, %s:\n\n", what, orDefault(string(u.Granularity), "hour"), window)
+		return writeUsageChart(w, u, usageChartWidth)
 	}
-	layout := bucketLayout(u.Granularity)
-	window := u.From.UTC().Format(layout) + " to " + u.To.UTC().Format(layout) + " UTC"
-	if len(u.Buckets) == 0 {
-		_, err := fmt.Fprintf(out, "No verifications of %s from %s.\n", what, window)
-		return err
-	}
-	fmt.Fprintf(out, "Verifications of %s per %s, %s:\n\n", what, orDefault(string(u.Granularity), "hour"), window)
-	return writeUsageChart(out, u, usageChartWidth)
 }
 
 func orDefault(s, def string) string {
