@@ -28,7 +28,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -410,48 +409,6 @@ func str(s *string) string {
 	return *s
 }
 
-// encodeList encodes scopes or permissions for a jsonb array column; nil is the empty array.
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal(list)
-	return string(b), err
-}
-
-// decodeList decodes a jsonb array of strings; it stays non-nil for an empty array.
-func decodeList(b []byte) ([]string, error) {
-	list := []string{}
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-// encodeMetadata encodes a key's metadata for its jsonb column: NULL for nil.
-func encodeMetadata(m map[string]any) (any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// decodeMetadata decodes a key's metadata: nil for NULL.
-func decodeMetadata(b []byte) (map[string]any, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // placeholders returns n comma-separated parameters numbered from first, for an INSERT of n
 // columns.
 func placeholders(first, n int) string {
@@ -460,24 +417,4 @@ func placeholders(first, n int) string {
 		ps[i] = fmt.Sprintf("$%d", first+i)
 	}
 	return strings.Join(ps, ", ")
-}
-
-// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
-// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
-// (keyward.RateLimit.Validate refuses it too).
-func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
-	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
-		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
-	}
-	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
-}
-
-// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
-// when s >= t, and s < unixCeil(t) exactly when s < t.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
 }

@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -386,67 +385,9 @@ func nullString(s string) any {
 	return s
 }
 
-func encodeScopes(scopes []string) (string, error) {
-	if scopes == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal(scopes)
-	return string(b), err
-}
-
-func decodeScopes(s string) ([]string, error) {
-	scopes := []string{} // stays non-nil: "[]" decodes to an empty slice, not to nil
-	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
-		return nil, err
-	}
-	return scopes, nil
-}
-
-func encodeMetadata(m map[string]any) (any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-func decodeMetadata(s sql.NullString) (map[string]any, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // placeholders returns n comma-separated parameters, for an INSERT of n columns.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
-// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
-// (keyward.RateLimit.Validate refuses it too).
-func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
-	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
-		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
-	}
-	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
-}
-
-// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
-// when s >= t, and s < unixCeil(t) exactly when s < t.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
 }
 
 // query runs a query and scans every row it returns; no rows give a nil slice.
