@@ -110,3 +110,37 @@ func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error)
 	}
 	return tag.RowsAffected(), nil
 }
+
+// ListUsageCounts returns up to f.Limit of the account's stored counts after f.After, ordered
+// by key id, minute and outcome: the order of the table's primary key, which pages through it.
+func (s *Store) ListUsageCounts(ctx context.Context, f keyward.UsageCountFilter) ([]keyward.UsageCount, error) {
+	if f.Limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT key_id, account_id, project_id, minute, outcome, count FROM key_usage WHERE account_id = $1`)
+	args := []any{f.AccountID}
+	if a := f.After; a != nil {
+		args = append(args, a.KeyID, storecodec.UsageMinute(a.Minute), string(a.Outcome))
+		q.WriteString(` AND (key_id, minute, outcome) > ($2, $3, $4)`)
+	}
+	args = append(args, f.Limit)
+	fmt.Fprintf(&q, ` ORDER BY key_id, minute, outcome LIMIT $%d`, len(args))
+	return query(ctx, s.db(), scanUsageCount, "list usage counts", q.String(), args...)
+}
+
+func scanUsageCount(row pgx.Row) (keyward.UsageCount, error) {
+	var (
+		c         keyward.UsageCount
+		projectID *string
+		minute    int64
+		outcome   string
+	)
+	if err := row.Scan(&c.KeyID, &c.AccountID, &projectID, &minute, &outcome, &c.Count); err != nil {
+		return c, err
+	}
+	c.ProjectID = str(projectID)
+	c.Minute = storecodec.MinuteTime(minute)
+	c.Outcome = keyward.VerifyCode(outcome)
+	return c, nil
+}

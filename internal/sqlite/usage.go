@@ -101,3 +101,37 @@ func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error)
 	}
 	return n, nil
 }
+
+// ListUsageCounts returns up to f.Limit of the account's stored counts after f.After, ordered
+// by key id, minute and outcome: the order of the table's primary key, which pages through it.
+func (s *Store) ListUsageCounts(ctx context.Context, f keyward.UsageCountFilter) ([]keyward.UsageCount, error) {
+	if f.Limit <= 0 {
+		return nil, nil // SQLite would read a negative LIMIT as no limit at all
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT key_id, account_id, project_id, minute, outcome, count FROM key_usage WHERE account_id = ?`)
+	args := []any{f.AccountID}
+	if a := f.After; a != nil {
+		q.WriteString(` AND (key_id, minute, outcome) > (?, ?, ?)`)
+		args = append(args, a.KeyID, storecodec.UsageMinute(a.Minute), string(a.Outcome))
+	}
+	q.WriteString(` ORDER BY key_id, minute, outcome LIMIT ?`)
+	args = append(args, f.Limit)
+	return query(ctx, s.reader(), scanUsageCount, "list usage counts", q.String(), args...)
+}
+
+func scanUsageCount(row scanner) (keyward.UsageCount, error) {
+	var (
+		c         keyward.UsageCount
+		projectID sql.NullString
+		minute    int64
+		outcome   string
+	)
+	if err := row.Scan(&c.KeyID, &c.AccountID, &projectID, &minute, &outcome, &c.Count); err != nil {
+		return c, err
+	}
+	c.ProjectID = projectID.String
+	c.Minute = storecodec.MinuteTime(minute)
+	c.Outcome = keyward.VerifyCode(outcome)
+	return c, nil
+}
