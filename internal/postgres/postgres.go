@@ -84,6 +84,33 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	return &Store{pool: pool}, nil
 }
 
+// OpenExisting opens the Keyward database that dsn names as Open does, but creates no schema:
+// a database without Keyward's tables (a mistyped database name, say, that names another) is
+// ENotFound rather than given a new, empty schema. An older schema is brought up to date. It
+// is for reading a store that must be there already, as keyward migrate-store's source.
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	// to_regclass finds the table as the store's statements would, through the search path.
+	var found bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('accounts') IS NOT NULL`).Scan(&found); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: looking for Keyward's schema: %w", err)
+	}
+	if !found {
+		database := pool.Config().ConnConfig.Database
+		pool.Close()
+		return nil, keyward.Errorf(keyward.ENotFound, "postgres: database %s has no Keyward schema", database)
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
 // Migrate brings the schema of the database that dsn names up to date. Open does the same;
 // Migrate is for running migrations without serving. Nodes that migrate one database at the
 // same time take turns: the second finds nothing left to do.

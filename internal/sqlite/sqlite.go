@@ -98,6 +98,37 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	return &Store{write: write, read: read}, nil
 }
 
+// OpenExisting opens the Keyward database at path as Open does, but creates nothing: a missing
+// file, or a database without Keyward's schema (another program's, or an empty file), is
+// ENotFound rather than given a new, empty schema. An older schema is brought up to date.
+// It is for reading a store that must be there already, as keyward migrate-store's source.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: no database file at %s", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// The read-only pool, unlike the write connection, neither creates the file nor sets
+	// its journal mode: a file that turns out not to be Keyward's is left as it was.
+	var found bool
+	read, err := openDB(ctx, path, true)
+	if err == nil {
+		err = read.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts')`).Scan(&found)
+		err = errors.Join(err, read.Close())
+	}
+	if hasCode(err, sqlite3.SQLITE_NOTADB) {
+		return nil, &keyward.Error{Code: keyward.ENotFound, Message: fmt.Sprintf("sqlite: %s is not a SQLite database", path), Cause: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if !found {
+		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: %s has no Keyward schema", path)
+	}
+	return Open(ctx, path)
+}
+
 // Migrate brings the schema of the database at path up to date, creating the file and its
 // directory if they do not exist. Open does the same; Migrate is for running migrations
 // without serving.
@@ -310,7 +341,10 @@ func keyRef(accountID, id string) reference {
 
 // isConstraint reports whether err is the failure of a constraint of the kind, one of
 // sqlite3.SQLITE_CONSTRAINT_*.
-func isConstraint(err error, code int) bool {
+func isConstraint(err error, code int) bool { return hasCode(err, code) }
+
+// hasCode reports whether err is SQLite's error of the code, one of sqlite3.SQLITE_*.
+func hasCode(err error, code int) bool {
 	var e *modernc.Error
 	return errors.As(err, &e) && e.Code() == code
 }
