@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -14,12 +13,6 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
-
-	// The drivers of the source's own connection, which reads what the store interface cannot
-	// list. internal/sqlite and internal/postgres register them too; naming them here says
-	// which names sql.Open is given.
-	_ "github.com/jackc/pgx/v5/stdlib" // "pgx"
-	_ "modernc.org/sqlite"             // "sqlite"
 
 	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/keyward"
@@ -121,59 +114,43 @@ func (l storeLocation) open(ctx context.Context) (keyward.Store, error) {
 	return sqlite.Open(ctx, l.path)
 }
 
-// openSource opens the store to copy from, and a connection of its own to its database for
-// what the store interface cannot list. It refuses a location that holds no Keyward
-// database rather than creating an empty one there.
-func (l storeLocation) openSource(ctx context.Context) (keyward.Store, *sql.DB, error) {
-	var (
-		db  *sql.DB
-		err error
-	)
+// openExisting opens the store only if it holds Keyward's schema, as the source of a copy must.
+func (l storeLocation) openExisting(ctx context.Context) (keyward.Store, error) {
 	if l.isPostgres() {
-		db, err = sql.Open("pgx", l.url)
-	} else {
-		if _, statErr := os.Stat(l.path); statErr != nil {
-			return nil, nil, fmt.Errorf("no Keyward database at %s", l.path)
+		return postgres.OpenExisting(ctx, l.url)
+	}
+	return sqlite.OpenExisting(ctx, l.path)
+}
+
+// openSource opens the store to copy from. It refuses a location that holds no Keyward
+// database rather than creating an empty one there: opening it as a target would create a
+// schema in a database that has none (a mistyped database name, say), and the copy would
+// then find nothing and say nothing was wrong.
+func (l storeLocation) openSource(ctx context.Context) (keyward.Store, error) {
+	if !l.isPostgres() {
+		// OpenExisting refuses a missing file too; this says so in the words it always has.
+		if _, err := os.Stat(l.path); err != nil {
+			return nil, fmt.Errorf("no Keyward database at %s", l.path)
 		}
-		abs, absErr := filepath.Abs(l.path)
-		if absErr != nil {
-			return nil, nil, absErr
-		}
-		u := url.URL{Scheme: "file", Path: filepath.ToSlash(abs), RawQuery: url.Values{
-			"_pragma": {"busy_timeout(5000)", "query_only(1)"},
-		}.Encode()}
-		if !strings.HasPrefix(u.Path, "/") {
-			u.Path = "/" + u.Path // a Windows drive letter
-		}
-		db, err = sql.Open("sqlite", u.String())
+	}
+	store, err := l.openExisting(ctx)
+	if keyward.ErrorCode(err) == keyward.ENotFound {
+		return nil, fmt.Errorf("no Keyward data in %s: %w", l, err)
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("%s: %w", l, err)
+		return nil, fmt.Errorf("opening %s: %w", l, err)
 	}
-	// Opening the store would create a schema in a database that has none (a mistyped
-	// database name, say); the copy would then find nothing and say nothing was wrong.
-	var n int
-	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM accounts`).Scan(&n); err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("no Keyward data in %s: %w", l, err)
-	}
-	store, err := l.open(ctx)
-	if err != nil {
-		db.Close()
-		return nil, nil, fmt.Errorf("opening %s: %w", l, err)
-	}
-	return store, db, nil
+	return store, nil
 }
 
 // migrateStore copies everything from src into dst, which must hold no account, and reports
 // what it copied to stdout and its progress to stderr.
 func migrateStore(ctx context.Context, src, dst storeLocation, stdout, stderr io.Writer) error {
-	from, raw, err := src.openSource(ctx)
+	from, err := src.openSource(ctx)
 	if err != nil {
 		return err
 	}
 	defer from.Close()
-	defer raw.Close()
 	to, err := dst.open(ctx)
 	if err != nil {
 		return fmt.Errorf("opening %s: %w", dst, err)
@@ -183,13 +160,13 @@ func migrateStore(ctx context.Context, src, dst storeLocation, stdout, stderr io
 	if err := checkEmpty(ctx, to); err != nil {
 		return fmt.Errorf("%s: %w", dst, err)
 	}
-	c := &storeCopier{from: from, to: to, raw: raw, progress: stderr, creditLineages: map[string]bool{}}
+	c := &storeCopier{from: from, to: to, progress: stderr, creditLineages: map[string]bool{}}
 	if err := c.copyAll(ctx); err != nil {
 		return fmt.Errorf("copying %s to %s: %w\n\nThe target now holds part of the copy: empty it (drop and create the database again, or delete the file) before running again", src, dst, err)
 	}
-	fmt.Fprintf(stdout, "Copied %s to %s:\n%s", src, dst, c.copied)
+	fmt.Fprintf(stdout, "Copied %s to %s:\n%s", src, dst, formatInventory(c.copied))
 	printSecretReminder(stdout, src, dst)
-	if c.copied.signingKeys > 0 {
+	if c.copied.SigningKeys > 0 {
 		fmt.Fprintln(stdout, "\nThe token-signing keys are sealed under that same secret. OAuth access tokens issued before")
 		fmt.Fprintln(stdout, "the copy verify on the target only if its servers have the source's --public-url")
 		fmt.Fprintln(stdout, "(KEYWARD_PUBLIC_URL): the issuer that the tokens name.")
@@ -245,47 +222,46 @@ func secretFileOf(l storeLocation) (string, bool) {
 // copyBatch is how many rows each list call reads.
 const copyBatch = 500
 
-// storeCopier copies one store into another through the keyward.Store interface, and reads
-// from the source's database directly the two things the interface cannot list: admin keys,
-// and which accounts the audit log holds events for.
+// storeCopier copies one store into another through the keyward.Store interface alone.
 type storeCopier struct {
 	from, to keyward.Store
-	raw      *sql.DB
 	progress io.Writer
-	copied   copyCounts
+	// copied counts what has been copied, kind by kind, as the source's inventory counts it.
+	copied keyward.Inventory
 	// creditLineages are the lineages whose credits have been copied, with their first key.
 	creditLineages map[string]bool
 }
 
-// copyCounts counts the rows copied, by table.
-type copyCounts struct {
-	accounts, projects, environments, roles, users, keys, memberships, adminKeys, auditEvents int
-	signingKeys, tokenDenials                                                                 int
-	tiers, tierRequests, credits, usageRows                                                   int
-}
-
-// String lists the counts, one a line.
-func (c copyCounts) String() string {
-	var b strings.Builder
-	for _, n := range []struct {
+// inventoryKinds names each count of an inventory, in the order the command reports them.
+func inventoryKinds(inv keyward.Inventory) []struct {
+	what string
+	n    int
+} {
+	return []struct {
 		what string
 		n    int
 	}{
-		{"accounts", c.accounts}, {"projects", c.projects}, {"environments", c.environments},
-		{"custom roles", c.roles}, {"users", c.users}, {"API keys", c.keys},
-		{"project memberships", c.memberships}, {"admin keys", c.adminKeys}, {"audit events", c.auditEvents},
-		{"token-signing keys", c.signingKeys}, {"token denials", c.tokenDenials},
-		{"rate-limit tiers", c.tiers}, {"tier requests", c.tierRequests},
-		{"usage credits", c.credits}, {"usage counts", c.usageRows},
-	} {
-		fmt.Fprintf(&b, "  %-20s %d\n", n.what, n.n)
+		{"accounts", inv.Accounts}, {"projects", inv.Projects}, {"environments", inv.Environments},
+		{"custom roles", inv.Roles}, {"users", inv.Users}, {"API keys", inv.Keys},
+		{"project memberships", inv.Memberships}, {"admin keys", inv.AdminKeys}, {"audit events", inv.AuditEvents},
+		{"token-signing keys", inv.SigningKeys}, {"token denials", inv.TokenDenials},
+		{"rate-limit tiers", inv.Tiers}, {"tier requests", inv.TierRequests},
+		{"usage credits", inv.Credits}, {"usage counts", inv.UsageCounts},
+	}
+}
+
+// formatInventory lists the counts, one a line.
+func formatInventory(inv keyward.Inventory) string {
+	var b strings.Builder
+	for _, k := range inventoryKinds(inv) {
+		fmt.Fprintf(&b, "  %-20s %d\n", k.what, k.n)
 	}
 	return b.String()
 }
 
 // copyAll copies every account with everything in it, then the admin keys, the audit log, the
-// token-signing keys and the token deny-list, and checks that it copied as many rows of each
-// table as the source holds.
+// token-signing keys and the token deny-list, and checks that it copied as much of each kind
+// as the source holds.
 func (c *storeCopier) copyAll(ctx context.Context) error {
 	err := eachPage(func(after string) ([]*keyward.Account, error) {
 		return c.from.ListAccounts(ctx, after, copyBatch)
@@ -317,7 +293,7 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 	if err := c.to.CreateAccount(ctx, a); err != nil {
 		return fmt.Errorf("account %s: %w", a.ID, err)
 	}
-	c.copied.accounts++
+	c.copied.Accounts++
 	id := a.ID
 	steps := []struct {
 		what string
@@ -326,13 +302,13 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 		{"custom roles", func() error {
 			return eachPage(func(after string) ([]*keyward.Role, error) { return c.from.ListRoles(ctx, id, after, copyBatch) },
 				func(r *keyward.Role) string { return r.ID },
-				func(r *keyward.Role) error { return count(&c.copied.roles, c.to.CreateRole(ctx, r)) })
+				func(r *keyward.Role) error { return count(&c.copied.Roles, c.to.CreateRole(ctx, r)) })
 		}},
 		{"projects", func() error {
 			return eachPage(func(after string) ([]*keyward.Project, error) { return c.from.ListProjects(ctx, id, after, copyBatch) },
 				func(p *keyward.Project) string { return p.ID },
 				func(p *keyward.Project) error {
-					if err := count(&c.copied.projects, c.to.CreateProject(ctx, p)); err != nil {
+					if err := count(&c.copied.Projects, c.to.CreateProject(ctx, p)); err != nil {
 						return err
 					}
 					return c.copyEnvironments(ctx, p)
@@ -341,7 +317,7 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 		{"rate-limit tiers", func() error {
 			tiers, err := c.from.ListRateLimitTiers(ctx, id)
 			for _, t := range tiers {
-				if err := count(&c.copied.tiers, c.to.CreateRateLimitTier(ctx, t)); err != nil {
+				if err := count(&c.copied.Tiers, c.to.CreateRateLimitTier(ctx, t)); err != nil {
 					return err
 				}
 			}
@@ -350,21 +326,21 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 		{"users", func() error {
 			return eachPage(func(after string) ([]*keyward.User, error) { return c.from.ListUsers(ctx, id, after, copyBatch) },
 				func(u *keyward.User) string { return u.ID },
-				func(u *keyward.User) error { return count(&c.copied.users, c.to.CreateUser(ctx, u)) })
+				func(u *keyward.User) error { return count(&c.copied.Users, c.to.CreateUser(ctx, u)) })
 		}},
 		{"API keys", func() error { return c.copyKeys(ctx, id) }},
 		{"project memberships", func() error {
 			return eachPage(func(after string) ([]*keyward.Membership, error) {
 				return c.from.ListMemberships(ctx, keyward.MembershipFilter{AccountID: id, After: after, Limit: copyBatch})
 			}, func(m *keyward.Membership) string { return m.ID },
-				func(m *keyward.Membership) error { return count(&c.copied.memberships, c.to.CreateMembership(ctx, m)) })
+				func(m *keyward.Membership) error { return count(&c.copied.Memberships, c.to.CreateMembership(ctx, m)) })
 		}},
 		{"tier requests", func() error {
 			return eachPage(func(after string) ([]*keyward.TierRequest, error) {
 				return c.from.ListTierRequests(ctx, keyward.TierRequestFilter{AccountID: id, After: after, Limit: copyBatch})
 			}, func(r *keyward.TierRequest) string { return r.ID },
 				func(r *keyward.TierRequest) error {
-					return count(&c.copied.tierRequests, c.to.CreateTierRequest(ctx, r))
+					return count(&c.copied.TierRequests, c.to.CreateTierRequest(ctx, r))
 				})
 		}},
 		{"usage counts", func() error { return c.copyUsage(ctx, id) }},
@@ -383,7 +359,7 @@ func (c *storeCopier) copyEnvironments(ctx context.Context, p *keyward.Project) 
 		return c.from.ListEnvironments(ctx, p.AccountID, p.ID, after, copyBatch)
 	}, func(e *keyward.Environment) string { return e.ID },
 		func(e *keyward.Environment) error {
-			return count(&c.copied.environments, c.to.CreateEnvironment(ctx, e))
+			return count(&c.copied.Environments, c.to.CreateEnvironment(ctx, e))
 		})
 }
 
@@ -411,11 +387,11 @@ func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
 		if err := c.to.CreateKey(ctx, &row); err != nil {
 			return fmt.Errorf("key %s: %w", k.ID, err)
 		}
-		c.copied.keys++
+		c.copied.Keys++
 		// CreateKey stores the lineage's credits with its first key; the others share them.
 		if k.Credits != nil && !c.creditLineages[k.LineageID] {
 			c.creditLineages[k.LineageID] = true
-			c.copied.credits++
+			c.copied.Credits++
 		}
 		delete(waiting, k.ID)
 		next := waiters[k.ID]
@@ -447,26 +423,26 @@ func (c *storeCopier) copyKeys(ctx context.Context, accountID string) error {
 	return nil
 }
 
-// copyUsage copies the per-minute usage counts of the account's keys, a key at a time: the
-// store lists usage only as a report, which at minute granularity is the rows themselves.
+// copyUsage copies the account's usage counts as they are stored, a page at a time: one count
+// per key, minute and outcome.
 func (c *storeCopier) copyUsage(ctx context.Context, accountID string) error {
-	return eachPage(func(after string) ([]*keyward.Key, error) {
-		return c.from.ListKeys(ctx, keyward.KeyFilter{AccountID: accountID, After: after, Limit: copyBatch})
-	}, func(k *keyward.Key) string { return k.ID }, func(k *keyward.Key) error {
-		buckets, err := c.from.Usage(ctx, keyward.UsageFilter{AccountID: accountID, KeyID: k.ID, Granularity: time.Minute})
-		if err != nil || len(buckets) == 0 {
+	f := keyward.UsageCountFilter{AccountID: accountID, Limit: copyBatch}
+	for {
+		counts, err := c.from.ListUsageCounts(ctx, f)
+		if err != nil {
 			return err
 		}
-		counts := make([]keyward.UsageCount, len(buckets))
-		for i, b := range buckets {
-			counts[i] = keyward.UsageCount{KeyID: k.ID, AccountID: accountID, ProjectID: k.ProjectID, Minute: b.Start, Outcome: b.Outcome, Count: b.Count}
+		if len(counts) > 0 {
+			if err := c.to.AddUsage(ctx, counts); err != nil {
+				return fmt.Errorf("usage of keys %s to %s: %w", counts[0].KeyID, counts[len(counts)-1].KeyID, err)
+			}
+			c.copied.UsageCounts += len(counts)
 		}
-		if err := c.to.AddUsage(ctx, counts); err != nil {
-			return fmt.Errorf("usage of key %s: %w", k.ID, err)
+		if len(counts) < copyBatch {
+			return nil
 		}
-		c.copied.usageRows += len(counts)
-		return nil
-	})
+		f.After = &counts[len(counts)-1]
+	}
 }
 
 // copyAdminKeys copies every admin key.
@@ -476,7 +452,7 @@ func (c *storeCopier) copyAdminKeys(ctx context.Context) error {
 		return fmt.Errorf("reading admin keys: %w", err)
 	}
 	for _, k := range keys {
-		if err := count(&c.copied.adminKeys, c.to.CreateAdminKey(ctx, k)); err != nil {
+		if err := count(&c.copied.AdminKeys, c.to.CreateAdminKey(ctx, k)); err != nil {
 			return fmt.Errorf("admin key %s: %w", k.ID, err)
 		}
 	}
@@ -487,42 +463,34 @@ func (c *storeCopier) copyAdminKeys(ctx context.Context) error {
 // never did, which listing the accounts would miss, so the accounts to read it for are those
 // its events name.
 func (c *storeCopier) copyAudit(ctx context.Context) error {
-	rows, err := c.raw.QueryContext(ctx, `SELECT DISTINCT account_id FROM audit_events ORDER BY account_id`)
-	if err != nil {
-		return fmt.Errorf("reading the audit log's accounts: %w", err)
-	}
-	var accounts []string
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			rows.Close()
-			return fmt.Errorf("reading the audit log's accounts: %w", err)
+	return eachPage(func(after string) ([]string, error) {
+		ids, err := c.from.AuditAccountIDs(ctx, after, copyBatch)
+		if err != nil {
+			return nil, fmt.Errorf("reading the audit log's accounts: %w", err)
 		}
-		accounts = append(accounts, id)
-	}
-	if err := errors.Join(rows.Err(), rows.Close()); err != nil {
-		return fmt.Errorf("reading the audit log's accounts: %w", err)
-	}
-	for _, id := range accounts {
-		// The log is read newest first: each page continues before the oldest of the last.
-		before := ""
-		for {
-			events, err := c.from.ListAuditEvents(ctx, keyward.AuditFilter{AccountID: id, Before: before, Limit: copyBatch})
-			if err != nil {
-				return fmt.Errorf("audit log of account %s: %w", id, err)
-			}
-			for _, e := range events {
-				if err := count(&c.copied.auditEvents, c.to.RecordAudit(ctx, e)); err != nil {
-					return fmt.Errorf("audit event %s: %w", e.ID, err)
-				}
-			}
-			if len(events) < copyBatch {
-				break
-			}
-			before = events[len(events)-1].ID
+		return ids, nil
+	}, func(id string) string { return id }, func(id string) error { return c.copyAuditOf(ctx, id) })
+}
+
+// copyAuditOf copies the audit log of one account, newest first: each page continues before
+// the oldest of the last.
+func (c *storeCopier) copyAuditOf(ctx context.Context, accountID string) error {
+	before := ""
+	for {
+		events, err := c.from.ListAuditEvents(ctx, keyward.AuditFilter{AccountID: accountID, Before: before, Limit: copyBatch})
+		if err != nil {
+			return fmt.Errorf("audit log of account %s: %w", accountID, err)
 		}
+		for _, e := range events {
+			if err := count(&c.copied.AuditEvents, c.to.RecordAudit(ctx, e)); err != nil {
+				return fmt.Errorf("audit event %s: %w", e.ID, err)
+			}
+		}
+		if len(events) < copyBatch {
+			return nil
+		}
+		before = events[len(events)-1].ID
 	}
-	return nil
 }
 
 // beforeEverything is a time before anything a store holds: the signing keys still published
@@ -539,7 +507,7 @@ func (c *storeCopier) copySigningKeys(ctx context.Context) error {
 		return fmt.Errorf("reading token-signing keys: %w", err)
 	}
 	for _, k := range keys {
-		if err := count(&c.copied.signingKeys, c.to.CreateSigningKey(ctx, k)); err != nil {
+		if err := count(&c.copied.SigningKeys, c.to.CreateSigningKey(ctx, k)); err != nil {
 			return fmt.Errorf("token-signing key %s: %w", k.ID, err)
 		}
 	}
@@ -559,7 +527,7 @@ func (c *storeCopier) copyTokenDenials(ctx context.Context) error {
 		for _, d := range denials {
 			row := *d
 			row.ID = 0
-			if err := count(&c.copied.tokenDenials, c.to.DenyTokens(ctx, &row)); err != nil {
+			if err := count(&c.copied.TokenDenials, c.to.DenyTokens(ctx, &row)); err != nil {
 				return fmt.Errorf("token denial %d: %w", d.ID, err)
 			}
 		}
@@ -570,38 +538,19 @@ func (c *storeCopier) copyTokenDenials(ctx context.Context) error {
 	}
 }
 
-// checkCounts compares what was copied with what the source's tables hold, so that rows the
-// listing could not reach, or rows written to the source during the copy, are not lost
+// checkCounts compares what was copied with what the source holds, so that objects the
+// listing could not reach, or objects written to the source during the copy, are not lost
 // without a word.
 func (c *storeCopier) checkCounts(ctx context.Context) error {
+	source, err := c.from.Inventory(ctx)
+	if err != nil {
+		return fmt.Errorf("counting what the source holds: %w", err)
+	}
 	var errs []error
-	for _, t := range []struct {
-		table  string
-		copied int
-	}{
-		{"accounts", c.copied.accounts},
-		{"projects", c.copied.projects},
-		{"environments", c.copied.environments},
-		{"roles", c.copied.roles},
-		{"users", c.copied.users},
-		{"api_keys", c.copied.keys},
-		{"memberships", c.copied.memberships},
-		{"admin_keys", c.copied.adminKeys},
-		{"audit_events", c.copied.auditEvents},
-		{"signing_keys", c.copied.signingKeys},
-		{"token_denials", c.copied.tokenDenials},
-		{"rate_limit_tiers", c.copied.tiers},
-		{"tier_requests", c.copied.tierRequests},
-		{"key_credits", c.copied.credits},
-		{"key_usage", c.copied.usageRows},
-	} {
-		var n int
-		if err := c.raw.QueryRowContext(ctx, `SELECT count(*) FROM `+t.table).Scan(&n); err != nil {
-			errs = append(errs, fmt.Errorf("counting %s: %w", t.table, err))
-			continue
-		}
-		if n != t.copied {
-			errs = append(errs, fmt.Errorf("the source's %s table holds %d rows, and %d were copied", t.table, n, t.copied))
+	copied := inventoryKinds(c.copied)
+	for i, held := range inventoryKinds(source) {
+		if held.n != copied[i].n {
+			errs = append(errs, fmt.Errorf("%s: the source holds %d, and %d were copied", held.what, held.n, copied[i].n))
 		}
 	}
 	if len(errs) > 0 {

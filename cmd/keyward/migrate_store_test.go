@@ -486,7 +486,7 @@ func TestMigrateStoreSQLiteToPostgresAndBack(t *testing.T) {
 		t.Fatal(err)
 	}
 	source := openSQLite(t, filepath.Join(f.dataDir, "keyward.db"))
-	pg, _, err := storeLocation{url: dsn}.openSource(t.Context())
+	pg, err := storeLocation{url: dsn}.openSource(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -617,4 +617,79 @@ func migrateTestDatabase(t *testing.T) string {
 	})
 	u.Path = "/" + name
 	return u.String()
+}
+
+func TestMigrateStoreRefusesASourceWithoutKeyward(t *testing.T) {
+	t.Run("SQLite", func(t *testing.T) {
+		dir := t.TempDir()
+		empty := filepath.Join(dir, "empty.db")
+		if err := os.WriteFile(empty, nil, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		_, err := runMigrateStore(t, empty, filepath.Join(dir, "target"))
+		if err == nil || !strings.Contains(err.Error(), "no Keyward data") {
+			t.Errorf("got %v, want a refusal of a source that holds no Keyward database", err)
+		}
+		if info, err := os.Stat(empty); err != nil || info.Size() != 0 {
+			t.Errorf("the source was changed: %v, %v", info, err)
+		}
+	})
+	t.Run("PostgreSQL", func(t *testing.T) {
+		dsn := migrateTestDatabase(t)
+		_, err := runMigrateStore(t, dsn, filepath.Join(t.TempDir(), "target"))
+		if err == nil || !strings.Contains(err.Error(), "no Keyward data") {
+			t.Errorf("got %v, want a refusal of a database that holds no Keyward schema", err)
+		}
+	})
+}
+
+// TestMigrateStoreChecksCounts compares what was copied with the source's inventory, kind by
+// kind, and names each kind that differs.
+func TestMigrateStoreChecksCounts(t *testing.T) {
+	ctx := t.Context()
+	source := openSQLite(t, filepath.Join(t.TempDir(), "keyward.db"))
+	a := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "acme", CreatedAt: time.Now().UTC().Truncate(time.Microsecond)}
+	if err := source.CreateAccount(ctx, a); err != nil {
+		t.Fatal(err)
+	}
+	p := &keyward.Project{ID: keyward.NewID(), AccountID: a.ID, Name: "web", KeyPrefix: "web", CreatedAt: a.CreatedAt}
+	if err := source.CreateProject(ctx, p); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		copied keyward.Inventory
+		want   []string // "" for no error
+		absent []string
+	}{
+		{"all copied", keyward.Inventory{Accounts: 1, Projects: 1}, nil, nil},
+		{"a project missing, a user too many", keyward.Inventory{Accounts: 1, Users: 1},
+			[]string{"projects: the source holds 1, and 0 were copied", "users: the source holds 0, and 1 were copied", "still writing"},
+			[]string{"accounts"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := &storeCopier{from: source, copied: tt.copied}
+			err := c.checkCounts(ctx)
+			if tt.want == nil {
+				if err != nil {
+					t.Errorf("checkCounts: got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("checkCounts: got no error, want one saying %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("checkCounts: got %q, want it to say %q", err, w)
+				}
+			}
+			for _, w := range tt.absent {
+				if strings.Contains(err.Error(), w) {
+					t.Errorf("checkCounts: got %q, want it not to name %q", err, w)
+				}
+			}
+		})
+	}
 }

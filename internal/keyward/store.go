@@ -22,6 +22,7 @@ type Store interface {
 	RateLimitTierStore
 	UsageStore
 	OutboxStore
+	InventoryStore
 	// InTx runs fn as one unit of work: every write fn makes through tx commits together
 	// when fn returns nil, and none does when fn returns an error (returned as it is) or the
 	// process dies before the commit. Reads through tx see the unit's own writes. tx is
@@ -251,6 +252,10 @@ type AuditStore interface {
 	RecordAudit(ctx context.Context, e *AuditEvent) error
 	// ListAuditEvents returns up to f.Limit events matching f, newest (highest id) first.
 	ListAuditEvents(ctx context.Context, f AuditFilter) ([]*AuditEvent, error)
+	// AuditAccountIDs returns up to limit of the account ids that events name with id >
+	// after, by id, each once. The log keeps the events of accounts the store does not hold
+	// (any more, or ever), which ListAccounts cannot reach.
+	AuditAccountIDs(ctx context.Context, after string, limit int) ([]string, error)
 }
 
 // IdentityEvents hears of changes that may change what keys stand for (a user disabled, a
@@ -295,4 +300,18 @@ type UsageStore interface {
 	Usage(ctx context.Context, f UsageFilter) ([]UsageBucket, error)
 	// PruneUsage deletes counts of minutes before before and reports how many rows went.
 	PruneUsage(ctx context.Context, before time.Time) (int64, error)
+	// ListUsageCounts returns up to f.Limit of the account's stored counts, one per key,
+	// minute and outcome, as they are stored (each with its key's project), ordered by key
+	// id, then minute, then outcome, beginning after f.After. Where Usage sums counts into a
+	// report, this lists them, so that a store can be copied a page at a time.
+	ListUsageCounts(ctx context.Context, f UsageCountFilter) ([]UsageCount, error)
+}
+
+// UsageCountFilter pages through an account's stored usage counts for ListUsageCounts.
+type UsageCountFilter struct {
+	AccountID string // required
+	// After is the last count of the previous page: the listing goes on from its key,
+	// minute and outcome. nil starts at the first.
+	After *UsageCount
+	Limit int
 }

@@ -78,3 +78,17 @@ func scanAuditEvent(row pgx.Row) (*keyward.AuditEvent, error) {
 	e.ErrorCode = str(errCode)
 	return &e, nil
 }
+
+// AuditAccountIDs returns up to limit of the account ids that events name with id > after, by
+// id, each once, whether or not the store holds the account.
+func (s *Store) AuditAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT
+	}
+	return query(ctx, s.db(), func(row pgx.Row) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, "audit account ids",
+		`SELECT DISTINCT account_id FROM audit_events WHERE account_id > $1 ORDER BY account_id LIMIT $2`,
+		after, limit)
+}

@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // creditColumnList are the columns of key_credits that make a keyward.Credits, in the order
@@ -25,38 +26,18 @@ func creditColumnsOf(table string) string {
 // nullCredits scans the credit columns, which are all NULL when a key read with a LEFT JOIN
 // has no credits.
 type nullCredits struct {
-	remaining, amount, day, version *int64
-	interval                        *string
-	refilledAt                      *time.Time
+	storecodec.CreditColumns
+	refilledAt *time.Time
 }
 
 // dest returns the scan destinations, in the order of creditColumnList.
 func (c *nullCredits) dest() []any {
-	return []any{&c.remaining, &c.interval, &c.amount, &c.day, &c.refilledAt, &c.version}
+	return []any{&c.Remaining, &c.Interval, &c.Amount, &c.Day, &c.refilledAt, &c.Version}
 }
 
 // credits returns what was scanned: nil for no row.
 func (c *nullCredits) credits() *keyward.Credits {
-	if c.remaining == nil {
-		return nil
-	}
-	out := &keyward.Credits{Remaining: *c.remaining}
-	if c.version != nil {
-		out.Version = *c.version
-	}
-	if c.interval != nil {
-		out.Refill = &keyward.CreditRefill{Interval: keyward.RefillInterval(*c.interval)}
-		if c.amount != nil {
-			out.Refill.Amount = *c.amount
-		}
-		if c.day != nil {
-			out.Refill.Day = int(*c.day)
-		}
-	}
-	if c.refilledAt != nil {
-		out.RefilledAt = c.refilledAt.UTC()
-	}
-	return out
+	return c.Credits(c.refilledAt)
 }
 
 // SetCredits sets the usage credits of the account's key lineage, or with a nil c removes
@@ -77,7 +58,7 @@ func (s *Store) SetCredits(ctx context.Context, accountID, lineageID string, c *
 		}
 		return nil
 	}
-	interval, amount, day := refillArgs(c.Refill)
+	interval, amount, day := storecodec.RefillColumns(c.Refill)
 	tag, err := s.db().Exec(ctx,
 		`INSERT INTO key_credits (lineage_id, account_id, `+strings.Join(creditColumnList, ", ")+`)
 		SELECT $1, $2, $3::bigint, $4::text, $5::bigint, $6::integer, $7::timestamptz, $8::bigint
@@ -101,7 +82,7 @@ func (s *Store) SetCredits(ctx context.Context, accountID, lineageID string, c *
 // lineage has some already.
 func insertCredits(k *keyward.Key) step {
 	c := k.Credits
-	interval, amount, day := refillArgs(c.Refill)
+	interval, amount, day := storecodec.RefillColumns(c.Refill)
 	return step{
 		sql: `INSERT INTO key_credits (lineage_id, account_id, ` + strings.Join(creditColumnList, ", ") + `)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (lineage_id) DO NOTHING`,
@@ -155,21 +136,9 @@ func (s *Store) SpendCredits(ctx context.Context, lineageID string, cost int64, 
 	return spend, nil
 }
 
-// refillArgs returns a refill policy's columns: a NULL interval and zeros for none.
-func refillArgs(r *keyward.CreditRefill) (interval *string, amount, day int64) {
-	if r == nil {
-		return nil, 0, 0
-	}
-	i := string(r.Interval)
-	return &i, r.Amount, int64(r.Day)
-}
-
 // nullRefilledAt stores the zero time, credits never refilled, as NULL.
 func nullRefilledAt(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return ts(t)
+	return nullTS(storecodec.RefilledAtColumn(t))
 }
 
 // MirrorCredits writes back the mirrors that are newer than what is stored, in one

@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -13,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 var keyColumnList = []string{"id", "account_id", "project_id", "environment_id", "user_id", "role_id",
@@ -79,17 +79,9 @@ func createKey(k *keyward.Key) ([]step, error) {
 // share its creation time, after locking the custom roles they hold. A key without a lineage
 // starts its own: k.LineageID is set to its id.
 func insertKey(k *keyward.Key) ([]step, error) {
-	scopes, err := encodeList(k.Scopes)
+	cols, err := storecodec.EncodeKey(k)
 	if err != nil {
-		return nil, fmt.Errorf("postgres: key %s scopes: %w", k.ID, err)
-	}
-	metadata, err := encodeMetadata(k.Metadata)
-	if err != nil {
-		return nil, fmt.Errorf("postgres: key %s metadata: %w", k.ID, err)
-	}
-	override, err := encodeRateLimit(k.RateLimitOverride)
-	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("postgres: %w", err)
 	}
 	if k.LineageID == "" {
 		k.LineageID = k.ID
@@ -108,9 +100,9 @@ func insertKey(k *keyward.Key) ([]step, error) {
 	steps := append(lockRoles(slices.Compact(roles)...), step{
 		sql: `INSERT INTO api_keys (` + keyColumns + `) VALUES (` + placeholders(1, len(keyColumnList)) + `)`,
 		args: []any{k.ID, k.AccountID, nullString(k.ProjectID), nullString(k.EnvironmentID),
-			nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, override, k.LineageID,
+			nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, k.LineageID,
 			k.Name, k.Prefix, k.Last4,
-			k.Hash, k.HashScheme, scopes, metadata, nullTS(k.ExpiresAt), nullTS(k.LastUsedAt),
+			k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt), nullTS(k.LastUsedAt),
 			ts(k.CreatedAt), nullTS(k.RevokedAt), nullString(k.ReplacedByKeyID),
 			nullTS(k.GraceExpiresAt), k.RotationIntervalDays, nullTS(k.NextRotationAt),
 			nullString(k.RotationWebhookURL), k.CreatedBy},
@@ -217,17 +209,9 @@ func (s *Store) ListKeys(ctx context.Context, f keyward.KeyFilter) ([]*keyward.K
 // UpdateKey writes k's mutable fields and nothing else, so that it cannot undo a revocation
 // or rotation that happened after k was read. Errors: ENotFound, also for another account's.
 func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
-	scopes, err := encodeList(k.Scopes)
+	cols, err := storecodec.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("postgres: key %s scopes: %w", k.ID, err)
-	}
-	metadata, err := encodeMetadata(k.Metadata)
-	if err != nil {
-		return fmt.Errorf("postgres: key %s metadata: %w", k.ID, err)
-	}
-	override, err := encodeRateLimit(k.RateLimitOverride)
-	if err != nil {
-		return err
+		return fmt.Errorf("postgres: %w", err)
 	}
 	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		return runSteps(ctx, tx, append(lockRoles(k.RoleID), step{
@@ -235,9 +219,9 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 					rotation_interval_days = $5, next_rotation_at = $6, rotation_webhook_url = $7,
 					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10
 				WHERE account_id = $11 AND id = $12`,
-			args: []any{k.Name, scopes, metadata, nullTS(k.ExpiresAt),
+			args: []any{k.Name, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt),
 				k.RotationIntervalDays, nullTS(k.NextRotationAt), nullString(k.RotationWebhookURL),
-				nullString(k.RoleID), k.RateLimitTier, override,
+				nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride,
 				k.AccountID, k.ID},
 			explain:  func(err error) error { return keyError(err, k) },
 			affected: affectedOne("key", k.ID),
@@ -380,14 +364,8 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.Scopes, err = decodeList(scopes); err != nil {
-		return nil, fmt.Errorf("key %s scopes: %w", k.ID, err)
-	}
-	if k.Metadata, err = decodeMetadata(metadata); err != nil {
-		return nil, fmt.Errorf("key %s metadata: %w", k.ID, err)
-	}
-	if k.RateLimitOverride, err = decodeRateLimit(override); err != nil {
-		return nil, fmt.Errorf("key %s rate limit override: %w", k.ID, err)
+	if err := storecodec.DecodeKey(&k, scopes, metadata, override); err != nil {
+		return nil, err
 	}
 	k.Credits = credits.credits()
 	for i, p := range accessProjects {
@@ -406,45 +384,4 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 	k.GraceExpiresAt = utc(graceEnd)
 	k.NextRotationAt = utc(nextRotation)
 	return &k, nil
-}
-
-// rateLimitJSON is a key's rate_limit_override column.
-type rateLimitJSON struct {
-	Rate               int64 `json:"rate"`
-	PeriodSeconds      int64 `json:"period_seconds"`
-	Burst              int64 `json:"burst"`
-	QuotaLimit         int64 `json:"quota_limit"`
-	QuotaWindowSeconds int64 `json:"quota_window_seconds"`
-}
-
-// encodeRateLimit encodes a key's own rate limit for its jsonb column: NULL for none. Errors:
-// EValidation for a period or quota window that is not a whole number of seconds, which the
-// column cannot hold.
-func encodeRateLimit(l *keyward.RateLimit) (any, error) {
-	if l == nil {
-		return nil, nil
-	}
-	period, window, err := limitSeconds(*l)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(rateLimitJSON{Rate: l.Rate, PeriodSeconds: period, Burst: l.Burst,
-		QuotaLimit: l.QuotaLimit, QuotaWindowSeconds: window})
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// decodeRateLimit decodes a key's own rate limit: nil for NULL.
-func decodeRateLimit(b []byte) (*keyward.RateLimit, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var j rateLimitJSON
-	if err := json.Unmarshal(b, &j); err != nil {
-		return nil, err
-	}
-	return &keyward.RateLimit{Rate: j.Rate, Period: time.Duration(j.PeriodSeconds) * time.Second, Burst: j.Burst,
-		QuotaLimit: j.QuotaLimit, QuotaWindow: time.Duration(j.QuotaWindowSeconds) * time.Second}, nil
 }

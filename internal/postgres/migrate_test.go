@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5/stdlib"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // TestMigrateRateLimitsKeepsKeys migrates a database with keys, a rotated pair among them,
@@ -61,7 +62,7 @@ func TestMigrateRateLimitsKeepsKeys(t *testing.T) {
 		t.Fatalf("Begin: %v", err)
 	}
 	for _, k := range keys {
-		metadata, err := encodeMetadata(k.Metadata)
+		metadata, err := storecodec.EncodeMetadata(k.Metadata)
 		if err != nil {
 			t.Fatal(err)
 		}

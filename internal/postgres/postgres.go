@@ -32,7 +32,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -81,6 +80,33 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	pool, err := connect(ctx, dsn)
 	if err != nil {
 		return nil, err
+	}
+	if err := migrate(ctx, pool); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return &Store{pool: pool}, nil
+}
+
+// OpenExisting opens the Keyward database that dsn names as Open does, but creates no schema:
+// a database without Keyward's tables (a mistyped database name, say, that names another) is
+// ENotFound rather than given a new, empty schema. An older schema is brought up to date. It
+// is for reading a store that must be there already, as keyward migrate-store's source.
+func OpenExisting(ctx context.Context, dsn string) (*Store, error) {
+	pool, err := connect(ctx, dsn)
+	if err != nil {
+		return nil, err
+	}
+	// to_regclass finds the table as the store's statements would, through the search path.
+	var found bool
+	if err := pool.QueryRow(ctx, `SELECT to_regclass('accounts') IS NOT NULL`).Scan(&found); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("postgres: looking for Keyward's schema: %w", err)
+	}
+	if !found {
+		database := pool.Config().ConnConfig.Database
+		pool.Close()
+		return nil, keyward.Errorf(keyward.ENotFound, "postgres: database %s has no Keyward schema", database)
 	}
 	if err := migrate(ctx, pool); err != nil {
 		pool.Close()
@@ -414,48 +440,6 @@ func str(s *string) string {
 	return *s
 }
 
-// encodeList encodes scopes or permissions for a jsonb array column; nil is the empty array.
-func encodeList(list []string) (string, error) {
-	if list == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal(list)
-	return string(b), err
-}
-
-// decodeList decodes a jsonb array of strings; it stays non-nil for an empty array.
-func decodeList(b []byte) ([]string, error) {
-	list := []string{}
-	if err := json.Unmarshal(b, &list); err != nil {
-		return nil, err
-	}
-	return list, nil
-}
-
-// encodeMetadata encodes a key's metadata for its jsonb column: NULL for nil.
-func encodeMetadata(m map[string]any) (any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// decodeMetadata decodes a key's metadata: nil for NULL.
-func decodeMetadata(b []byte) (map[string]any, error) {
-	if b == nil {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal(b, &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // placeholders returns n comma-separated parameters numbered from first, for an INSERT of n
 // columns.
 func placeholders(first, n int) string {
@@ -464,24 +448,4 @@ func placeholders(first, n int) string {
 		ps[i] = fmt.Sprintf("$%d", first+i)
 	}
 	return strings.Join(ps, ", ")
-}
-
-// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
-// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
-// (keyward.RateLimit.Validate refuses it too).
-func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
-	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
-		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
-	}
-	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
-}
-
-// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
-// when s >= t, and s < unixCeil(t) exactly when s < t.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
 }

@@ -721,3 +721,35 @@ func TestBootstrapOnce(t *testing.T) {
 		t.Errorf("%d of %d nodes made a root admin key, want 1", winners, nodes)
 	}
 }
+
+// TestOpenExisting refuses a database without Keyward's schema, creating nothing in it, and
+// opens one that has it.
+func TestOpenExisting(t *testing.T) {
+	dsn := testDatabase(t)
+	ctx, cancel := context.WithTimeout(t.Context(), adminTimeout)
+	defer cancel()
+	_, err := OpenExisting(ctx, dsn)
+	if code := keyward.ErrorCode(err); code != keyward.ENotFound {
+		t.Fatalf("OpenExisting of an empty database: got error %v (code %q), want code %q", err, code, keyward.ENotFound)
+	}
+	var tables int
+	if err := session(t, dsn).QueryRow(ctx,
+		`SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog', 'information_schema')`).Scan(&tables); err != nil {
+		t.Fatalf("counting tables: %v", err)
+	}
+	if tables != 0 {
+		t.Errorf("OpenExisting of an empty database made %d tables, want none", tables)
+	}
+
+	if err := Migrate(ctx, dsn); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	s, err := OpenExisting(ctx, dsn)
+	if err != nil {
+		t.Fatalf("OpenExisting of a migrated database: %v", err)
+	}
+	defer s.Close()
+	if _, err := s.Inventory(ctx); err != nil {
+		t.Errorf("Inventory: %v", err)
+	}
+}

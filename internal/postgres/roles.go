@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const roleColumns = `id, account_id, name, slug, description, permissions, created_at`
@@ -16,7 +17,7 @@ const roleColumns = `id, account_id, name, slug, description, permissions, creat
 // CreateRole inserts r. Errors: EConflict if the account has a role with r's slug; ENotFound
 // if the account does not exist.
 func (s *Store) CreateRole(ctx context.Context, r *keyward.Role) error {
-	perms, err := encodeList(r.Permissions)
+	perms, err := storecodec.EncodeList(r.Permissions)
 	if err != nil {
 		return fmt.Errorf("postgres: role %s permissions: %w", r.ID, err)
 	}
@@ -56,7 +57,7 @@ func (s *Store) ListRoles(ctx context.Context, accountID, after string, limit in
 // UpdateRole writes r's name, description and permissions. Errors: ENotFound, also for
 // another account's.
 func (s *Store) UpdateRole(ctx context.Context, r *keyward.Role) error {
-	perms, err := encodeList(r.Permissions)
+	perms, err := storecodec.EncodeList(r.Permissions)
 	if err != nil {
 		return fmt.Errorf("postgres: role %s permissions: %w", r.ID, err)
 	}
@@ -114,7 +115,7 @@ func scanRole(row pgx.Row) (*keyward.Role, error) {
 	if err := row.Scan(&r.ID, &r.AccountID, &r.Name, &r.Slug, &r.Description, &perms, &createdAt); err != nil {
 		return nil, err
 	}
-	p, err := decodeList(perms)
+	p, err := storecodec.DecodeList(perms)
 	if err != nil {
 		return nil, fmt.Errorf("role %s permissions: %w", r.ID, err)
 	}

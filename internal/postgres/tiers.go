@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const tierColumns = `account_id, name, description, rate, period_seconds, burst, quota_limit,
@@ -19,7 +20,7 @@ const tierColumns = `account_id, name, description, rate, period_seconds, burst,
 // name; ENotFound if the account does not exist; EValidation for a limit that is not in whole
 // seconds.
 func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTier) error {
-	period, window, err := limitSeconds(t.Limit)
+	period, window, err := storecodec.LimitSeconds(t.Limit)
 	if err != nil {
 		return err
 	}
@@ -55,7 +56,7 @@ func (s *Store) ListRateLimitTiers(ctx context.Context, accountID string) ([]*ke
 // UpdateRateLimitTier writes t's description, limit, requires_approval, fail mode and
 // updated_at. Errors: ENotFound; EValidation for a limit that is not in whole seconds.
 func (s *Store) UpdateRateLimitTier(ctx context.Context, t *keyward.RateLimitTier) error {
-	period, window, err := limitSeconds(t.Limit)
+	period, window, err := storecodec.LimitSeconds(t.Limit)
 	if err != nil {
 		return err
 	}
@@ -70,18 +71,17 @@ func (s *Store) UpdateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 
 func scanTier(row pgx.Row) (*keyward.RateLimitTier, error) {
 	var (
-		t                    keyward.RateLimitTier
-		period, window       int64
-		failMode             string
-		createdAt, updatedAt time.Time
+		t                                       keyward.RateLimitTier
+		rate, period, burst, quotaLimit, window int64
+		failMode                                string
+		createdAt, updatedAt                    time.Time
 	)
-	err := row.Scan(&t.AccountID, &t.Name, &t.Description, &t.Limit.Rate, &period, &t.Limit.Burst,
-		&t.Limit.QuotaLimit, &window, &t.RequiresApproval, &failMode, &createdAt, &updatedAt)
+	err := row.Scan(&t.AccountID, &t.Name, &t.Description, &rate, &period, &burst,
+		&quotaLimit, &window, &t.RequiresApproval, &failMode, &createdAt, &updatedAt)
 	if err != nil {
 		return nil, err
 	}
-	t.Limit.Period = time.Duration(period) * time.Second
-	t.Limit.QuotaWindow = time.Duration(window) * time.Second
+	t.Limit = storecodec.LimitFromSeconds(rate, period, burst, quotaLimit, window)
 	t.FailMode = keyward.FailMode(failMode)
 	t.CreatedAt = createdAt.UTC()
 	t.UpdatedAt = updatedAt.UTC()

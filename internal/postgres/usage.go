@@ -9,6 +9,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // AddUsage adds each count to the stored count of its key, minute and outcome. The whole
@@ -30,7 +31,7 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 		}
 		keyIDs = append(keyIDs, c.KeyID)
 		accountIDs = append(accountIDs, c.AccountID)
-		minutes = append(minutes, c.Minute.Truncate(time.Minute).Unix())
+		minutes = append(minutes, storecodec.UsageMinute(c.Minute))
 		outcomes = append(outcomes, string(c.Outcome))
 		ns = append(ns, c.Count)
 	}
@@ -57,7 +58,7 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 // and then outcome, leaving out buckets with no count. Errors: EValidation for a granularity
 // that is not a whole number of minutes.
 func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.UsageBucket, error) {
-	size, err := bucketSeconds(f.Granularity)
+	size, err := storecodec.BucketSeconds(f.Granularity)
 	if err != nil {
 		return nil, err
 	}
@@ -78,10 +79,10 @@ func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.Usa
 		cond(` AND project_id = $%d`, f.ProjectID)
 	}
 	if !f.From.IsZero() {
-		cond(` AND minute >= $%d`, unixCeil(f.From))
+		cond(` AND minute >= $%d`, storecodec.UnixCeil(f.From))
 	}
 	if !f.To.IsZero() {
-		cond(` AND minute < $%d`, unixCeil(f.To))
+		cond(` AND minute < $%d`, storecodec.UnixCeil(f.To))
 	}
 	q.WriteString(` GROUP BY start, outcome HAVING sum(count) <> 0 ORDER BY start, outcome`)
 	return query(ctx, s.db(), scanUsageBucket, "usage", q.String(), args...)
@@ -96,25 +97,50 @@ func scanUsageBucket(row pgx.Row) (keyward.UsageBucket, error) {
 	if err := row.Scan(&start, &outcome, &b.Count); err != nil {
 		return b, err
 	}
-	b.Start = time.Unix(start, 0).UTC()
+	b.Start = storecodec.MinuteTime(start)
 	b.Outcome = keyward.VerifyCode(outcome)
 	return b, nil
 }
 
-// bucketSeconds returns a usage report's granularity in seconds. Errors: EValidation unless it
-// is a whole number of minutes, as the counts are per minute.
-func bucketSeconds(d time.Duration) (int64, error) {
-	if d < time.Minute || d%time.Minute != 0 {
-		return 0, keyward.Errorf(keyward.EValidation, "a usage report's granularity must be a whole number of minutes")
-	}
-	return int64(d / time.Second), nil
-}
-
 // PruneUsage deletes the counts of minutes before before and reports how many rows went.
 func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.db().Exec(ctx, `DELETE FROM key_usage WHERE minute < $1`, unixCeil(before))
+	tag, err := s.db().Exec(ctx, `DELETE FROM key_usage WHERE minute < $1`, storecodec.UnixCeil(before))
 	if err != nil {
 		return 0, fmt.Errorf("postgres: prune usage: %w", err)
 	}
 	return tag.RowsAffected(), nil
+}
+
+// ListUsageCounts returns up to f.Limit of the account's stored counts after f.After, ordered
+// by key id, minute and outcome: the order of the table's primary key, which pages through it.
+func (s *Store) ListUsageCounts(ctx context.Context, f keyward.UsageCountFilter) ([]keyward.UsageCount, error) {
+	if f.Limit <= 0 {
+		return nil, nil // PostgreSQL refuses a negative LIMIT
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT key_id, account_id, project_id, minute, outcome, count FROM key_usage WHERE account_id = $1`)
+	args := []any{f.AccountID}
+	if a := f.After; a != nil {
+		args = append(args, a.KeyID, storecodec.UsageMinute(a.Minute), string(a.Outcome))
+		q.WriteString(` AND (key_id, minute, outcome) > ($2, $3, $4)`)
+	}
+	args = append(args, f.Limit)
+	fmt.Fprintf(&q, ` ORDER BY key_id, minute, outcome LIMIT $%d`, len(args))
+	return query(ctx, s.db(), scanUsageCount, "list usage counts", q.String(), args...)
+}
+
+func scanUsageCount(row pgx.Row) (keyward.UsageCount, error) {
+	var (
+		c         keyward.UsageCount
+		projectID *string
+		minute    int64
+		outcome   string
+	)
+	if err := row.Scan(&c.KeyID, &c.AccountID, &projectID, &minute, &outcome, &c.Count); err != nil {
+		return c, err
+	}
+	c.ProjectID = str(projectID)
+	c.Minute = storecodec.MinuteTime(minute)
+	c.Outcome = keyward.VerifyCode(outcome)
+	return c, nil
 }

@@ -96,3 +96,17 @@ func scanAuditEvent(row scanner) (*keyward.AuditEvent, error) {
 	e.ErrorCode = errCode.String
 	return &e, nil
 }
+
+// AuditAccountIDs returns up to limit of the account ids that events name with id > after, by
+// id, each once, whether or not the store holds the account.
+func (s *Store) AuditAccountIDs(ctx context.Context, after string, limit int) ([]string, error) {
+	if limit <= 0 {
+		return nil, nil // SQLite would read a negative LIMIT as no limit at all
+	}
+	return query(ctx, s.reader(), func(row scanner) (string, error) {
+		var id string
+		return id, row.Scan(&id)
+	}, "audit account ids",
+		`SELECT DISTINCT account_id FROM audit_events WHERE account_id > ? ORDER BY account_id LIMIT ?`,
+		after, limit)
+}

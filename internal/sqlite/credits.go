@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // creditColumnList are the columns of key_credits that make a keyward.Credits, in the order
@@ -23,32 +24,18 @@ func creditColumnsOf(table string) string {
 // nullCredits scans the credit columns, which are all NULL when a key read with a LEFT JOIN
 // has no credits.
 type nullCredits struct {
-	remaining, amount, day, refilledAt, version sql.NullInt64
-	interval                                    sql.NullString
+	storecodec.CreditColumns
+	refilledAt sql.NullInt64
 }
 
 // dest returns the scan destinations, in the order of creditColumnList.
 func (c *nullCredits) dest() []any {
-	return []any{&c.remaining, &c.interval, &c.amount, &c.day, &c.refilledAt, &c.version}
+	return []any{&c.Remaining, &c.Interval, &c.Amount, &c.Day, &c.refilledAt, &c.Version}
 }
 
 // credits returns what was scanned: nil for no row.
 func (c *nullCredits) credits() *keyward.Credits {
-	if !c.remaining.Valid {
-		return nil
-	}
-	out := &keyward.Credits{Remaining: c.remaining.Int64, Version: c.version.Int64}
-	if c.interval.Valid {
-		out.Refill = &keyward.CreditRefill{
-			Interval: keyward.RefillInterval(c.interval.String),
-			Amount:   c.amount.Int64,
-			Day:      int(c.day.Int64),
-		}
-	}
-	if c.refilledAt.Valid {
-		out.RefilledAt = fromMicros(c.refilledAt.Int64)
-	}
-	return out
+	return c.Credits(fromNullMicros(c.refilledAt))
 }
 
 // SetCredits sets the usage credits of the account's key lineage, or with a nil c removes
@@ -76,13 +63,7 @@ func (s *Store) SetCredits(ctx context.Context, accountID, lineageID string, c *
 // writeCredits writes c as the lineage's credits, replacing those it has, or with keep only if
 // it has none.
 func writeCredits(ctx context.Context, tx *sql.Tx, accountID, lineageID string, c *keyward.Credits, keep bool) error {
-	var (
-		interval    any
-		amount, day int64
-	)
-	if r := c.Refill; r != nil {
-		interval, amount, day = string(r.Interval), r.Amount, int64(r.Day)
-	}
+	interval, amount, day := storecodec.RefillColumns(c.Refill)
 	// Another account's credits of the lineage, which only a key given another account's
 	// lineage could meet, are left alone: the lineage is not found in this account.
 	conflict := `DO UPDATE SET remaining = excluded.remaining,
@@ -151,10 +132,7 @@ func (s *Store) SpendCredits(ctx context.Context, lineageID string, cost int64, 
 
 // nullRefilledAt stores the zero time, credits never refilled, as NULL.
 func nullRefilledAt(t time.Time) any {
-	if t.IsZero() {
-		return nil
-	}
-	return micros(t)
+	return nullMicros(storecodec.RefilledAtColumn(t))
 }
 
 // MirrorCredits writes back the mirrors that are newer than what is stored, in one

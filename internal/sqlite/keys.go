@@ -12,6 +12,7 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 var keyColumnList = []string{"id", "account_id", "project_id", "environment_id", "user_id", "role_id",
@@ -62,17 +63,9 @@ func createKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 // insertKey inserts k and its project accesses, as memberships that share its creation time.
 // A key without a lineage starts its own: k.LineageID is set to its id.
 func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
-	scopes, err := encodeScopes(k.Scopes)
+	cols, err := storecodec.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("sqlite: key %s scopes: %w", k.ID, err)
-	}
-	metadata, err := encodeMetadata(k.Metadata)
-	if err != nil {
-		return fmt.Errorf("sqlite: key %s metadata: %w", k.ID, err)
-	}
-	override, err := encodeRateLimit(k.RateLimitOverride)
-	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	if k.LineageID == "" {
 		k.LineageID = k.ID
@@ -80,9 +73,9 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 	_, err = tx.ExecContext(ctx,
 		`INSERT INTO api_keys (`+keyColumns+`) VALUES (`+placeholders(len(keyColumnList))+`)`,
 		k.ID, k.AccountID, nullString(k.ProjectID), nullString(k.EnvironmentID),
-		nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, override, k.LineageID,
+		nullString(k.UserID), nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, k.LineageID,
 		k.Name, k.Prefix, k.Last4,
-		k.Hash, k.HashScheme, scopes, metadata, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt),
+		k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt),
 		micros(k.CreatedAt), nullMicros(k.RevokedAt), nullString(k.ReplacedByKeyID),
 		nullMicros(k.GraceExpiresAt), k.RotationIntervalDays, nullMicros(k.NextRotationAt),
 		nullString(k.RotationWebhookURL), k.CreatedBy)
@@ -300,26 +293,18 @@ func queryKeys(ctx context.Context, q querier, query string, args ...any) ([]*ke
 // UpdateKey writes k's mutable fields and nothing else, so that it cannot undo a revocation
 // or rotation that happened after k was read. Errors: ENotFound, also for another account's.
 func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
-	scopes, err := encodeScopes(k.Scopes)
+	cols, err := storecodec.EncodeKey(k)
 	if err != nil {
-		return fmt.Errorf("sqlite: key %s scopes: %w", k.ID, err)
-	}
-	metadata, err := encodeMetadata(k.Metadata)
-	if err != nil {
-		return fmt.Errorf("sqlite: key %s metadata: %w", k.ID, err)
-	}
-	override, err := encodeRateLimit(k.RateLimitOverride)
-	if err != nil {
-		return err
+		return fmt.Errorf("sqlite: %w", err)
 	}
 	res, err := s.writer().ExecContext(ctx,
 		`UPDATE api_keys SET name = ?, scopes = ?, metadata = ?, expires_at = ?,
 			rotation_interval_days = ?, next_rotation_at = ?, rotation_webhook_url = ?,
 			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?
 		WHERE account_id = ? AND id = ?`,
-		k.Name, scopes, metadata, nullMicros(k.ExpiresAt),
+		k.Name, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt),
 		k.RotationIntervalDays, nullMicros(k.NextRotationAt), nullString(k.RotationWebhookURL),
-		nullString(k.RoleID), k.RateLimitTier, override,
+		nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride,
 		k.AccountID, k.ID)
 	return affected(res, err, "update", "key", k.ID)
 }
@@ -433,8 +418,8 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	var (
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 sql.NullString
-		replacedBy, webhookURL, metadata, override               sql.NullString
-		scopes                                                   string
+		replacedBy, webhookURL                                   sql.NullString
+		scopes, metadata, override                               []byte // NULL reads as nil
 		createdAt                                                int64
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation sql.NullInt64
 		credits                                                  nullCredits
@@ -447,14 +432,8 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if k.Scopes, err = decodeScopes(scopes); err != nil {
-		return nil, fmt.Errorf("key %s scopes: %w", k.ID, err)
-	}
-	if k.Metadata, err = decodeMetadata(metadata); err != nil {
-		return nil, fmt.Errorf("key %s metadata: %w", k.ID, err)
-	}
-	if k.RateLimitOverride, err = decodeRateLimit(override); err != nil {
-		return nil, fmt.Errorf("key %s rate limit override: %w", k.ID, err)
+	if err := storecodec.DecodeKey(&k, scopes, metadata, override); err != nil {
+		return nil, err
 	}
 	k.Credits = credits.credits()
 	k.ProjectID = projectID.String
@@ -470,45 +449,4 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	k.GraceExpiresAt = fromNullMicros(graceEnd)
 	k.NextRotationAt = fromNullMicros(nextRotation)
 	return &k, nil
-}
-
-// rateLimitJSON is a key's rate_limit_override column.
-type rateLimitJSON struct {
-	Rate               int64 `json:"rate"`
-	PeriodSeconds      int64 `json:"period_seconds"`
-	Burst              int64 `json:"burst"`
-	QuotaLimit         int64 `json:"quota_limit"`
-	QuotaWindowSeconds int64 `json:"quota_window_seconds"`
-}
-
-// encodeRateLimit encodes a key's own rate limit for its column: NULL for none. Errors:
-// EValidation for a period or quota window that is not a whole number of seconds, which the
-// column cannot hold.
-func encodeRateLimit(l *keyward.RateLimit) (any, error) {
-	if l == nil {
-		return nil, nil
-	}
-	period, window, err := limitSeconds(*l)
-	if err != nil {
-		return nil, err
-	}
-	b, err := json.Marshal(rateLimitJSON{Rate: l.Rate, PeriodSeconds: period, Burst: l.Burst,
-		QuotaLimit: l.QuotaLimit, QuotaWindowSeconds: window})
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-// decodeRateLimit decodes a key's own rate limit: nil for NULL.
-func decodeRateLimit(s sql.NullString) (*keyward.RateLimit, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	var j rateLimitJSON
-	if err := json.Unmarshal([]byte(s.String), &j); err != nil {
-		return nil, err
-	}
-	return &keyward.RateLimit{Rate: j.Rate, Period: time.Duration(j.PeriodSeconds) * time.Second, Burst: j.Burst,
-		QuotaLimit: j.QuotaLimit, QuotaWindow: time.Duration(j.QuotaWindowSeconds) * time.Second}, nil
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // openAt opens the write pool on a new database at path and migrates it to version, as a
@@ -47,11 +48,11 @@ func exec(t *testing.T, db execer, query string, args ...any) {
 // insertV1Key inserts k as the schema of migration 1 holds a key.
 func insertV1Key(t *testing.T, db execer, k *keyward.Key) {
 	t.Helper()
-	scopes, err := encodeScopes(k.Scopes)
+	scopes, err := storecodec.EncodeList(k.Scopes)
 	if err != nil {
 		t.Fatal(err)
 	}
-	metadata, err := encodeMetadata(k.Metadata)
+	metadata, err := storecodec.EncodeMetadata(k.Metadata)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestMigrateRateLimitsKeepsKeys(t *testing.T) {
 		t.Fatalf("BeginTx: %v", err)
 	}
 	for _, k := range keys {
-		metadata, err := encodeMetadata(k.Metadata)
+		metadata, err := storecodec.EncodeMetadata(k.Metadata)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -13,7 +13,6 @@ import (
 	"context"
 	"database/sql"
 	"embed"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -97,6 +96,37 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, errors.Join(err, write.Close())
 	}
 	return &Store{write: write, read: read}, nil
+}
+
+// OpenExisting opens the Keyward database at path as Open does, but creates nothing: a missing
+// file, or a database without Keyward's schema (another program's, or an empty file), is
+// ENotFound rather than given a new, empty schema. An older schema is brought up to date.
+// It is for reading a store that must be there already, as keyward migrate-store's source.
+func OpenExisting(ctx context.Context, path string) (*Store, error) {
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: no database file at %s", path)
+	} else if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	// The read-only pool, unlike the write connection, neither creates the file nor sets
+	// its journal mode: a file that turns out not to be Keyward's is left as it was.
+	var found bool
+	read, err := openDB(ctx, path, true)
+	if err == nil {
+		err = read.QueryRowContext(ctx,
+			`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts')`).Scan(&found)
+		err = errors.Join(err, read.Close())
+	}
+	if hasCode(err, sqlite3.SQLITE_NOTADB) {
+		return nil, &keyward.Error{Code: keyward.ENotFound, Message: fmt.Sprintf("sqlite: %s is not a SQLite database", path), Cause: err}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
+	}
+	if !found {
+		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: %s has no Keyward schema", path)
+	}
+	return Open(ctx, path)
 }
 
 // Migrate brings the schema of the database at path up to date, creating the file and its
@@ -311,7 +341,10 @@ func keyRef(accountID, id string) reference {
 
 // isConstraint reports whether err is the failure of a constraint of the kind, one of
 // sqlite3.SQLITE_CONSTRAINT_*.
-func isConstraint(err error, code int) bool {
+func isConstraint(err error, code int) bool { return hasCode(err, code) }
+
+// hasCode reports whether err is SQLite's error of the code, one of sqlite3.SQLITE_*.
+func hasCode(err error, code int) bool {
 	var e *modernc.Error
 	return errors.As(err, &e) && e.Code() == code
 }
@@ -386,67 +419,9 @@ func nullString(s string) any {
 	return s
 }
 
-func encodeScopes(scopes []string) (string, error) {
-	if scopes == nil {
-		return "[]", nil
-	}
-	b, err := json.Marshal(scopes)
-	return string(b), err
-}
-
-func decodeScopes(s string) ([]string, error) {
-	scopes := []string{} // stays non-nil: "[]" decodes to an empty slice, not to nil
-	if err := json.Unmarshal([]byte(s), &scopes); err != nil {
-		return nil, err
-	}
-	return scopes, nil
-}
-
-func encodeMetadata(m map[string]any) (any, error) {
-	if m == nil {
-		return nil, nil
-	}
-	b, err := json.Marshal(m)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-func decodeMetadata(s sql.NullString) (map[string]any, error) {
-	if !s.Valid {
-		return nil, nil
-	}
-	var m map[string]any
-	if err := json.Unmarshal([]byte(s.String), &m); err != nil {
-		return nil, err
-	}
-	return m, nil
-}
-
 // placeholders returns n comma-separated parameters, for an INSERT of n columns.
 func placeholders(n int) string {
 	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
-}
-
-// limitSeconds returns a rate limit's period and quota window in whole seconds, as the
-// columns hold them. Errors: EValidation for a fraction of a second, which they cannot hold
-// (keyward.RateLimit.Validate refuses it too).
-func limitSeconds(l keyward.RateLimit) (period, window int64, err error) {
-	if l.Period%time.Second != 0 || l.QuotaWindow%time.Second != 0 {
-		return 0, 0, keyward.Errorf(keyward.EValidation, "a rate limit's period and quota window must be whole numbers of seconds")
-	}
-	return int64(l.Period / time.Second), int64(l.QuotaWindow / time.Second), nil
-}
-
-// unixCeil returns t in Unix seconds, rounded up: for an integer s, s >= unixCeil(t) exactly
-// when s >= t, and s < unixCeil(t) exactly when s < t.
-func unixCeil(t time.Time) int64 {
-	s := t.Unix()
-	if t.Nanosecond() > 0 {
-		s++
-	}
-	return s
 }
 
 // query runs a query and scans every row it returns; no rows give a nil slice.

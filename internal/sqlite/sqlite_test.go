@@ -1,10 +1,13 @@
 package sqlite
 
 import (
+	"bytes"
 	"database/sql"
+	"errors"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -149,5 +152,71 @@ func TestConcurrentWrites(t *testing.T) {
 		if err := <-errs; err != nil {
 			t.Errorf("concurrent write: %v", err)
 		}
+	}
+}
+
+// TestOpenExisting opens a Keyward database and refuses, leaving it as it was, any file that
+// is not one.
+func TestOpenExisting(t *testing.T) {
+	ctx := t.Context()
+	dir := t.TempDir()
+	ours := filepath.Join(dir, "keyward.db")
+	if err := Migrate(ctx, ours); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	empty := filepath.Join(dir, "empty.db")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	text := filepath.Join(dir, "notes.txt")
+	if err := os.WriteFile(text, []byte(strings.Repeat("not a database; ", 64)), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	another := filepath.Join(dir, "another.db")
+	db, err := sql.Open("sqlite", another)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.ExecContext(ctx, `CREATE TABLE notes (body TEXT)`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	tests := []struct {
+		name string
+		path string
+		want keyward.Code
+	}{
+		{"Keyward's", ours, ""},
+		{"missing", filepath.Join(dir, "missing.db"), keyward.ENotFound},
+		{"empty file", empty, keyward.ENotFound},
+		{"not SQLite", text, keyward.ENotFound},
+		{"another program's", another, keyward.ENotFound},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			before, _ := os.ReadFile(tt.path)
+			s, err := OpenExisting(ctx, tt.path)
+			if code := keyward.ErrorCode(err); code != tt.want {
+				t.Fatalf("OpenExisting: got error %v (code %q), want code %q", err, code, tt.want)
+			}
+			if err == nil {
+				if _, err := s.Inventory(ctx); err != nil {
+					t.Errorf("Inventory: %v", err)
+				}
+				s.Close()
+				return
+			}
+			after, statErr := os.ReadFile(tt.path)
+			if before == nil && !errors.Is(statErr, fs.ErrNotExist) {
+				t.Errorf("%s was created", tt.path)
+			}
+			if !bytes.Equal(before, after) {
+				t.Errorf("%s was changed", tt.path)
+			}
+			if matches, _ := filepath.Glob(tt.path + "-*"); len(matches) > 0 {
+				t.Errorf("OpenExisting left %v beside the file", matches)
+			}
+		})
 	}
 }

@@ -6,11 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"time"
 
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const tierColumns = `account_id, name, description, rate, period_seconds, burst, quota_limit,
@@ -20,7 +20,7 @@ const tierColumns = `account_id, name, description, rate, period_seconds, burst,
 // name; ENotFound if the account does not exist; EValidation for a limit that is not in whole
 // seconds.
 func (s *Store) CreateRateLimitTier(ctx context.Context, t *keyward.RateLimitTier) error {
-	period, window, err := limitSeconds(t.Limit)
+	period, window, err := storecodec.LimitSeconds(t.Limit)
 	if err != nil {
 		return err
 	}
@@ -60,7 +60,7 @@ func (s *Store) ListRateLimitTiers(ctx context.Context, accountID string) ([]*ke
 // UpdateRateLimitTier writes t's description, limit, requires_approval, fail mode and
 // updated_at. Errors: ENotFound; EValidation for a limit that is not in whole seconds.
 func (s *Store) UpdateRateLimitTier(ctx context.Context, t *keyward.RateLimitTier) error {
-	period, window, err := limitSeconds(t.Limit)
+	period, window, err := storecodec.LimitSeconds(t.Limit)
 	if err != nil {
 		return err
 	}
@@ -76,18 +76,17 @@ func (s *Store) UpdateRateLimitTier(ctx context.Context, t *keyward.RateLimitTie
 
 func scanTier(row scanner) (*keyward.RateLimitTier, error) {
 	var (
-		t                    keyward.RateLimitTier
-		period, window       int64
-		failMode             string
-		createdAt, updatedAt int64
+		t                                       keyward.RateLimitTier
+		rate, period, burst, quotaLimit, window int64
+		failMode                                string
+		createdAt, updatedAt                    int64
 	)
-	err := row.Scan(&t.AccountID, &t.Name, &t.Description, &t.Limit.Rate, &period, &t.Limit.Burst,
-		&t.Limit.QuotaLimit, &window, &t.RequiresApproval, &failMode, &createdAt, &updatedAt)
+	err := row.Scan(&t.AccountID, &t.Name, &t.Description, &rate, &period, &burst,
+		&quotaLimit, &window, &t.RequiresApproval, &failMode, &createdAt, &updatedAt)
 	if err != nil {
 		return nil, err
 	}
-	t.Limit.Period = time.Duration(period) * time.Second
-	t.Limit.QuotaWindow = time.Duration(window) * time.Second
+	t.Limit = storecodec.LimitFromSeconds(rate, period, burst, quotaLimit, window)
 	t.FailMode = keyward.FailMode(failMode)
 	t.CreatedAt = fromMicros(createdAt)
 	t.UpdatedAt = fromMicros(updatedAt)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 // AddUsage adds each count to the stored count of its key, minute and outcome, in one
@@ -31,7 +32,7 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 			if c.Count == 0 {
 				continue // a row of 0 would be a bucket of nothing
 			}
-			_, err := stmt.ExecContext(ctx, c.Minute.Truncate(time.Minute).Unix(), string(c.Outcome), c.Count, c.AccountID, c.KeyID)
+			_, err := stmt.ExecContext(ctx, storecodec.UsageMinute(c.Minute), string(c.Outcome), c.Count, c.AccountID, c.KeyID)
 			if err != nil {
 				return fmt.Errorf("sqlite: add usage of key %s: %w", c.KeyID, err)
 			}
@@ -44,7 +45,7 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 // and then outcome, leaving out buckets with no count. Errors: EValidation for a granularity
 // that is not a whole number of minutes.
 func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.UsageBucket, error) {
-	size, err := bucketSeconds(f.Granularity)
+	size, err := storecodec.BucketSeconds(f.Granularity)
 	if err != nil {
 		return nil, err
 	}
@@ -64,11 +65,11 @@ func (s *Store) Usage(ctx context.Context, f keyward.UsageFilter) ([]keyward.Usa
 	}
 	if !f.From.IsZero() {
 		q.WriteString(` AND minute >= ?`)
-		args = append(args, unixCeil(f.From))
+		args = append(args, storecodec.UnixCeil(f.From))
 	}
 	if !f.To.IsZero() {
 		q.WriteString(` AND minute < ?`)
-		args = append(args, unixCeil(f.To))
+		args = append(args, storecodec.UnixCeil(f.To))
 	}
 	q.WriteString(` GROUP BY start, outcome HAVING sum(count) <> 0 ORDER BY start, outcome`)
 	return query(ctx, s.reader(), scanUsageBucket, "usage", q.String(), args...)
@@ -83,23 +84,14 @@ func scanUsageBucket(row scanner) (keyward.UsageBucket, error) {
 	if err := row.Scan(&start, &outcome, &b.Count); err != nil {
 		return b, err
 	}
-	b.Start = time.Unix(start, 0).UTC()
+	b.Start = storecodec.MinuteTime(start)
 	b.Outcome = keyward.VerifyCode(outcome)
 	return b, nil
 }
 
-// bucketSeconds returns a usage report's granularity in seconds. Errors: EValidation unless it
-// is a whole number of minutes, as the counts are per minute.
-func bucketSeconds(d time.Duration) (int64, error) {
-	if d < time.Minute || d%time.Minute != 0 {
-		return 0, keyward.Errorf(keyward.EValidation, "a usage report's granularity must be a whole number of minutes")
-	}
-	return int64(d / time.Second), nil
-}
-
 // PruneUsage deletes the counts of minutes before before and reports how many rows went.
 func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error) {
-	res, err := s.writer().ExecContext(ctx, `DELETE FROM key_usage WHERE minute < ?`, unixCeil(before))
+	res, err := s.writer().ExecContext(ctx, `DELETE FROM key_usage WHERE minute < ?`, storecodec.UnixCeil(before))
 	if err != nil {
 		return 0, fmt.Errorf("sqlite: prune usage: %w", err)
 	}
@@ -108,4 +100,38 @@ func (s *Store) PruneUsage(ctx context.Context, before time.Time) (int64, error)
 		return 0, fmt.Errorf("sqlite: prune usage: %w", err)
 	}
 	return n, nil
+}
+
+// ListUsageCounts returns up to f.Limit of the account's stored counts after f.After, ordered
+// by key id, minute and outcome: the order of the table's primary key, which pages through it.
+func (s *Store) ListUsageCounts(ctx context.Context, f keyward.UsageCountFilter) ([]keyward.UsageCount, error) {
+	if f.Limit <= 0 {
+		return nil, nil // SQLite would read a negative LIMIT as no limit at all
+	}
+	var q strings.Builder
+	q.WriteString(`SELECT key_id, account_id, project_id, minute, outcome, count FROM key_usage WHERE account_id = ?`)
+	args := []any{f.AccountID}
+	if a := f.After; a != nil {
+		q.WriteString(` AND (key_id, minute, outcome) > (?, ?, ?)`)
+		args = append(args, a.KeyID, storecodec.UsageMinute(a.Minute), string(a.Outcome))
+	}
+	q.WriteString(` ORDER BY key_id, minute, outcome LIMIT ?`)
+	args = append(args, f.Limit)
+	return query(ctx, s.reader(), scanUsageCount, "list usage counts", q.String(), args...)
+}
+
+func scanUsageCount(row scanner) (keyward.UsageCount, error) {
+	var (
+		c         keyward.UsageCount
+		projectID sql.NullString
+		minute    int64
+		outcome   string
+	)
+	if err := row.Scan(&c.KeyID, &c.AccountID, &projectID, &minute, &outcome, &c.Count); err != nil {
+		return c, err
+	}
+	c.ProjectID = projectID.String
+	c.Minute = storecodec.MinuteTime(minute)
+	c.Outcome = keyward.VerifyCode(outcome)
+	return c, nil
 }

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -177,5 +178,52 @@ func testListAuditEventsPages(t *testing.T, s keyward.Store) {
 	wantNone(t, "ListAuditEvents of an unknown account", func() (int, error) {
 		got, err := s.ListAuditEvents(ctx, keyward.AuditFilter{AccountID: keyward.NewID(), Limit: 100})
 		return len(got), err
+	})
+}
+
+// testAuditAccountIDs pages through the accounts the log names, one of which the store does
+// not hold: each comes once, in id order, whatever the page size.
+func testAuditAccountIDs(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	held := newAccount(t, s).ID
+	gone := keyward.NewID() // an account the store never held
+	for _, id := range []string{held, held, gone, held} {
+		e := &keyward.AuditEvent{ID: keyward.NewID(), AccountID: id, At: base, Action: "api_key.read", Outcome: keyward.OutcomeSuccess}
+		if err := s.RecordAudit(ctx, e); err != nil {
+			t.Fatalf("RecordAudit: %v", err)
+		}
+	}
+	mine := []string{held, gone}
+	slices.Sort(mine)
+
+	for _, limit := range []int{1, 2, 1000} {
+		var all []string
+		after := ""
+		// The store may hold other subtests' events: bounded, but not by a few pages.
+		for range 10_000 {
+			ids, err := s.AuditAccountIDs(ctx, after, limit)
+			if err != nil {
+				t.Fatalf("AuditAccountIDs(%q, %d): %v", after, limit, err)
+			}
+			if len(ids) > limit {
+				t.Fatalf("AuditAccountIDs(%q, %d): got %d ids", after, limit, len(ids))
+			}
+			all = append(all, ids...)
+			if len(ids) < limit {
+				break
+			}
+			after = ids[len(ids)-1]
+		}
+		for i := 1; i < len(all); i++ {
+			if all[i-1] >= all[i] {
+				t.Fatalf("pages of %d: %q comes before %q: want each id once, in order", limit, all[i-1], all[i])
+			}
+		}
+		got := slices.DeleteFunc(all, func(id string) bool { return !slices.Contains(mine, id) })
+		wantSame(t, "the accounts of this test's events, in pages of "+strconv.Itoa(limit), got, mine)
+	}
+	wantNone(t, "AuditAccountIDs with limit 0", func() (int, error) {
+		ids, err := s.AuditAccountIDs(ctx, "", 0)
+		return len(ids), err
 	})
 }

@@ -112,6 +112,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"AuditRoundTrip", testAuditRoundTrip},
 		{"ListAuditEvents", testListAuditEvents},
 		{"ListAuditEventsPages", testListAuditEventsPages},
+		{"AuditAccountIDs", testAuditAccountIDs},
 
 		{"SigningKeyRoundTrip", testSigningKeyRoundTrip},
 		{"SigningKeyGenerationTaken", testSigningKeyGenerationTaken},
@@ -135,6 +136,9 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"UsageBuckets", testUsageBuckets},
 		{"UsageFilters", testUsageFilters},
 		{"PruneUsage", testPruneUsage},
+		{"ListUsageCounts", testListUsageCounts},
+
+		{"Inventory", testInventory},
 
 		{"OutboxRoundTrip", testOutboxRoundTrip},
 		{"OutboxList", testListOutbox},

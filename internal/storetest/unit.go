@@ -221,6 +221,9 @@ func testUnitReachesEveryPart(t *testing.T, s keyward.Store) {
 			{"Usage", errOf(tx.Usage(ctx, keyward.UsageFilter{AccountID: a.ID, From: base.Add(-time.Hour), To: base.Add(time.Hour), Granularity: time.Hour}))},
 			{"AdminKeys", errOf(tx.AdminKeys(ctx))},
 			{"CountAdminKeys", errOf(tx.CountAdminKeys(ctx))},
+			{"AuditAccountIDs", errOf(tx.AuditAccountIDs(ctx, "", 10))},
+			{"ListUsageCounts", errOf(tx.ListUsageCounts(ctx, keyward.UsageCountFilter{AccountID: a.ID, Limit: 10}))},
+			{"Inventory", errOf(tx.Inventory(ctx))},
 		}
 		for _, st := range steps {
 			if st.err != nil {

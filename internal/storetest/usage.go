@@ -1,6 +1,9 @@
 package storetest
 
 import (
+	"slices"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -249,4 +252,66 @@ func testPruneUsage(t *testing.T, s keyward.Store) {
 		got := usage(t, s, keyward.UsageFilter{AccountID: k.AccountID, Granularity: time.Minute})
 		wantSame(t, step.name+": Usage", got, step.want)
 	}
+}
+
+// testListUsageCounts lists an account's counts as they are stored, in pages that go on from
+// the last count of the one before.
+func testListUsageCounts(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	a := newAccount(t, s)
+	p := newProject(t, s, a.ID)
+	k1, k2 := newKey(t, s, p, nil), newKey(t, s, p, nil)
+	accountKey := newKey(t, s, p, func(k *keyward.Key) { k.ProjectID = "" })
+	elsewhere := newKey(t, s, newProject(t, s, newAccount(t, s).ID), nil)
+	valid, limited := keyward.VerifyValid, keyward.VerifyRateLimited
+	addUsage(t, s,
+		usageOf(k1, minuteOf(10, 1), valid, 2),
+		usageOf(k1, minuteOf(10, 1), limited, 1),
+		usageOf(k1, minuteOf(10, 0), valid, 4),
+		usageOf(k2, minuteOf(10, 0), valid, 3),
+		usageOf(accountKey, minuteOf(23, 59), valid, 1),
+		usageOf(elsewhere, minuteOf(10, 0), valid, 9),
+	)
+	addUsage(t, s, usageOf(k1, minuteOf(10, 1), valid, 5)) // summed into the first
+	want := []keyward.UsageCount{
+		usageOf(k1, minuteOf(10, 0), valid, 4),
+		usageOf(k1, minuteOf(10, 1), limited, 1),
+		usageOf(k1, minuteOf(10, 1), valid, 7),
+		usageOf(k2, minuteOf(10, 0), valid, 3),
+		usageOf(accountKey, minuteOf(23, 59), valid, 1),
+	}
+	slices.SortStableFunc(want, func(x, y keyward.UsageCount) int { return strings.Compare(x.KeyID, y.KeyID) })
+
+	for _, limit := range []int{1, 2, 5, 100} {
+		var got []keyward.UsageCount
+		f := keyward.UsageCountFilter{AccountID: a.ID, Limit: limit}
+		for range 100 {
+			page, err := s.ListUsageCounts(ctx, f)
+			if err != nil {
+				t.Fatalf("ListUsageCounts(%+v): %v", f, err)
+			}
+			if len(page) > limit {
+				t.Fatalf("ListUsageCounts(%+v): got %d counts", f, len(page))
+			}
+			got = append(got, page...)
+			if len(page) < limit {
+				break
+			}
+			f.After = &page[len(page)-1]
+		}
+		wantSame(t, "ListUsageCounts in pages of "+strconv.Itoa(limit), got, want)
+		for _, c := range got {
+			if c.Minute.Location() != time.UTC {
+				t.Errorf("ListUsageCounts: minute %v not in UTC", c.Minute)
+			}
+		}
+	}
+	wantNone(t, "ListUsageCounts with limit 0", func() (int, error) {
+		got, err := s.ListUsageCounts(ctx, keyward.UsageCountFilter{AccountID: a.ID})
+		return len(got), err
+	})
+	wantNone(t, "ListUsageCounts of an unknown account", func() (int, error) {
+		got, err := s.ListUsageCounts(ctx, keyward.UsageCountFilter{AccountID: keyward.NewID(), Limit: 100})
+		return len(got), err
+	})
 }
