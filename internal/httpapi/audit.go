@@ -2,13 +2,13 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -58,24 +58,16 @@ func (s *Server) audited(ctx huma.Context, next func(huma.Context)) {
 	if status := ctx.Status(); status >= 400 {
 		err = &keyward.Error{Code: keyward.Code(codeOrInternal(status))}
 	}
-	if err := s.svc.Audit(ctx.Context(), p, ctx.Operation().OperationID, target.kind, target.id, remoteHost(ctx.RemoteAddr()), err); err != nil {
+	if err := s.svc.Audit(ctx.Context(), p, ctx.Operation().OperationID, target.kind, target.id, httpwire.ClientHost(ctx.RemoteAddr()), err); err != nil {
 		s.log.Error("audit: could not record", "action", ctx.Operation().OperationID, "err", err)
 	}
 }
 
 func codeOrInternal(status int) string {
-	if c, ok := codeOfStatus[status]; ok {
+	if c, ok := httpwire.CodeOfStatus(status); ok {
 		return c
 	}
 	return string(keyward.EInternal)
-}
-
-// remoteHost drops the port from a peer address.
-func remoteHost(addr string) string {
-	if host, _, err := net.SplitHostPort(addr); err == nil {
-		return host
-	}
-	return addr
 }
 
 type listAuditInput struct {

@@ -16,6 +16,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/verify"
@@ -195,7 +196,7 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*client, 
 	// limit is higher than the per-client one. A client's failures are counted per address
 	// too: counted per client_id alone, anyone who knows a key's id (it is no secret: every
 	// token carries it) could lock the key's real client out.
-	addr := remoteHost(r.RemoteAddr)
+	addr := httpwire.ClientHost(r.RemoteAddr)
 	clientAt := id + " " + addr
 	for _, name := range []struct {
 		l *oauth.Limiter
@@ -540,7 +541,7 @@ func (s *Server) verifyAccessToken(w http.ResponseWriter, r *http.Request, req v
 			var err error
 			if limited, err = s.verifier.LimitKey(r.Context(), tok.AccountID, tok.ClientID, req.Cost); err != nil {
 				s.log.Error("verify: rate limit or credits of a token's key failed", "err", err)
-				writeProblem(w, newProblem(http.StatusServiceUnavailable, "the token could not be checked; retry"))
+				httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the token could not be checked; retry"))
 				return
 			}
 			code = limited.Code

@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/httpapi/compat"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/verify"
@@ -88,6 +89,7 @@ func New(cfg Config) *Server {
 		clientFailures:  oauth.NewLimiter(clientFailureLimit, failureWindow, failureNames, nil),
 		addressFailures: oauth.NewLimiter(addressFailureLimit, failureWindow, failureNames, nil),
 	}
+	useProblems()
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
 	s.registerFallbacks()
@@ -134,7 +136,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			writeProblem(w, newProblem(http.StatusInternalServerError, "an internal error occurred"))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusInternalServerError, "an internal error occurred"))
 		}
 	}()
 	h := w.Header()
@@ -256,11 +258,11 @@ func (s *Server) registerFallbacks() {
 		allow := strings.Join(methods, ", ")
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeProblem(w, newProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
 		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
 	})
 }
 
@@ -281,9 +283,6 @@ func (s *Server) registerRoutes() {
 		Service:       s.svc,
 		Authenticator: s.authn,
 		Logger:        s.log,
-		Status:        func(err error) int { return problemFor(s.log, err).Status },
-		Headers:       limitHeaders,
-		WriteProblem:  func(w http.ResponseWriter, err error) { writeProblem(w, problemFor(s.log, err)) },
 	}, s.api.OpenAPI().Components.Schemas) {
 		s.handle(rt.Method, rt.Path, rt.Handler, rt.Doc)
 	}
@@ -304,13 +303,13 @@ func (s *Server) registerHealth() {
 		defer cancel()
 		if err := s.svc.Ping(ctx); err != nil {
 			s.log.Warn("readiness check failed", "err", err)
-			writeProblem(w, newProblem(http.StatusServiceUnavailable, "the store is not answering"))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the store is not answering"))
 			return
 		}
 		if s.ready != nil {
 			if err := s.ready(ctx); err != nil {
 				s.log.Warn("readiness check failed", "err", err)
-				writeProblem(w, newProblem(http.StatusServiceUnavailable, "this node is not ready: it does not hear other nodes' cache invalidations"))
+				httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "this node is not ready: it does not hear other nodes' cache invalidations"))
 				return
 			}
 		}

@@ -10,16 +10,14 @@ package compat
 import (
 	"encoding/json"
 	"errors"
-	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"reflect"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -28,14 +26,6 @@ type Config struct {
 	Service       *keyward.Service
 	Authenticator *authn.Authenticator
 	Logger        *slog.Logger
-	// Status maps a domain error to its HTTP status (httpapi's one table).
-	Status func(error) int
-	// Headers are the headers an error's answer carries beside the seed's body (a 429's
-	// Retry-After and RateLimit fields), or nil.
-	Headers func(error) http.Header
-	// WriteProblem writes an error as problem+json, for routes whose seed fixes no error
-	// shape of its own.
-	WriteProblem func(http.ResponseWriter, error)
 }
 
 // Route is one compatibility route: its handler and its OpenAPI description.
@@ -59,32 +49,27 @@ type handlers struct {
 	registry huma.Registry
 }
 
-// maxBody bounds every body DecodeJSON reads.
-const maxBody = 64 << 10
+// problem is the problem for err: httpwire.ProblemFor told what only authn's errors say (a
+// good key refused by its limits is a 429 with the RateLimit headers; a credential that was
+// presented and failed gets the invalid_token challenge). seed 003's routes send its status
+// and headers with their own body.
+func (h *handlers) problem(err error) *httpwire.Problem {
+	var limited *authn.LimitError
+	if !errors.As(err, &limited) {
+		p := httpwire.ProblemFor(h.Logger, err)
+		if keyward.ErrorCode(err) == keyward.EUnauthenticated && !errors.Is(err, authn.ErrNoCredential) {
+			p.InvalidToken()
+		}
+		return p
+	}
+	r := limited.Result
+	return httpwire.RefusalProblem(limited.Error(), httpwire.Refusal{Code: r.Code, Key: r.Key, Limited: r.Limited, Policy: r.Policy, Decision: r.RateLimit})
+}
 
-// DecodeJSON reads a JSON object of at most 64 KiB into v, refusing unknown fields and
-// trailing data, with errors in the domain's codes. An empty body decodes as {}. The plain
-// net/http routes (the compatibility routes, and the verify route outside this package)
-// read their bodies with it; huma reads the others.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil
-	case errors.As(err, &tooBig):
-		return keyward.Errorf(keyward.ETooLarge, "the body is larger than 64 KiB")
-	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
-		return keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
-	case err != nil:
-		return keyward.Errorf(keyward.EInvalid, "body is not the expected JSON object: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return keyward.Errorf(keyward.EInvalid, "body has data after the JSON object")
-	}
-	return nil
+// writeProblem answers err as problem+json, for routes whose seed fixes no error shape of
+// its own.
+func (h *handlers) writeProblem(w http.ResponseWriter, err error) {
+	httpwire.WriteProblem(w, h.problem(err))
 }
 
 // authenticate resolves the caller; on failure it returns the error to write.
@@ -94,11 +79,7 @@ func (h *handlers) authenticate(r *http.Request) (keyward.Principal, error) {
 
 // audit records a mutation made through a compatibility route.
 func (h *handlers) audit(r *http.Request, p keyward.Principal, action, targetType, targetID string, err error) {
-	host, _, splitErr := net.SplitHostPort(r.RemoteAddr)
-	if splitErr != nil {
-		host = r.RemoteAddr
-	}
-	if aerr := h.Service.Audit(r.Context(), p, action, targetType, targetID, host, err); aerr != nil {
+	if aerr := h.Service.Audit(r.Context(), p, action, targetType, targetID, httpwire.ClientHost(r.RemoteAddr), err); aerr != nil {
 		h.Logger.Error("audit: could not record", "action", action, "err", aerr)
 	}
 }

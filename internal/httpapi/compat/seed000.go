@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -129,19 +130,19 @@ func (h *handlers) seed000() []Route {
 func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyCreateRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	if req.UserID == "" {
 		req.UserID = p.UserID
 	}
 	if req.UserID == "" {
-		h.WriteProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required"))
+		h.writeProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required"))
 		return
 	}
 	k, secret, err := h.Service.CreateKey(r.Context(), p, keyward.CreateKeyInput{UserID: req.UserID, Name: req.Name})
@@ -151,7 +152,7 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 	}
 	h.audit(r, p, "seed000-create-api-key", "api_key", targetID, err)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, APIKeyCreated{ID: k.ID, APIKey: secret, Name: k.Name, UserID: k.UserID, KeyPrefix: k.Prefix,
@@ -161,13 +162,13 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyListRequest
 	if r.Method == http.MethodPost {
-		if err := DecodeJSON(w, r, &req); err != nil {
-			h.WriteProblem(w, err)
+		if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+			h.writeProblem(w, err)
 			return
 		}
 	} else {
@@ -177,7 +178,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 		req.UserID = p.UserID
 	}
 	if req.UserID == "" {
-		h.WriteProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required: this credential acts for no user"))
+		h.writeProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required: this credential acts for no user"))
 		return
 	}
 	out := APIKeyList{APIKeys: []APIKeySummary{}}
@@ -186,7 +187,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 	for {
 		keys, next, err := h.Service.ListKeys(r.Context(), p, keyward.ListKeysInput{UserID: req.UserID, Page: pg})
 		if err != nil {
-			h.WriteProblem(w, err)
+			h.writeProblem(w, err)
 			return
 		}
 		for _, k := range keys {
@@ -205,18 +206,18 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyIDRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	rot, err := h.Service.RotateKey(r.Context(), p, req.KeyID, keyward.RotateKeyInput{})
 	h.audit(r, p, "seed000-replace-api-key", "api_key", req.KeyID, err)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	k := rot.New
@@ -227,18 +228,18 @@ func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) expire000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyIDRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	k, err := h.Service.RevokeKey(r.Context(), p, req.KeyID)
 	h.audit(r, p, "seed000-expire-api-key", "api_key", req.KeyID, err)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, APIKeyExpired{ID: k.ID, Status: keyward.StatusRevoked, ExpiredAt: *k.RevokedAt})
