@@ -85,31 +85,35 @@ type listAuditOutput struct {
 	Body []AuditEventJSON
 }
 
-func (s *Server) registerAudit() {
-	register(s, s.managed(huma.Operation{
-		OperationID: "list-audit-events", Method: http.MethodGet, Path: "/v1/audit-events",
-		Summary: "List audit events", Tags: []string{"Audit"},
-		Description: "Every management change, successful or refused, newest first: who (actor), what (action), which object (target), when, from which address, and the outcome. Needs audit.read.",
-	}), func(ctx context.Context, in *listAuditInput) (*listAuditOutput, error) {
-		pg, err := in.page()
-		if err != nil {
-			return nil, err
-		}
-		items, next, err := s.svc.ListAuditEvents(ctx, principal(ctx), keyward.AuditQuery{
-			ActorID: in.Actor, Action: in.Action, TargetID: in.Target, Outcome: in.Outcome, From: in.From, To: in.To, Page: pg,
-		})
-		if err != nil {
-			return nil, err
-		}
-		out := &listAuditOutput{Body: mapSlice(items, auditEventJSON)}
-		q := url.Values{"actor_id": {in.Actor}, "action": {in.Action}, "target_id": {in.Target}, "outcome": {in.Outcome}}
-		if !in.From.IsZero() {
-			q.Set("from", in.From.Format(time.RFC3339Nano))
-		}
-		if !in.To.IsZero() {
-			q.Set("to", in.To.Format(time.RFC3339Nano))
-		}
-		out.PageHeaders = nextPage("/v1/audit-events", q, in.Limit, next)
-		return out, nil
+func (s *Server) auditRoutes() []route {
+	return []route{
+		operation(huma.Operation{
+			OperationID: "list-audit-events", Method: http.MethodGet, Path: "/v1/audit-events",
+			Summary: "List audit events", Tags: []string{"Audit"},
+			Description: "Every management change, successful or refused, newest first: who (actor), what (action), which object (target), when, from which address, and the outcome. Needs audit.read.",
+		}, s.listAuditEvents),
+	}
+}
+
+func (s *Server) listAuditEvents(ctx context.Context, in *listAuditInput) (*listAuditOutput, error) {
+	pg, err := in.page()
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.svc.ListAuditEvents(ctx, principal(ctx), keyward.AuditQuery{
+		ActorID: in.Actor, Action: in.Action, TargetID: in.Target, Outcome: in.Outcome, From: in.From, To: in.To, Page: pg,
 	})
+	if err != nil {
+		return nil, err
+	}
+	out := &listAuditOutput{Body: mapSlice(items, auditEventJSON)}
+	q := url.Values{"actor_id": {in.Actor}, "action": {in.Action}, "target_id": {in.Target}, "outcome": {in.Outcome}}
+	if !in.From.IsZero() {
+		q.Set("from", in.From.Format(time.RFC3339Nano))
+	}
+	if !in.To.IsZero() {
+		q.Set("to", in.To.Format(time.RFC3339Nano))
+	}
+	out.PageHeaders = nextPage("/v1/audit-events", q, in.Limit, next)
+	return out, nil
 }

@@ -168,7 +168,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// operation registers a huma operation and records its route.
+// register registers a huma operation and records its route.
 func register[I, O any](s *Server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path})
 	op.MaxBodyBytes = MaxBodyBytes
@@ -180,6 +180,19 @@ func register[I, O any](s *Server, op huma.Operation, handler func(context.Conte
 		}
 		return out, nil
 	})
+}
+
+// route is one operation of a resource's route table: its description and its handler, a
+// method of *Server.
+type route struct {
+	op  huma.Operation
+	add func(*Server, huma.Operation)
+}
+
+// operation pairs op with its handler for a route table. huma.Register is generic in the
+// handler's input and output, so the route keeps the typed call until it is added.
+func operation[I, O any](op huma.Operation, handler func(context.Context, *I) (*O, error)) route {
+	return route{op: op, add: func(s *Server, op huma.Operation) { register(s, op, handler) }}
 }
 
 // managed marks op as a management operation: it needs a credential, its handler finds the
@@ -269,15 +282,24 @@ func (s *Server) registerFallbacks() {
 func (s *Server) registerRoutes() {
 	s.registerHealth()
 	s.registerVerify()
-	s.registerProjects()
-	s.registerKeys()
-	s.registerTiers()
+	// The management API: one route table per resource, each in its own file. The order is
+	// the order of Routes() and of the methods in each path's Allow header.
+	for _, routes := range [][]route{
+		s.projectRoutes(), s.environmentRoutes(), s.keyRoutes(),
+		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(),
+	} {
+		for _, rt := range routes {
+			rt.add(s, s.managed(rt.op))
+		}
+	}
 	s.registerWhoami()
 	s.registerAccounts()
 	s.registerUsers()
 	s.registerRoles()
 	s.registerMembers()
-	s.registerAudit()
+	for _, rt := range s.auditRoutes() {
+		rt.add(s, s.managed(rt.op))
+	}
 	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{
 		Service:       s.svc,
