@@ -287,18 +287,12 @@ func (s *Server) registerRoutes() {
 	for _, routes := range [][]route{
 		s.projectRoutes(), s.environmentRoutes(), s.keyRoutes(),
 		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(),
+		s.whoamiRoutes(), s.accountRoutes(), s.userRoutes(), s.roleRoutes(), s.memberRoutes(),
+		s.auditRoutes(),
 	} {
 		for _, rt := range routes {
 			rt.add(s, s.managed(rt.op))
 		}
-	}
-	s.registerWhoami()
-	s.registerAccounts()
-	s.registerUsers()
-	s.registerRoles()
-	s.registerMembers()
-	for _, rt := range s.auditRoutes() {
-		rt.add(s, s.managed(rt.op))
 	}
 	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{
