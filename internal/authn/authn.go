@@ -19,16 +19,16 @@ package authn
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/verify"
 )
 
 // Challenge is the WWW-Authenticate value sent with every 401 (RFC 6750).
-const Challenge = `Bearer realm="keyward"`
+const Challenge = httpwire.Challenge
 
 // APIKeyHeader is the header that carries an API key for callers that do not use
 // Authorization (seed 003).
@@ -50,7 +50,7 @@ type Verdicts interface {
 
 // ErrNoCredential is the cause of the error Authenticate returns for a request that carries
 // no credential at all, which RFC 6750 answers without an error code.
-var ErrNoCredential = errors.New("no credential")
+var ErrNoCredential = httpwire.ErrNoCredential
 
 // SignInPolicy says where a user signing in for the first time lands.
 type SignInPolicy struct {

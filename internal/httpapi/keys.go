@@ -276,115 +276,124 @@ type rotationOutput struct {
 	Body     RotationJSON
 }
 
-func (s *Server) registerKeys() {
+func (s *Server) keyRoutes() []route {
 	tags := []string{"API keys"}
-	register(s, s.managed(huma.Operation{
-		OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", DefaultStatus: http.StatusCreated,
-		Summary: "Create an API key", Description: "Returns the key's secret in `key`. It is shown only in this response; Keyward keeps only a keyed hash of it.", Tags: tags,
-	}), func(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
-		b := in.Body
-		k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
-			ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
-			UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
-			RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
-			ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
-			RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
-		})
-		if err != nil {
-			return nil, err
-		}
-		return &createdKeyOutput{
-			Location: "/v1/api-keys/" + k.ID,
-			Body:     CreatedKeyJSON{KeyJSON: keyJSON(k, s.svc.Now()), Key: secret},
-		}, nil
-	})
+	return []route{
+		operation(huma.Operation{
+			OperationID: "create-api-key", Method: http.MethodPost, Path: "/v1/api-keys", DefaultStatus: http.StatusCreated,
+			Summary: "Create an API key", Description: "Returns the key's secret in `key`. It is shown only in this response; Keyward keeps only a keyed hash of it.", Tags: tags,
+		}, s.createKey),
+		operation(huma.Operation{
+			OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys",
+			Summary: "List API keys", Description: "Newest last. Never returns a secret. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
+		}, s.listKeys),
+		operation(huma.Operation{
+			OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
+			Summary: "Get an API key", Tags: tags,
+		}, s.getKey),
+		operation(huma.Operation{
+			OperationID: "update-api-key", Method: http.MethodPatch, Path: "/v1/api-keys/{keyID}",
+			Summary: "Update an API key", Description: "Absent fields are left as they are; null clears a field that may be unset.", Tags: tags,
+			Errors: []int{http.StatusConflict},
+		}, s.updateKey),
+		operation(huma.Operation{
+			OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{keyID}", DefaultStatus: http.StatusNoContent,
+			Summary: "Revoke an API key", Description: "The key fails verification from this moment. Revoking a revoked key succeeds and changes nothing.", Tags: tags,
+		}, s.revokeKey),
+		operation(huma.Operation{
+			OperationID: "rotate-api-key", Method: http.MethodPost, Path: "/v1/api-keys/{keyID}/rotate", DefaultStatus: http.StatusCreated,
+			Summary:     "Rotate an API key with optional grace period",
+			Description: "Issues a new key with the old one's name, scopes, environment, metadata and rotation settings. With a grace period the old key keeps verifying until grace_expires_at; without one it stops at once. A revoked or already rotated key cannot be rotated (409).",
+			Tags:        tags, Errors: []int{http.StatusConflict},
+		}, s.rotateKey),
+	}
+}
 
-	register(s, s.managed(huma.Operation{
-		OperationID: "list-api-keys", Method: http.MethodGet, Path: "/v1/api-keys",
-		Summary: "List API keys", Description: "Newest last. Never returns a secret. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
-	}), func(ctx context.Context, in *listKeysInput) (*listKeysOutput, error) {
-		pg, err := in.page()
-		if err != nil {
-			return nil, err
-		}
-		items, next, err := s.svc.ListKeys(ctx, principal(ctx), keyward.ListKeysInput{
-			ProjectID: in.ProjectID, EnvironmentID: in.EnvironmentID, UserID: in.UserID, Status: keyward.Status(in.Status), Page: pg,
-		})
-		if err != nil {
-			return nil, err
-		}
-		now := s.svc.Now()
-		out := &listKeysOutput{Body: make([]KeyJSON, len(items))}
-		for i, k := range items {
-			out.Body[i] = keyJSON(k, now)
-		}
-		query := url.Values{"project_id": {in.ProjectID}, "environment_id": {in.EnvironmentID}, "user_id": {in.UserID}, "status": {in.Status}}
-		out.PageHeaders = nextPage("/v1/api-keys", query, in.Limit, next)
-		return out, nil
+func (s *Server) createKey(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
+	b := in.Body
+	k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
+		ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
+		UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
+		RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
+		ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
+		RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
 	})
+	if err != nil {
+		return nil, err
+	}
+	return &createdKeyOutput{
+		Location: "/v1/api-keys/" + k.ID,
+		Body:     CreatedKeyJSON{KeyJSON: keyJSON(k, s.svc.Now()), Key: secret},
+	}, nil
+}
 
-	register(s, s.managed(huma.Operation{
-		OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
-		Summary: "Get an API key", Tags: tags,
-	}), func(ctx context.Context, in *KeyIDParam) (*keyOutput, error) {
-		k, err := s.svc.Key(ctx, principal(ctx), in.KeyID)
-		if err != nil {
-			return nil, err
-		}
-		return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
+func (s *Server) listKeys(ctx context.Context, in *listKeysInput) (*listKeysOutput, error) {
+	pg, err := in.page()
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.svc.ListKeys(ctx, principal(ctx), keyward.ListKeysInput{
+		ProjectID: in.ProjectID, EnvironmentID: in.EnvironmentID, UserID: in.UserID, Status: keyward.Status(in.Status), Page: pg,
 	})
+	if err != nil {
+		return nil, err
+	}
+	now := s.svc.Now()
+	out := &listKeysOutput{Body: make([]KeyJSON, len(items))}
+	for i, k := range items {
+		out.Body[i] = keyJSON(k, now)
+	}
+	query := url.Values{"project_id": {in.ProjectID}, "environment_id": {in.EnvironmentID}, "user_id": {in.UserID}, "status": {in.Status}}
+	out.PageHeaders = nextPage("/v1/api-keys", query, in.Limit, next)
+	return out, nil
+}
 
-	register(s, s.managed(huma.Operation{
-		OperationID: "update-api-key", Method: http.MethodPatch, Path: "/v1/api-keys/{keyID}",
-		Summary: "Update an API key", Description: "Absent fields are left as they are; null clears a field that may be unset.", Tags: tags,
-		Errors: []int{http.StatusConflict},
-	}), func(ctx context.Context, in *updateKeyInput) (*keyOutput, error) {
-		upd, err := updateFromBody(in)
-		if err != nil {
-			return nil, err
-		}
-		k, err := s.svc.UpdateKey(ctx, principal(ctx), in.KeyID, upd)
-		if err != nil {
-			return nil, err
-		}
-		return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
-	})
+func (s *Server) getKey(ctx context.Context, in *KeyIDParam) (*keyOutput, error) {
+	k, err := s.svc.Key(ctx, principal(ctx), in.KeyID)
+	if err != nil {
+		return nil, err
+	}
+	return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
+}
 
-	register(s, s.managed(huma.Operation{
-		OperationID: "revoke-api-key", Method: http.MethodDelete, Path: "/v1/api-keys/{keyID}", DefaultStatus: http.StatusNoContent,
-		Summary: "Revoke an API key", Description: "The key fails verification from this moment. Revoking a revoked key succeeds and changes nothing.", Tags: tags,
-	}), func(ctx context.Context, in *KeyIDParam) (*struct{}, error) {
-		if _, err := s.svc.RevokeKey(ctx, principal(ctx), in.KeyID); err != nil {
-			return nil, err
-		}
-		return nil, nil
-	})
+func (s *Server) updateKey(ctx context.Context, in *updateKeyInput) (*keyOutput, error) {
+	upd, err := updateFromBody(in)
+	if err != nil {
+		return nil, err
+	}
+	k, err := s.svc.UpdateKey(ctx, principal(ctx), in.KeyID, upd)
+	if err != nil {
+		return nil, err
+	}
+	return &keyOutput{Body: keyJSON(k, s.svc.Now())}, nil
+}
 
-	register(s, s.managed(huma.Operation{
-		OperationID: "rotate-api-key", Method: http.MethodPost, Path: "/v1/api-keys/{keyID}/rotate", DefaultStatus: http.StatusCreated,
-		Summary:     "Rotate an API key with optional grace period",
-		Description: "Issues a new key with the old one's name, scopes, environment, metadata and rotation settings. With a grace period the old key keeps verifying until grace_expires_at; without one it stops at once. A revoked or already rotated key cannot be rotated (409).",
-		Tags:        tags, Errors: []int{http.StatusConflict},
-	}), func(ctx context.Context, in *rotateKeyInput) (*rotationOutput, error) {
-		var rin keyward.RotateKeyInput
-		if in.Body != nil {
-			rin.GracePeriod = time.Duration(in.Body.GracePeriodSeconds) * time.Second
-			rin.ExpiresAt = in.Body.ExpiresAt
-		}
-		r, err := s.svc.RotateKey(ctx, principal(ctx), in.KeyID, rin)
-		if err != nil {
-			return nil, err
-		}
-		scopes := r.New.Scopes
-		if scopes == nil {
-			scopes = []string{}
-		}
-		return &rotationOutput{Location: "/v1/api-keys/" + r.New.ID, Body: RotationJSON{
-			OldKeyID: r.Old.ID, NewKeyID: r.New.ID, ProjectID: optional(r.New.ProjectID), Name: r.New.Name,
-			Key: r.Secret, KeyPrefix: r.New.Prefix, Scopes: scopes, ExpiresAt: r.New.ExpiresAt,
-			CreatedAt: r.New.CreatedAt, GraceExpiresAt: r.Old.GraceExpiresAt,
-		}}, nil
-	})
+func (s *Server) revokeKey(ctx context.Context, in *KeyIDParam) (*struct{}, error) {
+	if _, err := s.svc.RevokeKey(ctx, principal(ctx), in.KeyID); err != nil {
+		return nil, err
+	}
+	return nil, nil
+}
+
+func (s *Server) rotateKey(ctx context.Context, in *rotateKeyInput) (*rotationOutput, error) {
+	var rin keyward.RotateKeyInput
+	if in.Body != nil {
+		rin.GracePeriod = time.Duration(in.Body.GracePeriodSeconds) * time.Second
+		rin.ExpiresAt = in.Body.ExpiresAt
+	}
+	r, err := s.svc.RotateKey(ctx, principal(ctx), in.KeyID, rin)
+	if err != nil {
+		return nil, err
+	}
+	scopes := r.New.Scopes
+	if scopes == nil {
+		scopes = []string{}
+	}
+	return &rotationOutput{Location: "/v1/api-keys/" + r.New.ID, Body: RotationJSON{
+		OldKeyID: r.Old.ID, NewKeyID: r.New.ID, ProjectID: optional(r.New.ProjectID), Name: r.New.Name,
+		Key: r.Secret, KeyPrefix: r.New.Prefix, Scopes: scopes, ExpiresAt: r.New.ExpiresAt,
+		CreatedAt: r.New.CreatedAt, GraceExpiresAt: r.Old.GraceExpiresAt,
+	}}, nil
 }
 
 // updateFromBody turns a PATCH body into an update. The typed body cannot tell an absent

@@ -14,6 +14,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 )
@@ -116,7 +117,7 @@ func invalidRequest(desc string) *oauthFailure {
 
 // clientFailure is how the token endpoints answer a client that oauth.Clients refused.
 func clientFailure(e *oauth.ClientError, basic bool) *oauthFailure {
-	return &oauthFailure{status: statusOf[e.Code], code: e.OAuthCode, desc: e.Description, basic: basic, retryAfter: e.RetryAfter}
+	return &oauthFailure{status: httpwire.StatusOf(e.Code), code: e.OAuthCode, desc: e.Description, basic: basic, retryAfter: e.RetryAfter}
 }
 
 // readForm parses an OAuth request body: form-encoded, each parameter at most once, and no
@@ -169,11 +170,10 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*oauth.Cl
 		}
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	// The TCP peer: X-Forwarded-For is not trusted.
-	c, err := s.clients.Authenticate(r.Context(), id, secret, remoteHost(r.RemoteAddr))
+	c, err := s.clients.Authenticate(r.Context(), id, secret, httpwire.ClientHost(r.RemoteAddr))
 	if err != nil {
 		if err.Code == keyward.EUnavailable {
-			s.log.Error("oauth: client could not be checked", "err", err)
+			s.log.Error("oauth: a client could not be checked", "err", err)
 		}
 		return nil, clientFailure(err, basic)
 	}

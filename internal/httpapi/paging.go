@@ -32,6 +32,20 @@ func (q PageParams) page() (keyward.Page, error) {
 	return keyward.Page{After: string(raw), Limit: q.Limit}, nil
 }
 
+// listInput is the query of a list that has only paging.
+type listInput struct {
+	PageParams
+}
+
+// mapSlice converts each of items for the wire.
+func mapSlice[T, J any](items []T, convert func(T) J) []J {
+	out := make([]J, len(items))
+	for i, it := range items {
+		out[i] = convert(it)
+	}
+	return out
+}
+
 // nextPage fills the pagination headers for a page that continues after lastID.
 func nextPage(path string, query url.Values, limit int, lastID string) PageHeaders {
 	if lastID == "" {

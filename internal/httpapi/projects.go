@@ -3,7 +3,6 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"net/url"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -20,21 +19,8 @@ type ProjectJSON struct {
 	CreatedAt time.Time `json:"created_at"`
 }
 
-// EnvironmentJSON is an environment on the wire.
-type EnvironmentJSON struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	ProjectID string    `json:"project_id"`
-	Name      string    `json:"name"`
-	CreatedAt time.Time `json:"created_at"`
-}
-
 func projectJSON(p *keyward.Project) ProjectJSON {
 	return ProjectJSON{ID: p.ID, AccountID: p.AccountID, Name: p.Name, KeyPrefix: p.KeyPrefix, CreatedAt: p.CreatedAt}
-}
-
-func environmentJSON(e *keyward.Environment) EnvironmentJSON {
-	return EnvironmentJSON{ID: e.ID, AccountID: e.AccountID, ProjectID: e.ProjectID, Name: e.Name, CreatedAt: e.CreatedAt}
 }
 
 type createProjectInput struct {
@@ -59,94 +45,50 @@ type ProjectIDParam struct {
 	ProjectID string `path:"projectID" doc:"Project id."`
 }
 
-type createEnvironmentInput struct {
-	ProjectIDParam
-	Body struct {
-		Name string `json:"name" minLength:"1" maxLength:"128" doc:"Unique within the project, as production or staging."`
+func (s *Server) projectRoutes() []route {
+	tags := []string{"Projects"}
+	return []route{
+		operation(huma.Operation{
+			OperationID: "create-project", Method: http.MethodPost, Path: "/v1/projects", DefaultStatus: http.StatusCreated,
+			Summary: "Create a project", Tags: tags, Errors: []int{http.StatusConflict},
+		}, s.createProject),
+		operation(huma.Operation{
+			OperationID: "list-projects", Method: http.MethodGet, Path: "/v1/projects",
+			Summary: "List projects", Tags: tags,
+		}, s.listProjects),
+		operation(huma.Operation{
+			OperationID: "get-project", Method: http.MethodGet, Path: "/v1/projects/{projectID}",
+			Summary: "Get a project", Tags: tags,
+		}, s.getProject),
 	}
 }
 
-type environmentOutput struct {
-	Location string `header:"Location"`
-	Body     EnvironmentJSON
+func (s *Server) createProject(ctx context.Context, in *createProjectInput) (*projectOutput, error) {
+	p, err := s.svc.CreateProject(ctx, principal(ctx), keyward.CreateProjectInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix})
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Location: "/v1/projects/" + p.ID, Body: projectJSON(p)}, nil
 }
 
-type listEnvironmentsInput struct {
-	ProjectIDParam
-	PageParams
+func (s *Server) listProjects(ctx context.Context, in *listInput) (*listProjectsOutput, error) {
+	pg, err := in.page()
+	if err != nil {
+		return nil, err
+	}
+	items, next, err := s.svc.ListProjects(ctx, principal(ctx), pg)
+	if err != nil {
+		return nil, err
+	}
+	out := &listProjectsOutput{Body: mapSlice(items, projectJSON)}
+	out.PageHeaders = nextPage("/v1/projects", nil, in.Limit, next)
+	return out, nil
 }
 
-type listEnvironmentsOutput struct {
-	PageHeaders
-	Body []EnvironmentJSON
-}
-
-func (s *Server) registerProjects() {
-	tags := []string{"Projects"}
-	register(s, s.managed(huma.Operation{
-		OperationID: "create-project", Method: http.MethodPost, Path: "/v1/projects", DefaultStatus: http.StatusCreated,
-		Summary: "Create a project", Tags: tags, Errors: []int{http.StatusConflict},
-	}), func(ctx context.Context, in *createProjectInput) (*projectOutput, error) {
-		p, err := s.svc.CreateProject(ctx, principal(ctx), keyward.CreateProjectInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix})
-		if err != nil {
-			return nil, err
-		}
-		return &projectOutput{Location: "/v1/projects/" + p.ID, Body: projectJSON(p)}, nil
-	})
-
-	register(s, s.managed(huma.Operation{
-		OperationID: "list-projects", Method: http.MethodGet, Path: "/v1/projects",
-		Summary: "List projects", Tags: tags,
-	}), func(ctx context.Context, in *listInput) (*listProjectsOutput, error) {
-		pg, err := in.page()
-		if err != nil {
-			return nil, err
-		}
-		items, next, err := s.svc.ListProjects(ctx, principal(ctx), pg)
-		if err != nil {
-			return nil, err
-		}
-		out := &listProjectsOutput{Body: mapSlice(items, projectJSON)}
-		out.PageHeaders = nextPage("/v1/projects", nil, in.Limit, next)
-		return out, nil
-	})
-
-	register(s, s.managed(huma.Operation{
-		OperationID: "get-project", Method: http.MethodGet, Path: "/v1/projects/{projectID}",
-		Summary: "Get a project", Tags: tags,
-	}), func(ctx context.Context, in *ProjectIDParam) (*projectOutput, error) {
-		p, err := s.svc.Project(ctx, principal(ctx), in.ProjectID)
-		if err != nil {
-			return nil, err
-		}
-		return &projectOutput{Body: projectJSON(p)}, nil
-	})
-
-	register(s, s.managed(huma.Operation{
-		OperationID: "create-environment", Method: http.MethodPost, Path: "/v1/projects/{projectID}/environments", DefaultStatus: http.StatusCreated,
-		Summary: "Create an environment in a project", Tags: tags, Errors: []int{http.StatusConflict},
-	}), func(ctx context.Context, in *createEnvironmentInput) (*environmentOutput, error) {
-		e, err := s.svc.CreateEnvironment(ctx, principal(ctx), in.ProjectID, in.Body.Name)
-		if err != nil {
-			return nil, err
-		}
-		return &environmentOutput{Location: "/v1/projects/" + e.ProjectID + "/environments", Body: environmentJSON(e)}, nil
-	})
-
-	register(s, s.managed(huma.Operation{
-		OperationID: "list-environments", Method: http.MethodGet, Path: "/v1/projects/{projectID}/environments",
-		Summary: "List a project's environments", Tags: tags,
-	}), func(ctx context.Context, in *listEnvironmentsInput) (*listEnvironmentsOutput, error) {
-		pg, err := in.page()
-		if err != nil {
-			return nil, err
-		}
-		items, next, err := s.svc.ListEnvironments(ctx, principal(ctx), in.ProjectID, pg)
-		if err != nil {
-			return nil, err
-		}
-		out := &listEnvironmentsOutput{Body: mapSlice(items, environmentJSON)}
-		out.PageHeaders = nextPage("/v1/projects/"+url.PathEscape(in.ProjectID)+"/environments", nil, in.Limit, next)
-		return out, nil
-	})
+func (s *Server) getProject(ctx context.Context, in *ProjectIDParam) (*projectOutput, error) {
+	p, err := s.svc.Project(ctx, principal(ctx), in.ProjectID)
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: projectJSON(p)}, nil
 }

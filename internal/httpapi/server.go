@@ -21,6 +21,7 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/httpapi/compat"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/verify"
@@ -86,6 +87,7 @@ func New(cfg Config) *Server {
 		metrics:  newMetrics(cfg.Verifier),
 		clients:  oauth.NewClients(cfg.Verifier, nil),
 	}
+	useProblems()
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
 	s.registerFallbacks()
@@ -132,7 +134,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				panic(v)
 			}
 			s.log.Error("panic serving request", "method", r.Method, "path", r.URL.Path, "panic", v)
-			writeProblem(w, newProblem(http.StatusInternalServerError, "an internal error occurred"))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusInternalServerError, "an internal error occurred"))
 		}
 	}()
 	h := w.Header()
@@ -164,7 +166,7 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
-// operation registers a huma operation and records its route.
+// register registers a huma operation and records its route.
 func register[I, O any](s *Server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path})
 	op.MaxBodyBytes = MaxBodyBytes
@@ -176,6 +178,19 @@ func register[I, O any](s *Server, op huma.Operation, handler func(context.Conte
 		}
 		return out, nil
 	})
+}
+
+// route is one operation of a resource's route table: its description and its handler, a
+// method of *Server.
+type route struct {
+	op  huma.Operation
+	add func(*Server, huma.Operation)
+}
+
+// operation pairs op with its handler for a route table. huma.Register is generic in the
+// handler's input and output, so the route keeps the typed call until it is added.
+func operation[I, O any](op huma.Operation, handler func(context.Context, *I) (*O, error)) route {
+	return route{op: op, add: func(s *Server, op huma.Operation) { register(s, op, handler) }}
 }
 
 // managed marks op as a management operation: it needs a credential, and its handler finds
@@ -200,19 +215,15 @@ func actionOf(op *huma.Operation) string {
 // requestInfo puts what the audit log records of a request into its context: the caller's
 // address, and the action the route performs.
 func requestInfo(ctx context.Context, remoteAddr, action string) context.Context {
-	return keyward.WithRequestInfo(ctx, keyward.RequestInfo{RemoteAddr: remoteHost(remoteAddr), Action: action})
+	return keyward.WithRequestInfo(ctx, keyward.RequestInfo{RemoteAddr: httpwire.ClientHost(remoteAddr), Action: action})
 }
 
 func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
 	c := requestInfo(ctx.Context(), ctx.RemoteAddr(), actionOf(ctx.Operation()))
 	a, err := s.authn.Authenticate(c, headerOf(ctx))
 	if err != nil {
-		prob := problemFor(s.log, err)
-		headers := prob.GetHeaders()
-		if a.Verdict != nil {
-			headers = limitHeaders(a.Verdict)
-		}
-		for k, vs := range headers {
+		prob := refused(s.log, a, err)
+		for k, vs := range prob.GetHeaders() {
 			for _, v := range vs {
 				ctx.AppendHeader(k, v)
 			}
@@ -280,34 +291,34 @@ func (s *Server) registerFallbacks() {
 		allow := strings.Join(methods, ", ")
 		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
-			writeProblem(w, newProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
 		})
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeProblem(w, newProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
+		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))
 	})
 }
 
 func (s *Server) registerRoutes() {
 	s.registerHealth()
 	s.registerVerify()
-	s.registerProjects()
-	s.registerKeys()
-	s.registerTiers()
-	s.registerWhoami()
-	s.registerAccounts()
-	s.registerUsers()
-	s.registerRoles()
-	s.registerMembers()
-	s.registerAudit()
+	// The management API: one route table per resource, each in its own file. The order is
+	// the order of Routes() and of the methods in each path's Allow header.
+	for _, routes := range [][]route{
+		s.projectRoutes(), s.environmentRoutes(), s.keyRoutes(),
+		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(),
+		s.whoamiRoutes(), s.accountRoutes(), s.userRoutes(), s.roleRoutes(), s.memberRoutes(),
+		s.auditRoutes(),
+	} {
+		for _, rt := range routes {
+			rt.add(s, s.managed(rt.op))
+		}
+	}
 	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{
 		Service:       s.svc,
 		Authenticator: s.authn,
 		Logger:        s.log,
-		Status:        func(err error) int { return problemFor(s.log, err).Status },
-		LimitHeaders:  limitHeaders,
-		WriteProblem:  func(w http.ResponseWriter, err error) { writeProblem(w, problemFor(s.log, err)) },
 	}, s.api.OpenAPI().Components.Schemas) {
 		s.handle(rt.Method, rt.Path, audited(rt.Action, rt.Handler), rt.Doc)
 	}
@@ -328,13 +339,13 @@ func (s *Server) registerHealth() {
 		defer cancel()
 		if err := s.svc.Ping(ctx); err != nil {
 			s.log.Warn("readiness check failed", "err", err)
-			writeProblem(w, newProblem(http.StatusServiceUnavailable, "the store is not answering"))
+			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the store is not answering"))
 			return
 		}
 		if s.ready != nil {
 			if err := s.ready(ctx); err != nil {
 				s.log.Warn("readiness check failed", "err", err)
-				writeProblem(w, newProblem(http.StatusServiceUnavailable, "this node is not ready: it does not hear other nodes' cache invalidations"))
+				httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "this node is not ready: it does not hear other nodes' cache invalidations"))
 				return
 			}
 		}

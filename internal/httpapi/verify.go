@@ -9,7 +9,7 @@ import (
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
-	"github.com/keyward/keyward/internal/httpapi/compat"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -122,7 +122,7 @@ func (s *Server) registerVerify() {
 	registry := s.api.OpenAPI().Components.Schemas
 	reqSchema := registry.Schema(reflect.TypeFor[VerifyRequest](), true, "VerifyRequest")
 	respSchema := registry.Schema(reflect.TypeFor[VerifyResponse](), true, "VerifyResponse")
-	problemSchema := registry.Schema(reflect.TypeFor[Problem](), true, "Problem")
+	problemSchema := registry.Schema(reflect.TypeFor[httpwire.Problem](), true, "Problem")
 	problem := func(desc string) *huma.Response {
 		return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problemSchema}}}
 	}
@@ -146,13 +146,13 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	defer s.observeVerify(start)
 	req, err := decodeVerifyRequest(w, r)
 	if err != nil {
-		writeProblem(w, problemFor(s.log, err))
+		httpwire.WriteProblem(w, problemFor(s.log, err))
 		return
 	}
 	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost})
 	if err != nil {
 		s.log.Error("verify: store lookup failed", "err", err)
-		writeProblem(w, newProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
+		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")
@@ -168,7 +168,7 @@ type verifyRequest struct {
 func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
 	var req verifyRequest
 	// An empty body is fine when the key comes in the Authorization header.
-	if err := compat.DecodeJSON(w, r, &req.VerifyRequest); err != nil {
+	if err := httpwire.DecodeJSON(w, r, &req.VerifyRequest); err != nil {
 		return req, err
 	}
 	if req.Key == "" {

@@ -71,48 +71,12 @@ type Slot struct {
 	b atomic.Pointer[bucket]
 }
 
-// Window is one policy's state after a decision, for answers and headers.
-type Window struct {
-	// Limit is the rate's Burst or the QuotaLimit.
-	Limit int64
-	// Remaining is how many more would be allowed right now (>= 0).
-	Remaining int64
-	// Reset is the time until the policy is fully replenished: for the rate, until the TAT
-	// (0 when it has passed); for the quota, until the window ends.
-	Reset time.Duration
-}
+// Window is one policy's state after a decision; the domain defines it (see
+// keyward.LimitWindow) so that transports can describe a decision without this package.
+type Window = keyward.LimitWindow
 
-// Decision is the answer to one Request.
-type Decision struct {
-	Allowed bool
-	Rate    Window
-	// Quota is the zero Window when the limit has no quota.
-	Quota Window
-	// RetryAfter is, when !Allowed, the time until a request would be allowed (> 0); 0 when
-	// allowed.
-	RetryAfter time.Duration
-	// CreditsOK and CreditsRemaining report the credit spend. They are set only when the
-	// Request carried Credits and the limiter KeepsCredits; otherwise they are false and 0.
-	// When !Allowed the credits are neither checked nor spent: CreditsOK is false and
-	// CreditsRemaining is what remains (after any refill that is due).
-	CreditsOK        bool
-	CreditsRemaining int64
-}
-
-// Binding returns the window that decided: the one that refused, else the one with fewer
-// remaining, the quota only when the limit has one. On a tie (both refused, or both with as
-// many remaining) it is the one with the later Reset.
-func (d Decision) Binding() Window {
-	q, r := d.Quota, d.Rate
-	if q.Limit == 0 {
-		return r
-	}
-	// A window refused exactly when it has none remaining, so fewer remaining covers both.
-	if q.Remaining < r.Remaining || q.Remaining == r.Remaining && q.Reset > r.Reset {
-		return q
-	}
-	return r
-}
+// Decision is the answer to one Request; see keyward.LimitDecision, which it is.
+type Decision = keyward.LimitDecision
 
 // maxTau bounds the tolerance, so that TAT arithmetic is exact everywhere: the Redis script's
 // numbers are doubles, exact below 2^53, and TAT-now plus one interval must stay below that.

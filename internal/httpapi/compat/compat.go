@@ -9,18 +9,15 @@ package compat
 
 import (
 	"encoding/json"
-	"errors"
-	"io"
 	"log/slog"
 	"net/http"
 	"reflect"
-	"strings"
 
 	"github.com/danielgtaylor/huma/v2"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
-	"github.com/keyward/keyward/internal/verify"
 )
 
 // Config is what the compatibility routes need.
@@ -28,14 +25,6 @@ type Config struct {
 	Service       *keyward.Service
 	Authenticator *authn.Authenticator
 	Logger        *slog.Logger
-	// Status maps a domain error to its HTTP status (httpapi's one table).
-	Status func(error) int
-	// LimitHeaders are the headers of the refusal of a good key over its limits (a 429's
-	// Retry-After and RateLimit fields), from the verdict on it.
-	LimitHeaders func(*verify.Result) http.Header
-	// WriteProblem writes an error as problem+json, for routes whose seed fixes no error
-	// shape of its own.
-	WriteProblem func(http.ResponseWriter, error)
 }
 
 // Route is one compatibility route: its handler and its OpenAPI description.
@@ -62,42 +51,24 @@ type handlers struct {
 	registry huma.Registry
 }
 
-// maxBody bounds every body DecodeJSON reads.
-const maxBody = 64 << 10
+// problem is the problem for err; seed 003's routes send its status and headers with their
+// own body.
+func (h *handlers) problem(err error) *httpwire.Problem { return httpwire.ProblemFor(h.Logger, err) }
 
-// DecodeJSON reads a JSON object of at most 64 KiB into v, refusing unknown fields and
-// trailing data, with errors in the domain's codes. An empty body decodes as {}. The plain
-// net/http routes (the compatibility routes, and the verify route outside this package)
-// read their bodies with it; huma reads the others.
-func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBody))
-	dec.DisallowUnknownFields()
-	err := dec.Decode(v)
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.Is(err, io.EOF):
-		return nil
-	case errors.As(err, &tooBig):
-		return keyward.Errorf(keyward.ETooLarge, "the body is larger than 64 KiB")
-	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
-		return keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
-	case err != nil:
-		return keyward.Errorf(keyward.EInvalid, "body is not the expected JSON object: %v", err)
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return keyward.Errorf(keyward.EInvalid, "body has data after the JSON object")
-	}
-	return nil
+// writeProblem answers err as problem+json, for routes whose seed fixes no error shape of
+// its own.
+func (h *handlers) writeProblem(w http.ResponseWriter, err error) {
+	httpwire.WriteProblem(w, h.problem(err))
 }
 
 // authenticate resolves the caller. When it refuses a good key over its limits, it sets the
-// headers that say so on w, so that whichever shape the error is written in carries them.
+// headers that say where the key stands on w, so that whichever shape the error is written
+// in carries them.
 func (h *handlers) authenticate(w http.ResponseWriter, r *http.Request) (keyward.Principal, error) {
 	a, err := h.Authenticator.Authenticate(r.Context(), r.Header)
 	if err != nil && a.Verdict != nil {
-		for k, vs := range h.LimitHeaders(a.Verdict) {
-			w.Header()[k] = vs
-		}
+		v := a.Verdict
+		httpwire.SetRefusalHeaders(w.Header(), httpwire.Refusal{Code: v.Code, Key: v.Key, Limited: v.Limited, Policy: v.Policy, Decision: v.RateLimit})
 	}
 	return a.Principal, err
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/danielgtaylor/huma/v2"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -129,24 +130,24 @@ func (h *handlers) seed000() []Route {
 func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(w, r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyCreateRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	if req.UserID == "" {
 		req.UserID = p.UserID
 	}
 	if req.UserID == "" {
-		h.WriteProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required"))
+		h.writeProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required"))
 		return
 	}
 	k, secret, err := h.Service.CreateKey(r.Context(), p, keyward.CreateKeyInput{UserID: req.UserID, Name: req.Name})
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, APIKeyCreated{ID: k.ID, APIKey: secret, Name: k.Name, UserID: k.UserID, KeyPrefix: k.Prefix,
@@ -156,13 +157,13 @@ func (h *handlers) create000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(w, r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyListRequest
 	if r.Method == http.MethodPost {
-		if err := DecodeJSON(w, r, &req); err != nil {
-			h.WriteProblem(w, err)
+		if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+			h.writeProblem(w, err)
 			return
 		}
 	} else {
@@ -172,7 +173,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 		req.UserID = p.UserID
 	}
 	if req.UserID == "" {
-		h.WriteProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required: this credential acts for no user"))
+		h.writeProblem(w, keyward.Errorf(keyward.EValidation, "user_id is required: this credential acts for no user"))
 		return
 	}
 	out := APIKeyList{APIKeys: []APIKeySummary{}}
@@ -181,7 +182,7 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 	for {
 		keys, next, err := h.Service.ListKeys(r.Context(), p, keyward.ListKeysInput{UserID: req.UserID, Page: pg})
 		if err != nil {
-			h.WriteProblem(w, err)
+			h.writeProblem(w, err)
 			return
 		}
 		for _, k := range keys {
@@ -200,17 +201,17 @@ func (h *handlers) list000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(w, r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyIDRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	rot, err := h.Service.RotateKey(r.Context(), p, req.KeyID, keyward.RotateKeyInput{})
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	k := rot.New
@@ -221,17 +222,17 @@ func (h *handlers) replace000(w http.ResponseWriter, r *http.Request) {
 func (h *handlers) expire000(w http.ResponseWriter, r *http.Request) {
 	p, err := h.authenticate(w, r)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	var req APIKeyIDRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
-		h.WriteProblem(w, err)
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
+		h.writeProblem(w, err)
 		return
 	}
 	k, err := h.Service.RevokeKey(r.Context(), p, req.KeyID)
 	if err != nil {
-		h.WriteProblem(w, err)
+		h.writeProblem(w, err)
 		return
 	}
 	writeJSON(w, http.StatusOK, APIKeyExpired{ID: k.ID, Status: keyward.StatusRevoked, ExpiredAt: *k.RevokedAt})

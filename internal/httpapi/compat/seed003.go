@@ -2,14 +2,13 @@ package compat
 
 import (
 	"context"
-	"errors"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 
-	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -112,19 +111,13 @@ type ErrorEnvelope struct {
 func (h *handlers) fail003(w http.ResponseWriter, err error) {
 	var env ErrorEnvelope
 	env.Error.Code, env.Error.Message = string(keyward.ErrorCode(err)), keyward.ErrorMessage(err)
-	status := h.Status(err)
-	if status >= 500 {
-		h.Logger.Error("request failed", "err", err)
+	// The problem's headers are its challenge on a 401 or 403 and its Retry-After and
+	// RateLimit fields on a 429; the body is the seed's.
+	p := h.problem(err)
+	for k, vs := range p.GetHeaders() {
+		w.Header()[k] = vs
 	}
-	switch {
-	case status == http.StatusUnauthorized && errors.Is(err, authn.ErrNoCredential):
-		w.Header().Set("WWW-Authenticate", authn.Challenge)
-	case status == http.StatusUnauthorized:
-		w.Header().Set("WWW-Authenticate", authn.Challenge+`, error="invalid_token"`)
-	case status == http.StatusForbidden:
-		w.Header().Set("WWW-Authenticate", authn.Challenge+`, error="insufficient_scope"`)
-	}
-	writeJSON(w, status, env)
+	writeJSON(w, p.Status, env)
 }
 
 // accountKey renders k in seed 003's shape, resolving the names of its role and projects.
@@ -203,7 +196,7 @@ func (h *handlers) create003(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req AccountKeyCreateRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
 		h.fail003(w, err)
 		return
 	}
@@ -306,7 +299,7 @@ func (h *handlers) addMember003(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var req MemberAddRequest
-	if err := DecodeJSON(w, r, &req); err != nil {
+	if err := httpwire.DecodeJSON(w, r, &req); err != nil {
 		h.fail003(w, err)
 		return
 	}
