@@ -62,6 +62,20 @@ func TestAdminKeysListAndRevoke(t *testing.T) {
 		}
 	}
 
+	// Both commands worked on the store directly, and both are in the account's audit log,
+	// as the operator's.
+	events := srv.mustCallList(root, "GET", "/v1/audit-events?target_id="+id[1])
+	var actions []string
+	for _, e := range events {
+		if e["actor_kind"] != "operator" || e["outcome"] != "success" {
+			t.Errorf("audit event of the admin key: %v, want the operator's success", e)
+		}
+		actions = append(actions, e["action"].(string))
+	}
+	if strings.Join(actions, " ") != "revoke-admin-key create-admin-key" {
+		t.Errorf("audit log of the admin key, newest first = %v, want revoke-admin-key, create-admin-key", actions)
+	}
+
 	for _, tc := range []struct{ arg, want string }{
 		{id[1], "revoked already"},
 		{"01a209ff-beb7-7785-8f0e-5ea69924800d", "not found"},
