@@ -109,6 +109,9 @@ func (s *Service) record(ctx context.Context, e *AuditEvent, err error) error {
 	if e.AccountID == "" {
 		return nil // nothing to file it under: an operator's command that failed early
 	}
+	if e.TargetID == "" {
+		e.TargetType = "" // an object not made, or not named: no target at all
+	}
 	// The caller's request may have been cancelled as the answer went out; the record must
 	// still be written.
 	return s.store.RecordAudit(context.WithoutCancel(ctx), e)

@@ -114,15 +114,6 @@ func inProject(projectID string, perms Permissions) Permissions {
 	return out
 }
 
-// KeyPrincipal returns the principal of a key that verified, from its resolved identity.
-func KeyPrincipal(k *Key, id *Identity) Principal {
-	p := Principal{AccountID: k.AccountID, Kind: KindAPIKey, ID: k.ID, KeyID: k.ID, Permissions: id.Permissions}
-	if id.User != nil {
-		p.UserID = id.User.ID
-	}
-	return p
-}
-
 // UserDisabled reports whether the identity's user is deactivated, which stops the key.
 func (id *Identity) UserDisabled() bool { return id.User != nil && id.User.DisabledAt != nil }
 

@@ -2,7 +2,7 @@
 // that govern them, the error vocabulary, and the storage interfaces that adapters implement.
 //
 // It imports only the standard library and internal/keyformat, so every other package can
-// depend on it and it on none of them (see ../../../shared/DESIGN.md, "Shape").
+// depend on it and it on none of them (see docs/architecture.md).
 package keyward
 
 import (

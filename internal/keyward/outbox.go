@@ -67,6 +67,36 @@ type OutboxOutcome struct {
 	RetryAt time.Time
 }
 
+// Validate refuses an outcome that says two things, or a retry at no time (which would be due
+// at once, again and again). Errors: EValidation.
+func (o OutboxOutcome) Validate() error {
+	if o.Delivered && o.Abandon {
+		return Errorf(EValidation, "an outbox message is either delivered or abandoned, not both")
+	}
+	if !o.Delivered && !o.Abandon && o.RetryAt.IsZero() {
+		return Errorf(EValidation, "an outbox retry needs a time")
+	}
+	return nil
+}
+
+// ValidateOutboxClaim refuses a claim that would lease messages to no one, or for no time: a
+// message leased until now is free again at once. Errors: EValidation.
+func ValidateOutboxClaim(owner string, lease time.Duration) error {
+	if owner == "" {
+		return Errorf(EValidation, "an outbox claim needs an owner")
+	}
+	if lease <= 0 {
+		return Errorf(EValidation, "an outbox claim needs a lease longer than zero, not %v", lease)
+	}
+	return nil
+}
+
+// OutboxNotHeld is the error of finishing a message the owner does not hold.
+func OutboxNotHeld(id string) error {
+	return Errorf(EConflict,
+		"outbox message %s is not held by this owner: its lease ran out and another claimed it, or it was finished or requeued", id)
+}
+
 // OutboxFilter selects outbox messages. Empty fields do not filter.
 type OutboxFilter struct {
 	AccountID   string // required

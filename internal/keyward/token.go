@@ -45,12 +45,6 @@ func (t *AccessToken) HasScopes(scopes []string) bool {
 	return true
 }
 
-// TokenPrincipal returns the principal of a verified access token: its key, acting with the
-// permissions the token carries.
-func TokenPrincipal(t *AccessToken) Principal {
-	return Principal{AccountID: t.AccountID, Kind: KindAPIKey, ID: t.ClientID, UserID: t.UserID, KeyID: t.ClientID, Permissions: t.Permissions}
-}
-
 // SigningKey is a key that signs OAuth access tokens. Every node of a deployment signs with
 // the newest one it may sign with, and trusts every one still published.
 type SigningKey struct {

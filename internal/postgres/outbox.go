@@ -11,6 +11,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const outboxColumns = `id, account_id, topic, destination, order_key, payload, sealed, created_at,
@@ -38,8 +39,8 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs ...*keyward.OutboxMessag
 		steps = append(steps, step{
 			sql: `INSERT INTO outbox_messages (id, account_id, topic, destination, order_key, payload,
 				sealed, created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			args: []any{m.ID, m.AccountID, m.Topic, m.Destination, m.OrderKey, payloadBytes(m.Payload),
-				sealedBytes(m.Sealed), ts(m.CreatedAt), ts(due)},
+			args: []any{m.ID, m.AccountID, m.Topic, m.Destination, m.OrderKey, storecodec.Payload(m.Payload),
+				storecodec.Sealed(m.Sealed), ts(m.CreatedAt), ts(due)},
 			explain: func(err error) error { return writeError(err, what, nil) },
 		})
 	}
@@ -58,7 +59,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs ...*keyward.OutboxMessag
 // claim leased and committed after this statement began is locked and then checked again
 // as it now is (READ COMMITTED), and its live lease rules it out.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*keyward.OutboxMessage, error) {
-	if err := validClaim(owner, lease); err != nil {
+	if err := keyward.ValidateOutboxClaim(owner, lease); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -102,7 +103,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 // row meanwhile, the update waits for it, finds the row leased to someone else, and changes
 // nothing.
 func (s *Store) FinishOutbox(ctx context.Context, owner string, a *keyward.OutboxAttempt, out keyward.OutboxOutcome) error {
-	if err := validOutcome(out); err != nil {
+	if err := out.Validate(); err != nil {
 		return err
 	}
 	var (
@@ -132,7 +133,7 @@ func (s *Store) FinishOutbox(ctx context.Context, owner string, a *keyward.Outbo
 			case !found:
 				return notFound("outbox message", a.MessageID)
 			}
-			return notHeld(a.MessageID)
+			return keyward.OutboxNotHeld(a.MessageID)
 		}
 		_, err = tx.Exec(ctx, `INSERT INTO outbox_attempts (message_id, attempt, at, duration_us, status_code, error)
 			VALUES ($1, $2, $3, $4, $5, $6)`,
@@ -284,52 +285,4 @@ func scanOutboxAttemptRow(row pgx.Row) (*keyward.OutboxAttempt, error) {
 		StatusCode: *statusCode,
 		Error:      *errText,
 	}, nil
-}
-
-// payloadBytes keeps a nil payload from being written as NULL: the column holds the body as
-// it will be sent, and an empty body is still one.
-func payloadBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// sealedBytes writes no sealed material as NULL, whether it came as nil or empty, so that it
-// reads back as nil.
-func sealedBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// validClaim refuses a claim that would lease messages to no one, or for no time: a message
-// leased until now is free again at once.
-func validClaim(owner string, lease time.Duration) error {
-	if owner == "" {
-		return keyward.Errorf(keyward.EValidation, "an outbox claim needs an owner")
-	}
-	if lease <= 0 {
-		return keyward.Errorf(keyward.EValidation, "an outbox claim needs a lease longer than zero, not %v", lease)
-	}
-	return nil
-}
-
-// validOutcome refuses an outcome that says two things, or a retry at no time (which would be
-// due at once, again and again).
-func validOutcome(out keyward.OutboxOutcome) error {
-	if out.Delivered && out.Abandon {
-		return keyward.Errorf(keyward.EValidation, "an outbox message is either delivered or abandoned, not both")
-	}
-	if !out.Delivered && !out.Abandon && out.RetryAt.IsZero() {
-		return keyward.Errorf(keyward.EValidation, "an outbox retry needs a time")
-	}
-	return nil
-}
-
-// notHeld is the error for finishing a message one does not hold.
-func notHeld(id string) error {
-	return keyward.Errorf(keyward.EConflict,
-		"outbox message %s is not held by this owner: its lease ran out and another claimed it, or it was finished or requeued", id)
 }

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const outboxColumns = `id, account_id, topic, destination, order_key, payload, sealed, created_at,
@@ -41,7 +42,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs ...*keyward.OutboxMessag
 				due = m.CreatedAt
 			}
 			_, err := stmt.ExecContext(ctx, m.ID, m.AccountID, m.Topic, m.Destination, m.OrderKey,
-				payloadBytes(m.Payload), sealedBytes(m.Sealed), micros(m.CreatedAt), micros(due))
+				storecodec.Payload(m.Payload), storecodec.Sealed(m.Sealed), micros(m.CreatedAt), micros(due))
 			if err != nil {
 				return insertError(err, "outbox message", m.ID, "outbox_messages.id", fmt.Sprintf("outbox message %s already exists", m.ID))
 			}
@@ -57,7 +58,7 @@ func (s *Store) EnqueueOutbox(ctx context.Context, msgs ...*keyward.OutboxMessag
 // write connection, so no two get one message. Errors: EValidation for an empty owner or a
 // lease that is not positive.
 func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, lease time.Duration, limit int) ([]*keyward.OutboxMessage, error) {
-	if err := validClaim(owner, lease); err != nil {
+	if err := keyward.ValidateOutboxClaim(owner, lease); err != nil {
 		return nil, err
 	}
 	if limit <= 0 {
@@ -93,7 +94,7 @@ func (s *Store) ClaimOutbox(ctx context.Context, owner string, now time.Time, le
 // attempt a.Attempt is recorded already; ENotFound if there is no such message; EValidation
 // for an outcome both delivered and abandoned, or a retry without a time.
 func (s *Store) FinishOutbox(ctx context.Context, owner string, a *keyward.OutboxAttempt, out keyward.OutboxOutcome) error {
-	if err := validOutcome(out); err != nil {
+	if err := out.Validate(); err != nil {
 		return err
 	}
 	var (
@@ -124,7 +125,7 @@ func (s *Store) FinishOutbox(ctx context.Context, owner string, a *keyward.Outbo
 			if !found {
 				return notFound("outbox message", a.MessageID)
 			}
-			return notHeld(a.MessageID)
+			return keyward.OutboxNotHeld(a.MessageID)
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO outbox_attempts (message_id, attempt, at, duration_us, status_code, error)
 			VALUES (?, ?, ?, ?, ?, ?)`,
@@ -263,52 +264,4 @@ func scanOutboxAttempt(row scanner) (*keyward.OutboxAttempt, error) {
 	a.At = fromMicros(at)
 	a.Duration = time.Duration(duration) * time.Microsecond
 	return &a, nil
-}
-
-// payloadBytes keeps a nil payload from being written as NULL: the column holds the body as
-// it will be sent, and an empty body is still one.
-func payloadBytes(b []byte) []byte {
-	if b == nil {
-		return []byte{}
-	}
-	return b
-}
-
-// sealedBytes writes no sealed material as NULL, whether it came as nil or empty, so that it
-// reads back as nil.
-func sealedBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-// validClaim refuses a claim that would lease messages to no one, or for no time: a message
-// leased until now is free again at once.
-func validClaim(owner string, lease time.Duration) error {
-	if owner == "" {
-		return keyward.Errorf(keyward.EValidation, "an outbox claim needs an owner")
-	}
-	if lease <= 0 {
-		return keyward.Errorf(keyward.EValidation, "an outbox claim needs a lease longer than zero, not %v", lease)
-	}
-	return nil
-}
-
-// validOutcome refuses an outcome that says two things, or a retry at no time (which would be
-// due at once, again and again).
-func validOutcome(out keyward.OutboxOutcome) error {
-	if out.Delivered && out.Abandon {
-		return keyward.Errorf(keyward.EValidation, "an outbox message is either delivered or abandoned, not both")
-	}
-	if !out.Delivered && !out.Abandon && out.RetryAt.IsZero() {
-		return keyward.Errorf(keyward.EValidation, "an outbox retry needs a time")
-	}
-	return nil
-}
-
-// notHeld is the error for finishing a message one does not hold.
-func notHeld(id string) error {
-	return keyward.Errorf(keyward.EConflict,
-		"outbox message %s is not held by this owner: its lease ran out and another claimed it, or it was finished or requeued", id)
 }

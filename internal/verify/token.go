@@ -18,8 +18,10 @@ type TokenVerifier interface {
 }
 
 // looksLikeJWT reports whether s has a JWT's three dot-separated parts. An API key never
-// contains a dot, so the two cannot be confused.
-func looksLikeJWT(s string) bool { return strings.Count(s, ".") == 2 }
+// contains a dot, so the two cannot be confused, and a key costs one scan for a dot.
+func looksLikeJWT(s string) bool {
+	return strings.IndexByte(s, '.') > 0 && strings.Count(s, ".") == 2
+}
 
 // checkToken judges one of Keyward's access tokens. The token carries its key's identity as
 // it was when issued; the key, as it is now, is read through the cache by id (invalidated
@@ -55,7 +57,10 @@ func (v *Verifier) checkToken(ctx context.Context, token string, req Requirement
 			res.Code = keyward.VerifyInsufficientPermissions
 		}
 	}
-	return v.finish(ctx, snap, req, now, res)
+	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
+		return Result{}, err
+	}
+	return res, nil
 }
 
 // idSum is the byID cache's key for a key id. The id is public; the hash only fits it to the

@@ -265,21 +265,24 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 	}
 	res := Result{Key: snap.key, Identity: snap.identity}
 	res.Code = snap.key.Verdict(now, snap.identity, req.Scopes, req.Permissions)
-	return v.finish(ctx, snap, req, now, res)
+	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
+		return Result{}, err
+	}
+	return res, nil
 }
 
 // finish holds a credential that passed every other check to its key's rate limit and
-// credits, and records the outcome.
-func (v *Verifier) finish(ctx context.Context, snap *snapshot, req Requirements, now time.Time, res Result) (Result, error) {
+// credits (cost as in Requirements), and records the outcome in res.
+func (v *Verifier) finish(ctx context.Context, snap *snapshot, cost *int64, now time.Time, res *Result) error {
 	if res.Code == keyward.VerifyValid {
-		if err := v.limit(ctx, snap, req.Cost, now, &res); err != nil {
-			return Result{}, err
+		if err := v.limit(ctx, snap, cost, now, res); err != nil {
+			return err
 		}
 	}
 	res.Valid = res.Code == keyward.VerifyValid
 	v.uses.record(snap, res.Code, now)
 	v.stats.outcome(res.Code)
-	return res, nil
+	return nil
 }
 
 // limit holds a key that passed every other check to its rate limit, then spends its usage
