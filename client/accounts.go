@@ -13,8 +13,11 @@ type Account struct {
 	ID   string `json:"id"`
 	Name string `json:"name"`
 	// KeyPrefix starts the account's keys that belong to no project.
-	KeyPrefix string    `json:"key_prefix"`
-	CreatedAt time.Time `json:"created_at"`
+	KeyPrefix string `json:"key_prefix"`
+	// AllowedIPs are the networks the account's keys may be used from when they have none of
+	// their own; empty: anywhere.
+	AllowedIPs []string  `json:"allowed_ips"`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 // CreatedAdminKey is a new account's first admin key.
@@ -87,6 +90,9 @@ type UpdateAccountParams struct {
 	Name *string `json:"name,omitempty"`
 	// KeyPrefix starts account keys issued from now on; keys already issued keep theirs.
 	KeyPrefix *string `json:"key_prefix,omitempty"`
+	// AllowedIPs replaces the networks the account's keys may be used from when they have
+	// none of their own; a pointer to an empty slice allows anywhere.
+	AllowedIPs *[]string `json:"allowed_ips,omitempty"`
 }
 
 // UpdateAccount renames an account or changes its key prefix, and returns the updated

@@ -76,6 +76,9 @@ type Key struct {
 	Last4  string    `json:"last4"`
 	Status KeyStatus `json:"status"`
 	Scopes []string  `json:"scopes"`
+	// AllowedIPs are the networks (CIDR ranges) the key may be used from; empty: its
+	// account's, and anywhere when the account has none.
+	AllowedIPs []string `json:"allowed_ips"`
 	// Metadata is the caller's own JSON object, returned on verification.
 	Metadata        map[string]any `json:"metadata"`
 	ExpiresAt       *time.Time     `json:"expires_at"`
@@ -190,8 +193,11 @@ type CreateKeyParams struct {
 	RateLimit *RateLimit `json:"rate_limit,omitempty"`
 	// Credits limit how many verifications the key may pass; nil for no limit. RefilledAt
 	// is not sent.
-	Credits       *Credits   `json:"credits,omitempty"`
-	Scopes        []string   `json:"scopes,omitempty"`
+	Credits *Credits `json:"credits,omitempty"`
+	Scopes  []string `json:"scopes,omitempty"`
+	// AllowedIPs are the networks the key may be used from, as CIDR ranges or addresses;
+	// none uses the account's.
+	AllowedIPs    []string   `json:"allowed_ips,omitempty"`
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	EnvironmentID string     `json:"environment_id,omitempty"`
 	// RotationIntervalDays schedules rotation every so many days; 0 means no schedule.
@@ -288,6 +294,9 @@ type UpdateKeyParams struct {
 	Name *string
 	// Scopes replaces the key's scopes when non-nil; an empty, non-nil slice removes them all.
 	Scopes []string
+	// AllowedIPs replaces the key's networks when non-nil; an empty, non-nil slice falls back
+	// to the account's. Lifting a restriction needs api_keys.update for anyone's keys.
+	AllowedIPs []string
 
 	ExpiresAt      *time.Time
 	ClearExpiresAt bool // the key never expires
@@ -330,6 +339,9 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	}
 	if p.Scopes != nil {
 		b["scopes"] = p.Scopes
+	}
+	if p.AllowedIPs != nil {
+		b["allowed_ips"] = p.AllowedIPs
 	}
 	if p.RotationIntervalDays != nil {
 		b["rotation_interval_days"] = *p.RotationIntervalDays

@@ -28,7 +28,7 @@ const (
 		`"project_accesses":[],"rate_limit_tier":"standard","rate_limit":{"rate":5,"period_seconds":60,"burst":5},` +
 		`"credits":{"remaining":3,"refill":{"interval":"daily","amount":3}},` +
 		`"rate_limit_tier_request":` + testPendingTierRequestJSON + `,"name":"n","key_prefix":"kw_abcdefgh",` +
-		`"last4":"wxyz","status":"active","scopes":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z",` +
+		`"last4":"wxyz","status":"active","scopes":[],"allowed_ips":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z",` +
 		`"revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
 		`"rotation_webhook_url":null,"created_by":"adm_1"}`
 )

@@ -103,6 +103,9 @@ type VerifyKeyParams struct {
 	// the server's default of 1, a pointer to 0 to check that credits remain without spending
 	// any. Without enough credits the verdict is USAGE_EXCEEDED.
 	Cost *int64 `json:"cost,omitempty"`
+	// IP is the address the request being verified came from: a key limited to some networks
+	// verifies FORBIDDEN from elsewhere, and when IP is empty.
+	IP string `json:"ip,omitempty"`
 }
 
 // VerifyKey asks the server whether a key may be used. An unusable key is not an error: the

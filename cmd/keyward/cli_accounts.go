@@ -118,17 +118,24 @@ func writeCreatedAccount(w io.Writer, a *client.CreatedAccount) error {
 }
 
 func newAccountsUpdateCmd(conn *apiConn) *cobra.Command {
-	var name, prefix string
+	var (
+		name, prefix string
+		allowedIPs   []string
+		anyNetwork   bool
+	)
 	cmd := &cobra.Command{
-		Use:   "update ACCOUNT_ID [--name NAME] [--key-prefix PREFIX]",
-		Short: "Rename an account or change its key prefix",
-		Long: `Rename an account or change the prefix of its account keys. Keys already issued keep their
-prefix; only new account keys take the new one. The root account cannot be renamed.`,
+		Use:   "update ACCOUNT_ID [--name NAME] [--key-prefix PREFIX] [--allowed-ip CIDR]…",
+		Short: "Rename an account, change its key prefix, or the networks its keys may be used from",
+		Long: `Rename an account, change the prefix of its account keys, or the networks its keys may be used
+from when they have none of their own. Keys already issued keep their prefix; only new account
+keys take the new one. The root account cannot be renamed, and changes only itself: another
+tenant changes through its own owner.`,
 		Example: `  keyward accounts update $ACCOUNT_ID --name "Acme Inc"
-  keyward accounts update $ACCOUNT_ID --key-prefix acme`,
+  keyward accounts update $ACCOUNT_ID --key-prefix acme
+  keyward accounts update $ACCOUNT_ID --allowed-ip 203.0.113.0/24 --allowed-ip 2001:db8::/32`,
 		Args: exactlyOneID("account"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needOneOf(cmd, "name", "key-prefix"); err != nil {
+			if err := needOneOf(cmd, "name", "key-prefix", "allowed-ip", "any-network"); err != nil {
 				return err
 			}
 			var params client.UpdateAccountParams
@@ -141,6 +148,12 @@ prefix; only new account keys take the new one. The root account cannot be renam
 			if cmd.Flags().Changed("key-prefix") {
 				params.KeyPrefix = &prefix
 			}
+			switch {
+			case cmd.Flags().Changed("allowed-ip"):
+				params.AllowedIPs = &allowedIPs
+			case anyNetwork:
+				params.AllowedIPs = &[]string{}
+			}
 			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Account, error) {
 				return kw.UpdateAccount(ctx, args[0], params)
 			}, func(w io.Writer, a *client.Account) error {
@@ -151,6 +164,9 @@ prefix; only new account keys take the new one. The root account cannot be renam
 	}
 	cmd.Flags().StringVar(&name, "name", "", "new account name")
 	cmd.Flags().StringVar(&prefix, "key-prefix", "", "new prefix of account keys issued from now on")
+	cmd.Flags().StringSliceVar(&allowedIPs, "allowed-ip", nil, "a network (CIDR range or address) the account's keys may be used from, when they have none of their own; repeat the flag or separate with commas")
+	cmd.Flags().BoolVar(&anyNetwork, "any-network", false, "let the account's keys be used from anywhere again")
+	cmd.MarkFlagsMutuallyExclusive("allowed-ip", "any-network")
 	return cmd
 }
 

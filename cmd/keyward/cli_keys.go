@@ -233,6 +233,7 @@ so many verifications; --refill daily or monthly sets them back to --refill-amou
 	f.StringArrayVar(&accesses, "project-access", nil, "PROJECT_ID:ROLE: make the key a member of a project with a role; repeatable")
 	f.StringVar(&tier, "tier", "", "rate limit tier: standard, high or one of the account's own (default standard)")
 	f.StringSliceVar(&params.Scopes, "scope", nil, "scope the key grants; repeat the flag or separate with commas")
+	f.StringSliceVar(&params.AllowedIPs, "allowed-ip", nil, "a network the key may be used from, as a CIDR range or an address (default: the account's networks); repeat the flag or separate with commas")
 	f.StringVar(&params.EnvironmentID, "env", "", "environment the key belongs to")
 	f.IntVar(&params.RotationIntervalDays, "rotation-days", 0, "rotate the key every this many days (0: no schedule)")
 	f.StringVar(&params.RotationWebhookURL, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
@@ -328,7 +329,7 @@ never shown; the key is identified by its public prefix and last four characters
 
 // updateFlags are the flags of 'keys update' that change something; one is needed.
 var updateFlags = []string{
-	"name", "scope", "clear-scopes", "expires-at", "expires-in", "clear-expiry",
+	"name", "scope", "clear-scopes", "allowed-ip", "clear-allowed-ips", "expires-at", "expires-in", "clear-expiry",
 	"metadata", "clear-metadata", "rotation-days", "rotation-webhook", "clear-rotation-webhook",
 	"role", "clear-role", "tier", "rate", "period", "burst", "quota", "quota-window", "no-rate-limit",
 	"credits", "no-credits",
@@ -338,12 +339,12 @@ func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
 	var (
 		name, metadata, webhook string
 		role, tier              string
-		scopes                  []string
+		scopes, allowedIPs      []string
 		rotationDays            int
 		expiry                  expiryFlags
 		limit                   rateLimitFlags
 		credits                 creditFlags
-		clearFlags              struct{ scopes, expiry, metadata, webhook, role, rateLimit, credits bool }
+		clearFlags              struct{ scopes, allowedIPs, expiry, metadata, webhook, role, rateLimit, credits bool }
 	)
 	cmd := &cobra.Command{
 		Use:   "update KEY_ID [flags]",
@@ -389,6 +390,12 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 				params.Scopes = scopes
 			case clearFlags.scopes:
 				params.Scopes = []string{}
+			}
+			switch {
+			case changed("allowed-ip"):
+				params.AllowedIPs = allowedIPs
+			case clearFlags.allowedIPs:
+				params.AllowedIPs = []string{}
 			}
 			exp, err := expiry.value(cmd, time.Now())
 			if err != nil {
@@ -462,6 +469,8 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 	f.StringVar(&name, "name", "", "new name, 1-128 characters")
 	f.StringSliceVar(&scopes, "scope", nil, "replace the scopes with these; repeat the flag or separate with commas")
 	f.BoolVar(&clearFlags.scopes, "clear-scopes", false, "remove every scope")
+	f.StringSliceVar(&allowedIPs, "allowed-ip", nil, "replace the networks the key may be used from with these (CIDR ranges or addresses); repeat the flag or separate with commas")
+	f.BoolVar(&clearFlags.allowedIPs, "clear-allowed-ips", false, "remove the key's networks: it takes its account's again")
 	expiry.register(cmd, "the key")
 	f.BoolVar(&clearFlags.expiry, "clear-expiry", false, "make the key never expire")
 	f.StringVar(&metadata, "metadata", "", `replace the metadata with this JSON object, e.g. '{"team":"billing"}'`)
@@ -477,6 +486,7 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 	credits.register(cmd)
 	f.BoolVar(&clearFlags.credits, "no-credits", false, "remove the key's usage credits: its use is no longer counted")
 	cmd.MarkFlagsMutuallyExclusive("scope", "clear-scopes")
+	cmd.MarkFlagsMutuallyExclusive("allowed-ip", "clear-allowed-ips")
 	cmd.MarkFlagsMutuallyExclusive("expires-at", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("expires-in", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("metadata", "clear-metadata")

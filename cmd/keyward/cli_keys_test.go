@@ -13,14 +13,14 @@ import (
 const (
 	testKeyJSON = `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":null,"role_id":null,` +
 		`"project_accesses":[],"rate_limit_tier":"standard","rate_limit":null,"credits":null,"name":"billing worker",` +
-		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"metadata":null,` +
+		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"allowed_ips":[],"metadata":null,` +
 		`"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,` +
 		`"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
 		`"rotation_webhook_url":null,"created_by":"adm_1"}`
 	testSecret         = "kw_17d70fcfSECRETsecretSECRETsecretSECRETa1B2"
 	testCreatedKeyJSON = `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":null,"role_id":null,` +
 		`"project_accesses":[],"rate_limit_tier":"standard","rate_limit":null,"credits":null,"name":"billing worker",` +
-		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"metadata":null,` +
+		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"allowed_ips":[],"metadata":null,` +
 		`"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,` +
 		`"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
 		`"rotation_webhook_url":null,"created_by":"adm_1","key":"` + testSecret + `"}`

@@ -296,6 +296,7 @@ func writeKeyDetails(w io.Writer, k *client.Key) error {
 		tableRow(tw, "CREDITS", formatCredits(k.Credits))
 	}
 	tableRow(tw, "SCOPES", formatScopes(k.Scopes))
+	tableRow(tw, "ALLOWED IPS", orDash(strings.Join(k.AllowedIPs, ", ")))
 	tableRow(tw, "METADATA", formatMetadata(k.Metadata))
 	tableRow(tw, "EXPIRES", formatAPITime(k.ExpiresAt, "never"))
 	tableRow(tw, "LAST USED", formatAPITime(k.LastUsedAt, "never"))

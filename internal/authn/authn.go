@@ -20,6 +20,7 @@ package authn
 import (
 	"context"
 	"net/http"
+	"net/netip"
 	"strings"
 
 	"github.com/keyward/keyward/internal/httpwire"
@@ -158,13 +159,20 @@ func (a *Authenticator) verdict(ctx context.Context, token, kind string) (Authen
 	if a.cfg.Keys == nil {
 		return Authentication{}, keyward.Errorf(keyward.EUnauthenticated, "the credential is missing, malformed, unknown or revoked")
 	}
-	res, err := a.cfg.Keys.Check(ctx, token, verify.Requirements{})
+	// The key's networks are checked against where the request came from.
+	var ip netip.Addr
+	if addr := keyward.RequestInfoFrom(ctx).RemoteAddr; addr != "" {
+		ip, _ = netip.ParseAddr(addr)
+	}
+	res, err := a.cfg.Keys.Check(ctx, token, verify.Requirements{ClientIP: ip})
 	if err != nil {
 		return Authentication{}, &keyward.Error{Code: keyward.EUnavailable, Message: "the " + kind + " could not be checked; retry", Cause: err}
 	}
 	switch res.Code {
 	case keyward.VerifyValid:
 		return Authentication{Principal: res.Principal(), Verdict: &res}, nil
+	case keyward.VerifyForbidden:
+		return Authentication{}, keyward.Errorf(keyward.EForbidden, "the %s may not be used from this network", kind)
 	case keyward.VerifyRateLimited, keyward.VerifyUsageExceeded:
 		refusal := keyward.Errorf(keyward.ERateLimited, "the %s is over its rate limit; retry later", kind)
 		if res.Code == keyward.VerifyUsageExceeded {

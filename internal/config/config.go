@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -86,6 +87,22 @@ type Config struct {
 	RateLimits string
 	// UsageRetention is how long per-minute usage counts are kept; 0 keeps them forever.
 	UsageRetention time.Duration
+
+	// TrustedProxies are the reverse proxies, as comma-separated IP addresses and CIDR
+	// ranges, whose X-Forwarded-For Keyward believes when it decides where a request came
+	// from (audit records, keys' networks, the gateway). Empty: none, the TCP peer is the
+	// client.
+	TrustedProxies string
+	// GatewayPolicy is the file (YAML or JSON) of route rules the gateway endpoints apply:
+	// which scopes, permissions and cost each route of the protected API needs.
+	GatewayPolicy string
+	// ProxyAddr, with ProxyUpstream, is where the keyed reverse proxy listens.
+	ProxyAddr string
+	// ProxyUpstream is the URL of the API the keyed reverse proxy protects; the policy file
+	// may name more upstreams, by host and path prefix.
+	ProxyUpstream string
+	// ExtAuthzGRPCAddr, when set, serves Envoy's ext_authz gRPC Authorization service there.
+	ExtAuthzGRPCAddr string
 }
 
 // Default returns the configuration with every default filled in.
@@ -142,6 +159,11 @@ var Vars = []Var{
 	{"redis", "KEYWARD_REDIS_URL", "Redis URL (redis://…) to keep rate-limit state and usage credits in, shared by every node (also KEYWARD_REDIS_URL_FILE); default: each node's memory, credits in the database"},
 	{"rate-limits", "KEYWARD_RATE_LIMITS", "on or off: off stops holding keys to their rate-limit tiers (usage credits still apply)"},
 	{"usage-retention", "KEYWARD_USAGE_RETENTION", "how long per-minute usage counts are kept (0: forever)"},
+	{"trusted-proxies", "KEYWARD_TRUSTED_PROXIES", "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For is believed (default: none)"},
+	{"gateway-policy", "KEYWARD_GATEWAY_POLICY", "YAML or JSON file of route rules for the gateway endpoints and the proxy: scopes, permissions and cost per method and path"},
+	{"proxy-addr", "KEYWARD_PROXY_ADDR", "address the keyed reverse proxy listens on (with --proxy-upstream or the policy's upstreams)"},
+	{"proxy-upstream", "KEYWARD_PROXY_UPSTREAM", "URL of the API the keyed reverse proxy forwards verified requests to"},
+	{"ext-authz-grpc-addr", "KEYWARD_EXT_AUTHZ_GRPC_ADDR", "address to serve Envoy's ext_authz gRPC service on (default: off)"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -208,6 +230,11 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	secret("KEYWARD_REDIS_URL", &c.Redis)
 	str("KEYWARD_RATE_LIMITS", &c.RateLimits)
 	dur("KEYWARD_USAGE_RETENTION", &c.UsageRetention)
+	str("KEYWARD_TRUSTED_PROXIES", &c.TrustedProxies)
+	str("KEYWARD_GATEWAY_POLICY", &c.GatewayPolicy)
+	str("KEYWARD_PROXY_ADDR", &c.ProxyAddr)
+	str("KEYWARD_PROXY_UPSTREAM", &c.ProxyUpstream)
+	str("KEYWARD_EXT_AUTHZ_GRPC_ADDR", &c.ExtAuthzGRPCAddr)
 	return errors.Join(errs...)
 }
 
@@ -255,6 +282,11 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.Redis, "redis", c.Redis, usage("redis"))
 	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, usage("rate-limits"))
 	fs.DurationVar(&c.UsageRetention, "usage-retention", c.UsageRetention, usage("usage-retention"))
+	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, usage("trusted-proxies"))
+	fs.StringVar(&c.GatewayPolicy, "gateway-policy", c.GatewayPolicy, usage("gateway-policy"))
+	fs.StringVar(&c.ProxyAddr, "proxy-addr", c.ProxyAddr, usage("proxy-addr"))
+	fs.StringVar(&c.ProxyUpstream, "proxy-upstream", c.ProxyUpstream, usage("proxy-upstream"))
+	fs.StringVar(&c.ExtAuthzGRPCAddr, "ext-authz-grpc-addr", c.ExtAuthzGRPCAddr, usage("ext-authz-grpc-addr"))
 }
 
 // BindDatabaseFlag registers only --database, for commands that work on the store without
@@ -357,6 +389,22 @@ func (c *Config) Validate() error {
 	if c.RateLimits != "on" && c.RateLimits != "off" {
 		errs = append(errs, fmt.Errorf("rate-limits must be on or off, not %q", c.RateLimits))
 	}
+	if _, err := c.Proxies(); err != nil {
+		errs = append(errs, err)
+	}
+	for name, addr := range map[string]string{"proxy-addr": c.ProxyAddr, "ext-authz-grpc-addr": c.ExtAuthzGRPCAddr} {
+		if _, _, err := net.SplitHostPort(addr); addr != "" && err != nil {
+			errs = append(errs, fmt.Errorf("%s %q is not host:port", name, addr))
+		}
+	}
+	if c.ProxyUpstream != "" {
+		if u, err := url.Parse(c.ProxyUpstream); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+			errs = append(errs, fmt.Errorf("proxy-upstream %q is not an http or https URL", c.ProxyUpstream))
+		}
+		if c.ProxyAddr == "" {
+			errs = append(errs, errors.New("proxy-upstream needs proxy-addr: the address the proxy listens on"))
+		}
+	}
 	if c.UsageRetention < 0 {
 		errs = append(errs, fmt.Errorf("usage retention must not be negative, not %s", c.UsageRetention))
 	}
@@ -451,4 +499,25 @@ func decodeBase64(s string) ([]byte, error) {
 		}
 	}
 	return nil, errors.New("not base64")
+}
+
+// Proxies returns the trusted proxies' networks: each entry a CIDR range or a single address.
+func (c *Config) Proxies() ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, s := range strings.Split(c.TrustedProxies, ",") {
+		s = strings.TrimSpace(s)
+		if s == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(s); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, fmt.Errorf("trusted-proxies: %q is neither an IP address nor a CIDR range", s)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

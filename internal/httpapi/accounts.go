@@ -12,14 +12,15 @@ import (
 
 // AccountJSON is an account (tenant) on the wire.
 type AccountJSON struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	KeyPrefix string    `json:"key_prefix" doc:"Starts the account's keys that belong to no project."`
-	CreatedAt time.Time `json:"created_at"`
+	ID         string    `json:"id"`
+	Name       string    `json:"name"`
+	KeyPrefix  string    `json:"key_prefix" doc:"Starts the account's keys that belong to no project."`
+	AllowedIPs []string  `json:"allowed_ips" doc:"The networks (CIDR ranges) the account's keys may be used from, when a key has none of its own; empty: anywhere."`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 func accountJSON(a *keyward.Account) AccountJSON {
-	return AccountJSON{ID: a.ID, Name: a.Name, KeyPrefix: a.KeyPrefix, CreatedAt: a.CreatedAt}
+	return AccountJSON{ID: a.ID, Name: a.Name, KeyPrefix: a.KeyPrefix, AllowedIPs: networks(a.AllowedIPs), CreatedAt: a.CreatedAt}
 }
 
 // AccountIDParam is the account id in a path.
@@ -49,8 +50,9 @@ type (
 	updateAccountInput struct {
 		AccountIDParam
 		Body struct {
-			Name      *string `json:"name,omitempty" minLength:"1" maxLength:"128"`
-			KeyPrefix *string `json:"key_prefix,omitempty" maxLength:"20"`
+			Name       *string   `json:"name,omitempty" minLength:"1" maxLength:"128"`
+			KeyPrefix  *string   `json:"key_prefix,omitempty" maxLength:"20"`
+			AllowedIPs *[]string `json:"allowed_ips,omitempty" maxItems:"100" doc:"Replaces the networks the account's keys may be used from when they have none of their own; [] allows anywhere."`
 		}
 	}
 )
@@ -118,7 +120,7 @@ func (s *Server) getAccount(ctx context.Context, in *AccountIDParam) (*accountOu
 }
 
 func (s *Server) updateAccount(ctx context.Context, in *updateAccountInput) (*accountOutput, error) {
-	a, err := s.svc.UpdateAccount(ctx, principal(ctx), in.AccountID, keyward.UpdateAccountInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix})
+	a, err := s.svc.UpdateAccount(ctx, principal(ctx), in.AccountID, keyward.UpdateAccountInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix, AllowedIPs: in.Body.AllowedIPs})
 	if err != nil {
 		return nil, err
 	}

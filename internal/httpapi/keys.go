@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"time"
@@ -32,6 +33,7 @@ type KeyJSON struct {
 	Last4                string           `json:"last4" doc:"The key's last four characters."`
 	Status               keyward.Status   `json:"status" enum:"active,revoked,expired"`
 	Scopes               []string         `json:"scopes"`
+	AllowedIPs           []string         `json:"allowed_ips" doc:"The networks (CIDR ranges) the key may be used from; empty: its account's, and if the account has none, anywhere."`
 	Metadata             map[string]any   `json:"metadata" nullable:"true"`
 	ExpiresAt            *time.Time       `json:"expires_at"`
 	LastUsedAt           *time.Time       `json:"last_used_at" doc:"Last successful verification, recorded within about a second."`
@@ -86,6 +88,7 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 		Last4:                k.Last4,
 		Status:               k.Status(now),
 		Scopes:               scopes,
+		AllowedIPs:           networks(k.AllowedIPs),
 		Metadata:             k.Metadata,
 		ExpiresAt:            k.ExpiresAt,
 		LastUsedAt:           k.LastUsedAt,
@@ -216,6 +219,7 @@ type createKeyInput struct {
 		RateLimit            *RateLimitJSON `json:"rate_limit,omitempty" doc:"The key's own limit instead of its tier's. Needs rate_limit_tiers.write."`
 		Credits              *CreditsJSON   `json:"credits,omitempty" doc:"Usage credits: the key fails with USAGE_EXCEEDED once they are spent."`
 		Scopes               []string       `json:"scopes,omitempty" maxItems:"64" doc:"Each matches ^[A-Za-z0-9][A-Za-z0-9._:/-]*$, at most 128 characters."`
+		AllowedIPs           []string       `json:"allowed_ips,omitempty" maxItems:"100" doc:"Networks the key may be used from, as CIDR ranges or addresses (203.0.113.0/24, 2001:db8::1). A request from elsewhere verifies FORBIDDEN. Omit to use the account's networks."`
 		ExpiresAt            *time.Time     `json:"expires_at,omitempty" doc:"Must be in the future. Omit for a key that never expires."`
 		EnvironmentID        string         `json:"environment_id,omitempty" doc:"An environment of the same project."`
 		RotationIntervalDays int            `json:"rotation_interval_days,omitempty" minimum:"1" maximum:"3650"`
@@ -252,6 +256,7 @@ type updateKeyInput struct {
 	Body    struct {
 		Name                 *string            `json:"name,omitempty" minLength:"1" maxLength:"128"`
 		Scopes               []string           `json:"scopes,omitempty" maxItems:"64" doc:"Replaces the key's scopes."`
+		AllowedIPs           []string           `json:"allowed_ips,omitempty" maxItems:"100" doc:"Replaces the key's networks; [] falls back to the account's. Lifting a restriction needs api_keys.update for anyone's keys."`
 		ExpiresAt            *time.Time         `json:"expires_at,omitempty" nullable:"true" doc:"null removes the expiry."`
 		Metadata             map[string]any     `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
 		RotationIntervalDays *int               `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
@@ -312,7 +317,7 @@ func (s *Server) keyRoutes() []route {
 func (s *Server) createKey(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
 	b := in.Body
 	k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
-		ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes,
+		ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes, AllowedIPs: b.AllowedIPs,
 		UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
 		RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
 		ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
@@ -408,6 +413,7 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		return ok && string(v) == "null"
 	}
 	_, hasScopes := present["scopes"]
+	_, hasNetworks := present["allowed_ips"]
 	b := in.Body
 	upd := keyward.UpdateKeyInput{
 		Name:                    b.Name,
@@ -433,6 +439,13 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		zero := 0
 		upd.RotationIntervalDays = &zero
 	}
+	if hasNetworks {
+		nets := b.AllowedIPs
+		if nets == nil {
+			nets = []string{}
+		}
+		upd.AllowedIPs = &nets
+	}
 	if hasScopes {
 		scopes := b.Scopes
 		if scopes == nil {
@@ -440,8 +453,17 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		}
 		upd.Scopes = &scopes
 	}
-	if isNull("name") || isNull("scopes") {
-		return keyward.UpdateKeyInput{}, keyward.Errorf(keyward.EValidation, "name and scopes cannot be null")
+	if isNull("name") || isNull("scopes") || isNull("allowed_ips") {
+		return keyward.UpdateKeyInput{}, keyward.Errorf(keyward.EValidation, "name, scopes and allowed_ips cannot be null")
 	}
 	return upd, nil
+}
+
+// networks is the wire form of a list of networks: [] for none, never null.
+func networks(ps []netip.Prefix) []string {
+	out := make([]string, len(ps))
+	for i, p := range ps {
+		out[i] = p.String()
+	}
+	return out
 }

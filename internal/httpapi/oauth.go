@@ -170,7 +170,11 @@ func (s *Server) authenticateClient(r *http.Request, form url.Values) (*oauth.Cl
 		}
 		id, secret = form.Get("client_id"), form.Get("client_secret")
 	}
-	c, err := s.clients.Authenticate(r.Context(), id, secret, httpwire.ClientHost(r.RemoteAddr))
+	addr := ""
+	if ip := s.proxies.ClientIP(r); ip.IsValid() {
+		addr = ip.String()
+	}
+	c, err := s.clients.Authenticate(r.Context(), id, secret, addr)
 	if err != nil {
 		if err.Code == keyward.EUnavailable {
 			s.log.Error("oauth: a client could not be checked", "err", err)
@@ -240,7 +244,7 @@ func (s *Server) oauthCaller(r *http.Request, form url.Values) (*caller, *oauthF
 		}
 		return &caller{accountID: c.Key.AccountID, client: c}, nil
 	}
-	a, err := s.authn.Authenticate(r.Context(), r.Header)
+	a, err := s.authn.Authenticate(s.requestInfo(r.Context(), r.RemoteAddr, r.Header.Values("X-Forwarded-For"), ""), r.Header)
 	if err != nil {
 		if errors.Is(err, authn.ErrNoCredential) {
 			return nil, &oauthFailure{status: http.StatusUnauthorized, code: "invalid_client", desc: "authenticate with the client credentials of a key, or an admin key as Bearer", basic: true}

@@ -43,6 +43,9 @@ type Config struct {
 	// Ready, when set, is asked by /readyz after the store answers: for example whether this
 	// node hears other nodes' cache invalidations.
 	Ready func(context.Context) error
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For says where a request came
+	// from (--trusted-proxies); none by default.
+	TrustedProxies httpwire.Proxies
 }
 
 // Route is one method and path the server answers, as registered on its router.
@@ -59,6 +62,7 @@ type Server struct {
 	log      *slog.Logger
 	ready    func(context.Context) error
 	tokens   *oauth.Tokens
+	proxies  httpwire.Proxies
 	// clients authenticates OAuth clients (keys) and slows down guessing their secrets.
 	clients *oauth.Clients
 	metrics *metrics
@@ -83,6 +87,7 @@ func New(cfg Config) *Server {
 		log:      cfg.Logger,
 		ready:    cfg.Ready,
 		tokens:   cfg.Tokens,
+		proxies:  cfg.TrustedProxies,
 		mux:      http.NewServeMux(),
 		metrics:  newMetrics(cfg.Verifier),
 		clients:  oauth.NewClients(cfg.Verifier, nil),
@@ -212,14 +217,25 @@ func actionOf(op *huma.Operation) string {
 	return op.OperationID
 }
 
-// requestInfo puts what the audit log records of a request into its context: the caller's
-// address, and the action the route performs.
-func requestInfo(ctx context.Context, remoteAddr, action string) context.Context {
-	return keyward.WithRequestInfo(ctx, keyward.RequestInfo{RemoteAddr: httpwire.ClientHost(remoteAddr), Action: action})
+// requestInfo puts what the domain needs of a request into its context: where it came from
+// (behind trusted proxies, the client they name), for the audit log and keys' networks, and
+// the action the route performs.
+func (s *Server) requestInfo(ctx context.Context, remoteAddr string, forwardedFor []string, action string) context.Context {
+	addr := ""
+	if ip := s.proxies.ClientIPOf(remoteAddr, forwardedFor); ip.IsValid() {
+		addr = ip.String()
+	}
+	return keyward.WithRequestInfo(ctx, keyward.RequestInfo{RemoteAddr: addr, Action: action})
 }
 
 func (s *Server) requireAuth(ctx huma.Context, next func(huma.Context)) {
-	c := requestInfo(ctx.Context(), ctx.RemoteAddr(), actionOf(ctx.Operation()))
+	var forwardedFor []string
+	ctx.EachHeader(func(name, value string) {
+		if strings.EqualFold(name, "X-Forwarded-For") {
+			forwardedFor = append(forwardedFor, value)
+		}
+	})
+	c := s.requestInfo(ctx.Context(), ctx.RemoteAddr(), forwardedFor, actionOf(ctx.Operation()))
 	a, err := s.authn.Authenticate(c, headerOf(ctx))
 	if err != nil {
 		prob := refused(s.log, a, err)
@@ -269,11 +285,11 @@ func (s *Server) handle(method, path string, h http.HandlerFunc, doc *huma.Opera
 	}
 }
 
-// audited gives a plain handler's requests the audit log's request information: the caller's
-// address and the route's action.
-func audited(action string, h http.HandlerFunc) http.HandlerFunc {
+// audited gives a plain handler's requests the domain's request information: where they
+// came from and the route's action.
+func (s *Server) audited(action string, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		h(w, r.WithContext(requestInfo(r.Context(), r.RemoteAddr, action)))
+		h(w, r.WithContext(s.requestInfo(r.Context(), r.RemoteAddr, r.Header.Values("X-Forwarded-For"), action)))
 	}
 }
 
@@ -320,7 +336,7 @@ func (s *Server) registerRoutes() {
 		Authenticator: s.authn,
 		Logger:        s.log,
 	}, s.api.OpenAPI().Components.Schemas) {
-		s.handle(rt.Method, rt.Path, audited(rt.Action, rt.Handler), rt.Doc)
+		s.handle(rt.Method, rt.Path, s.audited(rt.Action, rt.Handler), rt.Doc)
 	}
 	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
 	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})

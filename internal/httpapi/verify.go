@@ -3,6 +3,7 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
+	"net/netip"
 	"reflect"
 	"time"
 
@@ -20,13 +21,14 @@ type VerifyRequest struct {
 	RequiredScopes []string `json:"required_scopes,omitempty" maxItems:"64" doc:"Every one must be among the key's scopes, else INSUFFICIENT_SCOPE."`
 	Permissions    string   `json:"permissions,omitempty" maxLength:"1000" doc:"A query the key's permissions must satisfy, else INSUFFICIENT_PERMISSIONS: permission names joined by AND and OR, grouped by parentheses, as \"api_keys.read AND (projects.p1.write OR admin)\"."`
 	Cost           *int64   `json:"cost,omitempty" minimum:"0" doc:"Usage credits this verification spends when the key has credits; default 1. 0 checks that credits remain without spending any."`
+	IP             string   `json:"ip,omitempty" maxLength:"64" doc:"The address the request you are verifying came from. A key limited to some networks (allowed_ips) verifies FORBIDDEN from elsewhere, and when ip is not given."`
 }
 
 // VerifyResponse is the verdict on a key. The identity fields are set whenever the key was
 // found, also when it is not valid, and null when it was not.
 type VerifyResponse struct {
 	Valid         bool                `json:"valid"`
-	Code          keyward.VerifyCode  `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,INSUFFICIENT_SCOPE,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED" doc:"DISABLED: the key's user is disabled. RATE_LIMITED: over its rate limit or quota for now (see ratelimit). USAGE_EXCEEDED: its usage credits are spent."`
+	Code          keyward.VerifyCode  `json:"code" enum:"VALID,MALFORMED,NOT_FOUND,REVOKED,EXPIRED,DISABLED,FORBIDDEN,INSUFFICIENT_SCOPE,INSUFFICIENT_PERMISSIONS,RATE_LIMITED,USAGE_EXCEEDED" doc:"DISABLED: the key's user is disabled. FORBIDDEN: the request comes from a network the key may not be used from (or ip was not given for a key limited to some). RATE_LIMITED: over its rate limit or quota for now (see ratelimit). USAGE_EXCEEDED: its usage credits are spent."`
 	KeyID         *string             `json:"key_id"`
 	AccountID     *string             `json:"account_id"`
 	ProjectID     *string             `json:"project_id"`
@@ -149,7 +151,7 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 		httpwire.WriteProblem(w, problemFor(s.log, err))
 		return
 	}
-	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost})
+	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost, ClientIP: req.ip})
 	if err != nil {
 		s.log.Error("verify: store lookup failed", "err", err)
 		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
@@ -159,10 +161,11 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	_ = json.NewEncoder(w).Encode(verifyResponse(res, s.svc.Now()))
 }
 
-// verifyRequest is a decoded verify request with its permission query parsed.
+// verifyRequest is a decoded verify request with its permission query and address parsed.
 type verifyRequest struct {
 	VerifyRequest
 	query keyward.PermissionQuery
+	ip    netip.Addr
 }
 
 func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
@@ -184,6 +187,13 @@ func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest,
 	}
 	if len(req.RequiredScopes) > keyward.MaxScopes {
 		return req, keyward.Errorf(keyward.EInvalid, "at most %d required_scopes", keyward.MaxScopes)
+	}
+	if req.IP != "" {
+		ip, err := netip.ParseAddr(req.IP)
+		if err != nil {
+			return req, keyward.Errorf(keyward.EValidation, "ip %q is not an IP address", req.IP)
+		}
+		req.ip = ip.Unmap().WithZone("")
 	}
 	if req.Permissions != "" {
 		q, err := keyward.ParsePermissionQuery(req.Permissions)

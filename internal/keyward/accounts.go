@@ -94,6 +94,9 @@ func (s *Service) CreateAccount(ctx context.Context, p Principal, in CreateAccou
 type UpdateAccountInput struct {
 	Name      *string
 	KeyPrefix *string
+	// AllowedIPs replaces the networks the account's keys may be used from, when a key has
+	// none of its own; an empty list allows any.
+	AllowedIPs *[]string
 }
 
 // UpdateAccount renames p's own account or changes the prefix of its account keys (keys
@@ -126,6 +129,13 @@ func (s *Service) UpdateAccount(ctx context.Context, p Principal, id string, in 
 			if a.KeyPrefix, err = validKeyPrefix(*in.KeyPrefix); err != nil {
 				return err
 			}
+		}
+		if in.AllowedIPs != nil {
+			if a.AllowedIPs, err = ParseAllowedIPs(*in.AllowedIPs); err != nil {
+				return err
+			}
+			// Every key resolved with the account's networks must be resolved again.
+			tx.identityChanged(ctx, a.ID)
 		}
 		return tx.store.UpdateAccount(ctx, a)
 	})

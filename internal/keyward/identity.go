@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"net/netip"
 	"time"
 )
 
@@ -149,6 +150,9 @@ type Identity struct {
 	// Permissions are the key's effective permissions: its role's and its project roles',
 	// narrowed to its user's when it has one.
 	Permissions Permissions
+	// AllowedIPs are the networks the key may be used from: its own, else its account's;
+	// empty allows any.
+	AllowedIPs []netip.Prefix
 }
 
 // AuditEvent records one management mutation: who did what to which object, from where,

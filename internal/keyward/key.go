@@ -1,6 +1,7 @@
 package keyward
 
 import (
+	"net/netip"
 	"slices"
 	"time"
 )
@@ -43,6 +44,9 @@ type Key struct {
 	Hash       []byte
 	HashScheme string
 	Scopes     []string
+	// AllowedIPs are the networks the key may be used from; empty defers to its account's
+	// (see Identity.AllowedIPs), and an empty account list allows any.
+	AllowedIPs []netip.Prefix
 	// Metadata is the caller's own JSON object, returned on verification.
 	Metadata             map[string]any
 	ExpiresAt            *time.Time
@@ -108,6 +112,9 @@ const (
 	VerifyRateLimited VerifyCode = "RATE_LIMITED"
 	// VerifyUsageExceeded: the key's usage credits are spent.
 	VerifyUsageExceeded VerifyCode = "USAGE_EXCEEDED"
+	// VerifyForbidden: the request comes from a network the key (or its account) does not
+	// allow, or its origin was not given for a key that allows only some.
+	VerifyForbidden VerifyCode = "FORBIDDEN"
 )
 
 // VerifyCodes lists every verification outcome, in a fixed order (metrics and usage reports
@@ -115,19 +122,22 @@ const (
 var VerifyCodes = []VerifyCode{
 	VerifyValid, VerifyMalformed, VerifyNotFound, VerifyRevoked, VerifyExpired, VerifyDisabled,
 	VerifyInsufficientScope, VerifyInsufficientPermissions, VerifyRateLimited, VerifyUsageExceeded,
+	VerifyForbidden,
 }
 
 // Check applies the verification rules to a found key, in their fixed order: revoked,
 // expired (by its own expiry or the end of its rotation grace), then scopes. Every required
 // scope must be among the key's.
 func (k *Key) Check(now time.Time, requiredScopes []string) VerifyCode {
-	return k.Verdict(now, nil, requiredScopes, PermissionQuery{})
+	return k.Verdict(now, nil, netip.Addr{}, requiredScopes, PermissionQuery{})
 }
 
 // Verdict applies every verification rule to a found key and what it stands for, in their
-// fixed order: revoked, expired, its user disabled, scopes, then the permission query. id may
-// be nil for a key whose identity was not resolved; a non-empty query then fails.
-func (k *Key) Verdict(now time.Time, id *Identity, requiredScopes []string, perms PermissionQuery) VerifyCode {
+// fixed order: revoked, expired, its user disabled, the network the request came from (ip,
+// the zero Addr when unknown), scopes, then the permission query. id may be nil for a key
+// whose identity was not resolved: a non-empty query then fails, and only the key's own
+// networks are checked.
+func (k *Key) Verdict(now time.Time, id *Identity, ip netip.Addr, requiredScopes []string, perms PermissionQuery) VerifyCode {
 	switch k.Status(now) {
 	case StatusRevoked:
 		return VerifyRevoked
@@ -136,6 +146,13 @@ func (k *Key) Verdict(now time.Time, id *Identity, requiredScopes []string, perm
 	}
 	if id != nil && id.UserDisabled() {
 		return VerifyDisabled
+	}
+	allowed := k.AllowedIPs
+	if id != nil {
+		allowed = id.AllowedIPs
+	}
+	if !IPAllowed(allowed, ip) {
+		return VerifyForbidden
 	}
 	for _, s := range requiredScopes {
 		if !slices.Contains(k.Scopes, s) {
@@ -146,6 +163,26 @@ func (k *Key) Verdict(now time.Time, id *Identity, requiredScopes []string, perm
 		return VerifyInsufficientPermissions
 	}
 	return VerifyValid
+}
+
+// IPAllowed reports whether a request from ip may use a key allowed from the networks in
+// allowed: any, when there are none; else only an ip inside one of them. An unknown ip (the
+// zero Addr) is allowed only when there are none: a key limited to some networks fails
+// closed when nobody says where the request came from.
+func IPAllowed(allowed []netip.Prefix, ip netip.Addr) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	if !ip.IsValid() {
+		return false
+	}
+	ip = ip.Unmap()
+	for _, p := range allowed {
+		if p.Contains(ip) {
+			return true
+		}
+	}
+	return false
 }
 
 // NextRotation is when a key with the given schedule is next due for rotation: its creation

@@ -28,9 +28,12 @@ type CreateKeyInput struct {
 	// RateLimit, when set, overrides the tier's limit for this key; it needs PermTiersWrite.
 	RateLimit *RateLimit
 	// Credits, when set, limit how many verifications the key (its lineage) may pass.
-	Credits              *Credits
-	Name                 string
-	Scopes               []string
+	Credits *Credits
+	Name    string
+	Scopes  []string
+	// AllowedIPs are the networks the key may be used from, as ParseAllowedIPs reads them;
+	// none defers to the account's.
+	AllowedIPs           []string
 	ExpiresAt            *time.Time
 	Metadata             map[string]any
 	RotationIntervalDays int
@@ -79,6 +82,10 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 	if err := validateRotation(in.RotationIntervalDays, in.RotationWebhookURL); err != nil {
 		return nil, "", err
 	}
+	allowed, err := ParseAllowedIPs(in.AllowedIPs)
+	if err != nil {
+		return nil, "", err
+	}
 	k := &Key{
 		ID:                   NewID(),
 		AccountID:            p.AccountID,
@@ -86,6 +93,7 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 		UserID:               in.UserID,
 		Name:                 in.Name,
 		Scopes:               scopes,
+		AllowedIPs:           allowed,
 		Metadata:             in.Metadata,
 		ExpiresAt:            utcPtr(in.ExpiresAt),
 		CreatedAt:            now,
@@ -430,6 +438,10 @@ type UpdateKeyInput struct {
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
 	RoleID                  *string // "" clears the role
+	// AllowedIPs replaces the networks the key may be used from; an empty list defers to the
+	// account's. Lifting a restriction (dropping the list, or adding a network none of the
+	// old ones contains) needs api_keys.update for anyone's keys, not only one's own.
+	AllowedIPs *[]string
 	// RateLimitTier changes the key's tier; one that requires approval may become a pending
 	// request instead, as on CreateKey.
 	RateLimitTier *string
@@ -487,6 +499,18 @@ func (s *Service) updateKey(ctx context.Context, p Principal, id string, in Upda
 			return nil, err
 		}
 		k.Scopes = scopes
+	}
+	if in.AllowedIPs != nil {
+		allowed, err := ParseAllowedIPs(*in.AllowedIPs)
+		if err != nil {
+			return nil, err
+		}
+		if widensNetworks(k.AllowedIPs, allowed) {
+			if err := authorize(p, PermKeysUpdate, k.ProjectID); err != nil {
+				return nil, Errorf(EForbidden, "letting key %s be used from networks it was kept from needs the %s permission for anyone's keys", k.ID, PermKeysUpdate)
+			}
+		}
+		k.AllowedIPs = allowed
 	}
 	oldExpiry := k.ExpiresAt
 	switch {
@@ -651,7 +675,7 @@ type Rotation struct {
 	Secret string
 }
 
-// RotateKey replaces one of p's keys with a new one that inherits its name, scopes,
+// RotateKey replaces one of p's keys with a new one that inherits its name, scopes, networks,
 // environment, user, role, project accesses, tier, metadata and rotation settings. p gets the
 // new secret, so p must hold everything the key holds (see guardKey). Errors: EInvalid,
 // EValidation, ENotFound, EForbidden, EConflict (the key is revoked or already replaced).
@@ -709,6 +733,7 @@ func (s *Service) rotateKey(ctx context.Context, p Principal, id string, in Rota
 		Credits:              old.Credits,
 		Name:                 old.Name,
 		Scopes:               old.Scopes,
+		AllowedIPs:           old.AllowedIPs,
 		Metadata:             old.Metadata,
 		ExpiresAt:            expiresAt,
 		CreatedAt:            now,

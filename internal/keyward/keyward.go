@@ -9,6 +9,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"encoding/hex"
+	"net/netip"
 	"time"
 )
 
@@ -18,7 +19,10 @@ type Account struct {
 	Name string
 	// KeyPrefix starts keys that belong to the account but to no project ("kw", "raff").
 	KeyPrefix string
-	CreatedAt time.Time
+	// AllowedIPs are the networks the account's keys may be used from, unless a key has its
+	// own; empty allows any.
+	AllowedIPs []netip.Prefix
+	CreatedAt  time.Time
 }
 
 // Project groups keys that share a key prefix and usually one API.

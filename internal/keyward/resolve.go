@@ -8,6 +8,7 @@ import (
 
 // ResolverStore is what resolving identities and limits reads.
 type ResolverStore interface {
+	AccountStore
 	ProjectStore
 	UserStore
 	RoleStore
@@ -107,12 +108,20 @@ func (r *Resolver) UserGrants(ctx context.Context, u *User) (*Role, []ProjectGra
 
 // ResolveIdentity resolves what k stands for: its account, user, role, projects and
 // effective permissions. A key of a user holds at most what the user holds now; a key with
-// a user but neither role nor project access holds exactly what the user holds. It does not
-// check the key's own state (revoked, expired) or whether its user is disabled: verification
-// does that with the result. It reads only what the key's role, accesses and user need (a
-// key with none of them costs no read at all), because every verification cache miss runs it.
+// a user but neither role nor project access holds exactly what the user holds. The networks
+// it may be used from are its own, else its account's. It does not check the key's own state
+// (revoked, expired) or whether its user is disabled: verification does that with the result.
+// It reads only what the key's networks, role, accesses and user need, because every
+// verification cache miss runs it.
 func (r *Resolver) ResolveIdentity(ctx context.Context, k *Key) (*Identity, error) {
-	id := &Identity{}
+	id := &Identity{AllowedIPs: k.AllowedIPs}
+	if len(id.AllowedIPs) == 0 {
+		acct, err := r.store.Account(ctx, k.AccountID)
+		if err != nil {
+			return nil, err
+		}
+		id.AllowedIPs = acct.AllowedIPs
+	}
 	var perms Permissions
 	if k.RoleID != "" {
 		role, err := r.Role(ctx, k.AccountID, k.RoleID)

@@ -2,9 +2,12 @@ package keyward
 
 import (
 	"encoding/json"
+	"fmt"
 	"net"
+	"net/netip"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -22,6 +25,7 @@ const (
 	MaxGracePeriod      = 30 * 24 * time.Hour
 	MaxWebhookURLLength = 2048
 	MaxProjectAccesses  = 100
+	MaxAllowedIPs       = 100
 )
 
 // ScopePattern is the documented shape of a scope: a letter or digit, then letters, digits
@@ -128,4 +132,65 @@ func isLoopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// ParseAllowedIPs reads the networks a key or account may be used from: CIDR ranges or single
+// addresses ("10.0.0.0/8", "203.0.113.7", "2001:db8::/32"), IPv4 or IPv6, each kept in its
+// masked form, duplicates dropped. An empty list allows any network. Errors: EValidation.
+func ParseAllowedIPs(in []string) ([]netip.Prefix, error) {
+	if len(in) > MaxAllowedIPs {
+		return nil, Errorf(EValidation, "ip_allowlist may have at most %d entries", MaxAllowedIPs)
+	}
+	out := make([]netip.Prefix, 0, len(in))
+	for _, s := range in {
+		p, err := parseNetwork(strings.TrimSpace(s))
+		if err != nil {
+			return nil, Errorf(EValidation, "ip_allowlist entry %q is neither an IP address nor a CIDR range such as 203.0.113.0/24", s)
+		}
+		if !slices.Contains(out, p) {
+			out = append(out, p)
+		}
+	}
+	return out, nil
+}
+
+func parseNetwork(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return netip.Prefix{}, err
+		}
+		if a := p.Addr(); a.Is4In6() {
+			// ::ffff:10.0.0.0/104 is 10.0.0.0/8: requests are matched unmapped.
+			if p.Bits() < 96 {
+				return netip.Prefix{}, fmt.Errorf("an IPv4-mapped range must be /96 or longer")
+			}
+			p = netip.PrefixFrom(a.Unmap(), p.Bits()-96)
+		}
+		return p.Masked(), nil
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	a = a.Unmap().WithZone("")
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+// widensNetworks reports whether going from the networks had to want lets a key be used
+// from somewhere it could not be before: dropping every network, or adding one that none of
+// had contains.
+func widensNetworks(had, want []netip.Prefix) bool {
+	if len(had) == 0 {
+		return false // it could be used from anywhere already
+	}
+	if len(want) == 0 {
+		return true
+	}
+	for _, w := range want {
+		if !slices.ContainsFunc(had, func(h netip.Prefix) bool { return h.Bits() <= w.Bits() && h.Contains(w.Addr()) }) {
+			return true
+		}
+	}
+	return false
 }

@@ -3,6 +3,7 @@ package oauth
 import (
 	"context"
 	"crypto/subtle"
+	"net/netip"
 	"slices"
 	"strconv"
 	"strings"
@@ -79,7 +80,8 @@ func InvalidRequest(desc string) *ClientError {
 	return &ClientError{Code: keyward.EInvalid, OAuthCode: "invalid_request", Description: desc}
 }
 
-// Authenticate checks the credentials a client presented from addr (the caller's address):
+// Authenticate checks the credentials a client presented from addr (the caller's IP address,
+// for the failure limits and the key's networks):
 // its secret must be a live key, judged by the one verdict, whose id is id. The refusal is a
 // *ClientError.
 func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*Client, *ClientError) {
@@ -100,7 +102,8 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*C
 				Description: "too many failed client authentications; retry later", RetryAfter: wait}
 		}
 	}
-	res, err := c.verdicts.Check(ctx, secret, verify.Requirements{KeyOnly: true})
+	ip, _ := netip.ParseAddr(addr)
+	res, err := c.verdicts.Check(ctx, secret, verify.Requirements{KeyOnly: true, ClientIP: ip})
 	if err != nil {
 		return nil, &ClientError{Code: keyward.EUnavailable, OAuthCode: "temporarily_unavailable", Description: "the client could not be checked; retry"}
 	}
@@ -108,7 +111,7 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*C
 	// tell how much of a guessed id was right.
 	limited := res.Code == keyward.VerifyRateLimited || res.Code == keyward.VerifyUsageExceeded
 	if res.Key == nil || subtle.ConstantTimeCompare([]byte(res.Key.ID), []byte(id)) != 1 ||
-		(!res.Valid && res.Code != keyward.VerifyDisabled && !limited) {
+		(!res.Valid && res.Code != keyward.VerifyDisabled && res.Code != keyward.VerifyForbidden && !limited) {
 		c.clientFailures.Fail(clientAt)
 		c.addressFailures.Fail(addr)
 		return nil, InvalidClient(ClientAuthFailed)
@@ -124,7 +127,10 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*C
 		}
 		return nil, f
 	}
-	if !res.Valid {
+	switch {
+	case res.Code == keyward.VerifyForbidden:
+		return nil, &ClientError{Code: keyward.EInvalid, OAuthCode: "unauthorized_client", Description: "the key may not be used from this network"}
+	case !res.Valid:
 		return nil, &ClientError{Code: keyward.EInvalid, OAuthCode: "unauthorized_client", Description: "the key's user is disabled"}
 	}
 	return &Client{Key: res.Key, Identity: res.Identity}, nil

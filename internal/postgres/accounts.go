@@ -9,15 +9,16 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
-const accountColumns = `id, name, key_prefix, created_at`
+const accountColumns = `id, name, key_prefix, created_at, allowed_ips`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := s.db().Exec(ctx,
-		`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4)`,
-		a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt))
+		`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5)`,
+		a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
 	return writeError(err, "account "+a.ID, violations{
 		"accounts_name_key": conflict("an account named %q already exists", a.Name),
 	})
@@ -58,22 +59,28 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 		`SELECT `+accountColumns+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 }
 
-// UpdateAccount writes a's name and key prefix. Errors: ENotFound; EConflict if the name is
+// UpdateAccount writes a's name, key prefix and networks. Errors: ENotFound; EConflict if the name is
 // taken.
 func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	return s.execOne(ctx, "account", a.ID, violations{
 		"accounts_name_key": conflict("an account named %q already exists", a.Name),
-	}, `UPDATE accounts SET name = $1, key_prefix = $2 WHERE id = $3`, a.Name, a.KeyPrefix, a.ID)
+	}, `UPDATE accounts SET name = $1, key_prefix = $2, allowed_ips = $3 WHERE id = $4`,
+		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.ID)
 }
 
 func scanAccount(row pgx.Row) (*keyward.Account, error) {
 	var (
 		a         keyward.Account
 		createdAt time.Time
+		networks  []byte
 	)
-	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {
+	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks)
+	if err != nil {
 		return nil, err
 	}
 	a.CreatedAt = createdAt.UTC()
+	if a.AllowedIPs, err = storecodec.DecodeNetworks(networks); err != nil {
+		return nil, fmt.Errorf("account %s allowed IPs: %w", a.ID, err)
+	}
 	return &a, nil
 }

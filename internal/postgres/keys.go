@@ -19,7 +19,7 @@ var keyColumnList = []string{"id", "account_id", "project_id", "environment_id",
 	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
 	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
 	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
-	"rotation_webhook_url", "created_by"}
+	"rotation_webhook_url", "created_by", "allowed_ips"}
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
@@ -105,7 +105,7 @@ func insertKey(k *keyward.Key) ([]step, error) {
 			k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt), nullTS(k.LastUsedAt),
 			ts(k.CreatedAt), nullTS(k.RevokedAt), nullString(k.ReplacedByKeyID),
 			nullTS(k.GraceExpiresAt), k.RotationIntervalDays, nullTS(k.NextRotationAt),
-			nullString(k.RotationWebhookURL), k.CreatedBy},
+			nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs},
 		explain: func(err error) error { return keyError(err, k) },
 	})
 	for _, pa := range k.ProjectAccesses {
@@ -217,11 +217,11 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 		return runSteps(ctx, tx, append(lockRoles(k.RoleID), step{
 			sql: `UPDATE api_keys SET name = $1, scopes = $2, metadata = $3, expires_at = $4,
 					rotation_interval_days = $5, next_rotation_at = $6, rotation_webhook_url = $7,
-					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10
-				WHERE account_id = $11 AND id = $12`,
+					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10, allowed_ips = $11
+				WHERE account_id = $12 AND id = $13`,
 			args: []any{k.Name, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt),
 				k.RotationIntervalDays, nullTS(k.NextRotationAt), nullString(k.RotationWebhookURL),
-				nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride,
+				nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, cols.AllowedIPs,
 				k.AccountID, k.ID},
 			explain:  func(err error) error { return keyError(err, k) },
 			affected: affectedOne("key", k.ID),
@@ -350,7 +350,7 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 *string
 		replacedBy, webhookURL                                   *string
-		scopes, metadata, override                               []byte
+		scopes, allowedIPs, metadata, override                   []byte
 		createdAt                                                time.Time
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation *time.Time
 		accessProjects, accessRoles                              []string
@@ -360,11 +360,11 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
 		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
 		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy,
-		&accessProjects, &accessRoles}, credits.dest()...)...)
+		&allowedIPs, &accessProjects, &accessRoles}, credits.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
-	if err := storecodec.DecodeKey(&k, scopes, metadata, override); err != nil {
+	if err := storecodec.DecodeKey(&k, scopes, allowedIPs, metadata, override); err != nil {
 		return nil, err
 	}
 	k.Credits = credits.credits()

@@ -9,15 +9,16 @@ import (
 	sqlite3 "modernc.org/sqlite/lib"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
-const accountColumns = `id, name, key_prefix, created_at`
+const accountColumns = `id, name, key_prefix, created_at, allowed_ips`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := s.writer().ExecContext(ctx,
-		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?)`,
-		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
+		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
 	if err != nil {
 		return insertError(err, "account", a.ID, "accounts.name", fmt.Sprintf("an account named %q already exists", a.Name))
 	}
@@ -79,7 +80,8 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 // taken.
 func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	res, err := s.writer().ExecContext(ctx,
-		`UPDATE accounts SET name = ?, key_prefix = ? WHERE id = ?`, a.Name, a.KeyPrefix, a.ID)
+		`UPDATE accounts SET name = ?, key_prefix = ?, allowed_ips = ? WHERE id = ?`,
+		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.ID)
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		return &keyward.Error{Code: keyward.EConflict, Message: fmt.Sprintf("an account named %q already exists", a.Name), Cause: err}
 	}
@@ -90,10 +92,15 @@ func scanAccount(row scanner) (*keyward.Account, error) {
 	var (
 		a         keyward.Account
 		createdAt int64
+		networks  []byte
 	)
-	if err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt); err != nil {
+	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks)
+	if err != nil {
 		return nil, err
 	}
 	a.CreatedAt = fromMicros(createdAt)
+	if a.AllowedIPs, err = storecodec.DecodeNetworks(networks); err != nil {
+		return nil, fmt.Errorf("account %s allowed IPs: %w", a.ID, err)
+	}
 	return &a, nil
 }

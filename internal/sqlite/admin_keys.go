@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
+	"github.com/keyward/keyward/internal/storecodec"
 )
 
 const adminKeyColumns = `id, account_id, name, key_prefix, last4, hash, hash_scheme, created_at, revoked_at`
@@ -47,8 +48,8 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 		err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE name = ?`, a.Name).Scan(&k.AccountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			k.AccountID = a.ID
-			_, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?)`,
-				a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt))
+			_, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?)`,
+				a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: bootstrap account: %w", err)

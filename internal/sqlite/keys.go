@@ -19,7 +19,7 @@ var keyColumnList = []string{"id", "account_id", "project_id", "environment_id",
 	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
 	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
 	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
-	"rotation_webhook_url", "created_by"}
+	"rotation_webhook_url", "created_by", "allowed_ips"}
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
@@ -78,7 +78,7 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt),
 		micros(k.CreatedAt), nullMicros(k.RevokedAt), nullString(k.ReplacedByKeyID),
 		nullMicros(k.GraceExpiresAt), k.RotationIntervalDays, nullMicros(k.NextRotationAt),
-		nullString(k.RotationWebhookURL), k.CreatedBy)
+		nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs)
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		refs := []reference{accountRef(k.AccountID)}
 		if k.ProjectID != "" {
@@ -300,11 +300,11 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	res, err := s.writer().ExecContext(ctx,
 		`UPDATE api_keys SET name = ?, scopes = ?, metadata = ?, expires_at = ?,
 			rotation_interval_days = ?, next_rotation_at = ?, rotation_webhook_url = ?,
-			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?
+			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?, allowed_ips = ?
 		WHERE account_id = ? AND id = ?`,
 		k.Name, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt),
 		k.RotationIntervalDays, nullMicros(k.NextRotationAt), nullString(k.RotationWebhookURL),
-		nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride,
+		nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, cols.AllowedIPs,
 		k.AccountID, k.ID)
 	return affected(res, err, "update", "key", k.ID)
 }
@@ -419,7 +419,7 @@ func scanKey(row scanner) (*keyward.Key, error) {
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 sql.NullString
 		replacedBy, webhookURL                                   sql.NullString
-		scopes, metadata, override                               []byte // NULL reads as nil
+		scopes, allowedIPs, metadata, override                   []byte // NULL reads as nil
 		createdAt                                                int64
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation sql.NullInt64
 		credits                                                  nullCredits
@@ -427,12 +427,12 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	err := row.Scan(append([]any{&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
 		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
 		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
-		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy},
+		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy, &allowedIPs},
 		credits.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
-	if err := storecodec.DecodeKey(&k, scopes, metadata, override); err != nil {
+	if err := storecodec.DecodeKey(&k, scopes, allowedIPs, metadata, override); err != nil {
 		return nil, err
 	}
 	k.Credits = credits.credits()

@@ -1,7 +1,10 @@
 package storecodec
 
 import (
+	"encoding/json"
 	"fmt"
+	"net/netip"
+	"strconv"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -9,6 +12,8 @@ import (
 // KeyColumns are a key's JSON columns as both stores write them.
 type KeyColumns struct {
 	Scopes string // never NULL: no scopes is the empty array
+	// AllowedIPs is never NULL either: no networks is the empty array.
+	AllowedIPs string
 	// Metadata and RateLimitOverride are a JSON string, or nil for NULL.
 	Metadata, RateLimitOverride any
 }
@@ -23,6 +28,7 @@ func EncodeKey(k *keyward.Key) (KeyColumns, error) {
 	if c.Scopes, err = EncodeList(k.Scopes); err != nil {
 		return c, fmt.Errorf("key %s scopes: %w", k.ID, err)
 	}
+	c.AllowedIPs = EncodeNetworks(k.AllowedIPs)
 	if c.Metadata, err = EncodeMetadata(k.Metadata); err != nil {
 		return c, fmt.Errorf("key %s metadata: %w", k.ID, err)
 	}
@@ -32,12 +38,15 @@ func EncodeKey(k *keyward.Key) (KeyColumns, error) {
 	return c, nil
 }
 
-// DecodeKey sets k's scopes, metadata and rate-limit override from its JSON columns as read,
-// nil for NULL.
-func DecodeKey(k *keyward.Key, scopes, metadata, override []byte) error {
+// DecodeKey sets k's scopes, networks, metadata and rate-limit override from its JSON columns
+// as read, nil for NULL.
+func DecodeKey(k *keyward.Key, scopes, allowedIPs, metadata, override []byte) error {
 	var err error
 	if k.Scopes, err = DecodeList(scopes); err != nil {
 		return fmt.Errorf("key %s scopes: %w", k.ID, err)
+	}
+	if k.AllowedIPs, err = DecodeNetworks(allowedIPs); err != nil {
+		return fmt.Errorf("key %s allowed IPs: %w", k.ID, err)
 	}
 	if k.Metadata, err = DecodeMetadata(metadata); err != nil {
 		return fmt.Errorf("key %s metadata: %w", k.ID, err)
@@ -46,4 +55,39 @@ func DecodeKey(k *keyward.Key, scopes, metadata, override []byte) error {
 		return fmt.Errorf("key %s rate limit override: %w", k.ID, err)
 	}
 	return nil
+}
+
+// EncodeNetworks is a list of networks as its column holds it: a JSON array of CIDR ranges,
+// "[]" for none.
+func EncodeNetworks(ps []netip.Prefix) string {
+	b := []byte{'['}
+	for i, p := range ps {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendQuote(b, p.String())
+	}
+	return string(append(b, ']'))
+}
+
+// DecodeNetworks reads a column written by EncodeNetworks; NULL or "[]" is none (nil).
+func DecodeNetworks(b []byte) ([]netip.Prefix, error) {
+	var ss []string
+	if len(b) > 0 {
+		if err := json.Unmarshal(b, &ss); err != nil {
+			return nil, err
+		}
+	}
+	if len(ss) == 0 {
+		return nil, nil
+	}
+	out := make([]netip.Prefix, len(ss))
+	for i, s := range ss {
+		p, err := netip.ParsePrefix(s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = p
+	}
+	return out, nil
 }

@@ -1,6 +1,7 @@
 package storecodec
 
 import (
+	"net/netip"
 	"testing"
 	"time"
 
@@ -219,13 +220,14 @@ func TestKeyColumns(t *testing.T) {
 		want    KeyColumns
 		wantErr keyward.Code
 	}{
-		{"bare", keyward.Key{ID: "k1"}, KeyColumns{Scopes: `[]`}, ""},
+		{"bare", keyward.Key{ID: "k1"}, KeyColumns{Scopes: `[]`, AllowedIPs: `[]`}, ""},
 		{"full", keyward.Key{ID: "k2", Scopes: []string{"read"}, Metadata: map[string]any{"a": "b"},
+			AllowedIPs:        []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8"), netip.MustParsePrefix("2001:db8::1/128")},
 			RateLimitOverride: &keyward.RateLimit{Rate: 1, Period: time.Second, Burst: 1}},
-			KeyColumns{Scopes: `["read"]`, Metadata: `{"a":"b"}`,
+			KeyColumns{Scopes: `["read"]`, AllowedIPs: `["10.0.0.0/8","2001:db8::1/128"]`, Metadata: `{"a":"b"}`,
 				RateLimitOverride: `{"rate":1,"period_seconds":1,"burst":1,"quota_limit":0,"quota_window_seconds":0}`}, ""},
 		{"override with a fraction", keyward.Key{ID: "k3", RateLimitOverride: &keyward.RateLimit{Rate: 1, Period: time.Second / 3, Burst: 1}},
-			KeyColumns{Scopes: `[]`}, keyward.EValidation},
+			KeyColumns{Scopes: `[]`, AllowedIPs: `[]`}, keyward.EValidation},
 	}
 	bytesOf := func(v any) []byte {
 		if s, ok := v.(string); ok {
@@ -246,16 +248,19 @@ func TestKeyColumns(t *testing.T) {
 				t.Fatalf("EncodeKey: mismatch (-want +got):\n%s", diff)
 			}
 			back := keyward.Key{ID: tt.in.ID}
-			if err := DecodeKey(&back, []byte(got.Scopes), bytesOf(got.Metadata), bytesOf(got.RateLimitOverride)); err != nil {
+			if err := DecodeKey(&back, []byte(got.Scopes), []byte(got.AllowedIPs), bytesOf(got.Metadata), bytesOf(got.RateLimitOverride)); err != nil {
 				t.Fatalf("DecodeKey: %v", err)
 			}
 			want := tt.in
 			if want.Scopes == nil {
 				want.Scopes = []string{} // no scopes read back as an empty list
 			}
-			if diff := cmp.Diff(want, back); diff != "" {
+			if diff := cmp.Diff(want, back, cmpPrefixes); diff != "" {
 				t.Errorf("DecodeKey: mismatch (-want +got):\n%s", diff)
 			}
 		})
 	}
 }
+
+// cmpPrefixes compares networks by value: netip.Prefix keeps its fields unexported.
+var cmpPrefixes = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"net/netip"
 	"slices"
 	"testing"
 	"time"
@@ -10,7 +11,8 @@ import (
 
 func testAccountRoundTrip(t *testing.T, s keyward.Store) {
 	ctx := t.Context()
-	want := &keyward.Account{ID: keyward.NewID(), Name: "account " + keyward.NewID(), KeyPrefix: "raff", CreatedAt: base}
+	want := &keyward.Account{ID: keyward.NewID(), Name: "account " + keyward.NewID(), KeyPrefix: "raff", CreatedAt: base,
+		AllowedIPs: []netip.Prefix{netip.MustParsePrefix("10.1.0.0/16")}}
 	if err := s.CreateAccount(ctx, want); err != nil {
 		t.Fatalf("CreateAccount: %v", err)
 	}
@@ -116,9 +118,10 @@ func testUpdateAccount(t *testing.T, s keyward.Store) {
 	want := *a
 	want.Name = "renamed " + keyward.NewID()
 	want.KeyPrefix = "raff"
+	want.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("198.51.100.0/24")}
 
 	in := want
-	in.CreatedAt = base.Add(time.Hour) // not written: only the name and key prefix are
+	in.CreatedAt = base.Add(time.Hour) // not written: only the name, key prefix and networks are
 	if err := s.UpdateAccount(ctx, &in); err != nil {
 		t.Fatalf("UpdateAccount: %v", err)
 	}

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"net/netip"
 	"slices"
 	"strings"
 	"sync"
@@ -36,6 +37,7 @@ func testKeyRoundTrip(t *testing.T, s keyward.Store) {
 		Hash:          randomHash(t),
 		HashScheme:    "sha256",
 		Scopes:        []string{"keys:read", "projects/p1.write"},
+		AllowedIPs:    []netip.Prefix{netip.MustParsePrefix("203.0.113.0/24"), netip.MustParsePrefix("2001:db8::/32")},
 		Metadata: map[string]any{
 			"team":  "platform",
 			"tier":  float64(3),
@@ -538,6 +540,7 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 		k.RateLimitTier = "standard"
 		k.Name = "before"
 		k.Scopes = []string{"read"}
+		k.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("10.0.0.0/8")}
 		k.Metadata = map[string]any{"v": float64(1)}
 		k.ExpiresAt = at(48 * time.Hour)
 		k.LastUsedAt = at(time.Hour)
@@ -557,6 +560,7 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 		{"change every mutable field", func(k *keyward.Key) {
 			k.Name = "after"
 			k.Scopes = []string{"write", "admin"}
+			k.AllowedIPs = []netip.Prefix{netip.MustParsePrefix("192.0.2.7/32"), netip.MustParsePrefix("::1/128")}
 			k.Metadata = map[string]any{"v": float64(2), "new": "yes"}
 			k.ExpiresAt = at(96 * time.Hour)
 			k.RotationIntervalDays = 30
@@ -570,6 +574,7 @@ func testUpdateKey(t *testing.T, s keyward.Store) {
 		{"clear every optional mutable field", func(k *keyward.Key) {
 			k.RoleID = ""
 			k.Scopes = []string{}
+			k.AllowedIPs = nil
 			k.Metadata = nil
 			k.ExpiresAt = nil
 			k.RotationIntervalDays = 0

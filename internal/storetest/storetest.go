@@ -6,6 +6,7 @@ package storetest
 import (
 	"crypto/rand"
 	"maps"
+	"net/netip"
 	"slices"
 	"strings"
 	"testing"
@@ -390,10 +391,13 @@ func wantCode(t *testing.T, what string, err error, code keyward.Code) {
 // wantSame fails the test with a diff unless got equals want.
 func wantSame(t *testing.T, what string, got, want any) {
 	t.Helper()
-	if d := cmp.Diff(want, got); d != "" {
+	if d := cmp.Diff(want, got, cmpPrefixes); d != "" {
 		t.Errorf("%s: mismatch (-want +got):\n%s", what, d)
 	}
 }
+
+// cmpPrefixes compares networks by value: netip.Prefix keeps its fields unexported.
+var cmpPrefixes = cmp.Comparer(func(a, b netip.Prefix) bool { return a == b })
 
 // wantUTC fails the test unless every time the key holds is in UTC, as the Store interface
 // promises.

@@ -7,7 +7,7 @@ import (
 )
 
 // numCodes is how many verification outcomes there are (keyward.VerifyCodes).
-const numCodes = 10
+const numCodes = 11
 
 // codeIndex is code's position in keyward.VerifyCodes. A switch, not a map: it is on the hot
 // path, twice per verification.
@@ -33,6 +33,8 @@ func codeIndex(code keyward.VerifyCode) int {
 		return 8
 	case keyward.VerifyUsageExceeded:
 		return 9
+	case keyward.VerifyForbidden:
+		return 10
 	}
 	panic("verify: unknown verification code " + string(code))
 }

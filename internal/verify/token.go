@@ -46,7 +46,7 @@ func (v *Verifier) checkToken(ctx context.Context, token string, req Requirement
 	// The key's own state first. A key that ended (revoked, expired, past its grace) ended
 	// its tokens, which are REVOKED, as the deny-list says of them once it hears; a disabled
 	// user makes them DISABLED.
-	switch res.Code = snap.key.Verdict(now, snap.identity, nil, keyward.PermissionQuery{}); res.Code {
+	switch res.Code = snap.key.Verdict(now, snap.identity, req.ClientIP, nil, keyward.PermissionQuery{}); res.Code {
 	case keyward.VerifyRevoked, keyward.VerifyExpired:
 		res.Code = keyward.VerifyRevoked
 	case keyward.VerifyValid:

@@ -26,6 +26,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -72,6 +73,10 @@ type Requirements struct {
 	// KeyOnly accepts only an API key, no access token: for OAuth client authentication,
 	// where the client secret is the key itself.
 	KeyOnly bool
+	// ClientIP is where the request the credential came with comes from, for the key's
+	// networks (FORBIDDEN outside them); the zero Addr when unknown, which a key limited to
+	// some networks refuses.
+	ClientIP netip.Addr
 }
 
 // Store is what a Verifier reads keys from and writes their use to.
@@ -264,7 +269,7 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 		return Result{Code: keyward.VerifyNotFound}, nil
 	}
 	res := Result{Key: snap.key, Identity: snap.identity}
-	res.Code = snap.key.Verdict(now, snap.identity, req.Scopes, req.Permissions)
+	res.Code = snap.key.Verdict(now, snap.identity, req.ClientIP, req.Scopes, req.Permissions)
 	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
 		return Result{}, err
 	}

@@ -695,3 +695,13 @@ func BenchmarkVerifyRateLimit(b *testing.B) {
 		})
 	}
 }
+
+// TestEveryCodeIsCounted: the counters by outcome have a slot for every verification code, at
+// its place in keyward.VerifyCodes (a new code without one would panic on the hot path).
+func TestEveryCodeIsCounted(t *testing.T) {
+	for i, code := range keyward.VerifyCodes {
+		if got := verify.CodeIndex(code); got != i {
+			t.Errorf("code %s is counted at %d, want %d (its place in keyward.VerifyCodes)", code, got, i)
+		}
+	}
+}
