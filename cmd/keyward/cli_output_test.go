@@ -120,7 +120,7 @@ func TestWriteKeyDetails(t *testing.T) {
 		ID: "key_1", Name: "billing worker", KeyPrefix: "kw_17d70fcf", Last4: "a1B2", Status: client.StatusActive,
 		ProjectID: "prj_1", EnvironmentID: "env_1", UserID: "usr_1", RateLimitTier: client.TierHigh, Scopes: []string{"a"},
 		AllowedIPs: []string{"203.0.113.0/24", "2001:db8::/32"},
-		Metadata: map[string]any{"team": "billing"}, CreatedAt: testCreatedAt, CreatedBy: "adm_1",
+		Metadata:   map[string]any{"team": "billing"}, CreatedAt: testCreatedAt, CreatedBy: "adm_1",
 		RotationIntervalDays: 30, NextRotationAt: &testExpiresAt, ReplacedByKeyID: "key_2", GraceExpiresAt: &grace,
 		ProjectAccesses: []client.ProjectAccess{{ProjectID: "prj_2", RoleID: "viewer"}, {ProjectID: "prj_3", RoleID: "rol_1"}},
 	}
