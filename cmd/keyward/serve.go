@@ -16,7 +16,10 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/events"
+	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi"
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/jobs"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
@@ -44,6 +47,10 @@ type Main struct {
 	service  *keyward.Service
 	auth     *authn.Authenticator
 	tokens   *oauth.Tokens
+	proxies  httpwire.Proxies
+	gateway  *gateway.Gateway
+	// events hears every change this node's cache hears, for the event stream.
+	events   *events.Hub
 	limits   *limits
 	jobs     *jobs.Runner
 	listener net.Listener
@@ -80,6 +87,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// Before the bootstrap: a wrong OIDC issuer must stop the first start before the
 		// root admin key is made, since it is printed only once.
 		m.startAuthenticator,
+		m.startGateway,
 		m.bootstrap,
 		m.startJobs,
 		m.serve,
@@ -96,6 +104,8 @@ func (m *Main) setUp() error {
 	if err := m.Config.Validate(); err != nil {
 		return err
 	}
+	proxies, _ := m.Config.Proxies() // Validate checked them
+	m.proxies = proxies
 	if m.Stderr == nil {
 		m.Stderr = os.Stderr
 	}
@@ -126,6 +136,7 @@ func (m *Main) openStore(ctx context.Context) error {
 // service are built from the store, not from each other. With PostgreSQL it also starts
 // hearing other nodes' changes, and waits until it does.
 func (m *Main) startVerifier(ctx context.Context) error {
+	m.events = events.NewHub(0)
 	m.verifier = verify.New(m.store, m.hasher, verify.Config{
 		Limiter:            m.limits.limiter,
 		Resolver:           keyward.NewResolver(m.store),
@@ -146,15 +157,33 @@ func (m *Main) startVerifier(ctx context.Context) error {
 // of its own changes. With PostgreSQL every node must hear of every node's: changes go out as
 // notices too.
 func (m *Main) startService(context.Context) error {
-	var events interface {
+	var changes interface {
 		keyward.KeyEvents
 		keyward.IdentityEvents
-	} = m.verifier
+	} = m.caches()
 	if m.pg != nil {
-		events = postgres.NewNotifier(m.pg, m.verifier, m.log)
+		changes = postgres.NewNotifier(m.pg, m.caches(), m.log)
 	}
 	m.service = keyward.NewService(m.store, m.hasher, keyward.WithClock(m.Now), keyward.WithLogger(m.log),
-		keyward.WithKeyEvents(events), keyward.WithIdentityEvents(events), keyward.WithCheckpoint(checkpoint()))
+		keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithCheckpoint(checkpoint()))
+	return nil
+}
+
+// caches are what hear of every change on this node: the verifier's cache, and the event
+// stream's hub.
+func (m *Main) caches() events.Fanout { return events.Fanout{m.verifier, m.events} }
+
+// startGateway reads the route policy and builds the gateway that the front doors' endpoints
+// answer through. A policy with mistakes stops the start, with every mistake listed.
+func (m *Main) startGateway(context.Context) error {
+	var err error
+	var policy *gateway.Policy
+	if m.Config.GatewayPolicy != "" {
+		if policy, err = gateway.LoadPolicy(m.Config.GatewayPolicy); err != nil {
+			return err
+		}
+	}
+	m.gateway = gateway.New(gateway.Config{Verdicts: m.verifier, Policy: policy, Proxies: m.proxies, Logger: m.log, Now: m.Now})
 	return nil
 }
 
@@ -229,13 +258,15 @@ func (m *Main) pruneUsage(ctx context.Context) error {
 // serve starts answering requests.
 func (m *Main) serve(context.Context) error {
 	server := httpapi.New(httpapi.Config{
-		Service:       m.service,
-		Verifier:      m.verifier,
-		Authenticator: m.auth,
-		Logger:        m.log,
-		Version:       version,
-		Ready:         m.ready,
-		Tokens:        m.tokens,
+		Service:        m.service,
+		Verifier:       m.verifier,
+		Authenticator:  m.auth,
+		Logger:         m.log,
+		Version:        version,
+		Ready:          m.ready,
+		Tokens:         m.tokens,
+		TrustedProxies: m.proxies,
+		Gateway:        m.gateway,
 	})
 	m.http = &http.Server{
 		Handler:           server,
@@ -266,7 +297,7 @@ func (m *Main) serve(context.Context) error {
 // runs until Close, past the end of ctx, so that requests finishing during a graceful
 // shutdown still hear of revocations.
 func (m *Main) listen(ctx context.Context) error {
-	l, err := postgres.NewListener(m.Config.Database, m.verifier, postgres.ListenerConfig{Logger: m.log})
+	l, err := postgres.NewListener(m.Config.Database, m.caches(), postgres.ListenerConfig{Logger: m.log})
 	if err != nil {
 		return err
 	}

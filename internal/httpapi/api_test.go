@@ -169,6 +169,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	registered := map[string]bool{}
 	for _, rt := range e.server.Routes() {
+		if rt.Method == "*" { // httpapi.AnyMethod
+			rt.Method = http.MethodGet // described as a GET; it answers every method
+		}
 		id := rt.Method + " " + rt.Path
 		registered[id] = true
 		if strings.HasPrefix(rt.Path, "/openapi") {
@@ -185,6 +188,9 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 	}
 	// Every registered route answers something other than the router's fallbacks.
 	for _, rt := range e.server.Routes() {
+		if rt.Method == "*" { // httpapi.AnyMethod
+			rt.Method = http.MethodPost
+		}
 		path := fill(rt.Path, keyward.NewID(), keyward.NewID())
 		res := e.do(rt.Method, path, `{}`)
 		if res.status == http.StatusMethodNotAllowed || (res.status == http.StatusNotFound && strings.Contains(string(res.body), "no route")) {

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
@@ -145,7 +146,8 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 			t.Fatal(err)
 		}
 	}
-	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens})
+	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens,
+		Gateway: gateway.New(gateway.Config{Verdicts: v, Logger: log, Now: clk.Now})})
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(func() {

@@ -20,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi/compat"
 	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
@@ -46,6 +47,8 @@ type Config struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For says where a request came
 	// from (--trusted-proxies); none by default.
 	TrustedProxies httpwire.Proxies
+	// Gateway, when set, serves the front doors' endpoints under /gateway/.
+	Gateway *gateway.Gateway
 }
 
 // Route is one method and path the server answers, as registered on its router.
@@ -95,6 +98,7 @@ func New(cfg Config) *Server {
 	useProblems()
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
+	s.registerGateway(cfg.Gateway)
 	s.registerFallbacks()
 	return s
 }
@@ -298,6 +302,9 @@ func (s *Server) audited(action string, h http.HandlerFunc) http.HandlerFunc {
 func (s *Server) registerFallbacks() {
 	allowed := map[string][]string{}
 	for _, r := range s.routes {
+		if r.Method == AnyMethod {
+			continue // answers every method itself
+		}
 		allowed[r.Path] = append(allowed[r.Path], r.Method)
 	}
 	for path, methods := range allowed {

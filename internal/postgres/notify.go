@@ -35,8 +35,13 @@ import (
 // "identity:" and an account id when what keys stand for may have changed.
 const Channel = "keyward_invalidate"
 
-// identityNotice starts the payload of a notice that drops every cached key.
+// identityNotice starts the payload of a notice that drops every cached key of an account
+// (every key at all when no account follows).
 const identityNotice = "identity:"
+
+// keyNotice starts the payload of a notice about one key: "key:HASH:KEY_ID:ACCOUNT_ID", the
+// hash in hex. A payload of the hash alone is an older node's, and is still understood.
+const keyNotice = "key:"
 
 // Cache is the local verification cache that notices act on; *verify.Verifier is one.
 type Cache interface {
@@ -76,7 +81,7 @@ func (n *Notifier) KeyChanged(ctx context.Context, k *keyward.Key) {
 	if len(k.Hash) == 0 {
 		return
 	}
-	n.notify(ctx, hex.EncodeToString(k.Hash), "key_id", k.ID)
+	n.notify(ctx, keyNotice+hex.EncodeToString(k.Hash)+":"+k.ID+":"+k.AccountID, "key_id", k.ID)
 }
 
 // IdentityChanged drops what the local cache holds for the account and tells every node to
@@ -281,14 +286,14 @@ func (l *Listener) apply(ctx context.Context, payload string) {
 		l.cache.IdentityChanged(ctx, accountID)
 		return
 	}
-	hash, err := hex.DecodeString(payload)
-	if err != nil || len(hash) == 0 {
+	k, ok := parseKeyNotice(payload)
+	if !ok {
 		// Perhaps a newer node's notice: whatever it says, dropping everything is safe.
 		l.log.Warn("postgres: a cache invalidation notice not understood; dropped the whole verification cache", "payload_len", len(payload))
 		l.cache.IdentityChanged(ctx, "")
 		return
 	}
-	l.cache.KeyChanged(ctx, &keyward.Key{Hash: hash})
+	l.cache.KeyChanged(ctx, k)
 }
 
 // setConnected records the session's state and reports whether it is a reconnection: a
@@ -333,4 +338,23 @@ func (l *Listener) Ready() error {
 		return errors.New("postgres: not yet listening for cache invalidations")
 	}
 	return fmt.Errorf("postgres: not listening for cache invalidations since %s: %w", l.since.UTC().Format(time.RFC3339), l.lastErr)
+}
+
+// parseKeyNotice reads a key notice: "key:HASH:KEY_ID:ACCOUNT_ID", or an older node's bare
+// hash.
+func parseKeyNotice(payload string) (*keyward.Key, bool) {
+	rest, isKey := strings.CutPrefix(payload, keyNotice)
+	if !isKey {
+		hash, err := hex.DecodeString(payload)
+		return &keyward.Key{Hash: hash}, err == nil && len(hash) > 0
+	}
+	parts := strings.Split(rest, ":")
+	if len(parts) != 3 {
+		return nil, false
+	}
+	hash, err := hex.DecodeString(parts[0])
+	if err != nil || len(hash) == 0 {
+		return nil, false
+	}
+	return &keyward.Key{Hash: hash, ID: parts[1], AccountID: parts[2]}, true
 }

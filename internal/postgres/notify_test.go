@@ -23,6 +23,7 @@ const eventTimeout = 10 * time.Second
 // event is one call a cache received: a key's hash, or an identity change.
 type event struct {
 	hash     string // hex; "" for an identity change
+	key      string // the key's id, for a key change
 	identity bool
 	account  string
 }
@@ -35,7 +36,11 @@ type recordingCache struct {
 func newRecordingCache() *recordingCache { return &recordingCache{events: make(chan event, 1000)} }
 
 func (c *recordingCache) KeyChanged(_ context.Context, k *keyward.Key) {
-	c.events <- event{hash: hex.EncodeToString(k.Hash)}
+	e := event{hash: hex.EncodeToString(k.Hash), key: k.ID, account: k.AccountID}
+	if len(k.Hash) == 0 {
+		e.hash = ""
+	}
+	c.events <- e
 }
 
 func (c *recordingCache) IdentityChanged(_ context.Context, accountID string) {
@@ -159,9 +164,10 @@ func TestNotifierReachesEveryListener(t *testing.T) {
 	n := NewNotifier(store, local, nil)
 
 	hash := bytes.Repeat([]byte{0xab}, 32)
-	n.KeyChanged(t.Context(), &keyward.Key{ID: "k1", Hash: hash})
+	n.KeyChanged(t.Context(), &keyward.Key{ID: "k1", AccountID: "acct-1", Hash: hash})
 	n.IdentityChanged(t.Context(), "acct-1")
-	want := []event{{hash: hex.EncodeToString(hash)}, {identity: true, account: "acct-1"}}
+	// The notice carries the key's id and account, for caches by id and the event stream.
+	want := []event{{hash: hex.EncodeToString(hash), key: "k1", account: "acct-1"}, {identity: true, account: "acct-1"}}
 	for i, w := range want {
 		// The local cache hears at once, before the call returns.
 		select {
