@@ -139,13 +139,13 @@ func isLoopback(host string) bool {
 // masked form, duplicates dropped. An empty list allows any network. Errors: EValidation.
 func ParseAllowedIPs(in []string) ([]netip.Prefix, error) {
 	if len(in) > MaxAllowedIPs {
-		return nil, Errorf(EValidation, "ip_allowlist may have at most %d entries", MaxAllowedIPs)
+		return nil, Errorf(EValidation, "allowed_ips may have at most %d entries", MaxAllowedIPs)
 	}
 	out := make([]netip.Prefix, 0, len(in))
 	for _, s := range in {
 		p, err := parseNetwork(strings.TrimSpace(s))
 		if err != nil {
-			return nil, Errorf(EValidation, "ip_allowlist entry %q is neither an IP address nor a CIDR range such as 203.0.113.0/24", s)
+			return nil, Errorf(EValidation, "allowed_ips entry %q is neither an IP address nor a CIDR range such as 203.0.113.0/24", s)
 		}
 		if !slices.Contains(out, p) {
 			out = append(out, p)
