@@ -182,6 +182,7 @@ func (m *Main) startGateway(context.Context) error {
 		if policy, err = gateway.LoadPolicy(m.Config.GatewayPolicy); err != nil {
 			return err
 		}
+		m.log.Info("gateway policy loaded", "file", m.Config.GatewayPolicy, "routes", len(policy.Routes), "upstreams", len(policy.Upstreams))
 	}
 	m.gateway = gateway.New(gateway.Config{Verdicts: m.verifier, Policy: policy, Proxies: m.proxies, Logger: m.log, Now: m.Now})
 	return nil

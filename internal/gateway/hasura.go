@@ -93,7 +93,7 @@ func (g *Gateway) sessionVariables(d Decision) map[string]string {
 	default:
 		vars["X-Hasura-Role"] = hp.DefaultRole
 	}
-	maxAge := min(time.Duration(*hp.MaxAge), g.remaining(d))
+	maxAge := min(hp.CacheFor(), g.remaining(d))
 	vars["Cache-Control"] = "max-age=" + strconv.Itoa(int(maxAge/time.Second))
 	return vars
 }

@@ -97,26 +97,14 @@ type HasuraPolicy struct {
 	DefaultRole string `yaml:"default_role"`
 	// MaxAge is how long Hasura may cache an answer (default 60s, never past the key's own
 	// end; 0 turns caching off): a revoked key is refused by Hasura once its cached answer
-	// ages out.
-	MaxAge *Duration `yaml:"max_age"`
+	// ages out. It is written as a duration, "90s" or "5m"; read it with CacheFor.
+	MaxAge string `yaml:"max_age"`
+
+	maxAge time.Duration
 }
 
-// Duration is a time.Duration written as "60s" in a policy file.
-type Duration time.Duration
-
-// UnmarshalYAML reads a duration such as "90s" or "2m".
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	var s string
-	if err := n.Decode(&s); err != nil {
-		return err
-	}
-	v, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a duration such as 60s", s)
-	}
-	*d = Duration(v)
-	return nil
-}
+// CacheFor is how long Hasura may cache an answer, before the key's own end is considered.
+func (h HasuraPolicy) CacheFor() time.Duration { return h.maxAge }
 
 // Default header names.
 const (
@@ -148,10 +136,17 @@ func ParsePolicy(b []byte) (*Policy, error) {
 	p := &Policy{}
 	dec := yaml.NewDecoder(strings.NewReader(string(b)))
 	dec.KnownFields(true)
-	if err := dec.Decode(p); err != nil && !errors.Is(err, io.EOF) {
+	// A *yaml.TypeError (an unknown field, a list where a string belongs) leaves the rest
+	// decoded, so the checks still run and every mistake is reported at once.
+	var typeErr *yaml.TypeError
+	err := dec.Decode(p)
+	if err != nil && !errors.Is(err, io.EOF) && !errors.As(err, &typeErr) {
 		return nil, err
 	}
-	if err := p.check(); err != nil {
+	if typeErr == nil {
+		err = nil
+	}
+	if err := errors.Join(err, p.check()); err != nil {
 		return nil, err
 	}
 	return p, nil
@@ -219,12 +214,16 @@ func (p *Policy) check() error {
 	if p.Hasura.DefaultRole == "" {
 		p.Hasura.DefaultRole = "user"
 	}
-	if p.Hasura.MaxAge == nil {
-		d := Duration(time.Minute)
-		p.Hasura.MaxAge = &d
-	}
-	if *p.Hasura.MaxAge < 0 {
-		errs = append(errs, errors.New("hasura.max_age must not be negative"))
+	p.Hasura.maxAge = time.Minute
+	if s := p.Hasura.MaxAge; s != "" {
+		d, err := time.ParseDuration(s)
+		switch {
+		case err != nil:
+			errs = append(errs, fmt.Errorf("hasura.max_age: %q is not a duration such as 60s", s))
+		case d < 0:
+			errs = append(errs, errors.New("hasura.max_age must not be negative"))
+		}
+		p.Hasura.maxAge = d
 	}
 	return errors.Join(errs...)
 }
@@ -242,7 +241,7 @@ func (r *Rule) check(where string) []error {
 	if r.Permissions != "" {
 		q, err := keyward.ParsePermissionQuery(r.Permissions)
 		if err != nil {
-			errs = append(errs, fmt.Errorf("%s: permissions: %s", where, keyward.ErrorMessage(err)))
+			errs = append(errs, fmt.Errorf("%s: %s", where, keyward.ErrorMessage(err)))
 		}
 		r.query = q
 	}

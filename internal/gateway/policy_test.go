@@ -48,8 +48,8 @@ upstreams:
 		})
 	}
 	p, _ := ParsePolicy([]byte(yamlPolicy))
-	if p.Headers.KeyID != "X-Key-Id" || time.Duration(*p.Hasura.MaxAge) != 30*time.Second {
-		t.Errorf("headers, max_age = %q, %v", p.Headers.KeyID, time.Duration(*p.Hasura.MaxAge))
+	if p.Headers.KeyID != "X-Key-Id" || p.Hasura.CacheFor() != 30*time.Second {
+		t.Errorf("headers, max_age = %q, %v", p.Headers.KeyID, p.Hasura.CacheFor())
 	}
 	if p.Upstreams[0].Host != "api.example.com" {
 		t.Errorf("upstreams in order %+v, want the more specific first", p.Upstreams)
@@ -97,8 +97,13 @@ hasura:
 			t.Errorf("the error does not mention %q:\n%v", want, err)
 		}
 	}
-	if _, err := ParsePolicy([]byte("routes:\n  - path: /x\n    scope: [oops]\n")); err == nil || !strings.Contains(err.Error(), "scope") {
-		t.Errorf("an unknown field: %v, want it refused", err)
+	// A mistake of shape (an unknown field, a string for a list, a bad duration) is reported
+	// beside the others, not instead of them.
+	_, err = ParsePolicy([]byte("routes:\n  - path: /x\n    scope: [oops]\n  - path: /y\n    scopes: solo\n  - path: z\nhasura:\n  max_age: soon\n"))
+	for _, want := range []string{"field scope not found", "line 5", "routes[2]: path must start with /", `hasura.max_age: "soon"`} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not mention %q:\n%v", want, err)
+		}
 	}
 }
 
