@@ -49,6 +49,7 @@ type Main struct {
 	tokens   *oauth.Tokens
 	proxies  httpwire.Proxies
 	gateway  *gateway.Gateway
+	extAuthz *extAuthz // Envoy's ext_authz gRPC service, when configured
 	// events hears every change this node's cache hears, for the event stream.
 	events   *events.Hub
 	limits   *limits
@@ -88,6 +89,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// root admin key is made, since it is printed only once.
 		m.startAuthenticator,
 		m.startGateway,
+		m.startExtAuthz,
 		m.bootstrap,
 		m.startJobs,
 		m.serve,
@@ -392,6 +394,7 @@ func (m *Main) Close(ctx context.Context) error {
 	} else if m.listener != nil {
 		m.listener.Close()
 	}
+	m.stopExtAuthz()
 	if m.jobs != nil {
 		if err := m.jobs.Stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("stopping background jobs: %w", err))
