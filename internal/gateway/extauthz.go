@@ -6,6 +6,7 @@ import (
 	"maps"
 	"net/http"
 	"net/textproto"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -54,8 +55,9 @@ func NewExtAuthzServer(g *Gateway) *grpc.Server {
 // Check judges the request Envoy describes. The original path's query is left out of the
 // match, as for the HTTP front doors. The client is the source address Envoy reports, unless
 // that is a trusted proxy (--trusted-proxies), in which case X-Forwarded-For names it, as
-// httpwire.Proxies reads it for an HTTP request. There is no auth URL, so nothing overrides the
-// route policy.
+// httpwire.Proxies reads it for an HTTP request. There is no auth URL; its query's part is
+// played by the route's context_extensions (check_settings in Envoy's per-route
+// configuration): scopes, permissions and cost set there override the route policy.
 //
 // A refusal is not a gRPC error: Envoy would treat an error as an outage (failure_mode_allow,
 // status_on_error), while a refusal must reach the client as Keyward's own answer.
@@ -73,11 +75,24 @@ func (s *ExtAuthz) Check(ctx context.Context, req *authv3.CheckRequest) (*authv3
 	d := s.g.Decide(ctx, Request{
 		Method: hr.GetMethod(), Path: requestPath(hr.GetPath()), Header: h,
 		ClientIP: s.g.proxies.ClientIPOf(source, h.Values("X-Forwarded-For")),
+		Override: contextOverride(attrs.GetContextExtensions()),
 	})
 	if d.Allowed() {
 		return s.g.envoyAllow(d), nil
 	}
 	return s.g.envoyDeny(d), nil
+}
+
+// contextOverride reads a route's context_extensions as an auth URL's query is read.
+func contextOverride(ext map[string]string) url.Values {
+	if len(ext) == 0 {
+		return nil
+	}
+	v := url.Values{}
+	for k, s := range ext {
+		v.Set(k, s)
+	}
+	return v
 }
 
 // envoyHeaders is the original request's header, from the map Envoy sends by default (one
@@ -105,12 +120,7 @@ func envoyHeaders(hr *authv3.AttributeContext_HttpRequest) http.Header {
 // a public route.
 func (g *Gateway) envoyAllow(d Decision) *authv3.CheckResponse {
 	h := g.IdentityHeaders(d)
-	var remove []string
-	for _, name := range g.policy.Headers.all() {
-		if _, set := h[name]; !set {
-			remove = append(remove, strings.ToLower(name))
-		}
-	}
+	remove := g.unsetIdentityHeaders(h)
 	return &authv3.CheckResponse{
 		Status: &rpcstatus.Status{Code: int32(codes.OK)},
 		HttpResponse: &authv3.CheckResponse_OkResponse{OkResponse: &authv3.OkHttpResponse{

@@ -1,14 +1,9 @@
 package gateway_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"io"
-	"log/slog"
 	"net"
-	"net/netip"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -23,16 +18,12 @@ import (
 
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpwire"
-	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
-	"github.com/keyward/keyward/internal/ratelimit"
-	"github.com/keyward/keyward/internal/sqlite"
-	"github.com/keyward/keyward/internal/verify"
 )
 
 // extAuthzFixture is newFixture's gateway (the same store, verifier, policy and trusted
 // proxies: loopback) answering Envoy's ext_authz gRPC service on a real gRPC server, with a
-// real client. newFixture keeps its gateway to itself, so the fixture is built again here.
+// real client.
 type extAuthzFixture struct {
 	*fixture
 	conn   *grpc.ClientConn
@@ -41,40 +32,12 @@ type extAuthzFixture struct {
 
 func newExtAuthzFixture(t *testing.T) *extAuthzFixture {
 	t.Helper()
-	ctx := context.Background()
-	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	hasher, err := keyformat.NewHasher(keyformat.Secret{Version: 1, Value: bytes.Repeat([]byte{9}, 32)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := &fixture{t: t, now: time.Now().UTC().Truncate(time.Second)}
-	clock := func() time.Time { return f.now }
-	limiter := ratelimit.NewMemory()
-	v := verify.New(store, hasher, verify.Config{Now: clock, Limiter: limiter, Resolver: keyward.NewResolver(store)})
-	f.svc = keyward.NewService(store, hasher, keyward.WithClock(clock), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v))
-	admin, _, err := f.svc.CreateAdminKey(ctx, "acme", "root")
-	if err != nil {
-		t.Fatal(err)
-	}
-	f.owner = keyward.Principal{AccountID: admin.AccountID, Kind: keyward.KindAdminKey, ID: admin.ID, Permissions: keyward.Permissions{"*"}}
-	if f.proj, err = f.svc.CreateProject(ctx, f.owner, keyward.CreateProjectInput{Name: "shop"}); err != nil {
-		t.Fatal(err)
-	}
-	policy, err := gateway.ParsePolicy([]byte(testPolicy))
-	if err != nil {
-		t.Fatal(err)
-	}
-	g := gateway.New(gateway.Config{Verdicts: v, Policy: policy, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Proxies: httpwire.Proxies{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
-
+	f := newFixture(t)
 	lis, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := gateway.NewExtAuthzServer(g)
+	srv := gateway.NewExtAuthzServer(f.gw)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))
@@ -85,9 +48,6 @@ func newExtAuthzFixture(t *testing.T) *extAuthzFixture {
 		conn.Close()
 		srv.Stop()
 		<-served
-		v.Close(ctx)
-		limiter.Close()
-		store.Close()
 	})
 	return &extAuthzFixture{fixture: f, conn: conn, client: authv3.NewAuthorizationClient(conn)}
 }
@@ -321,5 +281,24 @@ func TestExtAuthzHealth(t *testing.T) {
 		if err != nil || res.GetStatus() != healthpb.HealthCheckResponse_SERVING {
 			t.Errorf("health of %q = %v, %v; want SERVING", service, res.GetStatus(), err)
 		}
+	}
+}
+
+// TestExtAuthzContextExtensions: a route's context_extensions (check_settings in Envoy's
+// per-route configuration) play the auth URL's query: they set what the route needs.
+func TestExtAuthzContextExtensions(t *testing.T) {
+	f := newExtAuthzFixture(t)
+	_, reader := f.key(keyward.CreateKeyInput{Scopes: []string{"orders:read"}})
+	req := envoyRequest("GET", "/anything", "127.0.0.1", map[string]string{"authorization": "Bearer " + reader})
+	if res := f.check(req); codes.Code(res.GetStatus().GetCode()) != codes.OK {
+		t.Fatalf("without extensions = %v, want OK", res.GetStatus())
+	}
+	req.Attributes.ContextExtensions = map[string]string{"scopes": "orders:write"}
+	res := f.check(req)
+	if got := codes.Code(res.GetStatus().GetCode()); got != codes.PermissionDenied {
+		t.Errorf("with scopes=orders:write = %v, want PermissionDenied", got)
+	}
+	if body := res.GetDeniedResponse().GetBody(); !strings.Contains(body, "orders:write") {
+		t.Errorf("the refusal %q does not name the missing scope", body)
 	}
 }

@@ -50,11 +50,40 @@ func (g *Gateway) Nginx() http.Handler {
 // EnvoyHTTP answers Envoy's ext_authz HTTP service, configured with path_prefix prefix:
 // Envoy sends the original method, the prefix followed by the original path, and the
 // original headers it is allowed to.
+//
+// Envoy copies the identity headers upstream (allowed_upstream_headers), overwriting the
+// client's copies; an identity header this answer does not set (no user, a public route)
+// would pass as the client sent it, so it is named in x-envoy-auth-headers-to-remove, which
+// Envoy removes from the upstream request.
 func (g *Gateway) EnvoyHTTP(prefix string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		path := strings.TrimPrefix(r.URL.Path, strings.TrimSuffix(prefix, "/"))
-		g.serve(w, r, r.Method, path, false)
+		d := g.Decide(r.Context(), Request{
+			Method: r.Method, Path: path, Header: r.Header, ClientIP: g.proxies.ClientIP(r), Override: r.URL.Query(),
+		})
+		if d.Allowed() {
+			if remove := g.unsetIdentityHeaders(g.IdentityHeaders(d)); len(remove) > 0 {
+				w.Header().Set(EnvoyRemoveHeader, strings.Join(remove, ","))
+			}
+		}
+		g.write(w, d, false)
 	})
+}
+
+// EnvoyRemoveHeader is the ext_authz HTTP service's answer header naming request headers
+// Envoy removes before the request goes upstream.
+const EnvoyRemoveHeader = "X-Envoy-Auth-Headers-To-Remove"
+
+// unsetIdentityHeaders are the identity header names, lower case, that h does not set: a
+// front door that only overwrites must remove them, or a client's own copies pass upstream.
+func (g *Gateway) unsetIdentityHeaders(h http.Header) []string {
+	var remove []string
+	for _, name := range g.policy.Headers.all() {
+		if _, set := h[name]; !set {
+			remove = append(remove, strings.ToLower(name))
+		}
+	}
+	return remove
 }
 
 // serve decides a front door's request and writes the answer.

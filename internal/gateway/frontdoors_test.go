@@ -28,6 +28,7 @@ import (
 type fixture struct {
 	t     *testing.T
 	url   string
+	gw    *gateway.Gateway
 	svc   *keyward.Service
 	owner keyward.Principal
 	proj  *keyward.Project
@@ -75,6 +76,7 @@ func newFixture(t *testing.T) *fixture {
 	}
 	g := gateway.New(gateway.Config{Verdicts: v, Policy: policy, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 		Proxies: httpwire.Proxies{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
+	f.gw = g
 	mux := http.NewServeMux()
 	mux.Handle("/gateway/forward-auth", g.ForwardAuth())
 	mux.Handle("/gateway/nginx", g.Nginx())
@@ -222,8 +224,18 @@ func TestEnvoyHTTP(t *testing.T) {
 	if res := f.ask("POST", "/gateway/envoy/v1/orders", map[string]string{"Authorization": "Bearer " + reader}, ""); res.StatusCode != 403 {
 		t.Errorf("POST /v1/orders without orders:write = %d, want 403", res.StatusCode)
 	}
-	if res := f.ask("GET", "/gateway/envoy/health", nil, ""); res.StatusCode != 200 {
+	res := f.ask("GET", "/gateway/envoy/health", nil, "")
+	if res.StatusCode != 200 {
 		t.Errorf("the public route = %d, want 200", res.StatusCode)
+	}
+	// Envoy only overwrites the identity headers the answer sets: those it does not set are
+	// named for removal, so that a client's own copies never pass upstream.
+	if got := res.Header.Get(gateway.EnvoyRemoveHeader); !strings.Contains(got, "x-keyward-key-id") || !strings.Contains(got, "x-keyward-user-id") {
+		t.Errorf("the public route's %s = %q, want every identity header", gateway.EnvoyRemoveHeader, got)
+	}
+	res = f.ask("GET", "/gateway/envoy/v1/orders/9", map[string]string{"Authorization": "Bearer " + reader}, "")
+	if got := res.Header.Get(gateway.EnvoyRemoveHeader); !strings.Contains(got, "x-keyward-user-id") || strings.Contains(got, "x-keyward-key-id") {
+		t.Errorf("a key without a user: %s = %q, want x-keyward-user-id and not x-keyward-key-id", gateway.EnvoyRemoveHeader, got)
 	}
 }
 

@@ -208,7 +208,7 @@ func TestOAuthSeedCurl(t *testing.T) {
 	if !strings.HasPrefix(ok.AccessToken, "eyJ") || ok.TokenType != "bearer" || ok.ExpiresIn != 3600 || ok.Scope != "read write" {
 		t.Errorf("curl = %+v, want a JWT, bearer, 3600 and \"read write\" as in the seed", ok)
 	}
-	status, body = run(k.Key[:len(k.Key)-1] + "x")
+	status, body = run(mistype(k.Key))
 	if want := `{"error":"invalid_client","error_description":"Client authentication failed"}`; status != "401" || strings.TrimSpace(string(body)) != want {
 		t.Errorf("curl with a bad secret = %s %s, want 401 %s", status, body, want)
 	}
@@ -545,4 +545,13 @@ func TestOAuthMetadataAndJWKS(t *testing.T) {
 	if res.StatusCode != http.StatusNotModified {
 		t.Errorf("conditional JWKS = %d, want 304", res.StatusCode)
 	}
+}
+
+// mistype changes a key's last character, as a typo does: always to another character, so
+// that the secret is always wrong.
+func mistype(key string) string {
+	if strings.HasSuffix(key, "x") {
+		return key[:len(key)-1] + "y"
+	}
+	return key[:len(key)-1] + "x"
 }
