@@ -2,6 +2,7 @@ package webhook_test
 
 import (
 	"context"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -28,6 +29,21 @@ type server struct {
 // test ends.
 func newServer(t *testing.T, h http.Handler) *server {
 	t.Helper()
+	s := unstartedServer(t, h)
+	s.Start()
+	return s
+}
+
+// newTLSServer is newServer with https; rootCAs trusts its certificate.
+func newTLSServer(t *testing.T, h http.Handler) *server {
+	t.Helper()
+	s := unstartedServer(t, h)
+	s.StartTLS()
+	return s
+}
+
+func unstartedServer(t *testing.T, h http.Handler) *server {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -40,9 +56,15 @@ func newServer(t *testing.T, h http.Handler) *server {
 			s.conns.Add(1)
 		}
 	}
-	s.Start()
 	t.Cleanup(s.Close)
 	return s
+}
+
+// rootCAs trusts the TLS server's certificate.
+func (s *server) rootCAs() *x509.CertPool {
+	pool := x509.NewCertPool()
+	pool.AddCert(s.Certificate())
+	return pool
 }
 
 // port is the server's port.

@@ -36,4 +36,12 @@
 //
 // Endpoints must use https unless Options.AllowHTTP: webhooks carry signed events and, on a
 // key's rotation, the new secret.
+//
+// # One attempt
+//
+// Sender.Send POSTs the body, signed, and classifies the answer as the spec suggests: 2xx
+// is Delivered, 410 Gone (the endpoint asks to be disabled), and everything else, 3xx and
+// every 4xx among it, Retry, since a receiver's 401 or 404 is as often a passing mistake as
+// a lasting one. It reads at most Options.MaxResponseBody of the answer, keeps its start for
+// the delivery log, and gives up after Options.Timeout.
 package webhook
