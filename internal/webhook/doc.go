@@ -44,4 +44,12 @@
 // every 4xx among it, Retry, since a receiver's 401 or 404 is as often a passing mistake as
 // a lasting one. It reads at most Options.MaxResponseBody of the answer, keeps its start for
 // the delivery log, and gives up after Options.Timeout.
+//
+// # The retry schedule
+//
+// A message gets MaxAttempts attempts: the first at once, then after 5 s, 5 min, 30 min,
+// 2 h, 5 h, 10 h, 14 h, 20 h and 24 h, the spec's example schedule, which spans about 75½
+// hours, a little over three days, before NextAttempt says to give up. Each delay is moved
+// by up to ±20% at random, so that the messages of one endpoint's outage do not all come
+// back at once; the random source is the caller's, so that tests know the times.
 package webhook
