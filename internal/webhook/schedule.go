@@ -21,7 +21,7 @@ var delays = [...]time.Duration{
 	24 * time.Hour,
 }
 
-// MaxAttempts is how many attempts a message gets: the first, and one after each delay of
+// MaxAttempts is how many attempts a message gets, 10: the first, and one after each delay of
 // the schedule.
 const MaxAttempts = len(delays) + 1
 

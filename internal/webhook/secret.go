@@ -30,7 +30,9 @@ var ErrInvalidSecret = errors.New("webhook: invalid secret")
 // a secret that reaches a log line by accident is not leaked; Reveal is the one way to its
 // text. The zero Secret is no secret: Sign skips it and Verify ignores it.
 type Secret struct {
-	key []byte
+	// key is behind a pointer because fmt prints a Secret held in an unexported field
+	// without calling its Format, and prints a pointer there as an address, not as the key.
+	key *[]byte
 }
 
 // NewSecret returns a new random secret of 32 bytes from crypto/rand.
@@ -39,7 +41,7 @@ func NewSecret() (Secret, error) {
 	if _, err := rand.Read(key); err != nil {
 		return Secret{}, fmt.Errorf("webhook: new secret: %w", err)
 	}
-	return Secret{key: key}, nil
+	return Secret{key: &key}, nil
 }
 
 // ParseSecret reads a secret written as "whsec_" and the standard base64 of its key, with or
@@ -68,11 +70,11 @@ func ParseSecret(s string) (Secret, error) {
 	if len(key) < minSecretSize || len(key) > maxSecretSize {
 		return Secret{}, fmt.Errorf("%w: its key is %d bytes; it must be %d to %d", ErrInvalidSecret, len(key), minSecretSize, maxSecretSize)
 	}
-	return Secret{key: key}, nil
+	return Secret{key: &key}, nil
 }
 
 // IsZero reports whether s is the zero Secret, which is no secret.
-func (s Secret) IsZero() bool { return len(s.key) == 0 }
+func (s Secret) IsZero() bool { return s.key == nil || len(*s.key) == 0 }
 
 // Reveal returns the secret's full text, "whsec_" and the padded standard base64 of its key
 // (the form the official libraries read). Call it only where the secret is shown to its
@@ -81,7 +83,7 @@ func (s Secret) Reveal() string {
 	if s.IsZero() {
 		return ""
 	}
-	return secretPrefix + base64.StdEncoding.EncodeToString(s.key)
+	return secretPrefix + base64.StdEncoding.EncodeToString(*s.key)
 }
 
 // String returns the redacted form, "whsec_…" and the last four characters of the key's
@@ -90,7 +92,7 @@ func (s Secret) String() string {
 	if s.IsZero() {
 		return "whsec_(none)"
 	}
-	enc := base64.RawStdEncoding.EncodeToString(s.key)
+	enc := base64.RawStdEncoding.EncodeToString(*s.key)
 	return secretPrefix + "…" + enc[len(enc)-4:]
 }
 

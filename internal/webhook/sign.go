@@ -76,7 +76,7 @@ func Headers(id string, ts time.Time, body []byte, secrets ...Secret) http.Heade
 // mac is the HMAC-SHA256 of the signed content, written piece by piece rather than
 // concatenated so that a large body is not copied.
 func (s Secret) mac(id, unix string, body []byte) []byte {
-	h := hmac.New(sha256.New, s.key)
+	h := hmac.New(sha256.New, *s.key)
 	_, _ = io.WriteString(h, id)
 	_, _ = io.WriteString(h, ".")
 	_, _ = io.WriteString(h, unix)
@@ -106,7 +106,7 @@ func Verify(header http.Header, body []byte, tolerance time.Duration, now time.T
 	}
 	unix, err := strconv.ParseInt(tsText, 10, 64)
 	if err != nil {
-		return fmt.Errorf("%w: %s %q is not a number of Unix seconds", ErrMalformedHeader, HeaderTimestamp, tsText)
+		return fmt.Errorf("%w: %s %.32q is not a number of Unix seconds", ErrMalformedHeader, HeaderTimestamp, tsText)
 	}
 	if tolerance <= 0 {
 		tolerance = DefaultTolerance
