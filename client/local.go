@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -157,14 +158,7 @@ func (l *localVerifier) decide(key string, scopes []string) (v *verdict, allowed
 // hasScopes reports whether every one of required is among held.
 func hasScopes(held, required []string) bool {
 	for _, s := range required {
-		found := false
-		for _, h := range held {
-			if h == s {
-				found = true
-				break
-			}
-		}
-		if !found {
+		if !slices.Contains(held, s) {
 			return false
 		}
 	}
