@@ -113,11 +113,15 @@ func (l *localVerifier) close(ctx context.Context) error {
 }
 
 // hashKey is the cache's key for a presented key: its SHA-256, computed without an
-// allocation (the middleware refuses keys longer than the buffer before this).
+// allocation (the middleware refuses keys longer than the buffer before this). Keys are
+// short: a small buffer spares the hot path clearing a large one.
 func hashKey(key string) [32]byte {
+	if len(key) <= 128 {
+		var buf [128]byte
+		return sha256.Sum256(buf[:copy(buf[:], key)])
+	}
 	var buf [maxPresentedKeyLen]byte
-	n := copy(buf[:], key)
-	return sha256.Sum256(buf[:n])
+	return sha256.Sum256(buf[:copy(buf[:], key)])
 }
 
 // cacheable reports whether a presented credential's verdicts may be kept: API keys, not
