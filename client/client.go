@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -33,6 +34,14 @@ type Client struct {
 	token      string
 	httpClient *http.Client
 	userAgent  string
+
+	// localCacheSize bounds the verdicts kept for middlewares with LocalVerify.
+	localCacheSize int
+	// local is what those middlewares share, started by the first of them; closed says
+	// Close has run, and no more is started.
+	localMu sync.Mutex
+	local   *localVerifier
+	closed  bool
 }
 
 // Option configures a Client.
@@ -63,15 +72,46 @@ func WithUserAgent(ua string) Option {
 // baseURL is reported by every method call.
 func New(baseURL, token string, opts ...Option) *Client {
 	c := &Client{
-		token:      token,
-		httpClient: &http.Client{Timeout: DefaultTimeout},
-		userAgent:  DefaultUserAgent,
+		token:          token,
+		httpClient:     &http.Client{Timeout: DefaultTimeout},
+		userAgent:      DefaultUserAgent,
+		localCacheSize: DefaultLocalCacheSize,
 	}
 	c.base, c.baseErr = parseBaseURL(baseURL)
 	for _, opt := range opts {
 		opt(c)
 	}
 	return c
+}
+
+// Close stops what the Client's middlewares with LocalVerify run in the background (the
+// event stream and the usage reports) and sends their last report of uses, within ctx. The
+// middlewares keep working afterwards, asking Keyward about every request. Close may be
+// called more than once, and on a Client that started nothing.
+func (c *Client) Close(ctx context.Context) error {
+	c.localMu.Lock()
+	l := c.local
+	c.local, c.closed = nil, true
+	c.localMu.Unlock()
+	if l == nil {
+		return nil
+	}
+	return l.close(ctx)
+}
+
+// localVerifier is what the Client's middlewares with LocalVerify share, started by the
+// first; nil after Close.
+func (c *Client) localVerifier() *localVerifier {
+	c.localMu.Lock()
+	defer c.localMu.Unlock()
+	if c.closed {
+		return nil
+	}
+	if c.local == nil {
+		c.local = newLocalVerifier(c, c.localCacheSize)
+		c.local.start()
+	}
+	return c.local
 }
 
 // String describes the Client without its token, so that printing one never leaks it.

@@ -23,6 +23,23 @@ type MiddlewareOptions struct {
 	// Keyward unreachable) and err is non-nil only in the latter case. The WWW-Authenticate
 	// header is already set for 401 and 403.
 	OnError func(w http.ResponseWriter, r *http.Request, status int, result *VerifyResult, err error)
+	// LocalVerify verifies in-process after a key's first request: the middleware keeps
+	// Keyward's valid verdicts (keyed by the SHA-256 of the key, in a cache bounded by
+	// WithLocalCacheSize and shared by the Client's middlewares), follows Keyward's event
+	// stream to drop those a change makes stale (a revocation is refused within about a
+	// second), holds each key to its own rate limit in-process, and reports the uses it
+	// decided once a second so that they count in usage and last_used_at. Whenever the
+	// stream is down it keeps nothing and asks Keyward about every request: it never
+	// accepts on a stale verdict. It needs the Client's token to be a credential with
+	// api_keys.read in the account of the keys it protects; other accounts' keys, access
+	// tokens and keys with usage credits (spent exactly, by Keyward) are always verified
+	// remotely. Call Client.Close at the end to send the last report.
+	//
+	// The trade-off is the rate limit: each process holds a key to it on its own, so N
+	// processes may let through up to N times the rate (and the quota), and uses decided
+	// in-process do not spend the key's limit on Keyward. False (the default) asks Keyward
+	// about every request, for limits shared exactly.
+	LocalVerify bool
 }
 
 type verifyResultKey struct{}
@@ -34,15 +51,17 @@ func ContextWithVerifyResult(ctx context.Context, res *VerifyResult) context.Con
 }
 
 // VerifyResultFrom returns the verdict the middleware stored in a request's context, and
-// whether there is one.
+// whether there is one. A verdict answered from a LocalVerify cache is shared by every
+// request it answers: do not modify it. Its RateLimit is nil.
 func VerifyResultFrom(ctx context.Context) (*VerifyResult, bool) {
 	res, ok := ctx.Value(verifyResultKey{}).(*VerifyResult)
 	return res, ok && res != nil
 }
 
 // Middleware returns net/http middleware that lets a request through only with a valid
-// Keyward API key, verified by the server on every request. The handler then finds the
-// verdict with VerifyResultFrom(r.Context()).
+// Keyward API key, verified by the server on every request, or, with LocalVerify, on a
+// key's first request and then in-process. The handler then finds the verdict with
+// VerifyResultFrom(r.Context()).
 //
 // It answers 401 with WWW-Authenticate: Bearer for a missing, malformed, unknown, revoked or
 // expired key; 403 when a required scope is missing or a network rule refuses the key; 429
@@ -59,6 +78,10 @@ func (c *Client) Middleware(opts MiddlewareOptions) func(http.Handler) http.Hand
 	if refuse == nil {
 		refuse = writeRefusal
 	}
+	var local *localVerifier
+	if opts.LocalVerify {
+		local = c.localVerifier()
+	}
 
 	return func(next http.Handler) http.Handler {
 		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -67,6 +90,19 @@ func (c *Client) Middleware(opts MiddlewareOptions) func(http.Handler) http.Hand
 				w.Header().Set("WWW-Authenticate", "Bearer")
 				refuse(w, r, http.StatusUnauthorized, nil, nil)
 				return
+			}
+			var ticket uint64
+			if local != nil {
+				v, allowed, wait, limit, ok := local.decide(key, scopes)
+				if ok && allowed {
+					next.ServeHTTP(w, r.WithContext(ContextWithVerifyResult(r.Context(), v.res)))
+					return
+				}
+				if ok {
+					refuse(w, r, http.StatusTooManyRequests, limitedResult(v.res, wait, limit), nil)
+					return
+				}
+				ticket = local.ticket()
 			}
 			res, err := c.VerifyKey(r.Context(), VerifyKeyParams{Key: key, RequiredScopes: scopes})
 			if err != nil {
@@ -93,9 +129,21 @@ func (c *Client) Middleware(opts MiddlewareOptions) func(http.Handler) http.Hand
 				refuse(w, r, status, res, nil)
 				return
 			}
+			if local != nil {
+				local.install(key, res, ticket)
+			}
 			next.ServeHTTP(w, r.WithContext(ContextWithVerifyResult(r.Context(), res)))
 		})
 	}
+}
+
+// limitedResult is the verdict on a valid key that its rate limit refused in-process: wait
+// is how long until it would allow, limit the size of the policy that refused.
+func limitedResult(valid *VerifyResult, wait time.Duration, limit int64) *VerifyResult {
+	res := *valid
+	res.Valid, res.Code = false, VerifyRateLimited
+	res.RateLimit = &RateLimitState{Limit: limit, Remaining: 0, Reset: time.Now().Add(wait)}
+	return &res
 }
 
 // maxPresentedKeyLen is far above any real key, Keyward's or an imported one; a longer value

@@ -55,6 +55,9 @@ type VerifyResult struct {
 	// Remaining is the key's usage credits left after this verification; nil when the key
 	// has no credits.
 	Remaining *int64 `json:"remaining,omitempty"`
+	// RateLimitPolicy is the rate limit the key is held to, set with RateLimit: a
+	// Middleware with LocalVerify holds the key to it between its calls to Keyward.
+	RateLimitPolicy *RateLimit `json:"ratelimit_policy,omitempty"`
 }
 
 // RateLimitState is where a key stands against the binding part of its rate limit: the

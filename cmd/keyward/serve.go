@@ -270,6 +270,7 @@ func (m *Main) serve(context.Context) error {
 		Tokens:         m.tokens,
 		TrustedProxies: m.proxies,
 		Gateway:        m.gateway,
+		Events:         m.events,
 	})
 	m.http = &http.Server{
 		Handler:           server,

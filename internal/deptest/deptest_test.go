@@ -27,7 +27,7 @@ var allowed = map[string][]string{
 	"internal/oauth":          {"internal/keyformat", "internal/keyward", "internal/verify"},
 	"internal/jobs":           {},
 	"internal/httpwire":       {"internal/keyward"},
-	"internal/httpapi":        {"internal/authn", "internal/gateway", "internal/httpapi/compat", "internal/httpwire", "internal/keyward", "internal/oauth", "internal/verify"},
+	"internal/httpapi":        {"internal/authn", "internal/events", "internal/gateway", "internal/httpapi/compat", "internal/httpwire", "internal/keyward", "internal/oauth", "internal/verify"},
 	"internal/gateway":        {"internal/authn", "internal/httpwire", "internal/keyward", "internal/verify"},
 	"internal/events":         {"internal/keyward"},
 	"internal/webhook":        {},

@@ -227,6 +227,14 @@ func authzCases() map[string]authzCase {
 			return "/v1/api-keys/" + f.key() + "/usage", nil
 		}, allowed: 200, otherAccount: 404},
 		"GET /v1/usage": {prepare: fixed("/v1/usage", nil), allowed: 200},
+		// Another account's report is answered, its entries of this account's keys skipped
+		// (events_test.go checks the counts).
+		"POST /v1/keys/usage": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/keys/usage", map[string]any{"uses": []any{map[string]any{"key_id": f.key(), "outcomes": map[string]any{"VALID": 1}}}}
+		}, allowed: 200, otherAccount: 200},
+		// The matrix's server has no event stream, so an allowed caller gets 503 rather than
+		// a stream that never ends; events_test.go follows a real one.
+		"GET /v1/events": {prepare: fixed("/v1/events", nil), allowed: 503},
 
 		"POST /apikey/create": {prepare: func(f *authzFixture) (string, any) {
 			return "/apikey/create", map[string]any{"user_id": f.userID, "name": "ci-deploys"}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/events"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
@@ -57,6 +58,8 @@ type env struct {
 	server   *httpapi.Server
 	store    *sqlite.Store
 	tokens   *oauth.Tokens
+	// hub is the event stream's, when the env serves one (newEnvEvents).
+	hub *events.Hub
 }
 
 type syncBuffer struct {
@@ -94,17 +97,24 @@ func newEnvWith(t testing.TB, issuer *oidctest.Issuer) *env {
 // newEnvTokens is newEnvWith with the OAuth token settings changed by tune, when not nil.
 func newEnvTokens(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config)) *env {
 	t.Helper()
-	return newEnvFull(t, issuer, tune, nil)
+	return newEnvFull(t, issuer, tune, nil, nil)
 }
 
 // newEnvLimited is newEnv with keys held to their rate limits by limiter (on the env's
 // clock: the limit sees time move only when the test moves it).
 func newEnvLimited(t testing.TB, limiter ratelimit.Limiter) *env {
 	t.Helper()
-	return newEnvFull(t, nil, nil, limiter)
+	return newEnvFull(t, nil, nil, limiter, nil)
 }
 
-func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config), limiter ratelimit.Limiter) *env {
+// newEnvEvents is newEnv serving GET /v1/events from hub, which hears every change the
+// verifier's cache hears, as in serve.
+func newEnvEvents(t testing.TB, hub *events.Hub) *env {
+	t.Helper()
+	return newEnvFull(t, nil, nil, nil, hub)
+}
+
+func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config), limiter ratelimit.Limiter, hub *events.Hub) *env {
 	t.Helper()
 	ctx := context.Background()
 	dbPath := filepath.Join(t.TempDir(), "keyward.db")
@@ -132,7 +142,11 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	}
 	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, Limiter: limiter,
 		Resolver: keyward.NewResolver(store), Tokens: tokens})
-	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(v), keyward.WithIdentityEvents(v), keyward.WithLogger(log))
+	changes := events.Fanout{v}
+	if hub != nil {
+		changes = append(changes, hub)
+	}
+	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithLogger(log))
 	token, err := svc.Bootstrap(ctx)
 	if err != nil || token == "" {
 		t.Fatalf("Bootstrap = %q, %v", token, err)
@@ -147,7 +161,7 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 		}
 	}
 	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens,
-		Gateway: gateway.New(gateway.Config{Verdicts: v, Logger: log, Now: clk.Now})})
+		Gateway: gateway.New(gateway.Config{Verdicts: v, Logger: log, Now: clk.Now}), Events: hub})
 	ts.Config.Handler = srv
 	ts.Start()
 	t.Cleanup(func() {
@@ -157,7 +171,7 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 		}
 		store.Close()
 	})
-	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store, tokens: tokens}
+	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store, tokens: tokens, hub: hub}
 }
 
 // response is what a request answered.

@@ -20,6 +20,7 @@ import (
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
 
 	"github.com/keyward/keyward/internal/authn"
+	"github.com/keyward/keyward/internal/events"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi/compat"
 	"github.com/keyward/keyward/internal/httpwire"
@@ -49,6 +50,9 @@ type Config struct {
 	TrustedProxies httpwire.Proxies
 	// Gateway, when set, serves the front doors' endpoints under /gateway/.
 	Gateway *gateway.Gateway
+	// Events, when set, serves GET /v1/events: the changes the node's cache hears, for
+	// caches of verdicts outside it (the Go middleware). Without it the route answers 503.
+	Events *events.Hub
 }
 
 // Route is one method and path the server answers, as registered on its router.
@@ -69,6 +73,10 @@ type Server struct {
 	// clients authenticates OAuth clients (keys) and slows down guessing their secrets.
 	clients *oauth.Clients
 	metrics *metrics
+	events  *events.Hub
+	// heartbeat is how often an idle event stream gets a comment line (heartbeatEvery).
+	heartbeat time.Duration
+	shutdowns shutdowns
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -84,16 +92,18 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	s := &Server{
-		svc:      cfg.Service,
-		verifier: cfg.Verifier,
-		authn:    cfg.Authenticator,
-		log:      cfg.Logger,
-		ready:    cfg.Ready,
-		tokens:   cfg.Tokens,
-		proxies:  cfg.TrustedProxies,
-		mux:      http.NewServeMux(),
-		metrics:  newMetrics(cfg.Verifier),
-		clients:  oauth.NewClients(cfg.Verifier, nil),
+		svc:       cfg.Service,
+		verifier:  cfg.Verifier,
+		authn:     cfg.Authenticator,
+		log:       cfg.Logger,
+		ready:     cfg.Ready,
+		tokens:    cfg.Tokens,
+		proxies:   cfg.TrustedProxies,
+		mux:       http.NewServeMux(),
+		metrics:   newMetrics(cfg.Verifier),
+		clients:   oauth.NewClients(cfg.Verifier, nil),
+		events:    cfg.Events,
+		heartbeat: heartbeatEvery,
 	}
 	useProblems()
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
@@ -278,6 +288,17 @@ func principal(ctx context.Context) keyward.Principal {
 	return p
 }
 
+// principalWith is principal(ctx) when it may do perm account-wide: for the routes that
+// serve the account's keys as a whole (their events, their reported use), which no service
+// method guards.
+func principalWith(ctx context.Context, perm string) (keyward.Principal, error) {
+	p := principal(ctx)
+	if !p.Can(perm, "") {
+		return p, keyward.Errorf(keyward.EForbidden, "this needs the %s permission", perm)
+	}
+	return p, nil
+}
+
 // handle registers a plain net/http handler and records its route. doc, if not nil,
 // describes it in the OpenAPI document.
 func (s *Server) handle(method, path string, h http.HandlerFunc, doc *huma.Operation) {
@@ -329,7 +350,7 @@ func (s *Server) registerRoutes() {
 	// the order of Routes() and of the methods in each path's Allow header.
 	for _, routes := range [][]route{
 		s.projectRoutes(), s.environmentRoutes(), s.keyRoutes(),
-		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(),
+		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(), s.usageReportRoutes(), s.eventRoutes(),
 		s.whoamiRoutes(), s.accountRoutes(), s.userRoutes(), s.roleRoutes(), s.memberRoutes(),
 		s.auditRoutes(),
 	} {

@@ -43,6 +43,9 @@ type VerifyResponse struct {
 	ExpiresAt     *time.Time          `json:"expires_at"`
 	RateLimit     *RateLimitStateJSON `json:"ratelimit" doc:"The key's rate limit after this verification; null when the key was not held to one (not found, refused before it, or its limit could not be checked)."`
 	Remaining     *int64              `json:"remaining" doc:"Usage credits left after this verification; null when the key has none."`
+	// RateLimitPolicy lets a caller that keeps verdicts in-process (the Go middleware) hold
+	// the key to its own limit between verifications.
+	RateLimitPolicy *RateLimitJSON `json:"ratelimit_policy,omitempty" doc:"The rate limit the key is held to (its tier's, or its own override), present when ratelimit is: for a caller that keeps valid verdicts in-process, such as the Go middleware, to hold the key to it between verifications."`
 }
 
 // RateLimitStateJSON is where a key stands against its rate limit, as Unkey reports it.
@@ -114,6 +117,8 @@ func limitFields(out *VerifyResponse, r verify.Result, now time.Time) {
 	if r.Limited {
 		b := r.RateLimit.Binding()
 		out.RateLimit = &RateLimitStateJSON{Limit: b.Limit, Remaining: b.Remaining, Reset: now.Add(b.Reset).UnixMilli()}
+		policy := rateLimitJSON(r.Policy)
+		out.RateLimitPolicy = &policy
 	}
 	if r.Credited {
 		out.Remaining = &r.CreditsRemaining

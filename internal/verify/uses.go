@@ -56,7 +56,12 @@ const neverUsed = math.MinInt64
 
 // record notes a verification of s at now with the outcome code.
 func (l *useLog) record(s *snapshot, code keyward.VerifyCode, now time.Time) {
-	s.counts[codeIndex(code)].Add(1)
+	l.recordN(s, code, 1, now)
+}
+
+// recordN notes n verifications of s with the outcome code, the latest at now.
+func (l *useLog) recordN(s *snapshot, code keyward.VerifyCode, n int64, now time.Time) {
+	s.counts[codeIndex(code)].Add(n)
 	if code == keyward.VerifyValid {
 		at := now.UnixNano()
 		for {
