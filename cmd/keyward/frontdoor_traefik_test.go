@@ -58,7 +58,8 @@ const envTraefik = "KEYWARD_TEST_TRAEFIK"
 
 // TestTraefikFrontDoor: the real Traefik (v2 or v3), with the ForwardAuth middleware to
 // Keyward's /gateway/forward-auth. It runs when KEYWARD_TEST_TRAEFIK names a binary: Traefik
-// is not packaged for Debian 12, and building it is too slow for CI (bench/README.md).
+// is not packaged for Debian 12, and building it takes longer than CI may
+// (docs/integrations.md#traefik).
 func TestTraefikFrontDoor(t *testing.T) {
 	bin := os.Getenv(envTraefik)
 	if bin == "" {
