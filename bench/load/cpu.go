@@ -12,6 +12,21 @@ type cpuSample struct {
 	serverOK bool
 	busy     time.Duration
 	busyOK   bool
+	groups   []groupSample
+}
+
+// procGroup is a set of processes whose CPU time is reported together under one name, as an
+// nginx master and its workers.
+type procGroup struct {
+	name string
+	pids []int
+}
+
+// groupSample is a group's CPU time so far; ok is false when a process could not be read.
+type groupSample struct {
+	name string
+	cpu  time.Duration
+	ok   bool
 }
 
 // cpuUse is the processor time spent during a measured stretch, in cores: 1.0 is one core
@@ -25,14 +40,23 @@ type cpuUse struct {
 	// Server is what the server process used: Keyward, or the bare server in its own
 	// process; absent with -url and -bare-in-process.
 	Server *float64 `json:"server_cores,omitempty"`
+	// Processes is what each named group of processes used (-nginx: nginx, keyward and the
+	// upstream), in the order they were named.
+	Processes []groupUse `json:"processes,omitempty"`
 	// Others is what every other process on the machine used: the noise of a shared
 	// machine. With -url it includes the server.
 	Others *float64 `json:"other_processes_cores,omitempty"`
 }
 
-// cpuProbe returns a function that samples the CPU time of this process and, when pid is
-// not 0, of process pid. It returns nil where CPU times cannot be read.
-func cpuProbe(pid int) func() cpuSample {
+// groupUse is one named group's use, in cores.
+type groupUse struct {
+	Name  string  `json:"name"`
+	Cores float64 `json:"cores"`
+}
+
+// cpuProbe returns a function that samples the CPU time of this process, of process pid
+// when it is not 0, and of each group. It returns nil where CPU times cannot be read.
+func cpuProbe(pid int, groups ...procGroup) func() cpuSample {
 	if _, ok := selfCPU(); !ok {
 		return nil
 	}
@@ -42,6 +66,15 @@ func cpuProbe(pid int) func() cpuSample {
 		s.busy, s.busyOK = machineBusy()
 		if pid != 0 {
 			s.server, s.serverOK = processCPU(pid)
+		}
+		for _, g := range groups {
+			gs := groupSample{name: g.name, ok: len(g.pids) > 0}
+			for _, p := range g.pids {
+				t, ok := processCPU(p)
+				gs.cpu += t
+				gs.ok = gs.ok && ok
+			}
+			s.groups = append(s.groups, gs)
 		}
 		return s
 	}
@@ -58,10 +91,18 @@ func (s cpuSample) since(before cpuSample) *cpuUse {
 		k := (s.server - before.server).Seconds() / wall
 		u.Server = &k
 	}
+	for i, g := range s.groups {
+		if i < len(before.groups) && g.ok && before.groups[i].ok {
+			u.Processes = append(u.Processes, groupUse{Name: g.name, Cores: (g.cpu - before.groups[i].cpu).Seconds() / wall})
+		}
+	}
 	if s.busyOK && before.busyOK {
 		o := (s.busy-before.busy).Seconds()/wall - u.LoadProcess
 		if u.Server != nil {
 			o -= *u.Server
+		}
+		for _, p := range u.Processes {
+			o -= p.Cores
 		}
 		o = max(o, 0) // the counters tick at different moments
 		u.Others = &o

@@ -63,7 +63,10 @@ type target struct {
 	want [][]byte
 	// wantDesc names what was wanted, for failure samples.
 	wantDesc string
-	client   *http.Client
+	// bearer: each request is a GET whose Authorization is "Bearer " and the body given,
+	// as a caller of an API behind a front door sends its key; there is no body.
+	bearer bool
+	client *http.Client
 }
 
 // newTarget returns a target whose client keeps up to conns connections alive and bounds
@@ -97,6 +100,16 @@ func (t *target) posting(contentType, auth, wantDesc string, want ...string) *ta
 	return t
 }
 
+// bearerGET makes t send each key it is given as Authorization: Bearer on a GET without a
+// body, and count an answer holding every one of want as a success.
+func (t *target) bearerGET(wantDesc string, want ...string) *target {
+	t.bearer, t.contentType, t.auth, t.wantDesc, t.want = true, "", "", wantDesc, nil
+	for _, w := range want {
+		t.want = append(t.want, []byte(w))
+	}
+	return t
+}
+
 // verifyWants is what a verification answer must hold: "valid":true, and with wantCode
 // "code":"VALID" too (the bare baseline answers {"valid":true} only).
 func verifyWants(wantCode bool) [][]byte {
@@ -124,11 +137,22 @@ var errBodyTooLarge = errors.New("answer larger than the read buffer")
 // verify sends one verification with body and reads the answer into buf. detail describes a
 // failure; it never holds the key, which a problem document could echo back.
 func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	var req *http.Request
+	var err error
+	if t.bearer {
+		req, err = http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
+		if err == nil {
+			req.Header["Authorization"] = []string{"Bearer " + string(body)}
+		}
+	} else {
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+	}
 	if err != nil {
 		return outcomeError, err.Error()
 	}
-	req.Header.Set("Content-Type", t.contentType)
+	if t.contentType != "" {
+		req.Header.Set("Content-Type", t.contentType)
+	}
 	if t.auth != "" {
 		req.Header.Set("Authorization", t.auth)
 	}

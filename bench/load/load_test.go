@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -196,6 +198,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "token without url", args: []string{"-token", "kwadmin_x"}, wantErr: "-token needs -url"},
 		{name: "every problem at once", args: []string{"-keys", "0", "-c", "0", "-d", "0s"}, wantErr: "-keys must be at least 1; -c must be at least 1; -d must be positive"},
 		{name: "url with server flags", args: []string{"-url", "http://127.0.0.1:1", "-token", "t", "-server-flag", "--x"}, wantErr: "-url uses a running one"},
+		{name: "nginx", args: []string{"-nginx", "-nginx-workers", "auto"}},
+		{name: "nginx with oauth, bad workers", args: []string{"-nginx", "-oauth", "-nginx-workers", "0"}, wantErr: "-nginx excludes -oauth and -accuracy; -nginx-workers must be"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,5 +240,80 @@ func TestPostingTarget(t *testing.T) {
 	active = false
 	if o, detail := tg.verify(t.Context(), []byte("token=x"), buf); o != outcomeNotValid || !strings.Contains(detail, "an active token") {
 		t.Errorf("an inactive answer: outcome %v (%s), want not valid", o, detail)
+	}
+}
+
+// TestBearerTarget checks a target set up for a front door: a GET without a body, the key as
+// Authorization: Bearer.
+func TestBearerTarget(t *testing.T) {
+	var got *http.Request
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		got = r
+		io.WriteString(w, `{"valid":true}`)
+	}))
+	defer srv.Close()
+	tg := newTarget("nginx", srv.URL+"/v1/orders", false, 1, time.Second).bearerGET("the upstream's answer", `"valid":true`)
+	defer tg.close()
+	if o, detail := tg.verify(t.Context(), []byte("bench_key"), make([]byte, 1024)); o != outcomeValid {
+		t.Fatalf("outcome %v (%s), want a success", o, detail)
+	}
+	if got.Method != http.MethodGet || got.ContentLength != 0 || got.Header.Get("Authorization") != "Bearer bench_key" || got.Header.Get("Content-Type") != "" {
+		t.Errorf("sent %s with %d body bytes, Authorization %q, Content-Type %q; want GET, none, Bearer bench_key, none",
+			got.Method, got.ContentLength, got.Header.Get("Authorization"), got.Header.Get("Content-Type"))
+	}
+}
+
+// TestNginxMode runs the -nginx mode's nginx (when installed) in front of a stand-in for
+// Keyward's /gateway/nginx, which knows one key, and the bare upstream: without auth every
+// request goes through; with auth only the known key's, and the CPU of every group is read.
+func TestNginxMode(t *testing.T) {
+	if _, err := findNginx(""); err != nil {
+		t.Skip(err)
+	}
+	gateway := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/gateway/nginx" || r.Header.Get("X-Original-URI") != nginxPath || r.Header.Get("Authorization") != "Bearer good" {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		w.Header().Set("X-Keyward-Key-Id", "k1")
+	}))
+	defer gateway.Close()
+	bs, err := startBare(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bs.stop()
+	upstream, _ := url.Parse(bs.url)
+	keyward, _ := url.Parse(gateway.URL)
+	ng, err := startNginx(t.Context(), "", "1", keyward.Host, upstream.Host)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		if err := ng.stop(); err != nil {
+			t.Error(err)
+		}
+	}()
+	if pids := ng.pids(); len(pids) < 2 {
+		t.Errorf("nginx pids %v, want the master and a worker", pids)
+	}
+	probe := cpuProbe(0, procGroup{name: "nginx", pids: ng.pids()}, procGroup{name: "upstream", pids: []int{bs.pid}})
+	for _, tc := range []struct {
+		base, key string
+		valid     bool
+	}{
+		{ng.plainURL, "anything", true},
+		{ng.auth, "good", true},
+		{ng.auth, "bad", false},
+	} {
+		tg := newTarget("t", tc.base+nginxPath, false, 2, 2*time.Second).bearerGET("the upstream's answer", `"valid":true`)
+		p := load(t.Context(), tg, [][]byte{[]byte(tc.key)}, 2, 50*time.Millisecond, 200*time.Millisecond, probe)
+		tg.close()
+		if p.Requests == 0 || (p.failures() == 0) != tc.valid {
+			t.Errorf("%s with key %q: %d requests, %d failures (%v); want some, all valid %t", tc.base, tc.key, p.Requests, p.failures(), p.ErrorSamples, tc.valid)
+		}
+		if tc.valid && (p.CPU == nil || len(p.CPU.Processes) != 2) {
+			t.Errorf("cpu %+v, want nginx's and the upstream's", p.CPU)
+		}
 	}
 }

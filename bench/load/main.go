@@ -9,6 +9,7 @@
 //	go run ./bench/load -keys 1000 -c 16 -d 10s -rounds 3
 //	go run ./bench/load -json -server-flag --cache-ttl=10m
 //	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
+//	go run ./bench/load -nginx -c 16 -d 10s -rounds 3
 package main
 
 import (
@@ -21,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"os/signal"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -58,6 +60,10 @@ type options struct {
 	accuracy    bool
 	nodes       int
 	rps         float64
+	// nginx: compare nginx with auth_request to Keyward against nginx alone (nginx.go).
+	nginx        bool
+	nginxBin     string
+	nginxWorkers string
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -100,6 +106,9 @@ Flags:
 	fs.BoolVar(&o.accuracy, "accuracy", false, "instead of the speed comparison, verify one standard-tier key at -rps for -d over -nodes nodes and compare what got through with what the limit promises")
 	fs.IntVar(&o.nodes, "nodes", 1, "with -accuracy: Keyward processes to start (more than one need -server-flag=--database=… and --redis=…, and the same --server-secret)")
 	fs.Float64Var(&o.rps, "rps", 60, "with -accuracy: verifications a second")
+	fs.BoolVar(&o.nginx, "nginx", false, "instead of the bare comparison, drive nginx with auth_request to Keyward's /gateway/nginx and the same nginx without auth, to the same upstream, alternately")
+	fs.StringVar(&o.nginxBin, "nginx-bin", "", "with -nginx: the nginx binary (default: nginx on PATH, or /usr/sbin/nginx)")
+	fs.StringVar(&o.nginxWorkers, "nginx-workers", "1", "with -nginx: nginx's worker_processes, a number or auto")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -129,6 +138,14 @@ Flags:
 	}
 	if o.url != "" && o.token == "" && o.keysFile == "" {
 		problems = append(problems, "-url needs -token or $KEYWARD_TOKEN (or -keys-file, which needs no credential)")
+	}
+	if o.nginx && (o.oauth || o.accuracy) {
+		problems = append(problems, "-nginx excludes -oauth and -accuracy")
+	}
+	if o.nginxWorkers != "auto" {
+		if n, err := strconv.Atoi(o.nginxWorkers); err != nil || n < 1 {
+			problems = append(problems, "-nginx-workers must be a number of at least 1, or auto")
+		}
 	}
 	if o.url != "" && (o.keywardBin != "" || len(o.serverFlags) > 0) {
 		problems = append(problems, "-keyward-bin and -server-flag start a server; -url uses a running one")
@@ -250,7 +267,7 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	if baseURL == "" {
 		// With -keys-file the server may be one that started before (its --data in
 		// -server-flag) and prints no admin key; none is needed.
-		srv, err := startKeyward(ctx, o.keywardBin, o.serverFlags, o.keysFile == "", progress)
+		srv, err := startKeyward(ctx, o.keywardBin, o.keywardFlags(), o.keysFile == "", progress)
 		if err != nil {
 			return err
 		}
@@ -296,6 +313,14 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	rep.check("cold", cold)
 
+	if o.nginx {
+		if err := benchNginx(ctx, o, rep, baseURL, pid, secrets(bodies, keys, o), progress); err != nil {
+			return err
+		}
+		rep.summarise()
+		return nil
+	}
+
 	bs, err := startBare(o.bareHere)
 	if err != nil {
 		return fmt.Errorf("starting the bare server: %w", err)
@@ -338,6 +363,32 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	rep.summarise()
 	return nil
+}
+
+// keywardFlags are the flags the harness gives keyward serve after its own: with -nginx,
+// nginx (on loopback) is a trusted proxy, as docs/integrations.md configures it; then
+// -server-flag's, which win.
+func (o options) keywardFlags() []string {
+	if o.nginx {
+		return append([]string{"--trusted-proxies=127.0.0.1"}, o.serverFlags...)
+	}
+	return o.serverFlags
+}
+
+// secrets are the keys the -nginx rounds send as bearer tokens: the seeded keys, or those of
+// -keys-file, the first -warm-keys of them.
+func secrets(bodies [][]byte, keys []seededKey, o options) [][]byte {
+	out := make([][]byte, 0, o.warmKeys)
+	if o.fileKeys != nil {
+		for _, k := range o.fileKeys[:o.warmKeys] {
+			out = append(out, []byte(k))
+		}
+		return out
+	}
+	for _, k := range keys[:o.warmKeys] {
+		out = append(out, []byte(k.secret))
+	}
+	return out
 }
 
 // redactURLs hides the password of any URL in a server flag, such as a database URL.

@@ -22,15 +22,22 @@ type report struct {
 	// The warm verification rounds, at the top level of the JSON.
 	comparison
 	// OAuth holds token issuance and introspection, compared the same way, with -oauth.
-	OAuth    []*comparison `json:"oauth,omitempty"`
-	Failures []string      `json:"failures"`
-	Passed   bool          `json:"passed"`
+	OAuth []*comparison `json:"oauth,omitempty"`
+	// FrontDoor holds nginx with Keyward (as "keyward") against nginx alone (as "bare"),
+	// with -nginx.
+	FrontDoor *comparison `json:"front_door,omitempty"`
+	Failures  []string    `json:"failures"`
+	Passed    bool        `json:"passed"`
 }
 
 // comparison is one endpoint of Keyward driven in rounds alternately with the bare server.
 type comparison struct {
 	// Endpoint is what Keyward was sent, as "POST /v1/keys/verify".
-	Endpoint string   `json:"endpoint"`
+	Endpoint string `json:"endpoint"`
+	// Baseline and Subject name the two sides when they are not the bare server and
+	// Keyward (-nginx: "nginx" and "nginx+keyward").
+	Baseline string   `json:"baseline,omitempty"`
+	Subject  string   `json:"subject,omitempty"`
 	Rounds   []round  `json:"rounds"`
 	Bare     *summary `json:"bare,omitempty"`
 	Keyward  *summary `json:"keyward,omitempty"`
@@ -67,6 +74,8 @@ type settings struct {
 	KeysFile string `json:"keys_file,omitempty"`
 	// BareInProcess is true when the bare server ran inside the load generator.
 	BareInProcess bool `json:"bare_in_process"`
+	// NginxWorkers is nginx's worker_processes, with -nginx.
+	NginxWorkers string `json:"nginx_workers,omitempty"`
 }
 
 type server struct {
@@ -108,7 +117,7 @@ func newReport(o options) *report {
 			ColdConcurrency: o.coldConc,
 			TimeoutSeconds:  o.reqTimeout.Seconds(),
 			DeadlineSeconds: o.deadline.Seconds(),
-			ServerFlags:     redactURLs(append([]string{"--log-level", "warn"}, o.serverFlags...)),
+			ServerFlags:     redactURLs(append([]string{"--log-level", "warn"}, o.keywardFlags()...)),
 			KeysFile:        o.keysFile,
 		},
 		Server:   server{Started: o.url == "", URL: o.url},
@@ -167,6 +176,9 @@ func (r *report) summarise() {
 	r.comparison.summarise()
 	for _, c := range r.OAuth {
 		c.summarise()
+	}
+	if r.FrontDoor != nil {
+		r.FrontDoor.summarise()
 	}
 }
 
@@ -260,6 +272,13 @@ func fmtCPU(c *cpuUse) string {
 		}
 		return fmt.Sprintf("%.2f", *v)
 	}
+	if len(c.Processes) > 0 {
+		s := fmt.Sprintf("load %.2f", c.LoadProcess)
+		for _, p := range c.Processes {
+			s += fmt.Sprintf(", %s %.2f", p.Name, p.Cores)
+		}
+		return s + ", others " + f(c.Others)
+	}
 	return fmt.Sprintf("%.2f / %s / %s", c.LoadProcess, f(c.Server), f(c.Others))
 }
 
@@ -291,7 +310,11 @@ func writeText(w io.Writer, r *report) {
 	if s.BareInProcess {
 		where = "inside the load generator's process"
 	}
-	fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
+	if r.FrontDoor != nil {
+		fmt.Fprintf(w, "upstream  a bare net/http handler answering {\"valid\":true}, %s, behind nginx\n", where)
+	} else {
+		fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
+	}
 	fmt.Fprintln(w)
 
 	if s.KeysFile != "" {
@@ -313,13 +336,20 @@ func writeText(w io.Writer, r *report) {
 		fmt.Fprintf(w, "\n%s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", c.Endpoint, s.Connections)
 		writeComparison(w, c)
 	}
+	if c := r.FrontDoor; c != nil {
+		fmt.Fprintf(w, "\nfront door    %s (worker_processes %s) to the bare server (the upstream), each key as Authorization: Bearer, %d kept-alive HTTP/1.1 connections, cycling through the keys; nginx+keyward asks /gateway/nginx first\n",
+			c.Endpoint, s.NginxWorkers, s.Connections)
+		writeComparison(w, c)
+	}
 	if r.Server.Started && r.Server.URL != "" {
 		fmt.Fprintf(w, "\nserver log    %d lines at warn or above\n", r.Server.LogLines)
 		for _, l := range r.Server.LogTail {
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
-	if r.Passed {
+	if r.Passed && r.FrontDoor != nil {
+		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every request through nginx 200 from the upstream")
+	} else if r.Passed {
 		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID")
 	} else {
 		fmt.Fprintln(w, "result        FAIL")
@@ -331,8 +361,12 @@ func writeText(w io.Writer, r *report) {
 
 // writeComparison prints a comparison's rounds, medians and ratios.
 func writeComparison(w io.Writer, r *comparison) {
+	base, subject, cpuHeader := "bare", "keyward", "cpu cores: load process / server / others"
+	if r.Baseline != "" {
+		base, subject, cpuHeader = r.Baseline, r.Subject, "cpu cores"
+	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / server / others")
+	fmt.Fprintf(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\t%s\n", cpuHeader)
 	row := func(name, target string, p *phase) {
 		if p == nil {
 			return
@@ -342,13 +376,13 @@ func writeComparison(w io.Writer, r *comparison) {
 			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtCPU(p.CPU))
 	}
 	for i, rd := range r.Rounds {
-		row(fmt.Sprint(i+1), "bare", rd.Bare)
-		row(fmt.Sprint(i+1), "keyward", rd.Keyward)
+		row(fmt.Sprint(i+1), base, rd.Bare)
+		row(fmt.Sprint(i+1), subject, rd.Keyward)
 	}
 	for _, m := range []struct {
 		target string
 		s      *summary
-	}{{"bare", r.Bare}, {"keyward", r.Keyward}} {
+	}{{base, r.Bare}, {subject, r.Keyward}} {
 		if m.s == nil {
 			continue
 		}
@@ -358,7 +392,7 @@ func writeComparison(w io.Writer, r *comparison) {
 	}
 	tw.Flush()
 	if r.Bare != nil {
-		fmt.Fprintf(w, "\nthroughput ratio keyward/bare = %.3f\n", r.ThroughputRatio)
-		fmt.Fprintf(w, "p99 ratio keyward/bare = %.3f\n", r.P99Ratio)
+		fmt.Fprintf(w, "\nthroughput ratio %s/%s = %.3f\n", subject, base, r.ThroughputRatio)
+		fmt.Fprintf(w, "p99 ratio %s/%s = %.3f\n", subject, base, r.P99Ratio)
 	}
 }

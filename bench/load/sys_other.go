@@ -19,3 +19,6 @@ func processCPU(int) (time.Duration, bool) { return 0, false }
 
 // machineBusy is not read outside Linux.
 func machineBusy() (time.Duration, bool) { return 0, false }
+
+// childPIDs are not read outside Linux.
+func childPIDs(int) []int { return nil }
