@@ -242,9 +242,11 @@ func (g *Gateway) IdentityHeaders(d Decision) http.Header {
 	return h
 }
 
+// set sets a header the policy named (its names are canonical already, see
+// HeaderNames.fill), unless value is empty.
 func set(h http.Header, name, value string) {
 	if value != "" {
-		h.Set(name, value)
+		h[name] = []string{value}
 	}
 }
 

@@ -315,8 +315,8 @@ func (p *Policy) Match(method, rawPath string) *Rule {
 	if p.Default != nil {
 		def = p.Default
 	}
-	if p.mux == nil {
-		return def
+	if p.mux == nil || len(p.Routes) == 0 {
+		return def // nothing to match: no need to build a request for the mux
 	}
 	r := &http.Request{Method: method, URL: &url.URL{Path: cleanPath(rawPath)}}
 	if h, pattern := p.mux.Handler(r); pattern != "" {

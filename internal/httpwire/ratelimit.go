@@ -1,7 +1,6 @@
 package httpwire
 
 import (
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -39,25 +38,45 @@ func SetRefusalHeaders(h http.Header, r Refusal) {
 // key in them in RateLimit, naming the binding policy; when d refused, Retry-After says
 // when to come back. The rate policy's window is the time a full burst takes to refill.
 func SetRateLimitHeaders(h http.Header, limit keyward.RateLimit, d keyward.LimitDecision) {
-	policies := []string{}
+	// Written without fmt: a front door answers these on every allowed request.
+	var policies []string
 	if limit.Rate > 0 {
 		refill := time.Duration(limit.Burst) * limit.Period / time.Duration(limit.Rate)
-		policies = append(policies, fmt.Sprintf(`"rate";q=%d;w=%d`, limit.Burst, ceilSeconds(refill)))
+		policies = append(policies, limitItem("rate", "q", limit.Burst, ceilSeconds(refill)))
 	}
 	if limit.QuotaLimit > 0 {
-		policies = append(policies, fmt.Sprintf(`"quota";q=%d;w=%d`, limit.QuotaLimit, ceilSeconds(limit.QuotaWindow)))
+		policies = append(policies, limitItem("quota", "q", limit.QuotaLimit, ceilSeconds(limit.QuotaWindow)))
 	}
-	for _, p := range policies {
-		h.Add("RateLimit-Policy", p)
+	if len(policies) > 0 {
+		h["Ratelimit-Policy"] = append(h["Ratelimit-Policy"], policies...)
 	}
 	name, w := "rate", d.Binding()
 	if limit.QuotaLimit > 0 && w == d.Quota && w != d.Rate {
 		name = "quota"
 	}
-	h.Set("RateLimit", fmt.Sprintf(`"%s";r=%d;t=%d`, name, w.Remaining, ceilSeconds(w.Reset)))
+	h["Ratelimit"] = []string{limitItem(name, "r", w.Remaining, ceilSeconds(w.Reset))}
 	if !d.Allowed {
 		h.Set("Retry-After", strconv.FormatInt(max(ceilSeconds(d.RetryAfter), 1), 10))
 	}
+}
+
+// limitItem writes one item of the RateLimit fields: "name";KEY=n;w=secs for a policy, or
+// "name";r=n;t=secs for the state (key "r"), as draft-ietf-httpapi-ratelimit-headers spells them.
+func limitItem(name, key string, n, secs int64) string {
+	b := make([]byte, 0, 40)
+	b = append(b, '"')
+	b = append(b, name...)
+	b = append(b, '"', ';')
+	b = append(b, key...)
+	b = append(b, '=')
+	b = strconv.AppendInt(b, n, 10)
+	if key == "r" {
+		b = append(b, ";t="...)
+	} else {
+		b = append(b, ";w="...)
+	}
+	b = strconv.AppendInt(b, secs, 10)
+	return string(b)
 }
 
 // ceilSeconds rounds d up to whole seconds: a client told to wait 0 s when 300 ms remain
