@@ -56,6 +56,9 @@ type Main struct {
 	listener net.Listener
 	http     *http.Server
 	served   chan error
+	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
+	proxy       *http.Server
+	proxyServed chan error
 
 	// invalidations hears, with PostgreSQL, of the changes other nodes make, for the cache.
 	invalidations *postgres.Listener
@@ -88,6 +91,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		// root admin key is made, since it is printed only once.
 		m.startAuthenticator,
 		m.startGateway,
+		m.startProxy,
 		m.bootstrap,
 		m.startJobs,
 		m.serve,
@@ -390,6 +394,9 @@ func (m *Main) Close(ctx context.Context) error {
 		m.http = nil
 	} else if m.listener != nil {
 		m.listener.Close()
+	}
+	if err := m.stopProxy(ctx); err != nil {
+		errs = append(errs, err)
 	}
 	if m.jobs != nil {
 		if err := m.jobs.Stop(context.WithoutCancel(ctx)); err != nil {
