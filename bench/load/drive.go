@@ -47,6 +47,9 @@ type phase struct {
 	ErrorSamples []string `json:"error_samples,omitempty"`
 	// CPU is the processor time spent during the measured stretch, when it could be read.
 	CPU *cpuUse `json:"cpu,omitempty"`
+	// ServerCPUPerRequest is the server process's processor time per request recorded, in
+	// microseconds, when it could be read.
+	ServerCPUPerRequest float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 // failures counts the requests that did not get a VALID answer.
@@ -59,6 +62,9 @@ type target struct {
 	url  string
 	// contentType is the requests' Content-Type; auth, when set, their Authorization.
 	contentType, auth string
+	// bearer: the requests are GETs without a body, each item the key in Authorization:
+	// Bearer (through the proxies); else POSTs, each item the body.
+	bearer bool
 	// want are the byte strings every 200 answer must hold to count as a success.
 	want [][]byte
 	// wantDesc names what was wanted, for failure samples.
@@ -97,6 +103,13 @@ func (t *target) posting(contentType, auth, wantDesc string, want ...string) *ta
 	return t
 }
 
+// bearing makes t send GETs without a body, each item the key in Authorization: Bearer, as
+// an API's client calls it through a proxy.
+func (t *target) bearing() *target {
+	t.bearer = true
+	return t
+}
+
 // verifyWants is what a verification answer must hold: "valid":true, and with wantCode
 // "code":"VALID" too (the bare baseline answers {"valid":true} only).
 func verifyWants(wantCode bool) [][]byte {
@@ -121,16 +134,26 @@ const (
 
 var errBodyTooLarge = errors.New("answer larger than the read buffer")
 
-// verify sends one verification with body and reads the answer into buf. detail describes a
-// failure; it never holds the key, which a problem document could echo back.
-func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+// verify sends one request with item (the body, or with bearer the key) and reads the
+// answer into buf. detail describes a failure; it never holds the key, which a problem
+// document could echo back.
+func (t *target) verify(ctx context.Context, item, buf []byte) (outcome, string) {
+	var body io.Reader
+	method, auth := http.MethodGet, t.auth
+	if t.bearer {
+		auth = "Bearer " + string(item)
+	} else {
+		method, body = http.MethodPost, bytes.NewReader(item)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, t.url, body)
 	if err != nil {
 		return outcomeError, err.Error()
 	}
-	req.Header.Set("Content-Type", t.contentType)
-	if t.auth != "" {
-		req.Header.Set("Authorization", t.auth)
+	if !t.bearer {
+		req.Header.Set("Content-Type", t.contentType)
+	}
+	if auth != "" {
+		req.Header.Set("Authorization", auth)
 	}
 	resp, err := t.client.Do(req)
 	if err != nil {
@@ -319,6 +342,9 @@ func load(ctx context.Context, t *target, bodies [][]byte, conc int, warmup, dur
 	p := collect(tallies, finished.Sub(measureFrom))
 	if probe != nil && before.ok {
 		p.CPU = probe().since(before)
+		if c := p.CPU; c != nil && c.Server != nil && p.Requests > 0 {
+			p.ServerCPUPerRequest = *c.Server * c.WallSeconds / float64(p.Requests) * 1e6
+		}
 	}
 	return p
 }

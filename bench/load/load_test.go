@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -22,11 +24,11 @@ func testBodies(n int) [][]byte {
 	return b
 }
 
-// TestMain lets the test binary be the bare server process, as the command is, because
-// startBare starts the running executable.
+// TestMain lets the test binary be the bare server and bare proxy processes, as the command
+// is, because startChild starts the running executable.
 func TestMain(m *testing.M) {
-	if os.Getenv(bareServerEnv) == "1" {
-		os.Exit(serveBare(os.Stdin, os.Stdout))
+	if code, ok := runChild(); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -56,7 +58,7 @@ func testLoadBare(t *testing.T, url string, pid int) {
 	defer cancel()
 	bodies := testBodies(3)
 
-	p := load(ctx, bare, bodies, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(pid))
+	p := load(ctx, bare, bodies, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(pid, 0))
 	if p.Requests == 0 || p.PerSecond <= 0 {
 		t.Fatalf("load: %d requests at %.0f/s, want some", p.Requests, p.PerSecond)
 	}
@@ -73,6 +75,67 @@ func testLoadBare(t *testing.T, url string, pid int) {
 	o := once(ctx, bare, bodies, 2)
 	if o.Requests != uint64(len(bodies)) || o.failures() != 0 {
 		t.Errorf("once: %d requests, %d failures, want %d and 0", o.Requests, o.failures(), len(bodies))
+	}
+}
+
+// TestBareProxy drives the bare proxy in front of the bare server, each in a process of its
+// own, as -proxy does: every request reaches the upstream and counts as valid, and the CPU
+// of both processes is read.
+func TestBareProxy(t *testing.T) {
+	up, err := startBare(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.stop()
+	bp, err := startBareProxy(origin(up.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bp.stop()
+	if !strings.HasSuffix(bp.url, proxiedPath) {
+		t.Errorf("the bare proxy's URL %q does not end in %s", bp.url, proxiedPath)
+	}
+	tg := newTarget("bare", bp.url, false, 2, 2*time.Second).bearing()
+	defer tg.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p := load(ctx, tg, [][]byte{[]byte("bench_a"), []byte("bench_b")}, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(bp.pid, up.pid))
+	if p.Requests == 0 || p.failures() != 0 {
+		t.Fatalf("%d requests, %d failures (%v); want some and none", p.Requests, p.failures(), p.ErrorSamples)
+	}
+	if runtime.GOOS == "linux" && (p.CPU == nil || p.CPU.Server == nil || p.CPU.Upstream == nil) {
+		t.Errorf("CPU %+v, want the proxy's and the upstream's", p.CPU)
+	}
+}
+
+// TestBearingTarget: through a proxy, each request is a GET with the item as its bearer and
+// no body.
+func TestBearingTarget(t *testing.T) {
+	var got string
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		got = fmt.Sprintf("%s %s %q", r.Method, r.Header.Get("Authorization"), b)
+		w.Write(bareAnswer)
+	}))
+	defer srv.Close()
+	tg := newTarget("keyward", srv.URL, false, 1, time.Second).bearing()
+	defer tg.close()
+	if o, detail := tg.verify(t.Context(), []byte("bench_k1"), make([]byte, 1024)); o != outcomeValid {
+		t.Errorf("outcome %v (%s), want a success", o, detail)
+	}
+	if want := `GET Bearer bench_k1 ""`; got != want {
+		t.Errorf("sent %s, want %s", got, want)
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080/v1/keys/verify": "http://127.0.0.1:8080",
+		"http://127.0.0.1:8080":                "http://127.0.0.1:8080",
+	} {
+		if got := origin(in); got != want {
+			t.Errorf("origin(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -196,6 +259,8 @@ func TestParseFlags(t *testing.T) {
 		{name: "token without url", args: []string{"-token", "kwadmin_x"}, wantErr: "-token needs -url"},
 		{name: "every problem at once", args: []string{"-keys", "0", "-c", "0", "-d", "0s"}, wantErr: "-keys must be at least 1; -c must be at least 1; -d must be positive"},
 		{name: "url with server flags", args: []string{"-url", "http://127.0.0.1:1", "-token", "t", "-server-flag", "--x"}, wantErr: "-url uses a running one"},
+		{name: "proxy", args: []string{"-proxy", "-keys", "10"}},
+		{name: "proxy with oauth", args: []string{"-proxy", "-oauth"}, wantErr: "-proxy starts its own"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -8,6 +8,7 @@
 //
 //	go run ./bench/load -keys 1000 -c 16 -d 10s -rounds 3
 //	go run ./bench/load -json -server-flag --cache-ttl=10m
+//	go run ./bench/load -proxy -keys 1000 -c 16 -d 10s -rounds 3
 //	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
 package main
 
@@ -27,8 +28,8 @@ import (
 )
 
 func main() {
-	if os.Getenv(bareServerEnv) == "1" {
-		os.Exit(serveBare(os.Stdin, os.Stdout))
+	if code, ok := runChild(); ok {
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -54,6 +55,7 @@ type options struct {
 	bareHere    bool
 	keysFile    string
 	oauth       bool
+	proxy       bool
 	fileKeys    []string // the keys read from keysFile
 	accuracy    bool
 	nodes       int
@@ -95,6 +97,7 @@ Flags:
 	fs.DurationVar(&o.reqTimeout, "timeout", 5*time.Second, "timeout of every request")
 	fs.DurationVar(&o.deadline, "deadline", 0, "give up after this long (default: enough for the run at 50 keys/s)")
 	fs.BoolVar(&o.oauth, "oauth", false, "also compare OAuth token issuance (POST /oauth/token) and introspection (POST /oauth/introspect) with the bare server")
+	fs.BoolVar(&o.proxy, "proxy", false, "instead of comparing verifications, compare Keyward's keyed proxy with a bare httputil.ReverseProxy, both in front of one upstream, with the keys as bearers")
 	fs.BoolVar(&o.bareHere, "bare-in-process", false, "run the bare server inside the load generator instead of in a process of its own")
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
 	fs.BoolVar(&o.accuracy, "accuracy", false, "instead of the speed comparison, verify one standard-tier key at -rps for -d over -nodes nodes and compare what got through with what the limit promises")
@@ -123,6 +126,9 @@ Flags:
 	}
 	if o.oauth && o.keysFile != "" {
 		problems = append(problems, "-oauth needs the keys' ids, which -keys-file does not hold")
+	}
+	if o.proxy && (o.url != "" || o.oauth || o.bareHere || o.accuracy) {
+		problems = append(problems, "-proxy starts its own Keyward, proxy and upstream, and measures only them: not with -url, -oauth, -bare-in-process or -accuracy")
 	}
 	if o.url == "" && o.token != "" {
 		problems = append(problems, "-token needs -url")
@@ -247,10 +253,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 // reports what it measured.
 func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err error) {
 	baseURL, token, pid := o.url, o.token, 0
+	serverFlags, keywardProxy, upstream := o.serverFlags, "", (*bareServer)(nil)
+	if o.proxy {
+		// The upstream first: Keyward's proxy is started pointing at it.
+		if upstream, err = startBare(false); err != nil {
+			return fmt.Errorf("starting the upstream: %w", err)
+		}
+		defer upstream.stop()
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		keywardProxy = "http://" + addr + proxiedPath
+		serverFlags = append([]string{"--proxy-addr", addr, "--proxy-upstream", origin(upstream.url)}, serverFlags...)
+		rep.Settings.ServerFlags = redactURLs(append([]string{"--log-level", "warn"}, serverFlags...))
+	}
 	if baseURL == "" {
 		// With -keys-file the server may be one that started before (its --data in
 		// -server-flag) and prints no admin key; none is needed.
-		srv, err := startKeyward(ctx, o.keywardBin, o.serverFlags, o.keysFile == "", progress)
+		srv, err := startKeyward(ctx, o.keywardBin, serverFlags, o.keysFile == "", progress)
 		if err != nil {
 			return err
 		}
@@ -267,10 +288,13 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		fmt.Fprintf(progress, "keyward is listening on %s\n", baseURL)
 	}
 
-	var bodies [][]byte
+	var bodies, bearers [][]byte
 	var keys []seededKey
 	if o.fileKeys != nil {
 		bodies = verifyBodies(o.fileKeys)
+		for _, k := range o.fileKeys {
+			bearers = append(bearers, []byte(k))
+		}
 	} else {
 		fmt.Fprintf(progress, "seeding %d keys, %d at a time …\n", o.keys, o.seedConc)
 		var seeded seeding
@@ -281,6 +305,7 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		rep.Seed = &seeded
 		for _, k := range keys {
 			bodies = append(bodies, verifyBody(k.secret))
+			bearers = append(bearers, []byte(k.secret))
 		}
 	}
 	rep.Settings.VerifyBodyBytes = len(bodies[0])
@@ -296,7 +321,12 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	rep.check("cold", cold)
 
-	bs, err := startBare(o.bareHere)
+	var bs *bareServer
+	if o.proxy {
+		bs, err = startBareProxy(origin(upstream.url))
+	} else {
+		bs, err = startBare(o.bareHere)
+	}
 	if err != nil {
 		return fmt.Errorf("starting the bare server: %w", err)
 	}
@@ -305,7 +335,11 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	bare := newTarget("bare", bs.url, false, o.conc, o.reqTimeout)
 	defer bare.close()
 
-	bareProbe, kwProbe := cpuProbe(bs.pid), cpuProbe(pid)
+	upstreamPID := 0
+	if upstream != nil {
+		upstreamPID = upstream.pid
+	}
+	bareProbe, kwProbe := cpuProbe(bs.pid, upstreamPID), cpuProbe(pid, upstreamPID)
 	compare := func(c *comparison, kw *target, bodies [][]byte) error {
 		for r := range o.rounds {
 			c.Rounds = append(c.Rounds, round{})
@@ -328,6 +362,13 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		return nil
 	}
 	rep.Endpoint = "POST /v1/keys/verify"
+	if o.proxy {
+		rep.Endpoint = "GET " + proxiedPath + " with Authorization: Bearer <key>, through a proxy to the upstream"
+		bare.bearing()
+		kw = newTarget("keyward", keywardProxy, false, o.conc, o.reqTimeout).bearing()
+		defer kw.close()
+		bodies = bearers
+	}
 	if err := compare(&rep.comparison, kw, bodies[:o.warmKeys]); err != nil {
 		return err
 	}

@@ -38,6 +38,8 @@ type comparison struct {
 	ThroughputRatio float64 `json:"throughput_ratio_keyward_over_bare,omitempty"`
 	// P99Ratio is Keyward's median p99 latency over the bare server's.
 	P99Ratio float64 `json:"p99_ratio_keyward_over_bare,omitempty"`
+	// CPURatio is Keyward's median server CPU per request over the bare server's.
+	CPURatio float64 `json:"server_cpu_per_request_ratio_keyward_over_bare,omitempty"`
 }
 
 type machine struct {
@@ -67,6 +69,8 @@ type settings struct {
 	KeysFile string `json:"keys_file,omitempty"`
 	// BareInProcess is true when the bare server ran inside the load generator.
 	BareInProcess bool `json:"bare_in_process"`
+	// Proxy is true when the rounds compared the proxies (-proxy).
+	Proxy bool `json:"proxy"`
 }
 
 type server struct {
@@ -91,6 +95,8 @@ type summary struct {
 	PerSecond float64 `json:"requests_per_second"`
 	Latency   latency `json:"latency"`
 	Failures  uint64  `json:"failures"`
+	// ServerCPUPerRequest is in microseconds; 0 when it could not be read.
+	ServerCPUPerRequest float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 func newReport(o options) *report {
@@ -110,6 +116,7 @@ func newReport(o options) *report {
 			DeadlineSeconds: o.deadline.Seconds(),
 			ServerFlags:     redactURLs(append([]string{"--log-level", "warn"}, o.serverFlags...)),
 			KeysFile:        o.keysFile,
+			Proxy:           o.proxy,
 		},
 		Server:   server{Started: o.url == "", URL: o.url},
 		Failures: []string{},
@@ -188,6 +195,9 @@ func (r *comparison) summarise() {
 	if r.Bare.Latency.P99 > 0 {
 		r.P99Ratio = float64(r.Keyward.Latency.P99) / float64(r.Bare.Latency.P99)
 	}
+	if r.Bare.ServerCPUPerRequest > 0 {
+		r.CPURatio = r.Keyward.ServerCPUPerRequest / r.Bare.ServerCPUPerRequest
+	}
 }
 
 func summarise(ps []phase) *summary {
@@ -200,6 +210,7 @@ func summarise(ps []phase) *summary {
 		return median(v)
 	}
 	s.PerSecond = pick(func(p phase) float64 { return p.PerSecond })
+	s.ServerCPUPerRequest = pick(func(p phase) float64 { return p.ServerCPUPerRequest })
 	dur := func(f func(latency) time.Duration) time.Duration {
 		return time.Duration(pick(func(p phase) float64 { return float64(f(p.Latency)) }))
 	}
@@ -260,7 +271,18 @@ func fmtCPU(c *cpuUse) string {
 		}
 		return fmt.Sprintf("%.2f", *v)
 	}
+	if c.Upstream != nil {
+		return fmt.Sprintf("%.2f / %s / %s / %s", c.LoadProcess, f(c.Server), f(c.Upstream), f(c.Others))
+	}
 	return fmt.Sprintf("%.2f / %s / %s", c.LoadProcess, f(c.Server), f(c.Others))
+}
+
+// fmtMicros prints a server's CPU per request, or - when it could not be read.
+func fmtMicros(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", us)
 }
 
 // writeText prints the report for people.
@@ -291,7 +313,12 @@ func writeText(w io.Writer, r *report) {
 	if s.BareInProcess {
 		where = "inside the load generator's process"
 	}
-	fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
+	if s.Proxy {
+		fmt.Fprintln(w, "baseline  a bare httputil.ReverseProxy, in a process of its own as Keyward's keyed proxy is, in front of the same upstream")
+		fmt.Fprintln(w, "upstream  a bare net/http handler answering {\"valid\":true}, in a third process")
+	} else {
+		fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
+	}
 	fmt.Fprintln(w)
 
 	if s.KeysFile != "" {
@@ -306,7 +333,11 @@ func writeText(w io.Writer, r *report) {
 			c.Requests, s.ColdConcurrency, c.PerSecond, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), c.failures())
 	}
 	if len(r.Rounds) > 0 {
-		fmt.Fprintf(w, "\nwarm verify   %s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", r.Endpoint, s.Connections)
+		what := "warm verify"
+		if s.Proxy {
+			what = "proxied    "
+		}
+		fmt.Fprintf(w, "\n%s   %s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", what, r.Endpoint, s.Connections)
 		writeComparison(w, &r.comparison)
 	}
 	for _, c := range r.OAuth {
@@ -320,7 +351,11 @@ func writeText(w io.Writer, r *report) {
 		}
 	}
 	if r.Passed {
-		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID")
+		if r.Settings.Proxy {
+			fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every proxied request 200 with the upstream's answer")
+		} else {
+			fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID")
+		}
 	} else {
 		fmt.Fprintln(w, "result        FAIL")
 		for _, f := range r.Failures {
@@ -332,14 +367,18 @@ func writeText(w io.Writer, r *report) {
 // writeComparison prints a comparison's rounds, medians and ratios.
 func writeComparison(w io.Writer, r *comparison) {
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tcpu cores: load process / server / others")
+	cores := "load process / server / others"
+	if len(r.Rounds) > 0 && r.Rounds[0].Bare != nil && r.Rounds[0].Bare.CPU != nil && r.Rounds[0].Bare.CPU.Upstream != nil {
+		cores = "load process / server / upstream / others"
+	}
+	fmt.Fprintln(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\tserver µs/req\tcpu cores: "+cores)
 	row := func(name, target string, p *phase) {
 		if p == nil {
 			return
 		}
 		l := p.Latency
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, target, p.PerSecond,
-			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtCPU(p.CPU))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\t%s\n", name, target, p.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtMicros(p.ServerCPUPerRequest), fmtCPU(p.CPU))
 	}
 	for i, rd := range r.Rounds {
 		row(fmt.Sprint(i+1), "bare", rd.Bare)
@@ -353,12 +392,15 @@ func writeComparison(w io.Writer, r *comparison) {
 			continue
 		}
 		l := m.s.Latency
-		fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t\n", m.target, m.s.PerSecond,
-			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures)
+		fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t%s\t\n", m.target, m.s.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures, fmtMicros(m.s.ServerCPUPerRequest))
 	}
 	tw.Flush()
 	if r.Bare != nil {
 		fmt.Fprintf(w, "\nthroughput ratio keyward/bare = %.3f\n", r.ThroughputRatio)
 		fmt.Fprintf(w, "p99 ratio keyward/bare = %.3f\n", r.P99Ratio)
+		if r.CPURatio > 0 {
+			fmt.Fprintf(w, "server CPU per request ratio keyward/bare = %.3f\n", r.CPURatio)
+		}
 	}
 }
