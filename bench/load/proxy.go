@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
+	"sync"
 	"time"
 )
 
@@ -23,7 +24,8 @@ const proxiedPath = "/v1/things"
 
 // newBareProxy is the baseline proxy: httputil.ReverseProxy as Keyward's keyed proxy sets it
 // up (Rewrite with SetURL and SetXForwarded, flushing at once, the same idle connections to
-// the upstream, the same server timeouts), without the key: what any Go proxy costs.
+// the upstream, pooled copy buffers, the same server timeouts), without the key: what any Go
+// proxy costs.
 func newBareProxy(upstream string) (*http.Server, error) {
 	target, err := url.Parse(upstream)
 	if err != nil || target.Host == "" {
@@ -40,12 +42,21 @@ func newBareProxy(upstream string) (*http.Server, error) {
 			},
 			Transport:     transport,
 			FlushInterval: -1,
+			BufferPool:    bufferPool{},
 		},
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 	}, nil
 }
+
+// bufferPool lends the bare proxy 32 KiB copy buffers, as Keyward's proxy is lent them.
+type bufferPool struct{}
+
+var buffers = sync.Pool{New: func() any { b := make([]byte, 32<<10); return &b }}
+
+func (bufferPool) Get() []byte  { return *buffers.Get().(*[]byte) }
+func (bufferPool) Put(b []byte) { buffers.Put(&b) }
 
 // startBareProxy starts the bare proxy to upstream (a base URL) in a process of its own.
 func startBareProxy(upstream string) (*bareServer, error) {

@@ -27,7 +27,7 @@ import (
 // fixture is a gateway over a real SQLite store and verifier, its front doors served on a
 // real HTTP server, and an account to make keys in.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
 	g     *gateway.Gateway
 	svc   *keyward.Service
@@ -58,7 +58,7 @@ func newFixture(t *testing.T) *fixture {
 }
 
 // newFixtureWith is newFixture with a policy and trusted proxies of the test's own.
-func newFixtureWith(t *testing.T, policyText string, proxies httpwire.Proxies) *fixture {
+func newFixtureWith(t testing.TB, policyText string, proxies httpwire.Proxies) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))

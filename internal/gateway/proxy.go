@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/httpwire"
@@ -65,9 +66,23 @@ func (g *Gateway) Proxy(defaultUpstream *url.URL) (http.Handler, error) {
 		FlushInterval: -1,
 		ErrorHandler:  p.unreachable,
 		ErrorLog:      slog.NewLogLogger(g.log.Handler(), slog.LevelWarn),
+		BufferPool:    &copyBuffers{},
 	}
 	return p, nil
 }
+
+// copyBuffers lends ReverseProxy the buffers it copies answers through: without them it
+// allocates 32 KiB for every answer, most of a small request's garbage.
+type copyBuffers struct{ pool sync.Pool }
+
+func (c *copyBuffers) Get() []byte {
+	if b, ok := c.pool.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, 32<<10)
+}
+
+func (c *copyBuffers) Put(b []byte) { c.pool.Put(&b) }
 
 // proxy is the keyed reverse proxy.
 type proxy struct {
