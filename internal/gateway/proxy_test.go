@@ -203,6 +203,33 @@ func TestProxyForwardsIdentityNotKey(t *testing.T) {
 	}
 }
 
+// TestProxyClientAddress: a key's networks are held against the TCP peer, or against the
+// client a trusted proxy in front names, never against what anyone else says.
+func TestProxyClientAddress(t *testing.T) {
+	for _, tc := range []struct {
+		name         string
+		proxies      httpwire.Proxies
+		forwardedFor string
+		status       int
+	}{
+		{"a trusted proxy names a client in the key's network", loopback, "203.0.113.9", 200},
+		{"a trusted proxy names none", loopback, "", 403},
+		{"anyone else names one", nil, "203.0.113.9", 403},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f, proxy, _, _ := newProxyFixture(t, tc.proxies)
+			_, key := f.key(keyward.CreateKeyInput{AllowedIPs: []string{"203.0.113.0/24"}})
+			h := map[string]string{"Authorization": "Bearer " + key}
+			if tc.forwardedFor != "" {
+				h["X-Forwarded-For"] = tc.forwardedFor
+			}
+			if res := f.send(proxy, "GET", "/anything", h, nil); res.StatusCode != tc.status {
+				t.Errorf("status %d, want %d", res.StatusCode, tc.status)
+			}
+		})
+	}
+}
+
 // TestProxyKeepCredential: an upstream that keeps the credential gets the key too.
 func TestProxyKeepCredential(t *testing.T) {
 	f, proxy, orders, _ := newProxyFixture(t, nil)
