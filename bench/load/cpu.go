@@ -2,8 +2,10 @@ package main
 
 import "time"
 
-// cpuSample is the processor time used so far by this process and by the server process
-// (Keyward, or the bare server), read at one moment.
+// cpuSample is the processor time used so far by this process, by the server process
+// (Keyward, or the bare server or proxy) and by each named group of processes (-nginx:
+// nginx, Keyward and the upstream; -proxy: the upstream behind both proxies), read at one
+// moment.
 type cpuSample struct {
 	ok       bool
 	at       time.Time
@@ -16,7 +18,7 @@ type cpuSample struct {
 }
 
 // procGroup is a set of processes whose CPU time is reported together under one name, as an
-// nginx master and its workers.
+// nginx master and its workers, or the one upstream process behind the proxies.
 type procGroup struct {
 	name string
 	pids []int
@@ -37,11 +39,12 @@ type cpuUse struct {
 	// LoadProcess is what this process used: the load generator, and also the bare server
 	// when it runs in this process (-bare-in-process).
 	LoadProcess float64 `json:"load_process_cores"`
-	// Server is what the server process used: Keyward, or the bare server in its own
-	// process; absent with -url and -bare-in-process.
+	// Server is what the server process used: Keyward, or the bare server (with -proxy, the
+	// bare proxy) in its own process; absent with -url and -bare-in-process, and with -nginx,
+	// whose processes are all in Processes.
 	Server *float64 `json:"server_cores,omitempty"`
 	// Processes is what each named group of processes used (-nginx: nginx, keyward and the
-	// upstream), in the order they were named.
+	// upstream; -proxy: the upstream), in the order they were named.
 	Processes []groupUse `json:"processes,omitempty"`
 	// Others is what every other process on the machine used: the noise of a shared
 	// machine. With -url it includes the server.

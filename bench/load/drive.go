@@ -47,13 +47,17 @@ type phase struct {
 	ErrorSamples []string `json:"error_samples,omitempty"`
 	// CPU is the processor time spent during the measured stretch, when it could be read.
 	CPU *cpuUse `json:"cpu,omitempty"`
+	// ServerCPUPerRequest is the server process's processor time per request recorded, in
+	// microseconds, when it could be read.
+	ServerCPUPerRequest float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 // failures counts the requests that did not get a VALID answer.
 func (p phase) failures() uint64 { return p.Errors + p.Non200 + p.NotValid }
 
-// target is an endpoint the harness posts to: Keyward's POST /v1/keys/verify (or one of its
-// OAuth endpoints), or the bare baseline.
+// target is an endpoint the harness sends requests to: Keyward's POST /v1/keys/verify (or
+// one of its OAuth endpoints), or the bare baseline; or, with bearerGET, an API behind nginx
+// (-nginx) or behind a proxy (-proxy).
 type target struct {
 	name string
 	url  string
@@ -63,8 +67,9 @@ type target struct {
 	want [][]byte
 	// wantDesc names what was wanted, for failure samples.
 	wantDesc string
-	// bearer: each request is a GET whose Authorization is "Bearer " and the body given,
-	// as a caller of an API behind a front door sends its key; there is no body.
+	// bearer: each request is a GET without a body whose Authorization is "Bearer " and the
+	// item given, as a caller of an API behind a front door (-nginx) or a proxy (-proxy)
+	// sends its key; else a POST whose body is the item.
 	bearer bool
 	client *http.Client
 }
@@ -110,6 +115,10 @@ func (t *target) bearerGET(wantDesc string, want ...string) *target {
 	return t
 }
 
+// upstreamAnswer describes what a bearerGET target wants through nginx (-nginx) or a proxy
+// (-proxy): the bare server's answer, from behind it.
+const upstreamAnswer = `the upstream's {"valid":true}`
+
 // verifyWants is what a verification answer must hold: "valid":true, and with wantCode
 // "code":"VALID" too (the bare baseline answers {"valid":true} only).
 func verifyWants(wantCode bool) [][]byte {
@@ -134,18 +143,19 @@ const (
 
 var errBodyTooLarge = errors.New("answer larger than the read buffer")
 
-// verify sends one verification with body and reads the answer into buf. detail describes a
-// failure; it never holds the key, which a problem document could echo back.
-func (t *target) verify(ctx context.Context, body, buf []byte) (outcome, string) {
+// verify sends one request with item (the body, or with bearer the key) and reads the
+// answer into buf. detail describes a failure; it never holds the key, which a problem
+// document could echo back.
+func (t *target) verify(ctx context.Context, item, buf []byte) (outcome, string) {
 	var req *http.Request
 	var err error
 	if t.bearer {
 		req, err = http.NewRequestWithContext(ctx, http.MethodGet, t.url, nil)
 		if err == nil {
-			req.Header["Authorization"] = []string{"Bearer " + string(body)}
+			req.Header["Authorization"] = []string{"Bearer " + string(item)}
 		}
 	} else {
-		req, err = http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(body))
+		req, err = http.NewRequestWithContext(ctx, http.MethodPost, t.url, bytes.NewReader(item))
 	}
 	if err != nil {
 		return outcomeError, err.Error()
@@ -343,6 +353,9 @@ func load(ctx context.Context, t *target, bodies [][]byte, conc int, warmup, dur
 	p := collect(tallies, finished.Sub(measureFrom))
 	if probe != nil && before.ok {
 		p.CPU = probe().since(before)
+		if c := p.CPU; c != nil && c.Server != nil && p.Requests > 0 {
+			p.ServerCPUPerRequest = *c.Server * c.WallSeconds / float64(p.Requests) * 1e6
+		}
 	}
 	return p
 }

@@ -8,6 +8,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -24,11 +25,11 @@ func testBodies(n int) [][]byte {
 	return b
 }
 
-// TestMain lets the test binary be the bare server process, as the command is, because
-// startBare starts the running executable.
+// TestMain lets the test binary be the bare server and bare proxy processes, as the command
+// is, because startChild starts the running executable.
 func TestMain(m *testing.M) {
-	if os.Getenv(bareServerEnv) == "1" {
-		os.Exit(serveBare(os.Stdin, os.Stdout))
+	if code, ok := runChild(); ok {
+		os.Exit(code)
 	}
 	os.Exit(m.Run())
 }
@@ -75,6 +76,54 @@ func testLoadBare(t *testing.T, url string, pid int) {
 	o := once(ctx, bare, bodies, 2)
 	if o.Requests != uint64(len(bodies)) || o.failures() != 0 {
 		t.Errorf("once: %d requests, %d failures, want %d and 0", o.Requests, o.failures(), len(bodies))
+	}
+}
+
+// TestBareProxy drives the bare proxy in front of the bare server, each in a process of its
+// own, as -proxy does: every request reaches the upstream and counts as valid, and the CPU
+// of both processes is read, the upstream's as a named group.
+func TestBareProxy(t *testing.T) {
+	up, err := startBare(false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer up.stop()
+	bp, err := startBareProxy(origin(up.url))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer bp.stop()
+	if !strings.HasSuffix(bp.url, proxiedPath) {
+		t.Errorf("the bare proxy's URL %q does not end in %s", bp.url, proxiedPath)
+	}
+	tg := newTarget("bare", bp.url, false, 2, 2*time.Second).bearerGET(upstreamAnswer, `"valid":true`)
+	defer tg.close()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	p := load(ctx, tg, [][]byte{[]byte("bench_a"), []byte("bench_b")}, 2, 100*time.Millisecond, 400*time.Millisecond, cpuProbe(bp.pid, procGroup{name: "upstream", pids: []int{up.pid}}))
+	if p.Requests == 0 || p.failures() != 0 {
+		t.Fatalf("%d requests, %d failures (%v); want some and none", p.Requests, p.failures(), p.ErrorSamples)
+	}
+	if runtime.GOOS == "linux" {
+		if c := p.CPU; c == nil || c.Server == nil || len(c.Processes) != 1 || c.Processes[0].Name != "upstream" {
+			t.Errorf("CPU %+v, want the proxy's and the upstream's", p.CPU)
+		} else if s := fmtCPU(c); !strings.Contains(s, ", server ") || !strings.Contains(s, ", upstream ") {
+			t.Errorf("CPU printed as %q, want the server and the upstream named", s)
+		}
+		if p.ServerCPUPerRequest <= 0 {
+			t.Errorf("server CPU per request %v, want the proxy's", p.ServerCPUPerRequest)
+		}
+	}
+}
+
+func TestOrigin(t *testing.T) {
+	for in, want := range map[string]string{
+		"http://127.0.0.1:8080/v1/keys/verify": "http://127.0.0.1:8080",
+		"http://127.0.0.1:8080":                "http://127.0.0.1:8080",
+	} {
+		if got := origin(in); got != want {
+			t.Errorf("origin(%q) = %q, want %q", in, got, want)
+		}
 	}
 }
 
@@ -200,6 +249,9 @@ func TestParseFlags(t *testing.T) {
 		{name: "url with server flags", args: []string{"-url", "http://127.0.0.1:1", "-token", "t", "-server-flag", "--x"}, wantErr: "-url uses a running one"},
 		{name: "nginx", args: []string{"-nginx", "-nginx-workers", "auto"}},
 		{name: "nginx with oauth, bad workers", args: []string{"-nginx", "-oauth", "-nginx-workers", "0"}, wantErr: "-nginx excludes -oauth and -accuracy; -nginx-workers must be"},
+		{name: "proxy", args: []string{"-proxy", "-keys", "10"}},
+		{name: "proxy with oauth", args: []string{"-proxy", "-oauth"}, wantErr: "-proxy starts its own"},
+		{name: "proxy with nginx", args: []string{"-proxy", "-nginx"}, wantErr: "-proxy starts its own Keyward, proxy and upstream, and measures only them: not with -url, -oauth, -bare-in-process, -accuracy or -nginx"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,9 @@
 // Command load measures Keyward: how fast it creates keys, how long a first (uncached)
 // verification takes, and the throughput and latency of cached verifications over kept-alive
 // HTTP/1.1 connections, next to a bare net/http server driven the same way in the same run.
+// With -nginx it compares instead nginx with auth_request to Keyward against nginx alone, and
+// with -proxy Keyward's keyed reverse proxy against a bare httputil.ReverseProxy, each time
+// in front of the same upstream.
 //
 // It starts its own `keyward serve` on 127.0.0.1 with a temporary data directory (or uses
 // the server given by -url and -token), creates the keys through the API, and stops the
@@ -8,8 +11,9 @@
 //
 //	go run ./bench/load -keys 1000 -c 16 -d 10s -rounds 3
 //	go run ./bench/load -json -server-flag --cache-ttl=10m
-//	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
 //	go run ./bench/load -nginx -c 16 -d 10s -rounds 3
+//	go run ./bench/load -proxy -keys 1000 -c 16 -d 10s -rounds 3
+//	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
 package main
 
 import (
@@ -29,8 +33,8 @@ import (
 )
 
 func main() {
-	if os.Getenv(bareServerEnv) == "1" {
-		os.Exit(serveBare(os.Stdin, os.Stdout))
+	if code, ok := runChild(); ok {
+		os.Exit(code)
 	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
@@ -56,6 +60,7 @@ type options struct {
 	bareHere    bool
 	keysFile    string
 	oauth       bool
+	proxy       bool
 	fileKeys    []string // the keys read from keysFile
 	accuracy    bool
 	nodes       int
@@ -75,7 +80,8 @@ func parseFlags(args []string, stderr io.Writer) (options, error) {
 
 Starts Keyward on 127.0.0.1 (or uses -url), seeds keys through the API, measures a first
 verification of each key, then drives POST /v1/keys/verify and a bare net/http server in turn
-and compares them. See bench/README.md.
+and compares them (with -nginx: nginx with and without auth_request to Keyward; with -proxy:
+Keyward's keyed proxy and a bare httputil.ReverseProxy). See bench/README.md.
 
 Flags:
 `)
@@ -101,6 +107,7 @@ Flags:
 	fs.DurationVar(&o.reqTimeout, "timeout", 5*time.Second, "timeout of every request")
 	fs.DurationVar(&o.deadline, "deadline", 0, "give up after this long (default: enough for the run at 50 keys/s)")
 	fs.BoolVar(&o.oauth, "oauth", false, "also compare OAuth token issuance (POST /oauth/token) and introspection (POST /oauth/introspect) with the bare server")
+	fs.BoolVar(&o.proxy, "proxy", false, "instead of comparing verifications, compare Keyward's keyed proxy with a bare httputil.ReverseProxy, both in front of one upstream, with the keys as bearers")
 	fs.BoolVar(&o.bareHere, "bare-in-process", false, "run the bare server inside the load generator instead of in a process of its own")
 	fs.BoolVar(&o.json, "json", false, "print a JSON summary on stdout (the text report goes to stderr)")
 	fs.BoolVar(&o.accuracy, "accuracy", false, "instead of the speed comparison, verify one standard-tier key at -rps for -d over -nodes nodes and compare what got through with what the limit promises")
@@ -132,6 +139,9 @@ Flags:
 	}
 	if o.oauth && o.keysFile != "" {
 		problems = append(problems, "-oauth needs the keys' ids, which -keys-file does not hold")
+	}
+	if o.proxy && (o.url != "" || o.oauth || o.bareHere || o.accuracy || o.nginx) {
+		problems = append(problems, "-proxy starts its own Keyward, proxy and upstream, and measures only them: not with -url, -oauth, -bare-in-process, -accuracy or -nginx")
 	}
 	if o.url == "" && o.token != "" {
 		problems = append(problems, "-token needs -url")
@@ -264,10 +274,25 @@ func run(args []string, stdout, stderr io.Writer) int {
 // reports what it measured.
 func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err error) {
 	baseURL, token, pid := o.url, o.token, 0
+	serverFlags, keywardProxy, upstream := o.keywardFlags(), "", (*bareServer)(nil)
+	if o.proxy {
+		// The upstream first: Keyward's proxy is started pointing at it.
+		if upstream, err = startBare(false); err != nil {
+			return fmt.Errorf("starting the upstream: %w", err)
+		}
+		defer upstream.stop()
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		keywardProxy = "http://" + addr + proxiedPath
+		serverFlags = append([]string{"--proxy-addr", addr, "--proxy-upstream", origin(upstream.url)}, serverFlags...)
+		rep.Settings.ServerFlags = redactURLs(append([]string{"--log-level", "warn"}, serverFlags...))
+	}
 	if baseURL == "" {
 		// With -keys-file the server may be one that started before (its --data in
 		// -server-flag) and prints no admin key; none is needed.
-		srv, err := startKeyward(ctx, o.keywardBin, o.keywardFlags(), o.keysFile == "", progress)
+		srv, err := startKeyward(ctx, o.keywardBin, serverFlags, o.keysFile == "", progress)
 		if err != nil {
 			return err
 		}
@@ -321,7 +346,12 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		return nil
 	}
 
-	bs, err := startBare(o.bareHere)
+	var bs *bareServer
+	if o.proxy {
+		bs, err = startBareProxy(origin(upstream.url))
+	} else {
+		bs, err = startBare(o.bareHere)
+	}
 	if err != nil {
 		return fmt.Errorf("starting the bare server: %w", err)
 	}
@@ -330,7 +360,13 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	bare := newTarget("bare", bs.url, false, o.conc, o.reqTimeout)
 	defer bare.close()
 
-	bareProbe, kwProbe := cpuProbe(bs.pid), cpuProbe(pid)
+	// With -proxy the upstream behind both proxies is one more group of the CPU accounting,
+	// beside the proxy measured (the server).
+	var groups []procGroup
+	if upstream != nil {
+		groups = append(groups, procGroup{name: "upstream", pids: []int{upstream.pid}})
+	}
+	bareProbe, kwProbe := cpuProbe(bs.pid, groups...), cpuProbe(pid, groups...)
 	compare := func(c *comparison, kw *target, bodies [][]byte) error {
 		for r := range o.rounds {
 			c.Rounds = append(c.Rounds, round{})
@@ -353,7 +389,15 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		return nil
 	}
 	rep.Endpoint = "POST /v1/keys/verify"
-	if err := compare(&rep.comparison, kw, bodies[:o.warmKeys]); err != nil {
+	items := bodies[:o.warmKeys]
+	if o.proxy {
+		rep.Endpoint = "GET " + proxiedPath + " with Authorization: Bearer <key>, through a proxy to the upstream"
+		bare.bearerGET(upstreamAnswer, `"valid":true`)
+		kw = newTarget("keyward", keywardProxy, false, o.conc, o.reqTimeout).bearerGET(upstreamAnswer, `"valid":true`)
+		defer kw.close()
+		items = secrets(bodies, keys, o)
+	}
+	if err := compare(&rep.comparison, kw, items); err != nil {
 		return err
 	}
 	if o.oauth {
@@ -375,8 +419,8 @@ func (o options) keywardFlags() []string {
 	return o.serverFlags
 }
 
-// secrets are the keys the -nginx rounds send as bearer tokens: the seeded keys, or those of
-// -keys-file, the first -warm-keys of them.
+// secrets are the keys the -nginx and -proxy rounds send as bearer tokens: the seeded keys,
+// or those of -keys-file, the first -warm-keys of them.
 func secrets(bodies [][]byte, keys []seededKey, o options) [][]byte {
 	out := make([][]byte, 0, o.warmKeys)
 	if o.fileKeys != nil {

@@ -296,10 +296,9 @@ func benchNginx(ctx context.Context, o options, rep *report, baseURL string, key
 	groups = append(groups, procGroup{name: "upstream", pids: []int{bs.pid}})
 	probe := cpuProbe(0, groups...)
 
-	const wantDesc = `the upstream's {"valid":true}`
-	plain := newTarget("nginx", ng.plainURL+nginxPath, false, o.conc, o.reqTimeout).bearerGET(wantDesc, `"valid":true`)
+	plain := newTarget("nginx", ng.plainURL+nginxPath, false, o.conc, o.reqTimeout).bearerGET(upstreamAnswer, `"valid":true`)
 	defer plain.close()
-	guarded := newTarget("nginx+keyward", ng.auth+nginxPath, false, o.conc, o.reqTimeout).bearerGET(wantDesc, `"valid":true`)
+	guarded := newTarget("nginx+keyward", ng.auth+nginxPath, false, o.conc, o.reqTimeout).bearerGET(upstreamAnswer, `"valid":true`)
 	defer guarded.close()
 
 	c := &comparison{Endpoint: "GET " + nginxPath + " through nginx", Baseline: plain.name, Subject: guarded.name}

@@ -45,6 +45,8 @@ type comparison struct {
 	ThroughputRatio float64 `json:"throughput_ratio_keyward_over_bare,omitempty"`
 	// P99Ratio is Keyward's median p99 latency over the bare server's.
 	P99Ratio float64 `json:"p99_ratio_keyward_over_bare,omitempty"`
+	// CPURatio is Keyward's median server CPU per request over the bare server's.
+	CPURatio float64 `json:"server_cpu_per_request_ratio_keyward_over_bare,omitempty"`
 }
 
 type machine struct {
@@ -76,6 +78,8 @@ type settings struct {
 	BareInProcess bool `json:"bare_in_process"`
 	// NginxWorkers is nginx's worker_processes, with -nginx.
 	NginxWorkers string `json:"nginx_workers,omitempty"`
+	// Proxy is true when the rounds compared the proxies (-proxy).
+	Proxy bool `json:"proxy"`
 }
 
 type server struct {
@@ -100,6 +104,8 @@ type summary struct {
 	PerSecond float64 `json:"requests_per_second"`
 	Latency   latency `json:"latency"`
 	Failures  uint64  `json:"failures"`
+	// ServerCPUPerRequest is in microseconds; 0 when it could not be read.
+	ServerCPUPerRequest float64 `json:"server_cpu_us_per_request,omitempty"`
 }
 
 func newReport(o options) *report {
@@ -119,6 +125,7 @@ func newReport(o options) *report {
 			DeadlineSeconds: o.deadline.Seconds(),
 			ServerFlags:     redactURLs(append([]string{"--log-level", "warn"}, o.keywardFlags()...)),
 			KeysFile:        o.keysFile,
+			Proxy:           o.proxy,
 		},
 		Server:   server{Started: o.url == "", URL: o.url},
 		Failures: []string{},
@@ -200,6 +207,9 @@ func (r *comparison) summarise() {
 	if r.Bare.Latency.P99 > 0 {
 		r.P99Ratio = float64(r.Keyward.Latency.P99) / float64(r.Bare.Latency.P99)
 	}
+	if r.Bare.ServerCPUPerRequest > 0 {
+		r.CPURatio = r.Keyward.ServerCPUPerRequest / r.Bare.ServerCPUPerRequest
+	}
 }
 
 func summarise(ps []phase) *summary {
@@ -212,6 +222,7 @@ func summarise(ps []phase) *summary {
 		return median(v)
 	}
 	s.PerSecond = pick(func(p phase) float64 { return p.PerSecond })
+	s.ServerCPUPerRequest = pick(func(p phase) float64 { return p.ServerCPUPerRequest })
 	dur := func(f func(latency) time.Duration) time.Duration {
 		return time.Duration(pick(func(p phase) float64 { return float64(f(p.Latency)) }))
 	}
@@ -274,12 +285,23 @@ func fmtCPU(c *cpuUse) string {
 	}
 	if len(c.Processes) > 0 {
 		s := fmt.Sprintf("load %.2f", c.LoadProcess)
+		if c.Server != nil {
+			s += fmt.Sprintf(", server %.2f", *c.Server)
+		}
 		for _, p := range c.Processes {
 			s += fmt.Sprintf(", %s %.2f", p.Name, p.Cores)
 		}
 		return s + ", others " + f(c.Others)
 	}
 	return fmt.Sprintf("%.2f / %s / %s", c.LoadProcess, f(c.Server), f(c.Others))
+}
+
+// fmtMicros prints a server's CPU per request, or - when it could not be read.
+func fmtMicros(us float64) string {
+	if us <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.1f", us)
 }
 
 // writeText prints the report for people.
@@ -310,9 +332,13 @@ func writeText(w io.Writer, r *report) {
 	if s.BareInProcess {
 		where = "inside the load generator's process"
 	}
-	if r.FrontDoor != nil {
+	switch {
+	case r.FrontDoor != nil:
 		fmt.Fprintf(w, "upstream  a bare net/http handler answering {\"valid\":true}, %s, behind nginx\n", where)
-	} else {
+	case s.Proxy:
+		fmt.Fprintln(w, "baseline  a bare httputil.ReverseProxy, in a process of its own as Keyward's keyed proxy is, in front of the same upstream")
+		fmt.Fprintln(w, "upstream  a bare net/http handler answering {\"valid\":true}, in a third process")
+	default:
 		fmt.Fprintf(w, "baseline  a bare net/http handler answering {\"valid\":true}, %s\n", where)
 	}
 	fmt.Fprintln(w)
@@ -329,7 +355,11 @@ func writeText(w io.Writer, r *report) {
 			c.Requests, s.ColdConcurrency, c.PerSecond, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), c.failures())
 	}
 	if len(r.Rounds) > 0 {
-		fmt.Fprintf(w, "\nwarm verify   %s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", r.Endpoint, s.Connections)
+		what := "warm verify"
+		if s.Proxy {
+			what = "proxied    "
+		}
+		fmt.Fprintf(w, "\n%s   %s, %d kept-alive HTTP/1.1 connections, cycling through the keys\n", what, r.Endpoint, s.Connections)
 		writeComparison(w, &r.comparison)
 	}
 	for _, c := range r.OAuth {
@@ -347,11 +377,14 @@ func writeText(w io.Writer, r *report) {
 			fmt.Fprintf(w, "  | %s\n", l)
 		}
 	}
-	if r.Passed && r.FrontDoor != nil {
+	switch {
+	case r.Passed && r.FrontDoor != nil:
 		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every request through nginx 200 from the upstream")
-	} else if r.Passed {
+	case r.Passed && s.Proxy:
+		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every proxied request 200 with the upstream's answer")
+	case r.Passed:
 		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID")
-	} else {
+	default:
 		fmt.Fprintln(w, "result        FAIL")
 		for _, f := range r.Failures {
 			fmt.Fprintf(w, "  - %s\n", f)
@@ -359,21 +392,50 @@ func writeText(w io.Writer, r *report) {
 	}
 }
 
-// writeComparison prints a comparison's rounds, medians and ratios.
+// writeComparison prints a comparison's rounds, medians and ratios. The server µs/req column
+// is there when a server process's CPU was read (not with -nginx, whose processes are all
+// named groups), and the CPU column names each process when some were grouped (-nginx,
+// -proxy).
 func writeComparison(w io.Writer, r *comparison) {
-	base, subject, cpuHeader := "bare", "keyward", "cpu cores: load process / server / others"
+	base, subject := "bare", "keyward"
 	if r.Baseline != "" {
-		base, subject, cpuHeader = r.Baseline, r.Subject, "cpu cores"
+		base, subject = r.Baseline, r.Subject
+	}
+	perRequest, grouped := false, false
+	for _, rd := range r.Rounds {
+		for _, p := range []*phase{rd.Bare, rd.Keyward} {
+			if p == nil {
+				continue
+			}
+			perRequest = perRequest || p.ServerCPUPerRequest > 0
+			grouped = grouped || (p.CPU != nil && len(p.CPU.Processes) > 0)
+		}
+	}
+	header := "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\t"
+	if perRequest {
+		header += "server µs/req\t"
+	}
+	if grouped {
+		header += "cpu cores"
+	} else {
+		header += "cpu cores: load process / server / others"
+	}
+	// micros is the server µs/req cell and its tab, when there is the column.
+	micros := func(us float64) string {
+		if !perRequest {
+			return ""
+		}
+		return fmtMicros(us) + "\t"
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintf(tw, "round\ttarget\treq/s\tp50\tp99\tp99.9\tmax\trequests\tfailed\t%s\n", cpuHeader)
+	fmt.Fprintln(tw, header)
 	row := func(name, target string, p *phase) {
 		if p == nil {
 			return
 		}
 		l := p.Latency
-		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s\n", name, target, p.PerSecond,
-			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), fmtCPU(p.CPU))
+		fmt.Fprintf(tw, "%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%d\t%d\t%s%s\n", name, target, p.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), p.Requests, p.failures(), micros(p.ServerCPUPerRequest), fmtCPU(p.CPU))
 	}
 	for i, rd := range r.Rounds {
 		row(fmt.Sprint(i+1), base, rd.Bare)
@@ -387,12 +449,15 @@ func writeComparison(w io.Writer, r *comparison) {
 			continue
 		}
 		l := m.s.Latency
-		fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t\n", m.target, m.s.PerSecond,
-			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures)
+		fmt.Fprintf(tw, "median\t%s\t%.0f\t%s\t%s\t%s\t%s\t\t%d\t%s\n", m.target, m.s.PerSecond,
+			fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), m.s.Failures, micros(m.s.ServerCPUPerRequest))
 	}
 	tw.Flush()
 	if r.Bare != nil {
 		fmt.Fprintf(w, "\nthroughput ratio %s/%s = %.3f\n", subject, base, r.ThroughputRatio)
 		fmt.Fprintf(w, "p99 ratio %s/%s = %.3f\n", subject, base, r.P99Ratio)
+		if r.CPURatio > 0 {
+			fmt.Fprintf(w, "server CPU per request ratio %s/%s = %.3f\n", subject, base, r.CPURatio)
+		}
 	}
 }

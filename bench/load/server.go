@@ -273,16 +273,32 @@ func newBareServer() *http.Server {
 	}
 }
 
-// serveBare is the bare server process: it listens on a free port of 127.0.0.1, writes the
-// URL to post to as one line on stdout, and serves until its stdin closes (the harness
-// closes it to stop it, and the kernel does when the harness dies).
-func serveBare(stdin io.Reader, stdout io.Writer) int {
+// runChild makes this program one of the harness's own servers when the environment says
+// so (bareServerEnv, bareProxyEnv), and reports whether it did, with the exit code.
+func runChild() (int, bool) {
+	if os.Getenv(bareServerEnv) == "1" {
+		return serveChild(os.Stdin, os.Stdout, newBareServer(), "/v1/keys/verify"), true
+	}
+	if upstream := os.Getenv(bareProxyEnv); upstream != "" {
+		srv, err := newBareProxy(upstream)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "bare proxy:", err)
+			return 1, true
+		}
+		return serveChild(os.Stdin, os.Stdout, srv, proxiedPath), true
+	}
+	return 0, false
+}
+
+// serveChild is a server process of the harness's: it listens on a free port of 127.0.0.1,
+// writes the URL of path there as one line on stdout, and serves srv until its stdin closes
+// (the harness closes it to stop it, and the kernel does when the harness dies).
+func serveChild(stdin io.Reader, stdout io.Writer, srv *http.Server, path string) int {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bare server:", err)
 		return 1
 	}
-	srv := newBareServer()
 	go func() {
 		io.Copy(io.Discard, stdin)
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -291,7 +307,7 @@ func serveBare(stdin io.Reader, stdout io.Writer) int {
 			srv.Close()
 		}
 	}()
-	fmt.Fprintf(stdout, "http://%s/v1/keys/verify\n", ln.Addr())
+	fmt.Fprintf(stdout, "http://%s%s\n", ln.Addr(), path)
 	if err := srv.Serve(ln); err != http.ErrServerClosed {
 		fmt.Fprintln(os.Stderr, "bare server:", err)
 		return 1
@@ -299,7 +315,8 @@ func serveBare(stdin io.Reader, stdout io.Writer) int {
 	return 0
 }
 
-// bareServer is the baseline server, in this process or in a process of its own.
+// bareServer is the baseline server (or the bare proxy, or the upstream behind both
+// proxies), in this process or in a process of its own.
 type bareServer struct {
 	url  string
 	pid  int // 0 when it runs in this process
@@ -312,12 +329,18 @@ func startBare(inProcess bool) (*bareServer, error) {
 	if inProcess {
 		return startBareHere()
 	}
+	return startChild(bareServerEnv + "=1")
+}
+
+// startChild runs this same program with env added to its environment, which makes it one
+// of the harness's servers (see runChild), and returns once it has said where it listens.
+func startChild(env string) (*bareServer, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	cmd := exec.Command(exe)
-	cmd.Env = append(os.Environ(), bareServerEnv+"=1")
+	cmd.Env = append(os.Environ(), env)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -359,7 +382,7 @@ func startBare(inProcess bool) (*bareServer, error) {
 	case <-time.After(30 * time.Second):
 	}
 	stop()
-	return nil, errors.New("the bare server process did not say where it listens")
+	return nil, errors.New("the child server process did not say where it listens")
 }
 
 // startBareHere serves bareVerify on 127.0.0.1 in this process.

@@ -57,6 +57,9 @@ type Main struct {
 	listener net.Listener
 	http     *http.Server
 	served   chan error
+	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
+	proxy       *http.Server
+	proxyServed chan error
 
 	// invalidations hears, with PostgreSQL, of the changes other nodes make, for the cache.
 	invalidations *postgres.Listener
@@ -90,6 +93,7 @@ func (m *Main) Run(ctx context.Context) (err error) {
 		m.startAuthenticator,
 		m.startGateway,
 		m.startExtAuthz,
+		m.startProxy,
 		m.bootstrap,
 		m.startJobs,
 		m.serve,
@@ -396,6 +400,9 @@ func (m *Main) Close(ctx context.Context) error {
 		m.listener.Close()
 	}
 	m.stopExtAuthz()
+	if err := m.stopProxy(ctx); err != nil {
+		errs = append(errs, err)
+	}
 	if m.jobs != nil {
 		if err := m.jobs.Stop(context.WithoutCancel(ctx)); err != nil {
 			errs = append(errs, fmt.Errorf("stopping background jobs: %w", err))

@@ -37,7 +37,7 @@ func newExtAuthzFixture(t *testing.T) *extAuthzFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := gateway.NewExtAuthzServer(f.gw)
+	srv := gateway.NewExtAuthzServer(f.g)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(lis) }()
 	conn, err := grpc.NewClient(lis.Addr().String(), grpc.WithTransportCredentials(insecure.NewCredentials()))

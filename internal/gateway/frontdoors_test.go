@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -26,13 +27,15 @@ import (
 // fixture is a gateway over a real SQLite store and verifier, its front doors served on a
 // real HTTP server, and an account to make keys in.
 type fixture struct {
-	t     *testing.T
+	t     testing.TB
 	url   string
-	gw    *gateway.Gateway
+	g     *gateway.Gateway
 	svc   *keyward.Service
 	owner keyward.Principal
 	proj  *keyward.Project
 	now   time.Time
+	// logs is what the gateway logged.
+	logs *syncBuffer
 }
 
 const testPolicy = `
@@ -46,7 +49,16 @@ hasura:
   max_age: 120s
 `
 
+// loopback trusts the test's own address as a proxy in front of the gateway.
+var loopback = httpwire.Proxies{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 func newFixture(t *testing.T) *fixture {
+	t.Helper()
+	return newFixtureWith(t, testPolicy, loopback)
+}
+
+// newFixtureWith is newFixture with a policy and trusted proxies of the test's own.
+func newFixtureWith(t testing.TB, policyText string, proxies httpwire.Proxies) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	store, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "keyward.db"))
@@ -57,7 +69,7 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{t: t, now: time.Now().UTC().Truncate(time.Second)}
+	f := &fixture{t: t, now: time.Now().UTC().Truncate(time.Second), logs: &syncBuffer{}}
 	clock := func() time.Time { return f.now }
 	limiter := ratelimit.NewMemory()
 	v := verify.New(store, hasher, verify.Config{Now: clock, Limiter: limiter, Resolver: keyward.NewResolver(store)})
@@ -70,13 +82,13 @@ func newFixture(t *testing.T) *fixture {
 	if f.proj, err = f.svc.CreateProject(ctx, f.owner, keyward.CreateProjectInput{Name: "shop"}); err != nil {
 		t.Fatal(err)
 	}
-	policy, err := gateway.ParsePolicy([]byte(testPolicy))
+	policy, err := gateway.ParsePolicy([]byte(policyText))
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := gateway.New(gateway.Config{Verdicts: v, Policy: policy, Now: clock, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-		Proxies: httpwire.Proxies{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}})
-	f.gw = g
+	g := gateway.New(gateway.Config{Verdicts: v, Policy: policy, Now: clock, Proxies: proxies,
+		Logger: slog.New(slog.NewTextHandler(f.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+	f.g = g
 	mux := http.NewServeMux()
 	mux.Handle("/gateway/forward-auth", g.ForwardAuth())
 	mux.Handle("/gateway/nginx", g.Nginx())
@@ -111,14 +123,29 @@ func (f *fixture) ask(method, path string, headers map[string]string, body strin
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	req, err := http.NewRequest(method, f.url+path, rd)
+	return f.send(f.url, method, path, headers, rd)
+}
+
+// testClient bounds every request of the tests: a proxy that held an answer back must fail
+// a test, not hang it.
+var testClient = &http.Client{Timeout: 30 * time.Second}
+
+// send sends a request to base+path with headers (a "Host" header sets the request's host)
+// and body, which is streamed; its answer's body is closed when the test ends.
+func (f *fixture) send(base, method, path string, headers map[string]string, body io.Reader) *http.Response {
+	f.t.Helper()
+	req, err := http.NewRequest(method, base+path, body)
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	for k, v := range headers {
+		if k == "Host" {
+			req.Host = v
+			continue
+		}
 		req.Header.Set(k, v)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := testClient.Do(req)
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -305,4 +332,22 @@ func TestHasura(t *testing.T) {
 	if res := f.ask("GET", "/gateway/hasura", map[string]string{"Authorization": "Bearer " + secret}, ""); res.StatusCode != 401 {
 		t.Errorf("an expired key = %d, want 401", res.StatusCode)
 	}
+}
+
+// syncBuffer is a bytes.Buffer that a server's goroutines may write while the test reads it.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
