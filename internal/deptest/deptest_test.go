@@ -31,6 +31,7 @@ var allowed = map[string][]string{
 	"internal/gateway":        {"internal/authn", "internal/httpwire", "internal/keyward", "internal/verify"},
 	"internal/events":         {"internal/keyward"},
 	"internal/webhook":        {},
+	"internal/seal":           {"internal/keyformat"},
 	"internal/httpapi/compat": {"internal/authn", "internal/httpwire", "internal/keyward"},
 	"internal/deptest":        {},
 	"bench/load":              {"client"},
@@ -42,7 +43,7 @@ var allowed = map[string][]string{
 // stays a plain description of Keyward; the stores' shared column codecs, so that neither
 // store's driver reaches the other through them; and the client, so that users get no
 // dependencies.
-var stdlibOnly = map[string]bool{"internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "client": true}
+var stdlibOnly = map[string]bool{"internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "internal/seal": true, "client": true}
 
 // thirdPartyOnly limits the modules some packages may import besides the standard library
 // and ours. httpwire is every transport's leaf: huma only for huma.ErrorDetail, the type of a
