@@ -20,6 +20,10 @@ type Inventory struct {
 	TierRequests int
 	Credits      int // key lineages with usage credits (a lineage's keys share them)
 	UsageCounts  int // stored usage counts: one per key, minute and outcome
+	// WebhookEndpoints are every account's endpoints; PendingOutbox the outbox messages
+	// still waiting to be delivered (delivered and abandoned ones are history, not copied).
+	WebhookEndpoints int
+	PendingOutbox    int
 }
 
 // InventoryStore tells what a store holds as a whole.

@@ -58,8 +58,29 @@ type Key struct {
 	RotationIntervalDays int // 0 when the key has no rotation schedule
 	NextRotationAt       *time.Time
 	RotationWebhookURL   string
-	CreatedBy            string
+	// RotationWebhookSecret is the whsec_ secret that signs the calls to RotationWebhookURL,
+	// sealed under the server secret (see Service's WithSealer); nil without a webhook.
+	RotationWebhookSecret []byte
+	// RotationGrace is how long the old key keeps verifying after a scheduled rotation; nil
+	// means DefaultRotationGrace.
+	RotationGrace *time.Duration
+	// LeakedAt is when the key was last reported leaked, with where it was found.
+	LeakedAt   *time.Time
+	LeakSource string
+	LeakURL    string
+	// ExpiryNotifiedAt is when api_key.expiring was sent for the key's current expiry (or
+	// grace end); a change of expiry clears it.
+	ExpiryNotifiedAt *time.Time
+	// ExhaustedAt is when api_key.usage_exceeded was sent because the key's credits ran out;
+	// setting its credits clears it.
+	ExhaustedAt *time.Time
+	CreatedBy   string
 }
+
+// Imported reports whether the key came from another system and still carries that system's
+// unkeyed hash (see ImportHashScheme): it verifies through the import path until its first
+// use rehashes it.
+func (k *Key) Imported() bool { return k.HashScheme == ImportHashScheme }
 
 // Status is a key's lifecycle state at a moment, as listed and filtered.
 type Status string

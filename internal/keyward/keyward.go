@@ -22,6 +22,9 @@ type Account struct {
 	// AllowedIPs are the networks the account's keys may be used from, unless a key has its
 	// own; empty allows any.
 	AllowedIPs []netip.Prefix
+	// LeakPolicy says what a leak report does to the account's keys that belong to no
+	// project, and to keys of projects without their own policy ("" is LeakRevoke).
+	LeakPolicy string
 	CreatedAt  time.Time
 }
 
@@ -32,7 +35,10 @@ type Project struct {
 	Name      string
 	// KeyPrefix starts every key issued in the project ("kw", "raff", "sk_live").
 	KeyPrefix string
-	CreatedAt time.Time
+	// LeakPolicy says what a leak report does to the project's keys; "" defers to the
+	// account's.
+	LeakPolicy string
+	CreatedAt  time.Time
 }
 
 // Environment is a named stage of a project, such as production or staging.

@@ -22,6 +22,9 @@ type Store interface {
 	RateLimitTierStore
 	UsageStore
 	OutboxStore
+	WebhookEndpointStore
+	ScheduleStore
+	ImportedKeyStore
 	InventoryStore
 	// InTx runs fn as one unit of work: every write fn makes through tx commits together
 	// when fn returns nil, and none does when fn returns an error (returned as it is) or the
@@ -52,8 +55,8 @@ type AccountStore interface {
 	AccountByName(ctx context.Context, name string) (*Account, error)
 	// ListAccounts returns up to limit accounts with id > after, by id.
 	ListAccounts(ctx context.Context, after string, limit int) ([]*Account, error)
-	// UpdateAccount writes a's name and key prefix; ENotFound if absent, EConflict if the
-	// name is taken.
+	// UpdateAccount writes a's name, key prefix, allowed IPs and leak policy; ENotFound if
+	// absent, EConflict if the name is taken.
 	UpdateAccount(ctx context.Context, a *Account) error
 }
 
@@ -63,6 +66,9 @@ type ProjectStore interface {
 	CreateProject(ctx context.Context, p *Project) error
 	// Project returns the account's project; ENotFound if absent or another account's.
 	Project(ctx context.Context, accountID, id string) (*Project, error)
+	// UpdateProject writes p's name and leak policy; ENotFound if absent or another
+	// account's, EConflict if the name is taken.
+	UpdateProject(ctx context.Context, p *Project) error
 	// ListProjects returns up to limit of the account's projects with id > after, by id.
 	ListProjects(ctx context.Context, accountID, after string, limit int) ([]*Project, error)
 
@@ -114,7 +120,10 @@ type KeyStore interface {
 	// ListKeys returns up to f.Limit keys matching f with id > f.After, ordered by id.
 	ListKeys(ctx context.Context, f KeyFilter) ([]*Key, error)
 	// UpdateKey writes k's mutable fields (name, scopes, metadata, expires_at, the rotation
-	// settings, role_id and rate_limit_tier) and nothing else; ENotFound if absent or another account's.
+	// settings with the sealed rotation webhook secret and the rotation grace, role_id,
+	// rate_limit_tier, allowed IPs, and the notice times ExpiryNotifiedAt and ExhaustedAt) and
+	// nothing else (not the leak record: see MarkKeyLeaked); ENotFound if absent or another
+	// account's.
 	UpdateKey(ctx context.Context, k *Key) error
 	// RevokeKey sets revoked_at to at unless it is already set, and returns the key as it
 	// now is; ENotFound if absent or another account's.
