@@ -66,17 +66,17 @@ type WebhookEndpointStore interface {
 
 // The event topics webhooks carry.
 const (
-	TopicKeyCreated      = "api_key.created"
-	TopicKeyUpdated      = "api_key.updated"
-	TopicKeyRevoked      = "api_key.revoked"
-	TopicKeyRotated      = "api_key.rotated"
-	TopicKeyExpiring     = "api_key.expiring"
-	TopicKeyRotationDue  = "api_key.rotation_due"
-	TopicKeyLeaked       = "api_key.leaked"
-	TopicKeyExhausted    = "api_key.usage_exceeded"
-	TopicTierRequested   = "tier_request.created"
-	TopicTierDecided     = "tier_request.decided"
-	TopicWebhookTest     = "webhook.test"
+	TopicKeyCreated     = "api_key.created"
+	TopicKeyUpdated     = "api_key.updated"
+	TopicKeyRevoked     = "api_key.revoked"
+	TopicKeyRotated     = "api_key.rotated"
+	TopicKeyExpiring    = "api_key.expiring"
+	TopicKeyRotationDue = "api_key.rotation_due"
+	TopicKeyLeaked      = "api_key.leaked"
+	TopicKeyExhausted   = "api_key.usage_exceeded"
+	TopicTierRequested  = "tier_request.created"
+	TopicTierDecided    = "tier_request.decided"
+	TopicWebhookTest    = "webhook.test"
 )
 
 // Topics lists every topic an endpoint may subscribe to, in a fixed order.
