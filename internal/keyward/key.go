@@ -61,6 +61,9 @@ type Key struct {
 	// RotationWebhookSecret is the whsec_ secret that signs the calls to RotationWebhookURL,
 	// sealed under the server secret (see Service's WithSealer); nil without a webhook.
 	RotationWebhookSecret []byte
+	// NewWebhookSecret is the rotation webhook's signing secret in the clear, set only by the
+	// CreateKey or UpdateKey that made it, to be shown once; it is never stored.
+	NewWebhookSecret string
 	// RotationGrace is how long the old key keeps verifying after a scheduled rotation; nil
 	// means DefaultRotationGrace.
 	RotationGrace *time.Duration

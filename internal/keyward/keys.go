@@ -38,6 +38,9 @@ type CreateKeyInput struct {
 	Metadata             map[string]any
 	RotationIntervalDays int
 	RotationWebhookURL   string
+	// RotationGrace is how long the old key keeps verifying after a scheduled rotation; nil
+	// for DefaultRotationGrace.
+	RotationGrace *time.Duration
 }
 
 // CreateKey issues a key in p's account and returns it with its secret, which is never
@@ -79,7 +82,7 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 	if err := validateMetadata(in.Metadata); err != nil {
 		return nil, "", err
 	}
-	if err := validateRotation(in.RotationIntervalDays, in.RotationWebhookURL); err != nil {
+	if err := s.validateRotation(in.RotationIntervalDays, in.RotationWebhookURL, in.RotationGrace); err != nil {
 		return nil, "", err
 	}
 	allowed, err := ParseAllowedIPs(in.AllowedIPs)
@@ -100,7 +103,11 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 		RotationIntervalDays: in.RotationIntervalDays,
 		NextRotationAt:       NextRotation(now, in.RotationIntervalDays),
 		RotationWebhookURL:   in.RotationWebhookURL,
+		RotationGrace:        in.RotationGrace,
 		CreatedBy:            p.ID,
+	}
+	if err := s.newRotationWebhookSecret(k); err != nil {
+		return nil, "", err
 	}
 	prefix, err := s.keyHome(ctx, p, k, in.ProjectID)
 	if err != nil {
@@ -149,8 +156,48 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 			return nil, "", err
 		}
 		k.PendingTierRequest = pending
+		if err := s.emitTierRequest(ctx, TopicTierRequested, pending); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := s.emitKey(ctx, TopicKeyCreated, k); err != nil {
+		return nil, "", err
 	}
 	return k, secret, nil
+}
+
+// newRotationWebhookSecret gives k a new signing secret for its rotation webhook, sealed
+// for the key and kept in the clear in NewWebhookSecret to be shown once; without a webhook
+// it drops the secret.
+func (s *Service) newRotationWebhookSecret(k *Key) error {
+	k.NewWebhookSecret = ""
+	if k.RotationWebhookURL == "" {
+		k.RotationWebhookSecret = nil
+		return nil
+	}
+	secret := newWebhookSecret()
+	sealed, err := s.sealFor(k.ID, secret)
+	if err != nil {
+		return err
+	}
+	k.RotationWebhookSecret, k.NewWebhookSecret = sealed, secret
+	return nil
+}
+
+// validateRotation checks a key's rotation schedule, webhook URL and grace.
+func (s *Service) validateRotation(days int, webhook string, grace *time.Duration) error {
+	if err := validateRotation(days, webhook); err != nil {
+		return err
+	}
+	if webhook != "" {
+		if err := s.validateWebhookURL("rotation_webhook_url", webhook); err != nil {
+			return err
+		}
+	}
+	if grace != nil && (*grace < 0 || *grace > MaxGracePeriod) {
+		return Errorf(EValidation, "rotation_grace_seconds must be between 0 and %d", int(MaxGracePeriod/time.Second))
+	}
+	return nil
 }
 
 // freshCredits are credits as a key is given them at now: a new version, and the first
@@ -437,6 +484,13 @@ type UpdateKeyInput struct {
 	RotationIntervalDays    *int // 0 clears the schedule
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
+	// RotateWebhookSecret gives the rotation webhook a new signing secret (shown once); a
+	// new webhook URL gets one anyway.
+	RotateWebhookSecret bool
+	// RotationGrace sets the grace of scheduled rotations; ClearRotationGrace goes back to
+	// DefaultRotationGrace.
+	RotationGrace      *time.Duration
+	ClearRotationGrace bool
 	RoleID                  *string // "" clears the role
 	// AllowedIPs replaces the networks the key may be used from; an empty list defers to the
 	// account's. Lifting a restriction (dropping the list, or adding a network none of the
@@ -535,14 +589,33 @@ func (s *Service) updateKey(ctx context.Context, p Principal, id string, in Upda
 		k.RotationIntervalDays = *in.RotationIntervalDays
 		k.NextRotationAt = NextRotation(now, k.RotationIntervalDays)
 	}
+	oldWebhook := k.RotationWebhookURL
 	switch {
 	case in.ClearRotationWebhookURL:
 		k.RotationWebhookURL = ""
 	case in.RotationWebhookURL != nil:
 		k.RotationWebhookURL = *in.RotationWebhookURL
 	}
-	if err := validateRotation(k.RotationIntervalDays, k.RotationWebhookURL); err != nil {
+	switch {
+	case in.ClearRotationGrace:
+		k.RotationGrace = nil
+	case in.RotationGrace != nil:
+		g := *in.RotationGrace
+		k.RotationGrace = &g
+	}
+	if err := s.validateRotation(k.RotationIntervalDays, k.RotationWebhookURL, k.RotationGrace); err != nil {
 		return nil, err
+	}
+	if k.RotationWebhookURL != oldWebhook || in.RotateWebhookSecret {
+		if in.RotateWebhookSecret && k.RotationWebhookURL == "" {
+			return nil, Errorf(EValidation, "the key has no rotation_webhook_url to make a secret for")
+		}
+		if err := s.newRotationWebhookSecret(k); err != nil {
+			return nil, err
+		}
+	}
+	if !sameTime(oldExpiry, k.ExpiresAt) {
+		k.ExpiryNotifiedAt = nil // the new expiry earns its own notice
 	}
 	var pending *TierRequest
 	if in.RateLimitTier != nil && *in.RateLimitTier != k.RateLimitTier {
@@ -586,6 +659,9 @@ func (s *Service) updateKey(ctx context.Context, p Principal, id string, in Upda
 		}
 		s.step("update-api-key:tokens-denied")
 	}
+	if in.ClearCredits || credits != nil {
+		k.ExhaustedAt = nil // new credits may run out again, and that is news again
+	}
 	if err := s.store.UpdateKey(ctx, k); err != nil {
 		return nil, err
 	}
@@ -603,9 +679,22 @@ func (s *Service) updateKey(ctx context.Context, p Principal, id string, in Upda
 			return nil, err
 		}
 		k.PendingTierRequest = pending
+		if err := s.emitTierRequest(ctx, TopicTierRequested, pending); err != nil {
+			return nil, err
+		}
+	}
+	if err := s.emitKey(ctx, TopicKeyUpdated, k); err != nil {
+		return nil, err
 	}
 	s.changed(ctx, k)
 	return k, nil
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
 }
 
 // overrideLimit gives k a limit of its own. Only a caller who may define tiers may do that:
@@ -652,8 +741,14 @@ func (s *Service) revokeKey(ctx context.Context, p Principal, id string) (*Key, 
 		return nil, err
 	}
 	s.step("revoke-api-key:tokens-denied")
+	wasRevoked := k.RevokedAt != nil
 	if k, err = s.store.RevokeKey(ctx, p.AccountID, id, now); err != nil {
 		return nil, err
+	}
+	if !wasRevoked {
+		if err := s.emitKey(ctx, TopicKeyRevoked, k); err != nil {
+			return nil, err
+		}
 	}
 	s.changed(ctx, k)
 	return k, nil
@@ -740,6 +835,7 @@ func (s *Service) rotateKey(ctx context.Context, p Principal, id string, in Rota
 		RotationIntervalDays: old.RotationIntervalDays,
 		NextRotationAt:       NextRotation(now, old.RotationIntervalDays),
 		RotationWebhookURL:   old.RotationWebhookURL,
+		RotationGrace:        old.RotationGrace,
 		CreatedBy:            p.ID,
 	}
 	secret, err := s.assignSecret(next, prefix)
@@ -761,8 +857,21 @@ func (s *Service) rotateKey(ctx context.Context, p Principal, id string, in Rota
 		return nil, err
 	}
 	s.step("rotate-api-key:tokens-denied")
+	if old.RotationWebhookSecret != nil {
+		// The webhook's secret is sealed for its key: the new key gets it sealed for itself.
+		plain, err := s.OpenSecret(old.ID, old.RotationWebhookSecret)
+		if err != nil {
+			return nil, Errorf(EInternal, "opening key %s's rotation webhook secret: %v", old.ID, err)
+		}
+		if next.RotationWebhookSecret, err = s.sealFor(next.ID, plain); err != nil {
+			return nil, err
+		}
+	}
 	updated, err := s.store.RotateKey(ctx, p.AccountID, old.ID, next, graceUntil)
 	if err != nil {
+		return nil, err
+	}
+	if err := s.emit(ctx, &Event{Topic: TopicKeyRotated, AccountID: next.AccountID, Key: next, Replaced: updated}, next.LineageID); err != nil {
 		return nil, err
 	}
 	s.changed(ctx, updated)

@@ -27,6 +27,11 @@ type Service struct {
 	// name, so that a test can stop the process there (see WithCheckpoint).
 	checkpoint func(point string)
 	refusals   *refusalThrottle // shared by the copies a unit of work makes
+	// encode, sealer and checkURL serve webhooks (see WithEventEncoder, WithSealer,
+	// WithURLCheck).
+	encode   EventEncoder
+	sealer   Sealer
+	checkURL func(raw string) error
 
 	// pending is set on the copy of the service that runs inside a unit of work: the cache
 	// events the unit's writes call for, fired once it commits.

@@ -209,7 +209,7 @@ func (s *Service) requestTier(ctx context.Context, p Principal, keyID, tier stri
 		if err := s.store.CreateTierRequest(ctx, pending); err != nil {
 			return nil, err
 		}
-		return pending, nil
+		return pending, s.emitTierRequest(ctx, TopicTierRequested, pending)
 	}
 	now := s.Now()
 	r := &TierRequest{ID: NewID(), AccountID: p.AccountID, KeyID: k.ID, Tier: granted, Status: TierRequestPending,
@@ -302,6 +302,9 @@ func (s *Service) DecideTierRequest(ctx context.Context, p Principal, id string,
 // its new limit applies within a second.
 func (s *Service) decideTier(ctx context.Context, r *TierRequest) error {
 	if err := s.store.DecideTierRequest(ctx, r); err != nil {
+		return err
+	}
+	if err := s.emitTierRequest(ctx, TopicTierDecided, r); err != nil {
 		return err
 	}
 	if r.Status != TierRequestApproved {

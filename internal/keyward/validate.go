@@ -101,18 +101,21 @@ func validateRotation(days int, webhook string) error {
 	return ValidateWebhookURL(webhook)
 }
 
-// ValidateWebhookURL accepts an absolute https URL, or http to a loopback host (for local
-// development), without credentials or a fragment.
-func ValidateWebhookURL(raw string) error {
+// ValidateWebhookURL checks a key's rotation_webhook_url as validateURL does.
+func ValidateWebhookURL(raw string) error { return validateURL("rotation_webhook_url", raw) }
+
+// validateURL accepts, for the named field, an absolute https URL, or http to a loopback host
+// (for local development), without credentials or a fragment.
+func validateURL(field, raw string) error {
 	if len(raw) > MaxWebhookURLLength {
-		return Errorf(EValidation, "rotation_webhook_url must be at most %d characters", MaxWebhookURLLength)
+		return Errorf(EValidation, "%s must be at most %d characters", field, MaxWebhookURLLength)
 	}
 	u, err := url.Parse(raw)
 	if err != nil || u.Host == "" || u.Opaque != "" {
-		return Errorf(EValidation, "rotation_webhook_url must be an absolute URL")
+		return Errorf(EValidation, "%s must be an absolute URL", field)
 	}
 	if u.User != nil || u.Fragment != "" {
-		return Errorf(EValidation, "rotation_webhook_url must not carry credentials or a fragment")
+		return Errorf(EValidation, "%s must not carry credentials or a fragment", field)
 	}
 	switch u.Scheme {
 	case "https":
@@ -121,9 +124,9 @@ func ValidateWebhookURL(raw string) error {
 		if isLoopback(u.Hostname()) {
 			return nil
 		}
-		return Errorf(EValidation, "rotation_webhook_url must use https (http is allowed only for loopback hosts)")
+		return Errorf(EValidation, "%s must use https (http is allowed only for loopback hosts)", field)
 	}
-	return Errorf(EValidation, "rotation_webhook_url must use https")
+	return Errorf(EValidation, "%s must use https", field)
 }
 
 func isLoopback(host string) bool {
