@@ -43,6 +43,8 @@ var (
 		"Key verifications by outcome (API keys through every route, not access tokens).", []string{"code"}, nil)
 	cacheDesc = prometheus.NewDesc("keyward_verify_cache_lookups_total",
 		"Verification cache lookups, by result.", []string{"result"}, nil)
+	importedDesc = prometheus.NewDesc("keyward_verify_imported_lookups_total",
+		"Store lookups of strings outside Keyward's key format that hit the imported keys' filter.", nil, nil)
 	rateLimitDesc = prometheus.NewDesc("keyward_ratelimit_decisions_total",
 		"Rate-limit decisions: allowed, limited, or, with Redis unreachable, fail_open and fail_closed.", []string{"decision"}, nil)
 )
@@ -54,6 +56,7 @@ func (c verifierCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- verificationsDesc
 	ch <- cacheDesc
 	ch <- rateLimitDesc
+	ch <- importedDesc
 }
 
 func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
@@ -63,6 +66,7 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheHits), "hit")
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheMisses), "miss")
+	ch <- prometheus.MustNewConstMetric(importedDesc, prometheus.CounterValue, float64(st.ImportedLookups))
 	for _, d := range []struct {
 		name string
 		n    uint64

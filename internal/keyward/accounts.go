@@ -97,6 +97,9 @@ type UpdateAccountInput struct {
 	// AllowedIPs replaces the networks the account's keys may be used from, when a key has
 	// none of its own; an empty list allows any.
 	AllowedIPs *[]string
+	// LeakPolicy says what a leak report does to the account's keys (LeakRevoke or
+	// LeakNotify; "" is LeakRevoke).
+	LeakPolicy *string
 }
 
 // UpdateAccount renames p's own account or changes the prefix of its account keys (keys
@@ -136,6 +139,12 @@ func (s *Service) UpdateAccount(ctx context.Context, p Principal, id string, in 
 			}
 			// Every key resolved with the account's networks must be resolved again.
 			tx.identityChanged(ctx, a.ID)
+		}
+		if in.LeakPolicy != nil {
+			if err := validLeakPolicy(*in.LeakPolicy); err != nil {
+				return err
+			}
+			a.LeakPolicy = *in.LeakPolicy
 		}
 		return tx.store.UpdateAccount(ctx, a)
 	})

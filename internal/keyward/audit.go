@@ -38,6 +38,11 @@ const (
 	ActionCreateAdminKey = "create-admin-key"
 	ActionRevokeAdminKey = "revoke-admin-key"
 	ActionSeedKeys       = "seed-keys"
+	// Keyward's own acts (KindSystem) and reports from outside.
+	ActionRotationDue   = "notify-rotation-due"
+	ActionReportLeak    = "report-leaked-api-key"
+	ActionImportKeys    = "import-api-keys"
+	ActionUpdateProject = "update-project"
 )
 
 // Actions lists every audit action, in a fixed order (documentation and tests use it).
@@ -49,6 +54,9 @@ var Actions = []string{
 	ActionCreateUser, ActionUpdateUser, ActionDisableUser,
 	ActionCreateRole, ActionUpdateRole, ActionDeleteRole, ActionProvisionUser,
 	ActionBootstrap, ActionCreateAdminKey, ActionRevokeAdminKey, ActionSeedKeys,
+	ActionCreateWebhook, ActionUpdateWebhook, ActionDeleteWebhook, ActionRotateWebhookSecret,
+	ActionResendWebhook, ActionTestWebhook, ActionRotationDue, ActionReportLeak, ActionImportKeys,
+	ActionUpdateProject,
 }
 
 // Audit target types.

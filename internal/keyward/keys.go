@@ -68,78 +68,8 @@ func (s *Service) CreateKey(ctx context.Context, p Principal, in CreateKeyInput)
 }
 
 func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput) (*Key, string, error) {
-	now := s.Now()
-	if err := validateName("name", in.Name); err != nil {
-		return nil, "", err
-	}
-	scopes, err := normalizeScopes(in.Scopes)
+	k, prefix, pending, err := s.newKey(ctx, p, in)
 	if err != nil {
-		return nil, "", err
-	}
-	if err := validateExpiry(in.ExpiresAt, now); err != nil {
-		return nil, "", err
-	}
-	if err := validateMetadata(in.Metadata); err != nil {
-		return nil, "", err
-	}
-	if err := s.validateRotation(in.RotationIntervalDays, in.RotationWebhookURL, in.RotationGrace); err != nil {
-		return nil, "", err
-	}
-	allowed, err := ParseAllowedIPs(in.AllowedIPs)
-	if err != nil {
-		return nil, "", err
-	}
-	k := &Key{
-		ID:                   NewID(),
-		AccountID:            p.AccountID,
-		EnvironmentID:        in.EnvironmentID,
-		UserID:               in.UserID,
-		Name:                 in.Name,
-		Scopes:               scopes,
-		AllowedIPs:           allowed,
-		Metadata:             in.Metadata,
-		ExpiresAt:            utcPtr(in.ExpiresAt),
-		CreatedAt:            now,
-		RotationIntervalDays: in.RotationIntervalDays,
-		NextRotationAt:       NextRotation(now, in.RotationIntervalDays),
-		RotationWebhookURL:   in.RotationWebhookURL,
-		RotationGrace:        in.RotationGrace,
-		CreatedBy:            p.ID,
-	}
-	if err := s.newRotationWebhookSecret(k); err != nil {
-		return nil, "", err
-	}
-	prefix, err := s.keyHome(ctx, p, k, in.ProjectID)
-	if err != nil {
-		return nil, "", err
-	}
-	// The key exists for no one yet, so "own" means: on the caller's own behalf.
-	if err := authorizeKey(p, PermKeysCreate, k); err != nil {
-		return nil, "", err
-	}
-	if err := grantScopes(p, PermKeysCreate, k.ProjectID, k.Scopes, nil); err != nil {
-		return nil, "", err
-	}
-	var pending *TierRequest
-	if k.RateLimitTier, pending, err = s.grantTier(ctx, p, "", in.RateLimitTier); err != nil {
-		return nil, "", err
-	}
-	if in.RateLimit != nil {
-		if err := overrideLimit(p, k, in.RateLimit); err != nil {
-			return nil, "", err
-		}
-	}
-	if in.Credits != nil {
-		if err := in.Credits.Validate(); err != nil {
-			return nil, "", err
-		}
-		k.Credits = freshCredits(*in.Credits, now)
-	}
-	k.LineageID = k.ID
-	if err := s.delegateLimits(ctx, p, k); err != nil {
-		return nil, "", err
-	}
-	if err := s.setKeyIdentity(ctx, p, k, in.RoleID, in.ProjectAccesses); err != nil {
 		return nil, "", err
 	}
 	secret, err := s.assignSecret(k, prefix)
@@ -164,6 +94,86 @@ func (s *Service) createKey(ctx context.Context, p Principal, in CreateKeyInput)
 		return nil, "", err
 	}
 	return k, secret, nil
+}
+
+// newKey checks in and builds the key p asks for, without its secret: the key, the prefix
+// its secret takes, and the tier request it makes, if any.
+func (s *Service) newKey(ctx context.Context, p Principal, in CreateKeyInput) (*Key, string, *TierRequest, error) {
+	now := s.Now()
+	if err := validateName("name", in.Name); err != nil {
+		return nil, "", nil, err
+	}
+	scopes, err := normalizeScopes(in.Scopes)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	if err := validateExpiry(in.ExpiresAt, now); err != nil {
+		return nil, "", nil, err
+	}
+	if err := validateMetadata(in.Metadata); err != nil {
+		return nil, "", nil, err
+	}
+	if err := s.validateRotation(in.RotationIntervalDays, in.RotationWebhookURL, in.RotationGrace); err != nil {
+		return nil, "", nil, err
+	}
+	allowed, err := ParseAllowedIPs(in.AllowedIPs)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	k := &Key{
+		ID:                   NewID(),
+		AccountID:            p.AccountID,
+		EnvironmentID:        in.EnvironmentID,
+		UserID:               in.UserID,
+		Name:                 in.Name,
+		Scopes:               scopes,
+		AllowedIPs:           allowed,
+		Metadata:             in.Metadata,
+		ExpiresAt:            utcPtr(in.ExpiresAt),
+		CreatedAt:            now,
+		RotationIntervalDays: in.RotationIntervalDays,
+		NextRotationAt:       NextRotation(now, in.RotationIntervalDays),
+		RotationWebhookURL:   in.RotationWebhookURL,
+		RotationGrace:        in.RotationGrace,
+		CreatedBy:            p.ID,
+	}
+	if err := s.newRotationWebhookSecret(k); err != nil {
+		return nil, "", nil, err
+	}
+	prefix, err := s.keyHome(ctx, p, k, in.ProjectID)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	// The key exists for no one yet, so "own" means: on the caller's own behalf.
+	if err := authorizeKey(p, PermKeysCreate, k); err != nil {
+		return nil, "", nil, err
+	}
+	if err := grantScopes(p, PermKeysCreate, k.ProjectID, k.Scopes, nil); err != nil {
+		return nil, "", nil, err
+	}
+	var pending *TierRequest
+	if k.RateLimitTier, pending, err = s.grantTier(ctx, p, "", in.RateLimitTier); err != nil {
+		return nil, "", nil, err
+	}
+	if in.RateLimit != nil {
+		if err := overrideLimit(p, k, in.RateLimit); err != nil {
+			return nil, "", nil, err
+		}
+	}
+	if in.Credits != nil {
+		if err := in.Credits.Validate(); err != nil {
+			return nil, "", nil, err
+		}
+		k.Credits = freshCredits(*in.Credits, now)
+	}
+	k.LineageID = k.ID
+	if err := s.delegateLimits(ctx, p, k); err != nil {
+		return nil, "", nil, err
+	}
+	if err := s.setKeyIdentity(ctx, p, k, in.RoleID, in.ProjectAccesses); err != nil {
+		return nil, "", nil, err
+	}
+	return k, prefix, pending, nil
 }
 
 // newRotationWebhookSecret gives k a new signing secret for its rotation webhook, sealed

@@ -45,6 +45,57 @@ func (s *Service) createProject(ctx context.Context, p Principal, in CreateProje
 	return proj, nil
 }
 
+// UpdateProjectInput changes a project; nil fields are left as they are.
+type UpdateProjectInput struct {
+	Name *string
+	// LeakPolicy says what a leak report does to the project's keys; "" defers to the
+	// account's.
+	LeakPolicy *string
+}
+
+// UpdateProject renames one of p's projects or sets its leak policy. Errors: EInvalid,
+// ENotFound, EForbidden, EValidation, EConflict (name taken).
+func (s *Service) UpdateProject(ctx context.Context, p Principal, id string, in UpdateProjectInput) (*Project, error) {
+	var proj *Project
+	err := s.mutate(ctx, p, ActionUpdateProject, TargetProject, id, func(tx *Service, _ *AuditEvent) error {
+		var err error
+		if proj, err = tx.Project(ctx, p, id); err != nil {
+			return err
+		}
+		if err := authorize(p, PermProjectsWrite, proj.ID); err != nil {
+			return err
+		}
+		if in.Name != nil {
+			if err := validateName("name", *in.Name); err != nil {
+				return err
+			}
+			proj.Name = *in.Name
+		}
+		if in.LeakPolicy != nil {
+			if *in.LeakPolicy != "" {
+				if err := validLeakPolicy(*in.LeakPolicy); err != nil {
+					return err
+				}
+			}
+			proj.LeakPolicy = *in.LeakPolicy
+		}
+		return tx.store.UpdateProject(ctx, proj)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return proj, nil
+}
+
+// validLeakPolicy accepts LeakRevoke, LeakNotify, and "" for the default.
+func validLeakPolicy(p string) error {
+	switch p {
+	case "", LeakRevoke, LeakNotify:
+		return nil
+	}
+	return Errorf(EValidation, "leak_policy must be %q or %q", LeakRevoke, LeakNotify)
+}
+
 // Project returns one of p's projects. Errors: EInvalid (bad id), ENotFound, EForbidden.
 func (s *Service) Project(ctx context.Context, p Principal, id string) (*Project, error) {
 	proj, err := s.project(ctx, p.AccountID, id)

@@ -2,6 +2,7 @@ package keyward
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -127,6 +128,9 @@ func (s *Service) mutate(ctx context.Context, p Principal, action, targetType, t
 		}
 		return tx.record(ctx, event, nil)
 	})
+	if errors.Is(err, errNothingToDo) {
+		return nil // another node did it first: nothing happened here, nothing to record
+	}
 	if err != nil {
 		if event == nil { // the unit never started
 			event = s.auditEvent(ctx, p, action, targetType, targetID)
@@ -137,6 +141,10 @@ func (s *Service) mutate(ctx context.Context, p Principal, action, targetType, t
 	pending.fire(ctx, s)
 	return nil
 }
+
+// errNothingToDo ends a unit of work of Keyward's own (a scheduled job) that found its work
+// already done: the unit rolls back, and mutate records and reports nothing.
+var errNothingToDo = errors.New("nothing to do")
 
 // step marks a point between two writes of an operation, for crash tests.
 func (s *Service) step(point string) {

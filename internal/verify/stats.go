@@ -53,6 +53,7 @@ type stats struct {
 	rateAllowed, rateLimited counter
 	rateFailedOpen           counter
 	rateFailedClosed         counter
+	importedLookups          counter
 	limiterLogged            atomic.Int64 // Unix nanoseconds of the last "unreachable" log line
 }
 
@@ -68,6 +69,10 @@ type Stats struct {
 	// RateFailedClosed count verifications whose limit could not be checked (Redis
 	// unreachable), by the fail mode applied.
 	RateAllowed, RateLimited, RateFailedOpen, RateFailedClosed uint64
+	// ImportedLookups counts store lookups of strings outside Keyward's format that hit the
+	// imported keys' filter (see imports.go): the bound on what a flood of made-up strings
+	// costs the store.
+	ImportedLookups uint64
 }
 
 // Stats returns the totals so far.
@@ -77,6 +82,7 @@ func (v *Verifier) Stats() Stats {
 		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
 		RateAllowed: s.rateAllowed.Load(), RateLimited: s.rateLimited.Load(),
 		RateFailedOpen: s.rateFailedOpen.Load(), RateFailedClosed: s.rateFailedClosed.Load(),
+		ImportedLookups: s.importedLookups.Load(),
 	}
 	for i := range s.outcomes {
 		out.Outcomes[i] = s.outcomes[i].Load()

@@ -155,6 +155,13 @@ type Config struct {
 	Resolver Resolver
 	// Tokens verifies Keyward's own access tokens; nil refuses every token as MALFORMED.
 	Tokens TokenVerifier
+	// Rehash replaces an imported key's unkeyed hash with its keyed one after the key's
+	// first successful verification here (keyward.Service.RehashImportedKey); nil leaves
+	// imported keys as they are.
+	Rehash func(ctx context.Context, k *keyward.Key, secret string) error
+	// Exhausted hears, once per key, that a key was refused for want of credits
+	// (keyward.Service.KeyExhausted), for the api_key.usage_exceeded webhook; nil for none.
+	Exhausted func(ctx context.Context, k *keyward.Key) error
 	// Now replaces time.Now (tests).
 	Now func() time.Time
 	// Logger receives flush failures (default slog.Default()).
@@ -171,6 +178,11 @@ type Verifier struct {
 	tokens   TokenVerifier
 	limiter  ratelimit.Limiter
 	stats    stats
+	// imports is the imported keys' filter (see imports.go); nil until loaded.
+	imports   atomic.Pointer[importFilter]
+	rehash    func(ctx context.Context, k *keyward.Key, secret string) error
+	exhausted func(ctx context.Context, k *keyward.Key) error
+	notices   notices
 
 	cache    *cache[*snapshot]
 	byID     *cache[*snapshot] // keys read by id for LimitKey; see bykey.go
@@ -229,17 +241,19 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		cfg.Logger = slog.Default()
 	}
 	v := &Verifier{
-		store:    store,
-		hasher:   hasher,
-		now:      cfg.Now,
-		log:      cfg.Logger,
-		cache:    newCache[*snapshot](cfg.CacheSize, cfg.TTL),
-		byID:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
-		negative: newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
-		limiter:  cfg.Limiter,
-		resolver: cfg.Resolver,
-		tokens:   cfg.Tokens,
-		flights:  make(map[[32]byte]*flight),
+		store:     store,
+		hasher:    hasher,
+		now:       cfg.Now,
+		log:       cfg.Logger,
+		cache:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
+		byID:      newCache[*snapshot](cfg.CacheSize, cfg.TTL),
+		negative:  newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
+		limiter:   cfg.Limiter,
+		resolver:  cfg.Resolver,
+		tokens:    cfg.Tokens,
+		flights:   make(map[[32]byte]*flight),
+		rehash:    cfg.Rehash,
+		exhausted: cfg.Exhausted,
 	}
 	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
 	return v
@@ -255,25 +269,49 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 	if v.tokens != nil && !req.KeyOnly && looksLikeJWT(secret) && v.tokens.Owns(secret) {
 		return v.checkToken(ctx, secret, req)
 	}
-	if _, err := keyformat.Parse(secret); err != nil {
-		v.stats.outcome(keyward.VerifyMalformed)
-		return Result{Code: keyward.VerifyMalformed}, nil
-	}
 	now := v.now()
-	snap, err := v.lookup(ctx, secret, now)
-	if err != nil {
-		return Result{}, err
-	}
-	if snap == nil {
-		v.stats.outcome(keyward.VerifyNotFound)
-		return Result{Code: keyward.VerifyNotFound}, nil
+	var snap *snapshot
+	if _, err := keyformat.Parse(secret); err != nil {
+		// Not Keyward's format: refused at once, unless it is an imported key.
+		if snap, err = v.lookupImported(ctx, secret, now); err != nil {
+			return Result{}, err
+		}
+		if snap == nil {
+			v.stats.outcome(keyward.VerifyMalformed)
+			return Result{Code: keyward.VerifyMalformed}, nil
+		}
+	} else {
+		if snap, err = v.lookup(ctx, secret, now); err != nil {
+			return Result{}, err
+		}
+		if snap == nil {
+			v.stats.outcome(keyward.VerifyNotFound)
+			return Result{Code: keyward.VerifyNotFound}, nil
+		}
 	}
 	res := Result{Key: snap.key, Identity: snap.identity}
 	res.Code = snap.key.Verdict(now, snap.identity, req.ClientIP, req.Scopes, req.Permissions)
 	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
 		return Result{}, err
 	}
+	v.afterVerdict(snap.key, secret, res.Code)
 	return res, nil
+}
+
+// afterVerdict starts what a verdict calls for once per key: rehashing an imported key on
+// its first success, reporting a key that ran out of credits. Both are rare, and neither
+// waits on the request.
+func (v *Verifier) afterVerdict(k *keyward.Key, secret string, code keyward.VerifyCode) {
+	switch {
+	case code == keyward.VerifyValid && v.rehash != nil && k.Imported():
+		v.notices.once("rehash", k.ID, func(ctx context.Context) error { return v.rehash(ctx, k, secret) }, v.logNotice)
+	case code == keyward.VerifyUsageExceeded && v.exhausted != nil && k.ExhaustedAt == nil:
+		v.notices.once("exhausted", k.ID, func(ctx context.Context) error { return v.exhausted(ctx, k) }, v.logNotice)
+	}
+}
+
+func (v *Verifier) logNotice(err error) {
+	v.log.Warn("verify: a once-per-key follow-up failed; it is tried again on the key's next verification", "err", err)
 }
 
 // finish holds a credential that passed every other check to its key's rate limit and
