@@ -47,7 +47,7 @@ func (s *Service) ImportKeys(ctx context.Context, p Principal, in []ImportKeyInp
 		return nil, Errorf(EValidation, "an import holds between 1 and %d keys, not %d", MaxImportKeys, len(in))
 	}
 	var keys []*Key
-	err := s.mutate(ctx, p, ActionImportKeys, TargetKey, "", func(tx *Service, e *AuditEvent) error {
+	err := s.mutate(ctx, p, ActionImportKeys, TargetKey, "", func(tx *Service, _ *AuditEvent) error {
 		keys = make([]*Key, 0, len(in))
 		for i, ki := range in {
 			k, err := tx.importedKey(ctx, p, ki)
@@ -59,7 +59,8 @@ func (s *Service) ImportKeys(ctx context.Context, p Principal, in []ImportKeyInp
 		if err := tx.store.CreateKeys(ctx, keys); err != nil {
 			return err
 		}
-		e.TargetID = fmt.Sprintf("%d keys", len(keys))
+		// One record for the import: the keys are found by the import's time and actor.
+		tx.pending.imported = true
 		return nil
 	})
 	if err != nil {

@@ -158,6 +158,12 @@ func (s *Service) step(point string) {
 type pendingEvents struct {
 	keys     []*Key
 	accounts []string
+	imported bool
+}
+
+// ImportEvents hears that keys were imported, so that a verifier finds them at once.
+type ImportEvents interface {
+	KeysImported(ctx context.Context)
 }
 
 func (pe *pendingEvents) fire(ctx context.Context, s *Service) {
@@ -170,6 +176,9 @@ func (pe *pendingEvents) fire(ctx context.Context, s *Service) {
 		if s.identities != nil {
 			s.identities.IdentityChanged(ctx, a)
 		}
+	}
+	if ie, ok := s.events.(ImportEvents); ok && pe.imported {
+		ie.KeysImported(ctx)
 	}
 }
 
