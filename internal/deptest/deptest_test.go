@@ -37,6 +37,11 @@ var allowed = map[string][]string{
 	"bench/load":              {"client"},
 	"client":                  {},
 	"cmd/keyward":             {"*"},
+	// The webhook receiver examples: the Go one uses only the official Standard Webhooks
+	// library, so that users can copy it; the examples' test (test code, not checked here)
+	// signs with internal/webhook.
+	"examples":                  {},
+	"examples/webhook-receiver": {},
 }
 
 // stdlibOnly are the packages that may import no third-party module: the domain, so that it
@@ -52,6 +57,8 @@ var thirdPartyOnly = map[string][]string{
 	"internal/httpwire": {"github.com/danielgtaylor/huma/v2"},
 	// webhook: the SSRF check only; signing is the standard library's HMAC.
 	"internal/webhook": {"code.dny.dev/ssrf"},
+	// The Go receiver example: the official library, nothing else.
+	"examples/webhook-receiver": {"github.com/standard-webhooks/standard-webhooks/libraries/go"},
 }
 
 func TestImportsPointInward(t *testing.T) {
