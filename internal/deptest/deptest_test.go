@@ -32,6 +32,7 @@ var allowed = map[string][]string{
 	"internal/events":         {"internal/keyward"},
 	"internal/webhook":        {},
 	"internal/seal":           {"internal/keyformat"},
+	"internal/delivery":       {"internal/keyward", "internal/webhook"},
 	"internal/httpapi/compat": {"internal/authn", "internal/httpwire", "internal/keyward"},
 	"internal/deptest":        {},
 	"bench/load":              {"client"},
