@@ -16,11 +16,20 @@ type AccountJSON struct {
 	Name       string    `json:"name"`
 	KeyPrefix  string    `json:"key_prefix" doc:"Starts the account's keys that belong to no project."`
 	AllowedIPs []string  `json:"allowed_ips" doc:"The networks (CIDR ranges) the account's keys may be used from, when a key has none of its own; empty: anywhere."`
+	LeakPolicy string    `json:"leak_policy" enum:"revoke,notify" doc:"What a leak report does to the account's keys, unless their project says otherwise: revoke them (the default), or only notify (api_key.leaked)."`
 	CreatedAt  time.Time `json:"created_at"`
 }
 
 func accountJSON(a *keyward.Account) AccountJSON {
-	return AccountJSON{ID: a.ID, Name: a.Name, KeyPrefix: a.KeyPrefix, AllowedIPs: networks(a.AllowedIPs), CreatedAt: a.CreatedAt}
+	return AccountJSON{ID: a.ID, Name: a.Name, KeyPrefix: a.KeyPrefix, AllowedIPs: networks(a.AllowedIPs), LeakPolicy: leakPolicy(a.LeakPolicy), CreatedAt: a.CreatedAt}
+}
+
+// leakPolicy is a stored leak policy on the wire: "" is the default, revoke.
+func leakPolicy(p string) string {
+	if p == "" {
+		return keyward.LeakRevoke
+	}
+	return p
 }
 
 // AccountIDParam is the account id in a path.
@@ -53,6 +62,7 @@ type (
 			Name       *string   `json:"name,omitempty" minLength:"1" maxLength:"128"`
 			KeyPrefix  *string   `json:"key_prefix,omitempty" maxLength:"20"`
 			AllowedIPs *[]string `json:"allowed_ips,omitempty" maxItems:"100" doc:"Replaces the networks the account's keys may be used from when they have none of their own; [] allows anywhere."`
+			LeakPolicy *string   `json:"leak_policy,omitempty" enum:"revoke,notify" doc:"What a leak report does to the account's keys."`
 		}
 	}
 )
@@ -120,7 +130,7 @@ func (s *Server) getAccount(ctx context.Context, in *AccountIDParam) (*accountOu
 }
 
 func (s *Server) updateAccount(ctx context.Context, in *updateAccountInput) (*accountOutput, error) {
-	a, err := s.svc.UpdateAccount(ctx, principal(ctx), in.AccountID, keyward.UpdateAccountInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix, AllowedIPs: in.Body.AllowedIPs})
+	a, err := s.svc.UpdateAccount(ctx, principal(ctx), in.AccountID, keyward.UpdateAccountInput{Name: in.Body.Name, KeyPrefix: in.Body.KeyPrefix, AllowedIPs: in.Body.AllowedIPs, LeakPolicy: in.Body.LeakPolicy})
 	if err != nil {
 		return nil, err
 	}

@@ -44,7 +44,14 @@ type KeyJSON struct {
 	RotationIntervalDays int              `json:"rotation_interval_days" doc:"Days between scheduled rotations; 0 when there is no schedule."`
 	NextRotationAt       *time.Time       `json:"next_rotation_at"`
 	RotationWebhookURL   *string          `json:"rotation_webhook_url"`
-	CreatedBy            string           `json:"created_by" doc:"Id of the credential that created the key."`
+	RotationGraceSeconds int              `json:"rotation_grace_seconds" doc:"How long the old key keeps verifying after a scheduled rotation (default 604800, 7 days)."`
+	// RotationWebhookSecret is set only in the response that made it.
+	RotationWebhookSecret string     `json:"rotation_webhook_secret,omitempty" doc:"The whsec_ secret that signs the calls to rotation_webhook_url. Only in the response that created it (a new webhook URL, or rotate_webhook_secret): store it now."`
+	LeakedAt              *time.Time `json:"leaked_at" doc:"When the key was last reported leaked (secret scanning or report-leak)."`
+	LeakSource            *string    `json:"leak_source" doc:"Who reported the leak: github, or report."`
+	LeakURL               *string    `json:"leak_url" doc:"Where the leaked secret was found, when the report said."`
+	Imported              bool       `json:"imported" doc:"The key came from another system (POST /v1/api-keys/import): its secret lacks Keyward's format."`
+	CreatedBy             string     `json:"created_by" doc:"Id of the credential that created the key."`
 }
 
 // CreatedKeyJSON is a key as returned by creation: the only time the secret is shown.
@@ -73,33 +80,42 @@ func keyJSON(k *keyward.Key, now time.Time) KeyJSON {
 		scopes = []string{}
 	}
 	out := KeyJSON{
-		ID:                   k.ID,
-		AccountID:            k.AccountID,
-		ProjectID:            optional(k.ProjectID),
-		EnvironmentID:        optional(k.EnvironmentID),
-		UserID:               optional(k.UserID),
-		RoleID:               optional(k.RoleID),
-		ProjectAccesses:      accessesJSON(k.ProjectAccesses),
-		RateLimitTier:        k.RateLimitTier,
-		Credits:              creditsJSON(k.Credits, now),
-		TierRequest:          tierRequestJSON(k.PendingTierRequest),
-		Name:                 k.Name,
-		KeyPrefix:            k.Prefix,
-		Last4:                k.Last4,
-		Status:               k.Status(now),
-		Scopes:               scopes,
-		AllowedIPs:           networks(k.AllowedIPs),
-		Metadata:             k.Metadata,
-		ExpiresAt:            k.ExpiresAt,
-		LastUsedAt:           k.LastUsedAt,
-		CreatedAt:            k.CreatedAt,
-		RevokedAt:            k.RevokedAt,
-		ReplacedByKeyID:      optional(k.ReplacedByKeyID),
-		GraceExpiresAt:       k.GraceExpiresAt,
-		RotationIntervalDays: k.RotationIntervalDays,
-		NextRotationAt:       k.NextRotationAt,
-		RotationWebhookURL:   optional(k.RotationWebhookURL),
-		CreatedBy:            k.CreatedBy,
+		ID:                    k.ID,
+		AccountID:             k.AccountID,
+		ProjectID:             optional(k.ProjectID),
+		EnvironmentID:         optional(k.EnvironmentID),
+		UserID:                optional(k.UserID),
+		RoleID:                optional(k.RoleID),
+		ProjectAccesses:       accessesJSON(k.ProjectAccesses),
+		RateLimitTier:         k.RateLimitTier,
+		Credits:               creditsJSON(k.Credits, now),
+		TierRequest:           tierRequestJSON(k.PendingTierRequest),
+		Name:                  k.Name,
+		KeyPrefix:             k.Prefix,
+		Last4:                 k.Last4,
+		Status:                k.Status(now),
+		Scopes:                scopes,
+		AllowedIPs:            networks(k.AllowedIPs),
+		Metadata:              k.Metadata,
+		ExpiresAt:             k.ExpiresAt,
+		LastUsedAt:            k.LastUsedAt,
+		CreatedAt:             k.CreatedAt,
+		RevokedAt:             k.RevokedAt,
+		ReplacedByKeyID:       optional(k.ReplacedByKeyID),
+		GraceExpiresAt:        k.GraceExpiresAt,
+		RotationIntervalDays:  k.RotationIntervalDays,
+		NextRotationAt:        k.NextRotationAt,
+		RotationWebhookURL:    optional(k.RotationWebhookURL),
+		RotationGraceSeconds:  int(keyward.DefaultRotationGrace / time.Second),
+		RotationWebhookSecret: k.NewWebhookSecret,
+		LeakedAt:              k.LeakedAt,
+		LeakSource:            optional(k.LeakSource),
+		LeakURL:               optional(k.LeakURL),
+		Imported:              k.WasImported(),
+		CreatedBy:             k.CreatedBy,
+	}
+	if k.RotationGrace != nil {
+		out.RotationGraceSeconds = int(*k.RotationGrace / time.Second)
 	}
 	if k.RateLimitOverride != nil {
 		l := rateLimitJSON(*k.RateLimitOverride)
@@ -223,7 +239,8 @@ type createKeyInput struct {
 		ExpiresAt            *time.Time     `json:"expires_at,omitempty" doc:"Must be in the future. Omit for a key that never expires."`
 		EnvironmentID        string         `json:"environment_id,omitempty" doc:"An environment of the same project."`
 		RotationIntervalDays int            `json:"rotation_interval_days,omitempty" minimum:"1" maximum:"3650"`
-		RotationWebhookURL   string         `json:"rotation_webhook_url,omitempty" maxLength:"2048" doc:"https, or http to a loopback host."`
+		RotationWebhookURL   string         `json:"rotation_webhook_url,omitempty" maxLength:"2048" doc:"https (http only to a loopback host). A scheduled rotation sends the new secret here, signed with rotation_webhook_secret (returned once); without it the key is not rotated on schedule, and api_key.rotation_due goes to the account's webhook endpoints instead."`
+		RotationGraceSeconds *int           `json:"rotation_grace_seconds,omitempty" minimum:"0" maximum:"2592000" doc:"How long the old key keeps verifying after a scheduled rotation. Default 604800 (7 days)."`
 		Metadata             map[string]any `json:"metadata,omitempty" doc:"Your own JSON object (at most 8 KiB), returned on verification."`
 	}
 }
@@ -260,7 +277,9 @@ type updateKeyInput struct {
 		ExpiresAt            *time.Time         `json:"expires_at,omitempty" nullable:"true" doc:"null removes the expiry."`
 		Metadata             map[string]any     `json:"metadata,omitempty" nullable:"true" doc:"Replaces the metadata; null removes it."`
 		RotationIntervalDays *int               `json:"rotation_interval_days,omitempty" nullable:"true" minimum:"0" maximum:"3650" doc:"0 or null removes the schedule; a new interval counts from now."`
-		RotationWebhookURL   *string            `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it."`
+		RotationWebhookURL   *string            `json:"rotation_webhook_url,omitempty" nullable:"true" maxLength:"2048" doc:"null removes it. A new URL gets a new rotation_webhook_secret, returned once."`
+		RotateWebhookSecret  bool               `json:"rotate_webhook_secret,omitempty" doc:"true: a new rotation_webhook_secret, returned once in this response."`
+		RotationGraceSeconds *int               `json:"rotation_grace_seconds,omitempty" nullable:"true" minimum:"0" maximum:"2592000" doc:"null goes back to the default (604800, 7 days)."`
 		RoleID               *string            `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
 		RateLimitTier        *string            `json:"rate_limit_tier,omitempty" maxLength:"64" doc:"A tier that requires approval may become a pending request, as on create."`
 		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
@@ -322,6 +341,7 @@ func (s *Server) createKey(ctx context.Context, in *createKeyInput) (*createdKey
 		RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
 		ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
 		RotationIntervalDays: b.RotationIntervalDays, RotationWebhookURL: b.RotationWebhookURL,
+		RotationGrace: seconds(b.RotationGraceSeconds),
 	})
 	if err != nil {
 		return nil, err
@@ -424,6 +444,9 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		RotationIntervalDays:    b.RotationIntervalDays,
 		RotationWebhookURL:      b.RotationWebhookURL,
 		ClearRotationWebhookURL: isNull("rotation_webhook_url"),
+		RotateWebhookSecret:     b.RotateWebhookSecret,
+		RotationGrace:           seconds(b.RotationGraceSeconds),
+		ClearRotationGrace:      isNull("rotation_grace_seconds"),
 		RateLimitTier:           b.RateLimitTier,
 		RoleID:                  b.RoleID,
 		RateLimit:               (*RateLimitJSON)(b.RateLimit).domain(),
@@ -457,6 +480,15 @@ func updateFromBody(in *updateKeyInput) (keyward.UpdateKeyInput, error) {
 		return keyward.UpdateKeyInput{}, keyward.Errorf(keyward.EValidation, "name, scopes and allowed_ips cannot be null")
 	}
 	return upd, nil
+}
+
+// seconds is a duration given in whole seconds, nil when absent.
+func seconds(n *int) *time.Duration {
+	if n == nil {
+		return nil
+	}
+	d := time.Duration(*n) * time.Second
+	return &d
 }
 
 // networks is the wire form of a list of networks: [] for none, never null.

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"time"
 
@@ -12,15 +13,25 @@ import (
 
 // ProjectJSON is a project on the wire.
 type ProjectJSON struct {
-	ID        string    `json:"id"`
-	AccountID string    `json:"account_id"`
-	Name      string    `json:"name"`
-	KeyPrefix string    `json:"key_prefix" doc:"Starts every key issued in the project."`
-	CreatedAt time.Time `json:"created_at"`
+	ID         string    `json:"id"`
+	AccountID  string    `json:"account_id"`
+	Name       string    `json:"name"`
+	KeyPrefix  string    `json:"key_prefix" doc:"Starts every key issued in the project."`
+	LeakPolicy *string   `json:"leak_policy" doc:"What a leak report does to the project's keys: revoke or notify; null: the account's policy."`
+	CreatedAt  time.Time `json:"created_at"`
 }
 
 func projectJSON(p *keyward.Project) ProjectJSON {
-	return ProjectJSON{ID: p.ID, AccountID: p.AccountID, Name: p.Name, KeyPrefix: p.KeyPrefix, CreatedAt: p.CreatedAt}
+	return ProjectJSON{ID: p.ID, AccountID: p.AccountID, Name: p.Name, KeyPrefix: p.KeyPrefix, LeakPolicy: optional(p.LeakPolicy), CreatedAt: p.CreatedAt}
+}
+
+type updateProjectInput struct {
+	ProjectIDParam
+	RawBody []byte
+	Body    struct {
+		Name       *string `json:"name,omitempty" minLength:"1" maxLength:"128"`
+		LeakPolicy *string `json:"leak_policy,omitempty" nullable:"true" enum:"revoke,notify" doc:"null goes back to the account's policy."`
+	}
 }
 
 type createProjectInput struct {
@@ -60,7 +71,25 @@ func (s *Server) projectRoutes() []route {
 			OperationID: "get-project", Method: http.MethodGet, Path: "/v1/projects/{projectID}",
 			Summary: "Get a project", Tags: tags,
 		}, s.getProject),
+		operation(huma.Operation{
+			OperationID: "update-project", Method: http.MethodPatch, Path: "/v1/projects/{projectID}",
+			Summary: "Rename a project or set its leak policy", Tags: tags, Errors: []int{http.StatusConflict},
+		}, s.updateProject),
 	}
+}
+
+func (s *Server) updateProject(ctx context.Context, in *updateProjectInput) (*projectOutput, error) {
+	upd := keyward.UpdateProjectInput{Name: in.Body.Name, LeakPolicy: in.Body.LeakPolicy}
+	var present map[string]json.RawMessage
+	if err := json.Unmarshal(in.RawBody, &present); err == nil && string(present["leak_policy"]) == "null" {
+		none := ""
+		upd.LeakPolicy = &none
+	}
+	p, err := s.svc.UpdateProject(ctx, principal(ctx), in.ProjectID, upd)
+	if err != nil {
+		return nil, err
+	}
+	return &projectOutput{Body: projectJSON(p)}, nil
 }
 
 func (s *Server) createProject(ctx context.Context, in *createProjectInput) (*projectOutput, error) {

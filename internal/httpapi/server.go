@@ -188,7 +188,9 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 // register registers a huma operation and records its route.
 func register[I, O any](s *Server, op huma.Operation, handler func(context.Context, *I) (*O, error)) {
 	s.routes = append(s.routes, Route{Method: op.Method, Path: op.Path})
-	op.MaxBodyBytes = MaxBodyBytes
+	if op.MaxBodyBytes == 0 {
+		op.MaxBodyBytes = MaxBodyBytes
+	}
 	op.Errors = append(op.Errors, http.StatusBadRequest, http.StatusUnprocessableEntity)
 	huma.Register(s.api, op, func(ctx context.Context, in *I) (*O, error) {
 		out, err := handler(ctx, in)
@@ -352,11 +354,14 @@ func (s *Server) registerRoutes() {
 		s.projectRoutes(), s.environmentRoutes(), s.keyRoutes(),
 		s.tierRoutes(), s.tierRequestRoutes(), s.usageRoutes(), s.usageReportRoutes(), s.eventRoutes(),
 		s.whoamiRoutes(), s.accountRoutes(), s.userRoutes(), s.roleRoutes(), s.memberRoutes(),
-		s.auditRoutes(),
+		s.auditRoutes(), s.webhookRoutes(), s.importRoutes(),
 	} {
 		for _, rt := range routes {
 			rt.add(s, s.managed(rt.op))
 		}
+	}
+	for _, rt := range s.leakRoutes() {
+		rt.add(s, rt.op)
 	}
 	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{

@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -122,4 +123,25 @@ func (n *notices) once(kind, keyID string, fn func(ctx context.Context) error, l
 			log(err)
 		}
 	}()
+}
+
+// Find returns the key secret belongs to, in whatever state, or nil: through the same paths
+// as Check (the format and checksum, or the imported keys' filter, before the store), so that
+// a caller acting on secrets it is handed (a leak report) is no cheaper a way to hit the
+// store than verification. The key may be up to the cache's TTL old; re-read it to act on it.
+func (v *Verifier) Find(ctx context.Context, secret string) (*keyward.Key, error) {
+	now := v.now()
+	var (
+		snap *snapshot
+		err  error
+	)
+	if _, perr := keyformat.Parse(secret); perr != nil {
+		snap, err = v.lookupImported(ctx, secret, now)
+	} else {
+		snap, err = v.lookup(ctx, secret, now)
+	}
+	if err != nil || snap == nil {
+		return nil, err
+	}
+	return snap.key, nil
 }
