@@ -103,7 +103,25 @@ type Config struct {
 	ProxyUpstream string
 	// ExtAuthzGRPCAddr, when set, serves Envoy's ext_authz gRPC Authorization service there.
 	ExtAuthzGRPCAddr string
+
+	// WebhookAllowPrivate lets webhooks reach loopback, private, link-local and other
+	// non-public addresses (development, or receivers on Keyward's own network).
+	WebhookAllowPrivate bool
+	// WebhookCAFile is a PEM file of extra certificate authorities trusted for webhook
+	// receivers (a private CA); the system's are trusted too.
+	WebhookCAFile string
+	// ScheduleEvery is how often scheduled rotation and expiry notices look for due keys.
+	ScheduleEvery time.Duration
+	// ExpiryNotice is how long before a key expires (or its grace ends) api_key.expiring is
+	// sent.
+	ExpiryNotice time.Duration
+	// SecretScanningKeysURL is where GitHub's secret scanning public keys are fetched from;
+	// "off" turns POST /v1/secret-scanning/github off.
+	SecretScanningKeysURL string
 }
+
+// DefaultSecretScanningKeysURL is GitHub's published secret scanning keys.
+const DefaultSecretScanningKeysURL = "https://api.github.com/meta/public_keys/secret_scanning"
 
 // Default returns the configuration with every default filled in.
 func Default() Config {
@@ -125,6 +143,10 @@ func Default() Config {
 
 		RateLimits:     "on",
 		UsageRetention: 90 * 24 * time.Hour,
+
+		ScheduleEvery:         time.Minute,
+		ExpiryNotice:          7 * 24 * time.Hour,
+		SecretScanningKeysURL: DefaultSecretScanningKeysURL,
 	}
 }
 
@@ -164,6 +186,11 @@ var Vars = []Var{
 	{"proxy-addr", "KEYWARD_PROXY_ADDR", "address the keyed reverse proxy listens on (with --proxy-upstream or the policy's upstreams)"},
 	{"proxy-upstream", "KEYWARD_PROXY_UPSTREAM", "URL of the API the keyed reverse proxy forwards verified requests to"},
 	{"ext-authz-grpc-addr", "KEYWARD_EXT_AUTHZ_GRPC_ADDR", "address to serve Envoy's ext_authz gRPC service on (default: off)"},
+	{"webhook-allow-private", "KEYWARD_WEBHOOK_ALLOW_PRIVATE", "let webhooks reach loopback, private, link-local and metadata addresses (default: public addresses only)"},
+	{"webhook-ca-file", "KEYWARD_WEBHOOK_CA_FILE", "PEM file of extra certificate authorities trusted for webhook receivers"},
+	{"schedule-every", "KEYWARD_SCHEDULE_EVERY", "how often scheduled rotations and expiry notices look for due keys"},
+	{"expiry-notice", "KEYWARD_EXPIRY_NOTICE", "how long before a key expires (or its grace ends) api_key.expiring is sent"},
+	{"secret-scanning-keys-url", "KEYWARD_SECRET_SCANNING_KEYS_URL", "where GitHub's secret scanning public keys are fetched from; off turns POST /v1/secret-scanning/github off"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -235,6 +262,17 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	str("KEYWARD_PROXY_ADDR", &c.ProxyAddr)
 	str("KEYWARD_PROXY_UPSTREAM", &c.ProxyUpstream)
 	str("KEYWARD_EXT_AUTHZ_GRPC_ADDR", &c.ExtAuthzGRPCAddr)
+	if v := getenv("KEYWARD_WEBHOOK_ALLOW_PRIVATE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_WEBHOOK_ALLOW_PRIVATE: %q is not true or false", v))
+		}
+		c.WebhookAllowPrivate = b
+	}
+	str("KEYWARD_WEBHOOK_CA_FILE", &c.WebhookCAFile)
+	dur("KEYWARD_SCHEDULE_EVERY", &c.ScheduleEvery)
+	dur("KEYWARD_EXPIRY_NOTICE", &c.ExpiryNotice)
+	str("KEYWARD_SECRET_SCANNING_KEYS_URL", &c.SecretScanningKeysURL)
 	return errors.Join(errs...)
 }
 
@@ -243,6 +281,7 @@ type FlagSet interface {
 	StringVar(p *string, name, value, usage string)
 	IntVar(p *int, name string, value int, usage string)
 	DurationVar(p *time.Duration, name string, value time.Duration, usage string)
+	BoolVar(p *bool, name string, value bool, usage string)
 }
 
 var _ FlagSet = (*flag.FlagSet)(nil)
@@ -287,6 +326,11 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.ProxyAddr, "proxy-addr", c.ProxyAddr, usage("proxy-addr"))
 	fs.StringVar(&c.ProxyUpstream, "proxy-upstream", c.ProxyUpstream, usage("proxy-upstream"))
 	fs.StringVar(&c.ExtAuthzGRPCAddr, "ext-authz-grpc-addr", c.ExtAuthzGRPCAddr, usage("ext-authz-grpc-addr"))
+	fs.BoolVar(&c.WebhookAllowPrivate, "webhook-allow-private", c.WebhookAllowPrivate, usage("webhook-allow-private"))
+	fs.StringVar(&c.WebhookCAFile, "webhook-ca-file", c.WebhookCAFile, usage("webhook-ca-file"))
+	fs.DurationVar(&c.ScheduleEvery, "schedule-every", c.ScheduleEvery, usage("schedule-every"))
+	fs.DurationVar(&c.ExpiryNotice, "expiry-notice", c.ExpiryNotice, usage("expiry-notice"))
+	fs.StringVar(&c.SecretScanningKeysURL, "secret-scanning-keys-url", c.SecretScanningKeysURL, usage("secret-scanning-keys-url"))
 }
 
 // BindDatabaseFlag registers only --database, for commands that work on the store without
@@ -403,6 +447,17 @@ func (c *Config) Validate() error {
 		}
 		if c.ProxyAddr == "" {
 			errs = append(errs, errors.New("proxy-upstream needs proxy-addr: the address the proxy listens on"))
+		}
+	}
+	if c.ScheduleEvery < time.Second {
+		errs = append(errs, fmt.Errorf("schedule-every must be at least 1s, not %s", c.ScheduleEvery))
+	}
+	if c.ExpiryNotice < 0 {
+		errs = append(errs, fmt.Errorf("expiry-notice must not be negative, not %s", c.ExpiryNotice))
+	}
+	if u := c.SecretScanningKeysURL; u != "off" {
+		if pu, err := url.Parse(u); err != nil || (pu.Scheme != "http" && pu.Scheme != "https") || pu.Host == "" {
+			errs = append(errs, fmt.Errorf("secret-scanning-keys-url %q is not an http or https URL, or off", u))
 		}
 	}
 	if c.UsageRetention < 0 {
