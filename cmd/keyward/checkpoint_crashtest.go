@@ -4,7 +4,10 @@ package main
 
 import (
 	"os"
+	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // checkpoint returns, in binaries built with the keyward_crashtest tag (the process tests
@@ -21,5 +24,35 @@ func checkpoint() func(point string) {
 			syscall.Kill(os.Getpid(), syscall.SIGKILL)
 			select {} // the signal is on its way; nothing more may be written
 		}
+	}
+}
+
+// testClock returns, in binaries built with the keyward_crashtest tag, a clock that runs
+// ahead of the wall clock by the duration written in the file KEYWARD_TEST_CLOCK_FILE names
+// ("24h5m"), read again at most every 50 ms: the process tests move a running server's time
+// (a key's rotation day, an expiry) without waiting for it. Without the variable it is nil.
+func testClock() func() time.Time {
+	path := os.Getenv("KEYWARD_TEST_CLOCK_FILE")
+	if path == "" {
+		return nil
+	}
+	var (
+		mu     sync.Mutex
+		offset time.Duration
+		readAt time.Time
+	)
+	return func() time.Time {
+		now := time.Now()
+		mu.Lock()
+		defer mu.Unlock()
+		if now.Sub(readAt) > 50*time.Millisecond {
+			readAt = now
+			if b, err := os.ReadFile(path); err == nil {
+				if d, err := time.ParseDuration(strings.TrimSpace(string(b))); err == nil {
+					offset = d
+				}
+			}
+		}
+		return now.Add(offset)
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/events"
 	"github.com/keyward/keyward/internal/gateway"
 	"github.com/keyward/keyward/internal/httpapi"
@@ -27,6 +28,7 @@ import (
 	"github.com/keyward/keyward/internal/postgres"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
+	"github.com/keyward/keyward/internal/webhook"
 )
 
 // Main is a running Keyward server: everything `keyward serve` wires together. A test can
@@ -51,12 +53,15 @@ type Main struct {
 	gateway  *gateway.Gateway
 	extAuthz *extAuthz // Envoy's ext_authz gRPC service, when configured
 	// events hears every change this node's cache hears, for the event stream.
-	events   *events.Hub
-	limits   *limits
-	jobs     *jobs.Runner
-	listener net.Listener
-	http     *http.Server
-	served   chan error
+	events *events.Hub
+	limits *limits
+	jobs   *jobs.Runner
+	// deliverer sends the outbox's webhooks; webhookOpts are its client's rules.
+	deliverer   *delivery.Deliverer
+	webhookOpts webhook.Options
+	listener    net.Listener
+	http        *http.Server
+	served      chan error
 	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
 	proxy       *http.Server
 	proxyServed chan error
@@ -116,6 +121,9 @@ func (m *Main) setUp() error {
 		m.Stderr = os.Stderr
 	}
 	if m.Now == nil {
+		m.Now = testClock()
+	}
+	if m.Now == nil {
 		m.Now = time.Now
 	}
 	level, _ := m.Config.Level()
@@ -150,9 +158,18 @@ func (m *Main) startVerifier(ctx context.Context) error {
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
 		LastUsedResolution: m.Config.LastUsedResolution,
-		Now:                m.Now,
-		Logger:             m.log,
+		// The service is built after the verifier and hears of spent keys through this
+		// hook only once it serves (a key runs out only in a verification).
+		Exhausted: func(ctx context.Context, k *keyward.Key) error {
+			_, err := m.service.KeyExhausted(ctx, k.AccountID, k.ID)
+			return err
+		},
+		Now:    m.Now,
+		Logger: m.log,
 	})
+	if err := m.verifier.LoadImported(ctx); err != nil {
+		return fmt.Errorf("reading the imported keys: %w", err)
+	}
 	if m.pg == nil {
 		return nil
 	}
@@ -170,8 +187,16 @@ func (m *Main) startService(context.Context) error {
 	if m.pg != nil {
 		changes = postgres.NewNotifier(m.pg, m.caches(), m.log)
 	}
-	m.service = keyward.NewService(m.store, m.hasher, keyward.WithClock(m.Now), keyward.WithLogger(m.log),
-		keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithCheckpoint(checkpoint()))
+	hooks, err := m.webhookHooks()
+	if err != nil {
+		return err
+	}
+	m.service = keyward.NewService(m.store, m.hasher, append(hooks, keyward.WithClock(m.Now), keyward.WithLogger(m.log),
+		keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithCheckpoint(checkpoint()))...)
+	m.deliverer = delivery.New(delivery.Config{
+		Store: m.store, Secrets: m.service, Sender: webhook.NewSender(m.webhookOpts),
+		Owner: nodeName(), Now: m.Now, Logger: m.log, Checkpoint: checkpoint(),
+	})
 	return nil
 }
 
@@ -243,6 +268,7 @@ func (m *Main) startJobs(ctx context.Context) error {
 	if m.Config.UsageRetention > 0 {
 		m.jobs.Add(jobs.Task{Name: "prune-usage", Every: pruneUsageEvery, LeaderOnly: true, AtStart: true, Run: m.pruneUsage})
 	}
+	m.addWebhookJobs()
 	m.jobs.Start(ctx)
 	return nil
 }

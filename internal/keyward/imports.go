@@ -154,25 +154,6 @@ func parseSHA256(v string) ([]byte, error) {
 // lacks Keyward's format.
 const ImportedSchemeSuffix = "-import"
 
-// RehashImportedKey replaces an imported key's unkeyed SHA-256 with the keyed hash of
-// secret, which the verifier has just matched to it. Another node doing the same first is
-// not an error. The cache events tell verifiers to forget the old hash.
-func (s *Service) RehashImportedKey(ctx context.Context, k *Key, secret string) error {
-	if !k.Imported() {
-		return nil
-	}
-	sum := s.hasher.Hash(secret)
-	err := s.store.RehashKey(ctx, k.AccountID, k.ID, k.Hash, sum[:], s.hasher.CurrentScheme()+ImportedSchemeSuffix)
-	if ErrorCode(err) == ENotFound {
-		return nil
-	}
-	if err != nil {
-		return err
-	}
-	s.changed(ctx, k)
-	return nil
-}
-
 // WasImported reports whether a key came from another system (rehashed or not): its
 // secret lacks Keyward's format, so it is found only through the import path.
 func (k *Key) WasImported() bool {

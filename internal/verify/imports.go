@@ -145,3 +145,34 @@ func (v *Verifier) Find(ctx context.Context, secret string) (*keyward.Key, error
 	}
 	return snap.key, nil
 }
+
+// rehashImported replaces an imported key's unkeyed SHA-256 with the keyed hash of secret,
+// which has just verified: from then on a copy of the database no longer holds a hash that
+// can be checked without the server secret. Another node doing it first is no error. The
+// key stays imported (its scheme ends in keyward.ImportedSchemeSuffix), because its secret
+// still lacks Keyward's format; nodes whose filter predates the rehash find it by the keyed
+// hash anyway (see lookupImported).
+func (v *Verifier) rehashImported(ctx context.Context, k *keyward.Key, secret string) error {
+	st, ok := v.store.(ImportedStore)
+	if !ok {
+		return nil
+	}
+	sum := v.hasher.Hash(secret)
+	err := st.RehashKey(ctx, k.AccountID, k.ID, k.Hash, sum[:], v.hasher.CurrentScheme()+keyward.ImportedSchemeSuffix)
+	if keyward.ErrorCode(err) == keyward.ENotFound {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	v.KeyChanged(ctx, k) // forget the entry under the old hash
+	if f := v.imports.Load(); f != nil {
+		next := make(importFilter, len(*f)+1)
+		for p := range *f {
+			next[p] = struct{}{}
+		}
+		next[prefix64(sum[:])] = struct{}{}
+		v.imports.Store(&next)
+	}
+	return nil
+}

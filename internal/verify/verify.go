@@ -155,10 +155,6 @@ type Config struct {
 	Resolver Resolver
 	// Tokens verifies Keyward's own access tokens; nil refuses every token as MALFORMED.
 	Tokens TokenVerifier
-	// Rehash replaces an imported key's unkeyed hash with its keyed one after the key's
-	// first successful verification here (keyward.Service.RehashImportedKey); nil leaves
-	// imported keys as they are.
-	Rehash func(ctx context.Context, k *keyward.Key, secret string) error
 	// Exhausted hears, once per key, that a key was refused for want of credits
 	// (keyward.Service.KeyExhausted), for the api_key.usage_exceeded webhook; nil for none.
 	Exhausted func(ctx context.Context, k *keyward.Key) error
@@ -180,7 +176,6 @@ type Verifier struct {
 	stats    stats
 	// imports is the imported keys' filter (see imports.go); nil until loaded.
 	imports   atomic.Pointer[importFilter]
-	rehash    func(ctx context.Context, k *keyward.Key, secret string) error
 	exhausted func(ctx context.Context, k *keyward.Key) error
 	notices   notices
 
@@ -252,7 +247,6 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		resolver:  cfg.Resolver,
 		tokens:    cfg.Tokens,
 		flights:   make(map[[32]byte]*flight),
-		rehash:    cfg.Rehash,
 		exhausted: cfg.Exhausted,
 	}
 	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
@@ -303,8 +297,8 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 // waits on the request.
 func (v *Verifier) afterVerdict(k *keyward.Key, secret string, code keyward.VerifyCode) {
 	switch {
-	case code == keyward.VerifyValid && v.rehash != nil && k.Imported():
-		v.notices.once("rehash", k.ID, func(ctx context.Context) error { return v.rehash(ctx, k, secret) }, v.logNotice)
+	case code == keyward.VerifyValid && k.Imported():
+		v.notices.once("rehash", k.ID, func(ctx context.Context) error { return v.rehashImported(ctx, k, secret) }, v.logNotice)
 	case code == keyward.VerifyUsageExceeded && v.exhausted != nil && k.ExhaustedAt == nil:
 		v.notices.once("exhausted", k.ID, func(ctx context.Context) error { return v.exhausted(ctx, k) }, v.logNotice)
 	}
