@@ -267,12 +267,12 @@ func (v *Verifier) runFetch(ctx context.Context, call *fetchCall) {
 }
 
 // keysDocument is the answer of the keys URL. Unknown fields are ignored: it is GitHub's
-// document to grow.
+// document to grow. is_current is ignored too: every published key is trusted, since an
+// alert signed just before a rotation may arrive just after it.
 type keysDocument struct {
 	PublicKeys []struct {
 		KeyIdentifier string `json:"key_identifier"`
 		Key           string `json:"key"`
-		IsCurrent     bool   `json:"is_current"`
 	} `json:"public_keys"`
 }
 
