@@ -13,31 +13,33 @@ const module = "github.com/keyward/keyward"
 // code). A package missing from this table fails the test, so that a new package is placed in
 // the layering on purpose.
 var allowed = map[string][]string{
-	"internal/keyformat":      {},
-	"internal/keyward":        {"internal/keyformat"},
-	"internal/config":         {"internal/keyformat"},
-	"internal/sqlite":         {"internal/keyward", "internal/storecodec"},
-	"internal/postgres":       {"internal/keyward", "internal/storecodec"},
-	"internal/storecodec":     {"internal/keyward"},
-	"internal/storetest":      {"internal/keyward"},
-	"internal/oidctest":       {},
-	"internal/ratelimit":      {"internal/keyward"},
-	"internal/verify":         {"internal/keyformat", "internal/keyward", "internal/ratelimit"},
-	"internal/authn":          {"internal/httpwire", "internal/keyward", "internal/verify"},
-	"internal/oauth":          {"internal/keyformat", "internal/keyward", "internal/verify"},
-	"internal/jobs":           {},
-	"internal/httpwire":       {"internal/keyward"},
-	"internal/httpapi":        {"internal/authn", "internal/events", "internal/gateway", "internal/httpapi/compat", "internal/httpwire", "internal/keyward", "internal/oauth", "internal/verify"},
-	"internal/gateway":        {"internal/authn", "internal/httpwire", "internal/keyward", "internal/verify"},
-	"internal/events":         {"internal/keyward"},
-	"internal/webhook":        {},
-	"internal/seal":           {"internal/keyformat"},
-	"internal/delivery":       {"internal/keyward", "internal/webhook"},
-	"internal/httpapi/compat": {"internal/authn", "internal/httpwire", "internal/keyward"},
-	"internal/deptest":        {},
-	"bench/load":              {"client"},
-	"client":                  {},
-	"cmd/keyward":             {"*"},
+	"internal/keyformat":                 {},
+	"internal/keyward":                   {"internal/keyformat"},
+	"internal/config":                    {"internal/keyformat"},
+	"internal/sqlite":                    {"internal/keyward", "internal/storecodec"},
+	"internal/postgres":                  {"internal/keyward", "internal/storecodec"},
+	"internal/storecodec":                {"internal/keyward"},
+	"internal/storetest":                 {"internal/keyward"},
+	"internal/oidctest":                  {},
+	"internal/ratelimit":                 {"internal/keyward"},
+	"internal/verify":                    {"internal/keyformat", "internal/keyward", "internal/ratelimit"},
+	"internal/authn":                     {"internal/httpwire", "internal/keyward", "internal/verify"},
+	"internal/oauth":                     {"internal/keyformat", "internal/keyward", "internal/verify"},
+	"internal/jobs":                      {},
+	"internal/httpwire":                  {"internal/keyward"},
+	"internal/httpapi":                   {"internal/authn", "internal/events", "internal/gateway", "internal/httpapi/compat", "internal/httpwire", "internal/keyward", "internal/oauth", "internal/secretscan", "internal/verify"},
+	"internal/gateway":                   {"internal/authn", "internal/httpwire", "internal/keyward", "internal/verify"},
+	"internal/events":                    {"internal/keyward"},
+	"internal/webhook":                   {},
+	"internal/secretscan":                {},
+	"internal/secretscan/secretscantest": {"internal/secretscan"},
+	"internal/seal":                      {"internal/keyformat"},
+	"internal/delivery":                  {"internal/keyward", "internal/webhook"},
+	"internal/httpapi/compat":            {"internal/authn", "internal/httpwire", "internal/keyward"},
+	"internal/deptest":                   {},
+	"bench/load":                         {"client"},
+	"client":                             {},
+	"cmd/keyward":                        {"*"},
 	// The webhook receiver examples: the Go one uses only the official Standard Webhooks
 	// library, so that users can copy it; the examples' test (test code, not checked here)
 	// signs with internal/webhook.
@@ -47,9 +49,9 @@ var allowed = map[string][]string{
 
 // stdlibOnly are the packages that may import no third-party module: the domain, so that it
 // stays a plain description of Keyward; the stores' shared column codecs, so that neither
-// store's driver reaches the other through them; and the client, so that users get no
-// dependencies.
-var stdlibOnly = map[string]bool{"internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "internal/seal": true, "client": true}
+// store's driver reaches the other through them; the client, so that users get no
+// dependencies; and secretscan, GitHub's partner contract, which needs only crypto and JSON.
+var stdlibOnly = map[string]bool{"internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "client": true, "internal/secretscan": true, "internal/seal": true}
 
 // thirdPartyOnly limits the modules some packages may import besides the standard library
 // and ours. httpwire is every transport's leaf: huma only for huma.ErrorDetail, the type of a
