@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/postgres"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/internal/webhook"
@@ -59,6 +60,8 @@ type Main struct {
 	// deliverer sends the outbox's webhooks; webhookOpts are its client's rules.
 	deliverer   *delivery.Deliverer
 	webhookOpts webhook.Options
+	// scanning verifies GitHub's secret scanning alerts; nil when they are off.
+	scanning *secretscan.Verifier
 	listener    net.Listener
 	http        *http.Server
 	served      chan error
@@ -301,6 +304,7 @@ func (m *Main) serve(context.Context) error {
 		TrustedProxies: m.proxies,
 		Gateway:        m.gateway,
 		Events:         m.events,
+		SecretScanning: m.scanning,
 	})
 	m.http = &http.Server{
 		Handler:           server,

@@ -13,6 +13,7 @@ import (
 	"github.com/keyward/keyward/internal/jobs"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/seal"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/verify"
 	"github.com/keyward/keyward/internal/webhook"
 )
@@ -42,6 +43,11 @@ func (m *Main) webhookHooks() ([]keyward.ServiceOption, error) {
 			return nil, fmt.Errorf("webhook-ca-file %s holds no PEM certificate", f)
 		}
 		m.webhookOpts.RootCAs = pool
+	}
+	if u := m.Config.SecretScanningKeysURL; u != "off" {
+		if m.scanning, err = secretscan.NewVerifier(secretscan.Options{KeysURL: u, Now: m.Now}); err != nil {
+			return nil, fmt.Errorf("secret-scanning-keys-url: %w", err)
+		}
 	}
 	opts := m.webhookOpts
 	return []keyward.ServiceOption{

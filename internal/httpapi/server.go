@@ -26,6 +26,7 @@ import (
 	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/verify"
 )
 
@@ -50,6 +51,9 @@ type Config struct {
 	TrustedProxies httpwire.Proxies
 	// Gateway, when set, serves the front doors' endpoints under /gateway/.
 	Gateway *gateway.Gateway
+	// SecretScanning, when set, serves POST /v1/secret-scanning/github with these keys;
+	// without it the route answers 404.
+	SecretScanning *secretscan.Verifier
 	// Events, when set, serves GET /v1/events: the changes the node's cache hears, for
 	// caches of verdicts outside it (the Go middleware). Without it the route answers 503.
 	Events *events.Hub
@@ -74,6 +78,8 @@ type Server struct {
 	clients *oauth.Clients
 	metrics *metrics
 	events  *events.Hub
+	// scanning verifies GitHub's secret scanning alerts; nil turns them off.
+	scanning *secretscan.Verifier
 	// heartbeat is how often an idle event stream gets a comment line (heartbeatEvery).
 	heartbeat time.Duration
 	shutdowns shutdowns
@@ -103,6 +109,7 @@ func New(cfg Config) *Server {
 		metrics:   newMetrics(cfg.Verifier),
 		clients:   oauth.NewClients(cfg.Verifier, nil),
 		events:    cfg.Events,
+		scanning:  cfg.SecretScanning,
 		heartbeat: heartbeatEvery,
 	}
 	useProblems()
@@ -363,6 +370,7 @@ func (s *Server) registerRoutes() {
 	for _, rt := range s.leakRoutes() {
 		rt.add(s, rt.op)
 	}
+	s.registerSecretScanning()
 	s.registerOAuth()
 	for _, rt := range compat.Routes(compat.Config{
 		Service:       s.svc,
