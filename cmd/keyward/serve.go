@@ -62,9 +62,9 @@ type Main struct {
 	webhookOpts webhook.Options
 	// scanning verifies GitHub's secret scanning alerts; nil when they are off.
 	scanning *secretscan.Verifier
-	listener    net.Listener
-	http        *http.Server
-	served      chan error
+	listener net.Listener
+	http     *http.Server
+	served   chan error
 	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
 	proxy       *http.Server
 	proxyServed chan error

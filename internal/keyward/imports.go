@@ -159,4 +159,3 @@ const ImportedSchemeSuffix = "-import"
 func (k *Key) WasImported() bool {
 	return k.HashScheme == ImportHashScheme || strings.HasSuffix(k.HashScheme, ImportedSchemeSuffix)
 }
-

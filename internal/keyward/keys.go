@@ -501,7 +501,7 @@ type UpdateKeyInput struct {
 	// DefaultRotationGrace.
 	RotationGrace      *time.Duration
 	ClearRotationGrace bool
-	RoleID                  *string // "" clears the role
+	RoleID             *string // "" clears the role
 	// AllowedIPs replaces the networks the key may be used from; an empty list defers to the
 	// account's. Lifting a restriction (dropping the list, or adding a network none of the
 	// old ones contains) needs api_keys.update for anyone's keys, not only one's own.
