@@ -23,6 +23,7 @@ import (
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/oidctest"
 	"github.com/keyward/keyward/internal/ratelimit"
+	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -140,13 +141,23 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	if err != nil {
 		t.Fatal(err)
 	}
+	var svc *keyward.Service
 	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, Limiter: limiter,
-		Resolver: keyward.NewResolver(store), Tokens: tokens})
+		Resolver: keyward.NewResolver(store), Tokens: tokens,
+		Exhausted: func(ctx context.Context, k *keyward.Key) error {
+			_, err := svc.KeyExhausted(ctx, k.AccountID, k.ID)
+			return err
+		}})
 	changes := events.Fanout{v}
 	if hub != nil {
 		changes = append(changes, hub)
 	}
-	svc := keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithLogger(log))
+	sealer, err := seal.New([]keyformat.Secret{secret}, "test webhook secrets")
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc = keyward.NewService(store, hasher, keyward.WithClock(clk.Now), keyward.WithKeyEvents(changes), keyward.WithIdentityEvents(changes), keyward.WithLogger(log),
+		keyward.WithSealer(sealer), keyward.WithEventEncoder(httpapi.EncodeEvent))
 	token, err := svc.Bootstrap(ctx)
 	if err != nil || token == "" {
 		t.Fatalf("Bootstrap = %q, %v", token, err)
