@@ -199,6 +199,15 @@ func (f Fanout) KeyChanged(ctx context.Context, k *keyward.Key) {
 	}
 }
 
+// KeysImported implements keyward.ImportEvents for the members that hear of imports.
+func (f Fanout) KeysImported(ctx context.Context) {
+	for _, m := range f {
+		if ie, ok := m.(keyward.ImportEvents); ok {
+			ie.KeysImported(ctx)
+		}
+	}
+}
+
 // IdentityChanged implements keyward.IdentityEvents.
 func (f Fanout) IdentityChanged(ctx context.Context, accountID string) {
 	for _, m := range f {

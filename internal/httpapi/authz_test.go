@@ -95,6 +95,24 @@ func (f *authzFixture) tierRequest() string {
 	return f.id(r)
 }
 
+// endpoint is a webhook endpoint of the account.
+func (f *authzFixture) endpoint() string {
+	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/webhook-endpoints", map[string]any{"url": "https://hooks.example.com/" + f.unique("h")}))
+}
+
+// message is a message to a new endpoint: the creation of a key.
+func (f *authzFixture) message() string {
+	f.e.t.Helper()
+	ep := f.endpoint()
+	f.key()
+	var ds []map[string]any
+	f.e.must(http.StatusOK, "GET", "/v1/webhook-endpoints/"+ep+"/deliveries", nil).decode(f.e.t, &ds)
+	if len(ds) == 0 {
+		f.e.t.Fatal("a new key made no message")
+	}
+	return ds[0]["id"].(string)
+}
+
 func (f *authzFixture) member() string {
 	return f.id(f.e.must(http.StatusCreated, "POST", "/v1/projects/"+f.projectID+"/members", map[string]any{"api_key_id": f.key(), "role_id": "viewer"}))
 }
@@ -128,6 +146,9 @@ func authzCases() map[string]authzCase {
 			return "/v1/projects", map[string]any{"name": f.unique("p")}
 		}, allowed: 201},
 		"GET /v1/projects/{projectID}": {prepare: project(""), allowed: 200, otherAccount: 404},
+		"PATCH /v1/projects/{projectID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/projects/" + f.projectID, map[string]any{"leak_policy": "revoke"}
+		}, allowed: 200, otherAccount: 404},
 		"POST /v1/projects/{projectID}/environments": {prepare: func(f *authzFixture) (string, any) {
 			return "/v1/projects/" + f.projectID + "/environments", map[string]any{"name": f.unique("env")}
 		}, allowed: 201, otherAccount: 404},
@@ -200,6 +221,37 @@ func authzCases() map[string]authzCase {
 			return "/v1/projects/" + f.projectID + "/members/" + f.member(), nil
 		}, allowed: 204, otherAccount: 404},
 		"GET /v1/audit-events": {prepare: fixed("/v1/audit-events", nil), allowed: 200},
+
+		"POST /v1/webhook-endpoints": {prepare: fixed("/v1/webhook-endpoints", map[string]any{"url": "https://hooks.example.com/new"}), allowed: 201},
+		"GET /v1/webhook-endpoints":  {prepare: fixed("/v1/webhook-endpoints", nil), allowed: 200},
+		"GET /v1/webhook-endpoints/{endpointID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint(), nil
+		}, allowed: 200, otherAccount: 404},
+		"PATCH /v1/webhook-endpoints/{endpointID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint(), map[string]any{"description": "changed"}
+		}, allowed: 200, otherAccount: 404},
+		"DELETE /v1/webhook-endpoints/{endpointID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint(), nil
+		}, allowed: 204, otherAccount: 404},
+		"POST /v1/webhook-endpoints/{endpointID}/rotate-secret": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint() + "/rotate-secret", map[string]any{}
+		}, allowed: 200, otherAccount: 404},
+		"POST /v1/webhook-endpoints/{endpointID}/test": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint() + "/test", nil
+		}, allowed: 202, otherAccount: 404},
+		"GET /v1/webhook-endpoints/{endpointID}/deliveries": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-endpoints/" + f.endpoint() + "/deliveries", nil
+		}, allowed: 200, otherAccount: 404},
+		"GET /v1/webhook-deliveries/{messageID}": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-deliveries/" + f.message(), nil
+		}, allowed: 200, otherAccount: 404},
+		"POST /v1/webhook-deliveries/{messageID}/resend": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/webhook-deliveries/" + f.message() + "/resend", nil
+		}, allowed: 202, otherAccount: 404},
+		// Another account imports into itself.
+		"POST /v1/api-keys/import": {prepare: func(f *authzFixture) (string, any) {
+			return "/v1/api-keys/import", map[string]any{"keys": []map[string]any{{"name": "imported", "key": "legacy_" + f.unique("secret-value-long")}}}
+		}, allowed: 201},
 
 		"GET /v1/rate-limit-tiers": {prepare: fixed("/v1/rate-limit-tiers", nil), allowed: 200},
 		"POST /v1/rate-limit-tiers": {prepare: func(f *authzFixture) (string, any) {
@@ -277,6 +329,9 @@ var unauthenticatedRoutes = map[string]bool{
 	// The gateway's endpoints judge the request's own key; internal/gateway tests them.
 	"* /gateway/forward-auth": true, "* /gateway/nginx": true, "* /gateway/envoy/": true,
 	"GET /gateway/hasura": true, "POST /gateway/hasura": true,
+	// A leaked secret is its own authority; GitHub's alerts are signed (webhooks_test.go and
+	// the process tests).
+	"POST /v1/api-keys/report-leak": true, "POST /v1/secret-scanning/github": true,
 }
 
 // TestAuthorizationMatrix sends every management route, taken from the server's own route

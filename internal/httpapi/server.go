@@ -327,6 +327,18 @@ func (s *Server) audited(action string, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
+// tryHandle registers h for pattern, and reports false instead of panicking when the
+// pattern conflicts with one already registered.
+func (s *Server) tryHandle(pattern string, h http.HandlerFunc) (ok bool) {
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	s.mux.HandleFunc(pattern, h)
+	return true
+}
+
 // registerFallbacks answers unknown paths and wrong methods with problem documents instead of
 // the router's plain-text defaults.
 func (s *Server) registerFallbacks() {
@@ -342,10 +354,19 @@ func (s *Server) registerFallbacks() {
 			methods = append(methods, http.MethodHead)
 		}
 		allow := strings.Join(methods, ", ")
-		s.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+		notAllowed := func(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", allow)
 			httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusMethodNotAllowed, r.Method+" is not allowed here; allowed: "+allow))
-		})
+		}
+		if !s.tryHandle(path, notAllowed) {
+			// A literal path beside a wildcard one (POST /v1/api-keys/import beside GET
+			// /v1/api-keys/{keyID}) cannot take every method: name the others one by one.
+			for _, m := range []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete} {
+				if !slices.Contains(methods, m) {
+					s.tryHandle(m+" "+path, notAllowed)
+				}
+			}
+		}
 	}
 	s.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusNotFound, "no route for "+r.Method+" "+r.URL.Path))

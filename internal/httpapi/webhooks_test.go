@@ -105,7 +105,7 @@ func TestWebhookEndpointsAreTheAccounts(t *testing.T) {
 	e := newEnv(t)
 	id := e.endpoint()
 	other := e.must(http.StatusCreated, "POST", "/v1/accounts", map[string]any{"name": "other"}).object(t)
-	otherAdmin := other["admin_key"].(string)
+	otherAdmin := other["admin_key"].(map[string]any)["key"].(string)
 	for _, m := range []string{"GET", "PATCH", "DELETE"} {
 		if r := e.doAs(otherAdmin, m, "/v1/webhook-endpoints/"+id, map[string]any{}); r.status != http.StatusNotFound {
 			t.Errorf("%s another account's endpoint: %d %s", m, r.status, r.body)
@@ -128,9 +128,10 @@ func TestWebhookEndpointsAreTheAccounts(t *testing.T) {
 	if r["enabled"] != false || r["disabled_reason"] == nil {
 		t.Errorf("disabling: %v", r)
 	}
+	before := len(e.deliveries(id))
 	e.key(map[string]any{"name": "unheard"})
-	if ds := e.deliveries(id); len(ds) != 0 {
-		t.Errorf("a disabled endpoint got %v", eventsOf(ds))
+	if ds := e.deliveries(id); len(ds) != before {
+		t.Errorf("a disabled endpoint got %v", eventsOf(ds[before:]))
 	}
 	e.must(http.StatusNoContent, "DELETE", "/v1/webhook-endpoints/"+id, nil)
 	e.must(http.StatusNotFound, "GET", "/v1/webhook-endpoints/"+id, nil)
@@ -162,7 +163,7 @@ func TestWebhookSecretRotationOverlaps(t *testing.T) {
 
 func mustAccount(t *testing.T, e *env) string {
 	t.Helper()
-	return e.must(http.StatusOK, "GET", "/v1/whoami", nil).object(t)["account_id"].(string)
+	return e.must(http.StatusOK, "GET", "/v1/whoami", nil).object(t)["account"].(map[string]any)["id"].(string)
 }
 
 // Scheduled rotation: a key with a webhook is rotated once, with its grace, and its message
@@ -205,9 +206,11 @@ func TestScheduledJobsEmitOnce(t *testing.T) {
 		t.Errorf("a key without a webhook was rotated")
 	}
 	got := strings.Join(eventsOf(e.deliveries(ep)), ",")
-	for _, want := range []string{"api_key.rotated", "api_key.rotation_due", "api_key.expiring"} {
-		if strings.Count(got, want) != 1 {
-			t.Errorf("events %s: want %s once", got, want)
+	for want, n := range map[string]int{"api_key.rotated": 1, "api_key.rotation_due": 1,
+		// the key that expires, and the rotated key's grace end
+		"api_key.expiring": 2} {
+		if strings.Count(got, want) != n {
+			t.Errorf("events %s: want %s %d times", got, want, n)
 		}
 	}
 	msgs, err := e.store.ListOutbox(ctx, keyward.OutboxFilter{AccountID: mustAccount(t, e), Destination: keyward.KeyDestination(old["replaced_by_key_id"].(string)), Limit: 10})
@@ -257,13 +260,14 @@ func waitUntil(t *testing.T, what string, cond func() bool) {
 func TestTierRequestEvents(t *testing.T) {
 	e := newEnv(t)
 	ep := e.endpoint("tier_request.created", "tier_request.decided")
-	member := e.key(map[string]any{"name": "member", "role_id": "member"})
-	mine := e.doAs(member.Key, "POST", "/v1/api-keys", map[string]any{"name": "wants high", "rate_limit_tier": "high"})
-	if mine.status != http.StatusCreated {
-		t.Fatalf("member's key: %d %s", mine.status, mine.body)
+	role := e.must(http.StatusCreated, "POST", "/v1/roles", map[string]any{"name": "updater", "slug": "updater", "permissions": []string{"api_keys.update", "api_keys.read"}}).object(t)
+	updater := e.key(map[string]any{"name": "updater", "role_id": role["id"]})
+	target := e.key(map[string]any{"name": "wants high"})
+	r := e.doAs(updater.Key, "POST", "/v1/api-keys/"+target.ID+"/tier-requests", map[string]any{"tier": "high"})
+	if r.status != http.StatusCreated {
+		t.Fatalf("tier request: %d %s", r.status, r.body)
 	}
-	req := mine.object(t)["rate_limit_tier_request"].(map[string]any)
-	e.must(http.StatusOK, "POST", "/v1/rate-limit-tier-requests/"+req["id"].(string)+"/approve", map[string]any{})
+	e.must(http.StatusOK, "POST", "/v1/tier-requests/"+r.object(t)["id"].(string)+"/approve", map[string]any{})
 	if got := strings.Join(eventsOf(e.deliveries(ep)), ","); got != "tier_request.created,tier_request.decided" {
 		t.Errorf("events %s", got)
 	}

@@ -106,6 +106,14 @@ func (s *Service) importedKey(ctx context.Context, p Principal, in ImportKeyInpu
 			k.Prefix, k.Last4 = parsed.DisplayPrefix(), parsed.Last4()
 			return k, nil
 		}
+		// A secret imported before and since used is kept under its keyed hash: look there
+		// too, or the same secret would be two keys. (By SHA-256 alone this cannot be seen.)
+		keyed := s.hasher.Hash(in.Secret)
+		if _, err := s.store.KeyByHash(ctx, keyed[:]); err == nil {
+			return nil, Errorf(EConflict, "a key with this secret already exists")
+		} else if ErrorCode(err) != ENotFound {
+			return nil, err
+		}
 		sum := sha256.Sum256([]byte(in.Secret))
 		k.Hash, k.HashScheme = sum[:], ImportHashScheme
 		k.Prefix, k.Last4 = importPrefix(in.Secret), in.Secret[len(in.Secret)-4:]

@@ -134,7 +134,8 @@ type ScheduleStore interface {
 
 // ImportedKeyStore keeps what the import path needs.
 type ImportedKeyStore interface {
-	// ImportedKeyHashes returns the hashes of the keys whose scheme is ImportHashScheme.
+	// ImportedKeyHashes returns the hashes of the keys imported from other systems: those
+	// whose scheme is ImportHashScheme, or ends in ImportedSchemeSuffix once rehashed.
 	ImportedKeyHashes(ctx context.Context) ([][]byte, error)
 	// RehashKey replaces the account's key's hash oldHash with newHash under scheme; ENotFound
 	// if the key is absent, another account's, or no longer has oldHash (another node

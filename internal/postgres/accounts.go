@@ -12,13 +12,13 @@ import (
 	"github.com/keyward/keyward/internal/storecodec"
 )
 
-const accountColumns = `id, name, key_prefix, created_at, allowed_ips`
+const accountColumns = `id, name, key_prefix, created_at, allowed_ips, leak_policy`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := s.db().Exec(ctx,
-		`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
+		`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy)
 	return writeError(err, "account "+a.ID, violations{
 		"accounts_name_key": conflict("an account named %q already exists", a.Name),
 	})
@@ -59,13 +59,13 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 		`SELECT `+accountColumns+` FROM accounts WHERE id > $1 ORDER BY id LIMIT $2`, after, limit)
 }
 
-// UpdateAccount writes a's name, key prefix and networks. Errors: ENotFound; EConflict if the name is
+// UpdateAccount writes a's name, key prefix, networks and leak policy. Errors: ENotFound; EConflict if the name is
 // taken.
 func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	return s.execOne(ctx, "account", a.ID, violations{
 		"accounts_name_key": conflict("an account named %q already exists", a.Name),
-	}, `UPDATE accounts SET name = $1, key_prefix = $2, allowed_ips = $3 WHERE id = $4`,
-		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.ID)
+	}, `UPDATE accounts SET name = $1, key_prefix = $2, allowed_ips = $3, leak_policy = $4 WHERE id = $5`,
+		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy, a.ID)
 }
 
 func scanAccount(row pgx.Row) (*keyward.Account, error) {
@@ -74,7 +74,7 @@ func scanAccount(row pgx.Row) (*keyward.Account, error) {
 		createdAt time.Time
 		networks  []byte
 	)
-	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks)
+	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks, &a.LeakPolicy)
 	if err != nil {
 		return nil, err
 	}

@@ -58,9 +58,9 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 		// An account of the name may exist (made by keyward admin create-key's account
 		// creation, say): the key joins it.
 		if err := tx.QueryRow(ctx,
-			`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5)
+			`INSERT INTO accounts (`+accountColumns+`) VALUES ($1, $2, $3, $4, $5, $6)
 			ON CONFLICT (name) DO UPDATE SET name = EXCLUDED.name RETURNING id`,
-			a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs)).Scan(&k.AccountID); err != nil {
+			a.ID, a.Name, a.KeyPrefix, ts(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy).Scan(&k.AccountID); err != nil {
 			return fmt.Errorf("postgres: bootstrap account: %w", err)
 		}
 		if err := insertAdminKey(ctx, tx, k); err != nil {

@@ -19,7 +19,8 @@ var keyColumnList = []string{"id", "account_id", "project_id", "environment_id",
 	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
 	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
 	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
-	"rotation_webhook_url", "created_by", "allowed_ips"}
+	"rotation_webhook_url", "created_by", "allowed_ips", "rotation_webhook_secret", "rotation_grace_seconds",
+	"leaked_at", "leak_source", "leak_url", "expiry_notified_at", "exhausted_at"}
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
@@ -105,7 +106,9 @@ func insertKey(k *keyward.Key) ([]step, error) {
 			k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt), nullTS(k.LastUsedAt),
 			ts(k.CreatedAt), nullTS(k.RevokedAt), nullString(k.ReplacedByKeyID),
 			nullTS(k.GraceExpiresAt), k.RotationIntervalDays, nullTS(k.NextRotationAt),
-			nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs},
+			nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs, k.RotationWebhookSecret,
+			storecodec.GraceSeconds(k.RotationGrace), nullTS(k.LeakedAt), k.LeakSource, k.LeakURL,
+			nullTS(k.ExpiryNotifiedAt), nullTS(k.ExhaustedAt)},
 		explain: func(err error) error { return keyError(err, k) },
 	})
 	for _, pa := range k.ProjectAccesses {
@@ -217,11 +220,13 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 		return runSteps(ctx, tx, append(lockRoles(k.RoleID), step{
 			sql: `UPDATE api_keys SET name = $1, scopes = $2, metadata = $3, expires_at = $4,
 					rotation_interval_days = $5, next_rotation_at = $6, rotation_webhook_url = $7,
-					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10, allowed_ips = $11
-				WHERE account_id = $12 AND id = $13`,
+					role_id = $8, rate_limit_tier = $9, rate_limit_override = $10, allowed_ips = $11,
+					rotation_webhook_secret = $12, rotation_grace_seconds = $13, expiry_notified_at = $14, exhausted_at = $15
+				WHERE account_id = $16 AND id = $17`,
 			args: []any{k.Name, cols.Scopes, cols.Metadata, nullTS(k.ExpiresAt),
 				k.RotationIntervalDays, nullTS(k.NextRotationAt), nullString(k.RotationWebhookURL),
 				nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, cols.AllowedIPs,
+				k.RotationWebhookSecret, storecodec.GraceSeconds(k.RotationGrace), nullTS(k.ExpiryNotifiedAt), nullTS(k.ExhaustedAt),
 				k.AccountID, k.ID},
 			explain:  func(err error) error { return keyError(err, k) },
 			affected: affectedOne("key", k.ID),
@@ -353,6 +358,8 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		scopes, allowedIPs, metadata, override                   []byte
 		createdAt                                                time.Time
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation *time.Time
+		leakedAt, notifiedAt, exhaustedAt                        *time.Time
+		graceSeconds                                             *int64
 		accessProjects, accessRoles                              []string
 		credits                                                  nullCredits
 	)
@@ -360,7 +367,8 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
 		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
 		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy,
-		&allowedIPs, &accessProjects, &accessRoles}, credits.dest()...)...)
+		&allowedIPs, &k.RotationWebhookSecret, &graceSeconds, &leakedAt, &k.LeakSource, &k.LeakURL,
+		&notifiedAt, &exhaustedAt, &accessProjects, &accessRoles}, credits.dest()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -383,5 +391,11 @@ func scanKey(row pgx.Row) (*keyward.Key, error) {
 	k.RevokedAt = utc(revokedAt)
 	k.GraceExpiresAt = utc(graceEnd)
 	k.NextRotationAt = utc(nextRotation)
+	if graceSeconds != nil {
+		k.RotationGrace = storecodec.GraceFromSeconds(*graceSeconds, true)
+	}
+	k.LeakedAt = utc(leakedAt)
+	k.ExpiryNotifiedAt = utc(notifiedAt)
+	k.ExhaustedAt = utc(exhaustedAt)
 	return &k, nil
 }

@@ -91,6 +91,14 @@ func (n *Notifier) IdentityChanged(ctx context.Context, accountID string) {
 	n.notify(ctx, identityNotice+accountID, "account_id", accountID)
 }
 
+// KeysImported tells the local cache at once that keys were imported; other nodes find them
+// at their next reload of the imported keys (verify.ImportReloadEvery).
+func (n *Notifier) KeysImported(ctx context.Context) {
+	if ie, ok := n.local.(keyward.ImportEvents); ok {
+		ie.KeysImported(ctx)
+	}
+}
+
 // notify sends one notice. It runs after the change is committed, so the notice must go out
 // even when the request that made the change has gone: ctx's cancellation is not followed.
 func (n *Notifier) notify(ctx context.Context, payload string, attrs ...any) {

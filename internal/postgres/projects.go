@@ -11,18 +11,27 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 )
 
-const projectColumns = `id, account_id, name, key_prefix, created_at`
+const projectColumns = `id, account_id, name, key_prefix, created_at, leak_policy`
 
 // CreateProject inserts p. Errors: EConflict if p's account has a project of that name;
 // ENotFound if the account does not exist.
 func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
 	_, err := s.db().Exec(ctx,
-		`INSERT INTO projects (`+projectColumns+`) VALUES ($1, $2, $3, $4, $5)`,
-		p.ID, p.AccountID, p.Name, p.KeyPrefix, ts(p.CreatedAt))
+		`INSERT INTO projects (`+projectColumns+`) VALUES ($1, $2, $3, $4, $5, $6)`,
+		p.ID, p.AccountID, p.Name, p.KeyPrefix, ts(p.CreatedAt), p.LeakPolicy)
 	return writeError(err, "project "+p.ID, violations{
 		"projects_name_key":     conflict("a project named %q already exists", p.Name),
 		"projects_account_fkey": notFound("account", p.AccountID),
 	})
+}
+
+// UpdateProject writes p's name and leak policy. Errors: ENotFound, also for another
+// account's; EConflict if the name is taken.
+func (s *Store) UpdateProject(ctx context.Context, p *keyward.Project) error {
+	return s.execOne(ctx, "project", p.ID, violations{
+		"projects_name_key": conflict("a project named %q already exists", p.Name),
+	}, `UPDATE projects SET name = $1, leak_policy = $2 WHERE account_id = $3 AND id = $4`,
+		p.Name, p.LeakPolicy, p.AccountID, p.ID)
 }
 
 // Project returns the account's project. Errors: ENotFound, also for another account's.
@@ -54,7 +63,7 @@ func scanProject(row pgx.Row) (*keyward.Project, error) {
 		p         keyward.Project
 		createdAt time.Time
 	)
-	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.KeyPrefix, &createdAt); err != nil {
+	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.KeyPrefix, &createdAt, &p.LeakPolicy); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = createdAt.UTC()

@@ -12,13 +12,13 @@ import (
 	"github.com/keyward/keyward/internal/storecodec"
 )
 
-const accountColumns = `id, name, key_prefix, created_at, allowed_ips`
+const accountColumns = `id, name, key_prefix, created_at, allowed_ips, leak_policy`
 
 // CreateAccount inserts a. Errors: EConflict if the name is taken.
 func (s *Store) CreateAccount(ctx context.Context, a *keyward.Account) error {
 	_, err := s.writer().ExecContext(ctx,
-		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
+		`INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy)
 	if err != nil {
 		return insertError(err, "account", a.ID, "accounts.name", fmt.Sprintf("an account named %q already exists", a.Name))
 	}
@@ -80,8 +80,8 @@ func (s *Store) ListAccounts(ctx context.Context, after string, limit int) ([]*k
 // taken.
 func (s *Store) UpdateAccount(ctx context.Context, a *keyward.Account) error {
 	res, err := s.writer().ExecContext(ctx,
-		`UPDATE accounts SET name = ?, key_prefix = ?, allowed_ips = ? WHERE id = ?`,
-		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.ID)
+		`UPDATE accounts SET name = ?, key_prefix = ?, allowed_ips = ?, leak_policy = ? WHERE id = ?`,
+		a.Name, a.KeyPrefix, storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy, a.ID)
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_UNIQUE) {
 		return &keyward.Error{Code: keyward.EConflict, Message: fmt.Sprintf("an account named %q already exists", a.Name), Cause: err}
 	}
@@ -94,7 +94,7 @@ func scanAccount(row scanner) (*keyward.Account, error) {
 		createdAt int64
 		networks  []byte
 	)
-	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks)
+	err := row.Scan(&a.ID, &a.Name, &a.KeyPrefix, &createdAt, &networks, &a.LeakPolicy)
 	if err != nil {
 		return nil, err
 	}

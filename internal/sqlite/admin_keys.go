@@ -48,8 +48,8 @@ func (s *Store) BootstrapAdminKey(ctx context.Context, a *keyward.Account, k *ke
 		err := tx.QueryRowContext(ctx, `SELECT id FROM accounts WHERE name = ?`, a.Name).Scan(&k.AccountID)
 		if errors.Is(err, sql.ErrNoRows) {
 			k.AccountID = a.ID
-			_, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?)`,
-				a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs))
+			_, err = tx.ExecContext(ctx, `INSERT INTO accounts (`+accountColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+				a.ID, a.Name, a.KeyPrefix, micros(a.CreatedAt), storecodec.EncodeNetworks(a.AllowedIPs), a.LeakPolicy)
 		}
 		if err != nil {
 			return fmt.Errorf("sqlite: bootstrap account: %w", err)

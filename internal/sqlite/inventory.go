@@ -23,6 +23,8 @@ func inventoryTables(inv *keyward.Inventory) []counted {
 		{"signing_keys", &inv.SigningKeys}, {"token_denials", &inv.TokenDenials},
 		{"rate_limit_tiers", &inv.Tiers}, {"tier_requests", &inv.TierRequests},
 		{"key_credits", &inv.Credits}, {"key_usage", &inv.UsageCounts},
+		{"webhook_endpoints", &inv.WebhookEndpoints},
+		{"outbox_messages WHERE delivered_at IS NULL AND abandoned_at IS NULL", &inv.PendingOutbox},
 	}
 }
 

@@ -19,7 +19,8 @@ var keyColumnList = []string{"id", "account_id", "project_id", "environment_id",
 	"rate_limit_tier", "rate_limit_override", "lineage_id", "name", "key_prefix", "last4", "hash",
 	"hash_scheme", "scopes", "metadata", "expires_at", "last_used_at", "created_at", "revoked_at",
 	"replaced_by_key_id", "grace_expires_at", "rotation_interval_days", "next_rotation_at",
-	"rotation_webhook_url", "created_by", "allowed_ips"}
+	"rotation_webhook_url", "created_by", "allowed_ips", "rotation_webhook_secret", "rotation_grace_seconds",
+	"leaked_at", "leak_source", "leak_url", "expiry_notified_at", "exhausted_at"}
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
@@ -78,7 +79,9 @@ func insertKey(ctx context.Context, tx *sql.Tx, k *keyward.Key) error {
 		k.Hash, k.HashScheme, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt),
 		micros(k.CreatedAt), nullMicros(k.RevokedAt), nullString(k.ReplacedByKeyID),
 		nullMicros(k.GraceExpiresAt), k.RotationIntervalDays, nullMicros(k.NextRotationAt),
-		nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs)
+		nullString(k.RotationWebhookURL), k.CreatedBy, cols.AllowedIPs, k.RotationWebhookSecret,
+		storecodec.GraceSeconds(k.RotationGrace), nullMicros(k.LeakedAt), k.LeakSource, k.LeakURL,
+		nullMicros(k.ExpiryNotifiedAt), nullMicros(k.ExhaustedAt))
 	if isConstraint(err, sqlite3.SQLITE_CONSTRAINT_FOREIGNKEY) {
 		refs := []reference{accountRef(k.AccountID)}
 		if k.ProjectID != "" {
@@ -300,11 +303,13 @@ func (s *Store) UpdateKey(ctx context.Context, k *keyward.Key) error {
 	res, err := s.writer().ExecContext(ctx,
 		`UPDATE api_keys SET name = ?, scopes = ?, metadata = ?, expires_at = ?,
 			rotation_interval_days = ?, next_rotation_at = ?, rotation_webhook_url = ?,
-			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?, allowed_ips = ?
+			role_id = ?, rate_limit_tier = ?, rate_limit_override = ?, allowed_ips = ?,
+			rotation_webhook_secret = ?, rotation_grace_seconds = ?, expiry_notified_at = ?, exhausted_at = ?
 		WHERE account_id = ? AND id = ?`,
 		k.Name, cols.Scopes, cols.Metadata, nullMicros(k.ExpiresAt),
 		k.RotationIntervalDays, nullMicros(k.NextRotationAt), nullString(k.RotationWebhookURL),
 		nullString(k.RoleID), k.RateLimitTier, cols.RateLimitOverride, cols.AllowedIPs,
+		k.RotationWebhookSecret, storecodec.GraceSeconds(k.RotationGrace), nullMicros(k.ExpiryNotifiedAt), nullMicros(k.ExhaustedAt),
 		k.AccountID, k.ID)
 	return affected(res, err, "update", "key", k.ID)
 }
@@ -422,12 +427,14 @@ func scanKey(row scanner) (*keyward.Key, error) {
 		scopes, allowedIPs, metadata, override                   []byte // NULL reads as nil
 		createdAt                                                int64
 		expiresAt, lastUsedAt, revokedAt, graceEnd, nextRotation sql.NullInt64
+		leakedAt, notifiedAt, exhaustedAt, graceSeconds          sql.NullInt64
 		credits                                                  nullCredits
 	)
 	err := row.Scan(append([]any{&k.ID, &k.AccountID, &projectID, &environmentID, &userID, &roleID,
 		&k.RateLimitTier, &override, &k.LineageID, &k.Name, &k.Prefix, &k.Last4, &k.Hash,
 		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
-		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy, &allowedIPs},
+		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy, &allowedIPs,
+		&k.RotationWebhookSecret, &graceSeconds, &leakedAt, &k.LeakSource, &k.LeakURL, &notifiedAt, &exhaustedAt},
 		credits.dest()...)...)
 	if err != nil {
 		return nil, err
@@ -448,5 +455,9 @@ func scanKey(row scanner) (*keyward.Key, error) {
 	k.RevokedAt = fromNullMicros(revokedAt)
 	k.GraceExpiresAt = fromNullMicros(graceEnd)
 	k.NextRotationAt = fromNullMicros(nextRotation)
+	k.RotationGrace = storecodec.GraceFromSeconds(graceSeconds.Int64, graceSeconds.Valid)
+	k.LeakedAt = fromNullMicros(leakedAt)
+	k.ExpiryNotifiedAt = fromNullMicros(notifiedAt)
+	k.ExhaustedAt = fromNullMicros(exhaustedAt)
 	return &k, nil
 }

@@ -9,17 +9,29 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 )
 
-const projectColumns = `id, account_id, name, key_prefix, created_at`
+const projectColumns = `id, account_id, name, key_prefix, created_at, leak_policy`
 
 // CreateProject inserts p. Errors: EConflict if p's account has a project of that name.
 func (s *Store) CreateProject(ctx context.Context, p *keyward.Project) error {
 	_, err := s.writer().ExecContext(ctx,
-		`INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?)`,
-		p.ID, p.AccountID, p.Name, p.KeyPrefix, micros(p.CreatedAt))
+		`INSERT INTO projects (`+projectColumns+`) VALUES (?, ?, ?, ?, ?, ?)`,
+		p.ID, p.AccountID, p.Name, p.KeyPrefix, micros(p.CreatedAt), p.LeakPolicy)
 	if err != nil {
 		return insertError(err, "project", p.ID, "projects.name", fmt.Sprintf("a project named %q already exists", p.Name))
 	}
 	return nil
+}
+
+// UpdateProject writes p's name and leak policy. Errors: ENotFound, also for another
+// account's; EConflict if the name is taken.
+func (s *Store) UpdateProject(ctx context.Context, p *keyward.Project) error {
+	res, err := s.writer().ExecContext(ctx,
+		`UPDATE projects SET name = ?, leak_policy = ? WHERE account_id = ? AND id = ?`,
+		p.Name, p.LeakPolicy, p.AccountID, p.ID)
+	if err != nil {
+		return insertError(err, "project", p.ID, "projects.name", fmt.Sprintf("a project named %q already exists", p.Name))
+	}
+	return affected(res, nil, "update", "project", p.ID)
 }
 
 // Project returns the account's project. Errors: ENotFound, also for another account's.
@@ -67,7 +79,7 @@ func scanProject(row scanner) (*keyward.Project, error) {
 		p         keyward.Project
 		createdAt int64
 	)
-	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.KeyPrefix, &createdAt); err != nil {
+	if err := row.Scan(&p.ID, &p.AccountID, &p.Name, &p.KeyPrefix, &createdAt, &p.LeakPolicy); err != nil {
 		return nil, err
 	}
 	p.CreatedAt = fromMicros(createdAt)

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/netip"
 	"strconv"
+	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -90,4 +91,22 @@ func DecodeNetworks(b []byte) ([]netip.Prefix, error) {
 		out[i] = p
 	}
 	return out, nil
+}
+
+// GraceSeconds is a key's rotation grace as its column holds it: whole seconds, NULL (nil)
+// for the default, which is distinct from a grace of zero.
+func GraceSeconds(d *time.Duration) any {
+	if d == nil {
+		return nil
+	}
+	return int64(*d / time.Second)
+}
+
+// GraceFromSeconds reads the column back; valid is false for NULL.
+func GraceFromSeconds(seconds int64, valid bool) *time.Duration {
+	if !valid {
+		return nil
+	}
+	d := time.Duration(seconds) * time.Second
+	return &d
 }

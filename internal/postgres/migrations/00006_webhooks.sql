@@ -1,0 +1,64 @@
+-- Webhook endpoints, and what scheduled rotation, notices, leak reports and imports keep on a
+-- key.
+
+-- +goose Up
+CREATE TABLE webhook_endpoints (
+    id                    text        PRIMARY KEY,
+    account_id            text        NOT NULL CONSTRAINT webhook_endpoints_account_fkey REFERENCES accounts (id),
+    url                   text        NOT NULL,
+    description           text        NOT NULL DEFAULT '',
+    -- The topics it receives; [] receives all.
+    topics                jsonb       NOT NULL DEFAULT '[]' CONSTRAINT webhook_endpoints_topics_check CHECK (jsonb_typeof(topics) = 'array'),
+    enabled               boolean     NOT NULL,
+    disabled_reason       text        NOT NULL DEFAULT '',
+    -- The signing secret, sealed under the server secret; the previous one signs beside it
+    -- until previous_secret_until.
+    secret                bytea       NOT NULL,
+    previous_secret       bytea,
+    previous_secret_until timestamptz,
+    created_at            timestamptz NOT NULL,
+    updated_at            timestamptz NOT NULL
+);
+CREATE INDEX webhook_endpoints_account ON webhook_endpoints (account_id, id);
+
+-- The rotation webhook's signing secret, sealed; the grace of a scheduled rotation (NULL:
+-- the default); the last leak report; the once-only notices.
+ALTER TABLE api_keys ADD COLUMN rotation_webhook_secret bytea;
+ALTER TABLE api_keys ADD COLUMN rotation_grace_seconds bigint;
+ALTER TABLE api_keys ADD COLUMN leaked_at timestamptz;
+ALTER TABLE api_keys ADD COLUMN leak_source text NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN leak_url text NOT NULL DEFAULT '';
+ALTER TABLE api_keys ADD COLUMN expiry_notified_at timestamptz;
+ALTER TABLE api_keys ADD COLUMN exhausted_at timestamptz;
+
+-- DueRotations' scan: the live keys with a schedule.
+CREATE INDEX api_keys_next_rotation ON api_keys (next_rotation_at)
+    WHERE next_rotation_at IS NOT NULL AND revoked_at IS NULL AND replaced_by_key_id IS NULL;
+-- ExpiringKeys' scans.
+CREATE INDEX api_keys_expiry_notice ON api_keys (expires_at)
+    WHERE expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_notified_at IS NULL;
+CREATE INDEX api_keys_grace_notice ON api_keys (grace_expires_at)
+    WHERE grace_expires_at IS NOT NULL AND revoked_at IS NULL AND expiry_notified_at IS NULL;
+-- The imported keys, whose hashes the verifiers hold in a filter.
+CREATE INDEX api_keys_imported ON api_keys (hash_scheme) WHERE hash_scheme LIKE '%import';
+
+ALTER TABLE accounts ADD COLUMN leak_policy text NOT NULL DEFAULT ''
+    CONSTRAINT accounts_leak_policy_check CHECK (leak_policy IN ('', 'revoke', 'notify'));
+ALTER TABLE projects ADD COLUMN leak_policy text NOT NULL DEFAULT ''
+    CONSTRAINT projects_leak_policy_check CHECK (leak_policy IN ('', 'revoke', 'notify'));
+
+-- +goose Down
+ALTER TABLE projects DROP COLUMN leak_policy;
+ALTER TABLE accounts DROP COLUMN leak_policy;
+DROP INDEX api_keys_imported;
+DROP INDEX api_keys_grace_notice;
+DROP INDEX api_keys_expiry_notice;
+DROP INDEX api_keys_next_rotation;
+ALTER TABLE api_keys DROP COLUMN exhausted_at;
+ALTER TABLE api_keys DROP COLUMN expiry_notified_at;
+ALTER TABLE api_keys DROP COLUMN leak_url;
+ALTER TABLE api_keys DROP COLUMN leak_source;
+ALTER TABLE api_keys DROP COLUMN leaked_at;
+ALTER TABLE api_keys DROP COLUMN rotation_grace_seconds;
+ALTER TABLE api_keys DROP COLUMN rotation_webhook_secret;
+DROP TABLE webhook_endpoints;
