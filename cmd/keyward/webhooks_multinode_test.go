@@ -11,6 +11,7 @@ import (
 
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/secretscan/secretscantest"
+	"github.com/keyward/keyward/internal/verify"
 )
 
 // startFlaggedCluster runs three nodes on a database of the test's own, every one with
@@ -155,7 +156,7 @@ func TestGitHubLeakReportRevokesEverywhere(t *testing.T) {
 	keys := secretscantest.NewServer(t)
 	endpoint := newReceiver(t, http.StatusNoContent)
 	cl := startFlaggedCluster(t, "--webhook-allow-private", "--webhook-ca-file", endpoint.caFile,
-		"--secret-scanning-keys-url", keys.URL+secretscantest.KeysPath)
+		"--secret-scanning-keys-url", keys.URL)
 	ep := cl.mustCall(t, cl.a, http.StatusCreated, "POST", "/v1/webhook-endpoints", map[string]any{"url": endpoint.url("/leaks"), "events": []string{"api_key.leaked"}})
 	id, secret := cl.createKey(t, cl.a)
 	bystanderID, bystander := cl.createKey(t, cl.a)
@@ -231,5 +232,30 @@ func TestGitHubLeakReportRevokesEverywhere(t *testing.T) {
 	verifyOfficial(t, ep["secret"].(string), got[0])
 	if got[0].Event.Type != "api_key.leaked" || got[0].Event.Data["api_key"].(map[string]any)["id"] != id {
 		t.Errorf("the endpoint got %s %v", got[0].Event.Type, got[0].Event.Data)
+	}
+}
+
+// TestImportAcrossNodes: keys imported through one node verify on the others once they
+// reload the imported keys (every verify.ImportReloadEvery), and at once on the node itself.
+func TestImportAcrossNodes(t *testing.T) {
+	cl := startFlaggedCluster(t)
+	secret := "legacy_" + randomHex(16)
+	out := cl.mustCall(t, cl.a, http.StatusCreated, "POST", "/v1/api-keys/import", map[string]any{"keys": []map[string]any{{"name": "legacy", "key": secret}}})
+	if out["imported"] != float64(1) {
+		t.Fatalf("import: %v", out)
+	}
+	if code := cl.verifyCode(t, cl.a, secret); code != "VALID" {
+		t.Errorf("node a, which imported it: %s", code)
+	}
+	start := time.Now()
+	for _, n := range []*node{cl.b, cl.c} {
+		deadline := time.Now().Add(2 * verify.ImportReloadEvery)
+		for cl.verifyCode(t, n, secret) != "VALID" {
+			if time.Now().After(deadline) {
+				t.Fatalf("node %s does not verify the imported key after %v", n.name, 2*verify.ImportReloadEvery)
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		t.Logf("node %s verifies the imported key %v after the import", n.name, time.Since(start).Round(time.Millisecond))
 	}
 }
