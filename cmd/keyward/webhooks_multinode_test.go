@@ -235,8 +235,9 @@ func TestGitHubLeakReportRevokesEverywhere(t *testing.T) {
 	}
 }
 
-// TestImportAcrossNodes: keys imported through one node verify on the others once they
-// reload the imported keys (every verify.ImportReloadEvery), and at once on the node itself.
+// TestImportAcrossNodes: keys imported through one node verify at once on it, and on the
+// others as soon as they hear the import's notice (at worst at their next reload, every
+// verify.ImportReloadEvery).
 func TestImportAcrossNodes(t *testing.T) {
 	cl := startFlaggedCluster(t)
 	secret := "legacy_" + randomHex(16)

@@ -39,6 +39,10 @@ const Channel = "keyward_invalidate"
 // (every key at all when no account follows).
 const identityNotice = "identity:"
 
+// importNotice is the payload that tells every node keys were imported: each reloads its
+// filter of imported keys.
+const importNotice = "imported"
+
 // keyNotice starts the payload of a notice about one key: "key:HASH:KEY_ID:ACCOUNT_ID", the
 // hash in hex. A payload of the hash alone is an older node's, and is still understood.
 const keyNotice = "key:"
@@ -91,12 +95,14 @@ func (n *Notifier) IdentityChanged(ctx context.Context, accountID string) {
 	n.notify(ctx, identityNotice+accountID, "account_id", accountID)
 }
 
-// KeysImported tells the local cache at once that keys were imported; other nodes find them
-// at their next reload of the imported keys (verify.ImportReloadEvery).
+// KeysImported tells the local cache at once that keys were imported, and every node through
+// NOTIFY; a node that misses the notice finds them at its next reload of the imported keys
+// (verify.ImportReloadEvery).
 func (n *Notifier) KeysImported(ctx context.Context) {
 	if ie, ok := n.local.(keyward.ImportEvents); ok {
 		ie.KeysImported(ctx)
 	}
+	n.notify(ctx, importNotice)
 }
 
 // notify sends one notice. It runs after the change is committed, so the notice must go out
@@ -290,6 +296,12 @@ func (l *Listener) session(ctx context.Context) (listened bool, err error) {
 
 // apply drops from the local cache what the notice names.
 func (l *Listener) apply(ctx context.Context, payload string) {
+	if payload == importNotice {
+		if ie, ok := l.cache.(keyward.ImportEvents); ok {
+			ie.KeysImported(ctx)
+		}
+		return
+	}
 	if accountID, ok := strings.CutPrefix(payload, identityNotice); ok {
 		l.cache.IdentityChanged(ctx, accountID)
 		return

@@ -16,8 +16,9 @@ import (
 // instead: the first eight bytes of the stored hash of every imported key, held in memory. A
 // string that fails the format is looked up only when its SHA-256 or its keyed hash hits the
 // filter, so a flood of made-up strings reaches the store about once per 2^64/N strings (N
-// imported keys): in practice never. The filter is loaded at start, reloaded on every node by
-// a job and on this node as soon as keys are imported here (KeysImported).
+// imported keys): in practice never. The filter is loaded at start, reloaded by a job every
+// ImportReloadEvery, and as soon as keys are imported (KeysImported: on this node directly,
+// on the others through PostgreSQL's NOTIFY).
 
 // importFilter is the set of imported keys' hash prefixes.
 type importFilter map[uint64]struct{}
@@ -58,7 +59,7 @@ func (v *Verifier) KeysImported(ctx context.Context) {
 }
 
 // ImportReloadEvery is how often each node reloads the imported keys' filter: how long a key
-// imported through another node may answer MALFORMED here.
+// imported through another node may answer MALFORMED here if the import's notice was lost.
 const ImportReloadEvery = 10 * time.Second
 
 // lookupImported finds an imported key by secret, a string that is not in Keyward's format,
