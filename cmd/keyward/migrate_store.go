@@ -247,6 +247,7 @@ func inventoryKinds(inv keyward.Inventory) []struct {
 		{"token-signing keys", inv.SigningKeys}, {"token denials", inv.TokenDenials},
 		{"rate-limit tiers", inv.Tiers}, {"tier requests", inv.TierRequests},
 		{"usage credits", inv.Credits}, {"usage counts", inv.UsageCounts},
+		{"webhook endpoints", inv.WebhookEndpoints}, {"pending webhooks", inv.PendingOutbox},
 	}
 }
 
@@ -344,6 +345,25 @@ func (c *storeCopier) copyAccount(ctx context.Context, a *keyward.Account) error
 				})
 		}},
 		{"usage counts", func() error { return c.copyUsage(ctx, id) }},
+		{"webhook endpoints", func() error {
+			return eachPage(func(after string) ([]*keyward.WebhookEndpoint, error) {
+				return c.from.ListWebhookEndpoints(ctx, id, after, copyBatch)
+			}, func(e *keyward.WebhookEndpoint) string { return e.ID },
+				func(e *keyward.WebhookEndpoint) error {
+					return count(&c.copied.WebhookEndpoints, c.to.CreateWebhookEndpoint(ctx, e))
+				})
+		}},
+		// Messages still to deliver, with their sealed secrets (sealed under the server
+		// secret the target's servers share); delivered and given-up ones are history.
+		{"pending webhooks", func() error {
+			return eachPage(func(before string) ([]*keyward.OutboxMessage, error) {
+				return c.from.ListOutbox(ctx, keyward.OutboxFilter{AccountID: id, Pending: true, Before: before, Limit: copyBatch})
+			}, func(m *keyward.OutboxMessage) string { return m.ID },
+				func(m *keyward.OutboxMessage) error {
+					m.LeaseOwner, m.LeaseUntil = "", nil
+					return count(&c.copied.PendingOutbox, c.to.EnqueueOutbox(ctx, m))
+				})
+		}},
 	}
 	for _, s := range steps {
 		if err := s.copy(); err != nil {

@@ -17,9 +17,11 @@ import (
 	"github.com/google/go-cmp/cmp"
 	"github.com/jackc/pgx/v5"
 
+	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
+	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
 )
@@ -80,7 +82,11 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 	if err := os.WriteFile(filepath.Join(f.dataDir, "server-secret"), []byte(secretFile), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	svc := keyward.NewService(store, f.hasher)
+	sealer, err := seal.New([]keyformat.Secret{f.secret}, sealPurpose)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc := keyward.NewService(store, f.hasher, keyward.WithSealer(sealer), keyward.WithEventEncoder(httpapi.EncodeEvent))
 	must := func(err error) {
 		t.Helper()
 		if err != nil {
@@ -134,6 +140,11 @@ func newMigrateFixture(t *testing.T) *migrateFixture {
 	_, err = svc.UpdateUser(ctx, acme, bob.ID, keyward.UpdateUserInput{Disabled: &disabled})
 	must(err)
 	_, err = svc.AddMember(ctx, acme, billing.ID, keyward.AddMemberInput{UserID: ada.ID, RoleID: keyward.RoleViewer})
+	must(err)
+
+	// An endpoint, so that what follows leaves webhooks pending: both are copied.
+	hookURL := "https://hooks.example.com/keyward"
+	_, err = svc.CreateWebhookEndpoint(ctx, acme, keyward.WebhookEndpointInput{URL: &hookURL})
 	must(err)
 
 	expires := time.Now().Add(90 * 24 * time.Hour)

@@ -43,6 +43,7 @@ func (s *Service) ReportLeak(ctx context.Context, found *Key, r LeakReport) (*Ke
 		if k, err = tx.store.MarkKeyLeaked(ctx, cur.AccountID, cur.ID, now, r.Source, r.URL); err != nil {
 			return err
 		}
+		revoked := false
 		if policy == LeakRevoke {
 			if err := tx.denyKeyTokens(ctx, k.ID, now); err != nil {
 				return err
@@ -50,9 +51,19 @@ func (s *Service) ReportLeak(ctx context.Context, found *Key, r LeakReport) (*Ke
 			if k, err = tx.store.RevokeKey(ctx, k.AccountID, k.ID, now); err != nil {
 				return err
 			}
+			revoked = true
+		}
+		// Both events show the key as the report left it; a revocation is announced as any.
+		if err := tx.emitKey(ctx, TopicKeyLeaked, k); err != nil {
+			return err
+		}
+		if revoked {
+			if err := tx.emitKey(ctx, TopicKeyRevoked, k); err != nil {
+				return err
+			}
 		}
 		tx.changed(ctx, k)
-		return tx.emitKey(ctx, TopicKeyLeaked, k)
+		return nil
 	})
 	if err != nil {
 		return nil, err
