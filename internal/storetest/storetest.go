@@ -155,6 +155,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"OutboxOtherAccount", testOutboxOtherAccount},
 		{"OutboxInUnit", testOutboxInUnit},
 	}
+	tests = append(tests, webhookTests...)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := open(t)
