@@ -385,3 +385,27 @@ func TestReportLeak(t *testing.T) {
 		t.Errorf("account leak policy: %v", acct)
 	}
 }
+
+// A deployment down for days rotates a due key once when it comes back, and schedules the
+// next rotation one interval from then, not from when the missed ones were due.
+func TestMissedRotationsCatchUpOnce(t *testing.T) {
+	e := newEnv(t)
+	ep := e.endpoint("api_key.rotated")
+	k := e.key(map[string]any{"name": "weekly", "rotation_interval_days": 1, "rotation_webhook_url": "https://hooks.example.com/r"})
+	e.clock.Advance(5 * 24 * time.Hour)
+	ctx := context.Background()
+	for range 3 {
+		if _, _, err := e.svc.RotateDueKeys(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := len(e.deliveries(ep)); n != 1 {
+		t.Fatalf("%d rotations after five missed days, want 1", n)
+	}
+	old := e.must(http.StatusOK, "GET", "/v1/api-keys/"+k.ID, nil).object(t)
+	next := e.must(http.StatusOK, "GET", "/v1/api-keys/"+old["replaced_by_key_id"].(string), nil).object(t)
+	at, _ := time.Parse(time.RFC3339Nano, next["next_rotation_at"].(string))
+	if want := e.clock.Now().Add(24 * time.Hour); !at.Equal(want) {
+		t.Errorf("the next rotation is at %v, want a day from now (%v)", at, want)
+	}
+}
