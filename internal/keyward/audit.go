@@ -56,7 +56,7 @@ var Actions = []string{
 	ActionBootstrap, ActionCreateAdminKey, ActionRevokeAdminKey, ActionSeedKeys,
 	ActionCreateWebhook, ActionUpdateWebhook, ActionDeleteWebhook, ActionRotateWebhookSecret,
 	ActionResendWebhook, ActionTestWebhook, ActionRotationDue, ActionReportLeak, ActionImportKeys,
-	ActionUpdateProject,
+	ActionUpdateProject, ActionSignIn, ActionSignOut,
 }
 
 // Audit target types.

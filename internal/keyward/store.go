@@ -25,6 +25,7 @@ type Store interface {
 	WebhookEndpointStore
 	ScheduleStore
 	ImportedKeyStore
+	SessionStore
 	InventoryStore
 	// InTx runs fn as one unit of work: every write fn makes through tx commits together
 	// when fn returns nil, and none does when fn returns an error (returned as it is) or the

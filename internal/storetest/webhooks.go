@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"crypto/sha256"
 	"slices"
 	"sync"
 	"testing"
@@ -27,6 +28,7 @@ var webhookTests = []struct {
 	{"MarkKeyLeaked", testMarkKeyLeaked},
 	{"ImportedKeys", testImportedKeys},
 	{"LeakPolicies", testLeakPolicies},
+	{"Sessions", testSessions},
 }
 
 func newEndpoint(t *testing.T, s keyward.Store, accountID string, edit func(e *keyward.WebhookEndpoint)) *keyward.WebhookEndpoint {
@@ -355,5 +357,49 @@ func testLeakPolicies(t *testing.T, s keyward.Store) {
 	p.AccountID = other.ID
 	if err := s.UpdateProject(t.Context(), p); keyward.ErrorCode(err) != keyward.ENotFound {
 		t.Errorf("another account's project: %v", err)
+	}
+}
+
+func testSessions(t *testing.T, s keyward.Store) {
+	a := newAccount(t, s)
+	token := keyward.NewSessionToken()
+	sum := sha256.Sum256([]byte(token))
+	sess := &keyward.Session{ID: keyward.NewID(), TokenHash: sum[:], AccountID: a.ID, Kind: keyward.KindAdminKey,
+		PrincipalID: keyward.NewID(), CreatedAt: base, LastSeenAt: base, ExpiresAt: base.Add(time.Hour)}
+	if err := s.CreateSession(t.Context(), sess); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.SessionByTokenHash(t.Context(), sum[:])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(sess, got); d != "" {
+		t.Fatalf("session (-put +got):\n%s", d)
+	}
+	if err := s.TouchSession(t.Context(), sess.ID, base.Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(t.Context(), sess.ID, base.Add(2*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.RevokeSession(t.Context(), sess.ID, base.Add(3*time.Minute)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = s.SessionByTokenHash(t.Context(), sum[:])
+	if !got.LastSeenAt.Equal(base.Add(time.Minute)) || got.RevokedAt == nil || !got.RevokedAt.Equal(base.Add(2*time.Minute)) {
+		t.Errorf("after touch and revoke: %v %v", got.LastSeenAt, got.RevokedAt)
+	}
+	other := sha256.Sum256([]byte("other"))
+	if _, err := s.SessionByTokenHash(t.Context(), other[:]); keyward.ErrorCode(err) != keyward.ENotFound {
+		t.Errorf("unknown token: %v", err)
+	}
+	if err := s.TouchSession(t.Context(), keyward.NewID(), base); keyward.ErrorCode(err) != keyward.ENotFound {
+		t.Errorf("touching an unknown session: %v", err)
+	}
+	if n, err := s.PruneSessions(t.Context(), base.Add(3*time.Minute)); err != nil || n < 1 {
+		t.Errorf("prune: %d, %v", n, err)
+	}
+	if _, err := s.SessionByTokenHash(t.Context(), sum[:]); keyward.ErrorCode(err) != keyward.ENotFound {
+		t.Errorf("after prune: %v", err)
 	}
 }
