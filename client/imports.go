@@ -43,7 +43,7 @@ type ImportResult struct {
 // ImportKeys imports up to MaxImportKeys keys in one call, all or none. Imported keys verify
 // like any other; those not in Keyward's format are rehashed under the server's secret on
 // their first successful verification. Errors: validation_failed (naming the key by its
-// index, as keys[3].name), not_found for an unknown project or environment, conflict (a
+// index), not_found for an unknown project or environment, conflict (a
 // secret already known), unauthenticated, forbidden.
 func (c *Client) ImportKeys(ctx context.Context, keys []ImportKey) (*ImportResult, error) {
 	if len(keys) == 0 || len(keys) > MaxImportKeys {

@@ -34,7 +34,9 @@ type WebhookEndpoint struct {
 }
 
 // MarshalJSON writes the endpoint in its wire form, with null for an unset DisabledReason.
-func (e WebhookEndpoint) MarshalJSON() ([]byte, error) { return json.Marshal(webhookEndpointWire(e, "")) }
+func (e WebhookEndpoint) MarshalJSON() ([]byte, error) {
+	return json.Marshal(webhookEndpointWire(e, ""))
+}
 
 // webhookEndpointWire is e as the server sends it; secret, when not "", is added as "secret".
 func webhookEndpointWire(e WebhookEndpoint, secret string) any {
