@@ -28,10 +28,10 @@ import (
 )
 
 // addClientCommands adds the commands that manage a running server through its HTTP API:
-// keys, projects, environments, and the identity commands (whoami, accounts, users, roles,
-// members and audit).
+// keys, projects, environments, webhooks, and the identity commands (whoami, accounts, users,
+// roles, members and audit).
 func addClientCommands(root *cobra.Command) {
-	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd(),
+	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd(), newWebhooksCmd(),
 		newWhoamiCmd(), newAccountsCmd(), newUsersCmd(), newRolesCmd(), newMembersCmd(), newAuditCmd())
 }
 
