@@ -16,9 +16,23 @@ type Account struct {
 	KeyPrefix string `json:"key_prefix"`
 	// AllowedIPs are the networks the account's keys may be used from when they have none of
 	// their own; empty: anywhere.
-	AllowedIPs []string  `json:"allowed_ips"`
-	CreatedAt  time.Time `json:"created_at"`
+	AllowedIPs []string `json:"allowed_ips"`
+	// LeakPolicy is what a leak report does to the account's keys, unless their project says
+	// otherwise: LeakRevoke (the default) or LeakNotify.
+	LeakPolicy LeakPolicy `json:"leak_policy"`
+	CreatedAt  time.Time  `json:"created_at"`
 }
+
+// LeakPolicy is what a leak report (ReportLeak, or GitHub's secret scanning) does to a key.
+type LeakPolicy string
+
+// Leak policies, of an account or a project.
+const (
+	// LeakRevoke revokes the leaked key at once, and announces it (api_key.leaked).
+	LeakRevoke LeakPolicy = "revoke"
+	// LeakNotify records the leak and announces it, but leaves the key working.
+	LeakNotify LeakPolicy = "notify"
+)
 
 // CreatedAdminKey is a new account's first admin key.
 type CreatedAdminKey struct {
@@ -93,9 +107,12 @@ type UpdateAccountParams struct {
 	// AllowedIPs replaces the networks the account's keys may be used from when they have
 	// none of their own; a pointer to an empty slice allows anywhere.
 	AllowedIPs *[]string `json:"allowed_ips,omitempty"`
+	// LeakPolicy sets what a leak report does to the account's keys whose project has no
+	// policy of its own.
+	LeakPolicy *LeakPolicy `json:"leak_policy,omitempty"`
 }
 
-// UpdateAccount renames an account or changes its key prefix, and returns the updated
+// UpdateAccount renames an account or changes its key prefix, networks or leak policy, and returns the updated
 // account. Errors: validation_failed, not_found, conflict (name taken), unauthenticated,
 // forbidden.
 func (c *Client) UpdateAccount(ctx context.Context, accountID string, params UpdateAccountParams) (*Account, error) {

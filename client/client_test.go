@@ -194,7 +194,7 @@ func TestErrorCodeOfOtherErrors(t *testing.T) {
 }
 
 func TestRequests(t *testing.T) {
-	keyJSON := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,"rotation_webhook_url":null,"created_by":"adm_1"}`
+	keyJSON := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,"rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":null,"leak_source":null,"leak_url":null,"imported":false,"created_by":"adm_1"}`
 	expires := time.Date(2026, 12, 31, 23, 59, 59, 0, time.FixedZone("CET", 3600))
 
 	tests := []requestCase{
@@ -469,7 +469,7 @@ func TestResponseBodyIsBounded(t *testing.T) {
 }
 
 func TestKeyJSONRoundTrip(t *testing.T) {
-	wire := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":"usr_1","role_id":null,"project_accesses":[{"project_id":"prj_2","role_id":"viewer"}],"rate_limit_tier":"high","rate_limit":{"rate":50,"period_seconds":1,"burst":80},"credits":{"remaining":7,"refill":{"interval":"monthly","amount":100,"day":1},"refilled_at":"2026-01-01T00:00:00Z"},"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":["a"],"allowed_ips":["10.0.0.0/8"],"metadata":null,"expires_at":"2026-12-31T23:59:59Z","last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":"key_2","grace_expires_at":null,"rotation_interval_days":30,"next_rotation_at":"2026-02-01T03:04:05Z","rotation_webhook_url":null,"created_by":"adm_1","key":"kw_secret"}`
+	wire := `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":"usr_1","role_id":null,"project_accesses":[{"project_id":"prj_2","role_id":"viewer"}],"rate_limit_tier":"high","rate_limit":{"rate":50,"period_seconds":1,"burst":80},"credits":{"remaining":7,"refill":{"interval":"monthly","amount":100,"day":1},"refilled_at":"2026-01-01T00:00:00Z"},"name":"n","key_prefix":"kw_abcdefgh","last4":"wxyz","status":"active","scopes":["a"],"allowed_ips":["10.0.0.0/8"],"metadata":null,"expires_at":"2026-12-31T23:59:59Z","last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,"replaced_by_key_id":"key_2","grace_expires_at":null,"rotation_interval_days":30,"next_rotation_at":"2026-02-01T03:04:05Z","rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":"2026-01-05T00:00:00Z","leak_source":"report","leak_url":"https://gist.example.com/1","imported":true,"created_by":"adm_1","key":"kw_secret"}`
 	var k CreatedKey
 	if err := json.Unmarshal([]byte(wire), &k); err != nil {
 		t.Fatal(err)

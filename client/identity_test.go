@@ -16,7 +16,7 @@ import (
 
 // Wire forms of the identity objects, as the server sends them.
 const (
-	testAccountJSON = `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"created_at":"2026-01-02T03:04:05Z"}`
+	testAccountJSON = `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"leak_policy":"revoke","created_at":"2026-01-02T03:04:05Z"}`
 	testUserJSON    = `{"id":"usr_1","account_id":"acc_1","email":"ada@example.com","name":null,"issuer":null,"subject":null,` +
 		`"role_id":"00000000-0000-0000-0000-000000000003","active":true,"disabled_at":null,"created_at":"2026-01-02T03:04:05Z"}`
 	testRoleJSON = `{"id":"rol_1","account_id":"acc_1","name":"Deployer","slug":"deployer","description":"ships",` +
@@ -33,7 +33,7 @@ const (
 		`"project_accesses":[{"project_id":"prj_1","role_id":"viewer"}],"rate_limit_tier":"standard","rate_limit":null,"credits":null,"name":"n","key_prefix":"acme_abcdefgh",` +
 		`"last4":"wxyz","status":"active","scopes":[],"allowed_ips":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z",` +
 		`"revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
-		`"rotation_webhook_url":null,"created_by":"adm_1"}`
+		`"rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":null,"leak_source":null,"leak_url":null,"imported":false,"created_by":"adm_1"}`
 )
 
 func TestIdentityRequests(t *testing.T) {
@@ -290,7 +290,7 @@ func TestIdentityJSONRoundTrip(t *testing.T) {
 		into any
 	}{
 		{"account", testAccountJSON, new(Account)},
-		{"created account", `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"created_at":"2026-01-02T03:04:05Z","admin_key":{"id":"adm_2","key_prefix":"kwadmin_abcd","key":"kwadmin_secret"}}`, new(CreatedAccount)},
+		{"created account", `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"leak_policy":"revoke","created_at":"2026-01-02T03:04:05Z","admin_key":{"id":"adm_2","key_prefix":"kwadmin_abcd","key":"kwadmin_secret"}}`, new(CreatedAccount)},
 		{"user", testUserJSON, new(User)},
 		{"disabled user", `{"id":"usr_1","account_id":"acc_1","email":null,"name":"Ada","issuer":"https://id.example.com","subject":"ada",` +
 			`"role_id":"r","active":false,"disabled_at":"2026-01-03T00:00:00Z","created_at":"2026-01-02T03:04:05Z"}`, new(User)},

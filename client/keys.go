@@ -92,7 +92,23 @@ type Key struct {
 	RotationIntervalDays int        `json:"rotation_interval_days"`
 	NextRotationAt       *time.Time `json:"next_rotation_at"`
 	RotationWebhookURL   string     `json:"rotation_webhook_url"` // "" when none
-	CreatedBy            string     `json:"created_by"`
+	// RotationGraceSeconds is how long the old key keeps working after a scheduled
+	// rotation; the server's default is 604800 (7 days).
+	RotationGraceSeconds int `json:"rotation_grace_seconds"`
+	// RotationWebhookSecret is the whsec_ secret that signs the calls to RotationWebhookURL.
+	// It is set only in the answer that made it (CreateKey or UpdateKey with a new webhook URL,
+	// or UpdateKeyParams.RotateWebhookSecret): store it now or lose it.
+	RotationWebhookSecret string `json:"rotation_webhook_secret,omitempty"`
+	// LeakedAt is when the key was last reported leaked; nil when it never was.
+	LeakedAt *time.Time `json:"leaked_at"`
+	// LeakSource says who reported the leak ("github" or "report"); "" when none did.
+	LeakSource string `json:"leak_source"`
+	// LeakURL is where the leaked secret was found, "" when the report did not say.
+	LeakURL string `json:"leak_url"`
+	// Imported is true for a key that came from another system (ImportKeys): its secret lacks
+	// Keyward's format.
+	Imported  bool   `json:"imported"`
+	CreatedBy string `json:"created_by"`
 }
 
 // MarshalJSON writes the key in its wire form, with null for the unset nullable strings.
@@ -110,6 +126,8 @@ func keyWire(k Key, secret string) any {
 		RoleID             *string `json:"role_id"`
 		ReplacedByKeyID    *string `json:"replaced_by_key_id"`
 		RotationWebhookURL *string `json:"rotation_webhook_url"`
+		LeakSource         *string `json:"leak_source"`
+		LeakURL            *string `json:"leak_url"`
 		Secret             string  `json:"key,omitempty"`
 	}{
 		plain:              plain(k),
@@ -119,6 +137,8 @@ func keyWire(k Key, secret string) any {
 		RoleID:             nullIfEmpty(k.RoleID),
 		ReplacedByKeyID:    nullIfEmpty(k.ReplacedByKeyID),
 		RotationWebhookURL: nullIfEmpty(k.RotationWebhookURL),
+		LeakSource:         nullIfEmpty(k.LeakSource),
+		LeakURL:            nullIfEmpty(k.LeakURL),
 		Secret:             secret,
 	}
 }
@@ -201,8 +221,14 @@ type CreateKeyParams struct {
 	ExpiresAt     *time.Time `json:"expires_at,omitempty"`
 	EnvironmentID string     `json:"environment_id,omitempty"`
 	// RotationIntervalDays schedules rotation every so many days; 0 means no schedule.
-	RotationIntervalDays int    `json:"rotation_interval_days,omitempty"`
-	RotationWebhookURL   string `json:"rotation_webhook_url,omitempty"`
+	RotationIntervalDays int `json:"rotation_interval_days,omitempty"`
+	// RotationWebhookURL receives the new secret of every scheduled rotation, signed with the
+	// answer's RotationWebhookSecret, which is shown only then.
+	RotationWebhookURL string `json:"rotation_webhook_url,omitempty"`
+	// RotationGraceSeconds is how long the old key keeps working after a scheduled rotation,
+	// 0 to MaxGracePeriod in seconds; nil lets the server choose (7 days), a pointer to 0 ends
+	// the old key at once.
+	RotationGraceSeconds *int `json:"rotation_grace_seconds,omitempty"`
 	// Metadata is any JSON object, returned with every verification of the key.
 	Metadata map[string]any `json:"metadata,omitempty"`
 }
@@ -308,8 +334,18 @@ type UpdateKeyParams struct {
 	// RotationIntervalDays sets the rotation schedule; a pointer to 0 removes it.
 	RotationIntervalDays *int
 
+	// RotationWebhookURL sets the URL scheduled rotations send the new secret to; a new URL
+	// gets a new RotationWebhookSecret, returned once in the answer.
 	RotationWebhookURL      *string
 	ClearRotationWebhookURL bool
+	// RotateWebhookSecret asks for a new RotationWebhookSecret, returned once in the answer.
+	RotateWebhookSecret bool
+
+	// RotationGraceSeconds sets how long the old key keeps working after a scheduled
+	// rotation, 0 to MaxGracePeriod in seconds; ClearRotationGraceSeconds goes back to the
+	// server's default (7 days).
+	RotationGraceSeconds      *int
+	ClearRotationGraceSeconds bool
 
 	// RoleID sets the key's account-level role, by id or built-in slug.
 	RoleID      *string
@@ -349,6 +385,9 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	if p.RateLimitTier != nil {
 		b["rate_limit_tier"] = *p.RateLimitTier
 	}
+	if p.RotateWebhookSecret {
+		b["rotate_webhook_secret"] = true
+	}
 	var errs []error
 	setOrClear := func(field string, set bool, value any, clear bool) {
 		switch {
@@ -363,6 +402,7 @@ func (p UpdateKeyParams) body() (map[string]any, error) {
 	setOrClear("expires_at", p.ExpiresAt != nil, utc(p.ExpiresAt), p.ClearExpiresAt)
 	setOrClear("metadata", p.Metadata != nil, p.Metadata, p.ClearMetadata)
 	setOrClear("rotation_webhook_url", p.RotationWebhookURL != nil, p.RotationWebhookURL, p.ClearRotationWebhookURL)
+	setOrClear("rotation_grace_seconds", p.RotationGraceSeconds != nil, p.RotationGraceSeconds, p.ClearRotationGraceSeconds)
 	setOrClear("role_id", p.RoleID != nil, p.RoleID, p.ClearRoleID)
 	setOrClear("rate_limit", p.RateLimit != nil, p.RateLimit, p.ClearRateLimit)
 	setOrClear("credits", p.Credits != nil, p.Credits.sendable(), p.ClearCredits)

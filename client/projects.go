@@ -2,6 +2,8 @@ package client
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"iter"
 	"net/http"
 	"time"
@@ -13,8 +15,24 @@ type Project struct {
 	AccountID string `json:"account_id"`
 	Name      string `json:"name"`
 	// KeyPrefix starts every key issued in the project ("kw", "sk_live").
-	KeyPrefix string    `json:"key_prefix"`
-	CreatedAt time.Time `json:"created_at"`
+	KeyPrefix string `json:"key_prefix"`
+	// LeakPolicy is what a leak report does to the project's keys; "" when the project has
+	// none and its account's applies.
+	LeakPolicy LeakPolicy `json:"leak_policy"`
+	CreatedAt  time.Time  `json:"created_at"`
+}
+
+// MarshalJSON writes the project in its wire form, with null for a leak policy it lacks.
+func (p Project) MarshalJSON() ([]byte, error) {
+	type plain Project // has no MarshalJSON, so encoding it does not recurse
+	var policy *LeakPolicy
+	if p.LeakPolicy != "" {
+		policy = &p.LeakPolicy
+	}
+	return json.Marshal(struct {
+		plain
+		LeakPolicy *LeakPolicy `json:"leak_policy"`
+	}{plain: plain(p), LeakPolicy: policy})
 }
 
 // Environment is a named stage of a project, such as production or staging.
@@ -57,6 +75,66 @@ func (c *Client) AllProjects(ctx context.Context, params ListParams) iter.Seq2[*
 		p.Cursor = cursor
 		return c.ListProjects(ctx, p)
 	})
+}
+
+// UpdateProjectParams changes some of a project's fields and leaves the others alone; nil
+// leaves a field unchanged. Setting LeakPolicy and clearing it at once is an error.
+type UpdateProjectParams struct {
+	// Name is 1 to 128 characters and unique within the account.
+	Name *string
+	// LeakPolicy sets what a leak report does to the project's keys, whatever the account's.
+	LeakPolicy *LeakPolicy
+	// ClearLeakPolicy puts the project back on its account's leak policy.
+	ClearLeakPolicy bool
+}
+
+// body is the PATCH document: absent fields are left out, a cleared policy is JSON null.
+func (p UpdateProjectParams) body() (map[string]any, error) {
+	b := map[string]any{}
+	if p.Name != nil {
+		b["name"] = *p.Name
+	}
+	switch {
+	case p.LeakPolicy != nil && p.ClearLeakPolicy:
+		return nil, errors.New("keyward: UpdateProjectParams both sets and clears leak_policy")
+	case p.LeakPolicy != nil:
+		b["leak_policy"] = *p.LeakPolicy
+	case p.ClearLeakPolicy:
+		b["leak_policy"] = nil
+	}
+	return b, nil
+}
+
+// GetProject returns one project. Errors: not_found, unauthenticated, forbidden.
+func (c *Client) GetProject(ctx context.Context, projectID string) (*Project, error) {
+	id, err := pathID("project ID", projectID)
+	if err != nil {
+		return nil, err
+	}
+	var p Project
+	if _, err := c.do(ctx, request{method: http.MethodGet, path: "/v1/projects/" + id, auth: true}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
+}
+
+// UpdateProject renames a project or sets its leak policy, and returns the updated project.
+// Its key prefix cannot change: keys already handed out carry it. Errors: validation_failed,
+// not_found, conflict (name taken), unauthenticated, forbidden.
+func (c *Client) UpdateProject(ctx context.Context, projectID string, params UpdateProjectParams) (*Project, error) {
+	id, err := pathID("project ID", projectID)
+	if err != nil {
+		return nil, err
+	}
+	body, err := params.body()
+	if err != nil {
+		return nil, err
+	}
+	var p Project
+	if _, err := c.do(ctx, request{method: http.MethodPatch, path: "/v1/projects/" + id, body: body, auth: true}, &p); err != nil {
+		return nil, err
+	}
+	return &p, nil
 }
 
 // CreateEnvironmentParams describes a new environment.

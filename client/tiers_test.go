@@ -30,7 +30,7 @@ const (
 		`"rate_limit_tier_request":` + testPendingTierRequestJSON + `,"name":"n","key_prefix":"kw_abcdefgh",` +
 		`"last4":"wxyz","status":"active","scopes":[],"allowed_ips":[],"metadata":null,"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z",` +
 		`"revoked_at":null,"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
-		`"rotation_webhook_url":null,"created_by":"adm_1"}`
+		`"rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":null,"leak_source":null,"leak_url":null,"imported":false,"created_by":"adm_1"}`
 )
 
 func TestTierRequests(t *testing.T) {

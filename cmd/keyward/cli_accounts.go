@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"iter"
+	"slices"
+	"strings"
 
 	"github.com/keyward/keyward/client"
 	"github.com/spf13/cobra"
@@ -122,20 +124,26 @@ func newAccountsUpdateCmd(conn *apiConn) *cobra.Command {
 		name, prefix string
 		allowedIPs   []string
 		anyNetwork   bool
+		leakPolicy   string
 	)
 	cmd := &cobra.Command{
-		Use:   "update ACCOUNT_ID [--name NAME] [--key-prefix PREFIX] [--allowed-ip CIDR]…",
-		Short: "Rename an account, change its key prefix, or the networks its keys may be used from",
+		Use:   "update ACCOUNT_ID [--name NAME] [--key-prefix PREFIX] [--allowed-ip CIDR]… [--leak-policy revoke|notify]",
+		Short: "Rename an account, change its key prefix, its leak policy, or the networks its keys may be used from",
 		Long: `Rename an account, change the prefix of its account keys, or the networks its keys may be used
 from when they have none of their own. Keys already issued keep their prefix; only new account
 keys take the new one. The root account cannot be renamed, and changes only itself: another
-tenant changes through its own owner.`,
+tenant changes through its own owner.
+
+--leak-policy says what a leak report (keyward keys report-leak, or GitHub's secret scanning)
+does to the account's keys whose project has no policy of its own: revoke them at once (the
+default), or notify only (an api_key.leaked event to the webhook endpoints).`,
 		Example: `  keyward accounts update $ACCOUNT_ID --name "Acme Inc"
   keyward accounts update $ACCOUNT_ID --key-prefix acme
-  keyward accounts update $ACCOUNT_ID --allowed-ip 203.0.113.0/24 --allowed-ip 2001:db8::/32`,
+  keyward accounts update $ACCOUNT_ID --allowed-ip 203.0.113.0/24 --allowed-ip 2001:db8::/32
+  keyward accounts update $ACCOUNT_ID --leak-policy notify`,
 		Args: exactlyOneID("account"),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := needOneOf(cmd, "name", "key-prefix", "allowed-ip", "any-network"); err != nil {
+			if err := needOneOf(cmd, "name", "key-prefix", "allowed-ip", "any-network", "leak-policy"); err != nil {
 				return err
 			}
 			var params client.UpdateAccountParams
@@ -147,6 +155,13 @@ tenant changes through its own owner.`,
 			}
 			if cmd.Flags().Changed("key-prefix") {
 				params.KeyPrefix = &prefix
+			}
+			if cmd.Flags().Changed("leak-policy") {
+				p, err := parseLeakPolicy(leakPolicy, false)
+				if err != nil {
+					return err
+				}
+				params.LeakPolicy = p
 			}
 			switch {
 			case cmd.Flags().Changed("allowed-ip"):
@@ -166,15 +181,48 @@ tenant changes through its own owner.`,
 	cmd.Flags().StringVar(&prefix, "key-prefix", "", "new prefix of account keys issued from now on")
 	cmd.Flags().StringSliceVar(&allowedIPs, "allowed-ip", nil, "a network (CIDR range or address) the account's keys may be used from, when they have none of their own; repeat the flag or separate with commas")
 	cmd.Flags().BoolVar(&anyNetwork, "any-network", false, "let the account's keys be used from anywhere again")
+	cmd.Flags().StringVar(&leakPolicy, "leak-policy", "", "what a leak report does to the account's keys: revoke or notify")
 	cmd.MarkFlagsMutuallyExclusive("allowed-ip", "any-network")
+	_ = cmd.RegisterFlagCompletionFunc("leak-policy", cobra.FixedCompletions(
+		[]cobra.Completion{string(client.LeakRevoke), string(client.LeakNotify)}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }
 
+// writeAccountsTable lists accounts. The LEAK POLICY column is added when an account's is not
+// the default, revoke, so that an account that never changed it sees the table it always did.
 func writeAccountsTable(w io.Writer, accounts []*client.Account) error {
+	policies := slices.ContainsFunc(accounts, func(a *client.Account) bool {
+		return a.LeakPolicy != "" && a.LeakPolicy != client.LeakRevoke
+	})
 	tw := newTable(w)
-	tableRow(tw, "ID", "NAME", "KEY PREFIX", "CREATED")
+	header := []string{"ID", "NAME", "KEY PREFIX", "CREATED"}
+	if policies {
+		header = append(header, "LEAK POLICY")
+	}
+	tableRow(tw, header...)
 	for _, a := range accounts {
-		tableRow(tw, a.ID, a.Name, a.KeyPrefix, formatAPITime(&a.CreatedAt, "-"))
+		row := []string{a.ID, a.Name, a.KeyPrefix, formatAPITime(&a.CreatedAt, "-")}
+		if policies {
+			row = append(row, orDash(string(a.LeakPolicy)))
+		}
+		tableRow(tw, row...)
 	}
 	return tw.Flush()
+}
+
+// parseLeakPolicy reads --leak-policy: revoke or notify, and for a project also default, which
+// gives back its account's policy (nil and clear).
+func parseLeakPolicy(s string, project bool) (*client.LeakPolicy, error) {
+	switch p := client.LeakPolicy(strings.ToLower(strings.TrimSpace(s))); p {
+	case client.LeakRevoke, client.LeakNotify:
+		return &p, nil
+	case "default":
+		if project {
+			return nil, nil
+		}
+	}
+	if project {
+		return nil, fmt.Errorf("invalid --leak-policy %q: want revoke, notify or default (the account's)", s)
+	}
+	return nil, fmt.Errorf("invalid --leak-policy %q: want revoke or notify", s)
 }

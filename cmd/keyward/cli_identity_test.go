@@ -152,7 +152,7 @@ func TestIdentityRequests(t *testing.T) {
 		},
 		{
 			name: "accounts update sends only what changed", args: []string{"accounts", "update", "acc_1", "--key-prefix", "acme"},
-			status: 200, response: `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"created_at":"2026-01-02T03:04:05Z"}`,
+			status: 200, response: `{"id":"acc_1","name":"acme","key_prefix":"acme","allowed_ips":[],"leak_policy":"revoke","created_at":"2026-01-02T03:04:05Z"}`,
 			wantReq: seenRequest{Method: "PATCH", Path: "/v1/accounts/acc_1", Auth: "Bearer kwadmin_test",
 				Body: map[string]any{"key_prefix": "acme"}},
 			wantStdout: "Updated account acc_1.",
@@ -221,7 +221,7 @@ func TestIdentityJSONOutputIsTheAPIs(t *testing.T) {
 		{"users get", []string{"users", "get", "usr_1", "--json"}, testUserJSON},
 		{"members list", []string{"members", "list", "--project", "prj_1", "--json"}, "[" + testMemberJSON + "]"},
 		{"roles list", []string{"roles", "list", "--json"}, "[" + testRoleJSON + "]"},
-		{"whoami", []string{"whoami", "--json"}, `{"kind":"admin_key","key_id":null,"account":{"id":"acc_1","name":"default","key_prefix":"kw","allowed_ips":[],` +
+		{"whoami", []string{"whoami", "--json"}, `{"kind":"admin_key","key_id":null,"account":{"id":"acc_1","name":"default","key_prefix":"kw","allowed_ips":[],"leak_policy":"revoke",` +
 			`"created_at":"2026-01-02T03:04:05Z"},"user":null,"role":{"id":"r","name":"Owner","slug":"owner"},"permissions":["*"],"scopes":[],"projects":[]}`},
 	}
 	for _, tt := range tests {
@@ -372,7 +372,7 @@ acc_1  acme  acme        2026-01-02T03:04:05Z
 
 func TestAccountsCreateShowsTheAdminKeyOnce(t *testing.T) {
 	const secret = "kwadmin_SECRETsecretSECRETsecret"
-	rec := newWireRecorder(t, 201, "application/json", `{"id":"acc_2","name":"acme","key_prefix":"kw","allowed_ips":[],"created_at":"2026-01-02T03:04:05Z",`+
+	rec := newWireRecorder(t, 201, "application/json", `{"id":"acc_2","name":"acme","key_prefix":"kw","allowed_ips":[],"leak_policy":"revoke","created_at":"2026-01-02T03:04:05Z",`+
 		`"admin_key":{"id":"adm_2","key_prefix":"kwadmin_SECR","key":"`+secret+`"}}`)
 	useServer(t, rec.URL)
 	stdout, stderr, err := cliRun(t, "accounts", "create", "--name", "acme")

@@ -45,6 +45,8 @@ Add --json to any command for the API's own JSON instead of tables.`,
 		newKeysRevokeCmd(conn),
 		newKeysRotateCmd(conn),
 		newKeysUsageCmd(conn),
+		newKeysImportCmd(conn),
+		newKeysReportLeakCmd(conn),
 	)
 	return cmd
 }
@@ -101,6 +103,15 @@ func parseMetadata(s string) (map[string]any, error) {
 	return m, nil
 }
 
+// parseRotationGrace reads --rotation-grace: whole seconds from 0 to client.MaxGracePeriod.
+func parseRotationGrace(d time.Duration) (*int, error) {
+	if d < 0 || d > client.MaxGracePeriod || d%time.Second != 0 {
+		return nil, fmt.Errorf("invalid --rotation-grace %v: want whole seconds from 0s to %v (30 days)", d, client.MaxGracePeriod)
+	}
+	secs := int(d / time.Second)
+	return &secs, nil
+}
+
 func validateRotationDays(days int) error {
 	if days < 0 {
 		return fmt.Errorf("invalid --rotation-days %d: want 0 (no schedule) or more", days)
@@ -149,6 +160,7 @@ func newKeysCreateCmd(conn *apiConn) *cobra.Command {
 		accesses []string
 		limit    rateLimitFlags
 		credits  creditFlags
+		grace    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "create --name NAME [--project ID] [flags]",
@@ -162,7 +174,9 @@ secret manager or your service's configuration. With --json the secret is the "k
 
 A key carries scopes (checked on verification with required scopes), an optional expiry, an
 optional environment, a rotation schedule with a webhook to call when it is due, and metadata:
-any JSON object, returned with every verification of the key.
+any JSON object, returned with every verification of the key. A scheduled rotation sends the
+new secret to --rotation-webhook, signed with a rotation webhook secret that is printed once,
+beside the key's; the old key keeps working for --rotation-grace (default 7 days).
 
 A key may also act for a user (--user: it then holds at most what the user holds, and stops
 working when the user is disabled), hold an account-level role (--role, a role ID or a
@@ -220,6 +234,11 @@ so many verifications; --refill daily or monthly sets them back to --refill-amou
 			if err := validateRotationDays(params.RotationIntervalDays); err != nil {
 				return err
 			}
+			if cmd.Flags().Changed("rotation-grace") {
+				if params.RotationGraceSeconds, err = parseRotationGrace(grace); err != nil {
+					return err
+				}
+			}
 			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.CreatedKey, error) {
 				return kw.CreateKey(ctx, params)
 			}, writeCreatedKey)
@@ -237,6 +256,7 @@ so many verifications; --refill daily or monthly sets them back to --refill-amou
 	f.StringVar(&params.EnvironmentID, "env", "", "environment the key belongs to")
 	f.IntVar(&params.RotationIntervalDays, "rotation-days", 0, "rotate the key every this many days (0: no schedule)")
 	f.StringVar(&params.RotationWebhookURL, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
+	f.DurationVar(&grace, "rotation-grace", 0, "how long the old key keeps working after a scheduled rotation, as a Go duration such as 24h (at most 720h; default: the server's, 168h)")
 	f.StringVar(&metadata, "metadata", "", `JSON object returned with every verification, e.g. '{"team":"billing"}'`)
 	limit.register(cmd, "the key")
 	credits.register(cmd)
@@ -260,7 +280,16 @@ func writeCreatedKey(w io.Writer, k *client.CreatedKey) error {
 		return err
 	}
 	writeSecret(w, k.Secret)
+	writeRotationWebhookSecret(w, k.RotationWebhookSecret)
 	return nil
+}
+
+// writeRotationWebhookSecret prints a key's rotation webhook secret when the answer carries
+// one: the server shows it only in the answer that made it.
+func writeRotationWebhookSecret(w io.Writer, secret string) {
+	if secret != "" {
+		fmt.Fprintf(w, "Rotation webhook signing secret (store it now, it will not be shown again):\n\n    %s\n\n", secret)
+	}
 }
 
 func newKeysListCmd(conn *apiConn) *cobra.Command {
@@ -331,6 +360,7 @@ never shown; the key is identified by its public prefix and last four characters
 var updateFlags = []string{
 	"name", "scope", "clear-scopes", "allowed-ip", "clear-allowed-ips", "expires-at", "expires-in", "clear-expiry",
 	"metadata", "clear-metadata", "rotation-days", "rotation-webhook", "clear-rotation-webhook",
+	"rotate-webhook-secret", "rotation-grace", "clear-rotation-grace",
 	"role", "clear-role", "tier", "rate", "period", "burst", "quota", "quota-window", "no-rate-limit",
 	"credits", "no-credits",
 }
@@ -341,10 +371,12 @@ func newKeysUpdateCmd(conn *apiConn) *cobra.Command {
 		role, tier              string
 		scopes, allowedIPs      []string
 		rotationDays            int
+		grace                   time.Duration
+		rotateWebhookSecret     bool
 		expiry                  expiryFlags
 		limit                   rateLimitFlags
 		credits                 creditFlags
-		clearFlags              struct{ scopes, allowedIPs, expiry, metadata, webhook, role, rateLimit, credits bool }
+		clearFlags              struct{ scopes, allowedIPs, expiry, metadata, webhook, grace, role, rateLimit, credits bool }
 	)
 	cmd := &cobra.Command{
 		Use:   "update KEY_ID [flags]",
@@ -355,6 +387,9 @@ change; use 'keys rotate' for a new one.
 --scope replaces the whole scope set (repeat it for several scopes); --clear-scopes removes
 them all. --clear-expiry makes the key never expire, --clear-metadata removes its metadata,
 --rotation-days 0 removes its rotation schedule, --clear-rotation-webhook its webhook.
+A new --rotation-webhook, or --rotate-webhook-secret, gets a new rotation webhook signing
+secret, printed once. --rotation-grace sets how long the old key keeps working after a
+scheduled rotation; --clear-rotation-grace goes back to the server's default (7 days).
 
 --role sets the key's account-level role (a role ID or a built-in slug) and --clear-role
 removes it. A key's user and project accesses are fixed when it is created: add it to or
@@ -371,6 +406,7 @@ counting its use. Credits are shared with the keys it was rotated from and into.
   keyward keys update $KEY_ID --expires-in 168h
   keyward keys update $KEY_ID --clear-expiry --metadata '{"owner":"team-billing"}'
   keyward keys update $KEY_ID --rotation-days 0 --clear-rotation-webhook
+  keyward keys update $KEY_ID --rotate-webhook-secret --rotation-grace 24h
   keyward keys update $KEY_ID --role viewer --tier standard
   keyward keys update $KEY_ID --rate 100 --burst 200
   keyward keys update $KEY_ID --credits 5000 --refill daily
@@ -421,6 +457,13 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 				params.RotationWebhookURL = &webhook
 			}
 			params.ClearRotationWebhookURL = clearFlags.webhook
+			params.RotateWebhookSecret = rotateWebhookSecret
+			if changed("rotation-grace") {
+				if params.RotationGraceSeconds, err = parseRotationGrace(grace); err != nil {
+					return err
+				}
+			}
+			params.ClearRotationGraceSeconds = clearFlags.grace
 			if changed("role") {
 				if strings.TrimSpace(role) == "" {
 					return errors.New("invalid --role: it may not be blank; use --clear-role to remove the role")
@@ -461,7 +504,14 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 				return kw.UpdateKey(ctx, args[0], params)
 			}, func(w io.Writer, k *client.Key) error {
 				fmt.Fprintf(w, "Updated key %s.\n\n", k.ID)
-				return writeKeyDetails(w, k)
+				if err := writeKeyDetails(w, k); err != nil {
+					return err
+				}
+				if k.RotationWebhookSecret != "" {
+					fmt.Fprintln(w)
+					writeRotationWebhookSecret(w, k.RotationWebhookSecret)
+				}
+				return nil
 			})
 		},
 	}
@@ -478,6 +528,9 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 	f.IntVar(&rotationDays, "rotation-days", 0, "rotate the key every this many days; 0 removes the schedule")
 	f.StringVar(&webhook, "rotation-webhook", "", "URL the server calls when the key is due for rotation")
 	f.BoolVar(&clearFlags.webhook, "clear-rotation-webhook", false, "remove the rotation webhook")
+	f.BoolVar(&rotateWebhookSecret, "rotate-webhook-secret", false, "give the rotation webhook a new signing secret, printed once")
+	f.DurationVar(&grace, "rotation-grace", 0, "how long the old key keeps working after a scheduled rotation, as a Go duration such as 24h (at most 720h)")
+	f.BoolVar(&clearFlags.grace, "clear-rotation-grace", false, "go back to the server's default rotation grace (168h)")
 	f.StringVar(&role, "role", "", "account-level role: a role ID or a built-in slug")
 	f.BoolVar(&clearFlags.role, "clear-role", false, "remove the key's account-level role")
 	f.StringVar(&tier, "tier", "", "rate limit tier: standard, high or one of the account's own")
@@ -491,6 +544,8 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 	cmd.MarkFlagsMutuallyExclusive("expires-in", "clear-expiry")
 	cmd.MarkFlagsMutuallyExclusive("metadata", "clear-metadata")
 	cmd.MarkFlagsMutuallyExclusive("rotation-webhook", "clear-rotation-webhook")
+	cmd.MarkFlagsMutuallyExclusive("rotate-webhook-secret", "clear-rotation-webhook")
+	cmd.MarkFlagsMutuallyExclusive("rotation-grace", "clear-rotation-grace")
 	cmd.MarkFlagsMutuallyExclusive("role", "clear-role")
 	for _, name := range rateLimitFlagNames {
 		cmd.MarkFlagsMutuallyExclusive(name, "no-rate-limit")

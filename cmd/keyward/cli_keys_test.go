@@ -16,14 +16,14 @@ const (
 		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"allowed_ips":[],"metadata":null,` +
 		`"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,` +
 		`"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
-		`"rotation_webhook_url":null,"created_by":"adm_1"}`
+		`"rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":null,"leak_source":null,"leak_url":null,"imported":false,"created_by":"adm_1"}`
 	testSecret         = "kw_17d70fcfSECRETsecretSECRETsecretSECRETa1B2"
 	testCreatedKeyJSON = `{"id":"key_1","account_id":"acc_1","project_id":"prj_1","environment_id":null,"user_id":null,"role_id":null,` +
 		`"project_accesses":[],"rate_limit_tier":"standard","rate_limit":null,"credits":null,"name":"billing worker",` +
 		`"key_prefix":"kw_17d70fcf","last4":"a1B2","status":"active","scopes":["invoices:read"],"allowed_ips":[],"metadata":null,` +
 		`"expires_at":null,"last_used_at":null,"created_at":"2026-01-02T03:04:05Z","revoked_at":null,` +
 		`"replaced_by_key_id":null,"grace_expires_at":null,"rotation_interval_days":0,"next_rotation_at":null,` +
-		`"rotation_webhook_url":null,"created_by":"adm_1","key":"` + testSecret + `"}`
+		`"rotation_webhook_url":null,"rotation_grace_seconds":604800,"leaked_at":null,"leak_source":null,"leak_url":null,"imported":false,"created_by":"adm_1","key":"` + testSecret + `"}`
 	testRotatedJSON = `{"old_key_id":"key_1","new_key_id":"key_2","project_id":"prj_1","name":"billing worker","key":"` + testSecret + `",` +
 		`"key_prefix":"kw_17d70fcf","scopes":[],"expires_at":null,"created_at":"2026-01-02T03:04:05Z","grace_expires_at":"2026-01-02T03:05:05Z"}`
 )

@@ -28,10 +28,10 @@ import (
 )
 
 // addClientCommands adds the commands that manage a running server through its HTTP API:
-// keys, projects, environments, and the identity commands (whoami, accounts, users, roles,
-// members and audit).
+// keys, projects, environments, webhooks, and the identity commands (whoami, accounts, users,
+// roles, members and audit).
 func addClientCommands(root *cobra.Command) {
-	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd(),
+	root.AddCommand(newKeysCmd(), newProjectsCmd(), newEnvironmentsCmd(), newWebhooksCmd(),
 		newWhoamiCmd(), newAccountsCmd(), newUsersCmd(), newRolesCmd(), newMembersCmd(), newAuditCmd())
 }
 
@@ -307,6 +307,15 @@ func writeKeyDetails(w io.Writer, k *client.Key) error {
 		tableRow(tw, "NEXT ROTATION", formatAPITime(k.NextRotationAt, "-"))
 	}
 	tableRow(tw, "ROTATION WEBHOOK", orDash(k.RotationWebhookURL))
+	if k.RotationIntervalDays > 0 || k.RotationWebhookURL != "" {
+		tableRow(tw, "ROTATION GRACE", (time.Duration(k.RotationGraceSeconds) * time.Second).String())
+	}
+	if k.Imported {
+		tableRow(tw, "IMPORTED", "yes (from another system)")
+	}
+	if k.LeakedAt != nil {
+		tableRow(tw, "LEAKED", formatLeak(k))
+	}
 	if k.RevokedAt != nil {
 		tableRow(tw, "REVOKED", formatAPITime(k.RevokedAt, "-"))
 	}
@@ -315,6 +324,18 @@ func writeKeyDetails(w io.Writer, k *client.Key) error {
 		tableRow(tw, "GRACE ENDS", formatAPITime(k.GraceExpiresAt, "-"))
 	}
 	return tw.Flush()
+}
+
+// formatLeak says when a key was reported leaked, by whom and where.
+func formatLeak(k *client.Key) string {
+	s := formatAPITime(k.LeakedAt, "-")
+	if k.LeakSource != "" {
+		s += " by " + k.LeakSource
+	}
+	if k.LeakURL != "" {
+		s += " at " + k.LeakURL
+	}
+	return s
 }
 
 // writeSecret prints a key's secret, which the server shows only once. It goes to stdout, the

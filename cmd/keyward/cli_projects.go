@@ -17,20 +17,22 @@ func newProjectsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:     "projects",
 		Aliases: []string{"project"},
-		Short:   "Create and list projects",
+		Short:   "Create, list, show and update projects",
 		Long: `Manage the projects of a running Keyward server through its HTTP API.
 
 A project groups the API keys of one API or product; every key it issues starts with the
 project's key prefix ("kw" unless chosen, e.g. "sk_live"), so that a leaked key says where it
-belongs. Projects are divided into environments: see 'keyward environments'.
+belongs. Projects are divided into environments: see 'keyward environments'. A project may
+have a leak policy of its own, which overrides its account's ('keyward projects update').
 
 Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
 KEYWARD_URL (or --url), http://127.0.0.1:8080 by default.`,
 		Example: `  keyward projects create --name payments --key-prefix pay
-  keyward projects list`,
+  keyward projects list
+  keyward projects update $PROJECT_ID --leak-policy notify`,
 	}
 	conn.registerFlags(cmd)
-	cmd.AddCommand(newProjectsCreateCmd(conn), newProjectsListCmd(conn))
+	cmd.AddCommand(newProjectsCreateCmd(conn), newProjectsListCmd(conn), newProjectsGetCmd(conn), newProjectsUpdateCmd(conn))
 	return cmd
 }
 
@@ -89,6 +91,83 @@ With --json the output is a JSON array.`,
 	}
 	page.register(cmd, "projects")
 	return cmd
+}
+
+func newProjectsGetCmd(conn *apiConn) *cobra.Command {
+	return &cobra.Command{
+		Use:     "get PROJECT_ID",
+		Aliases: []string{"show"},
+		Short:   "Show a project",
+		Long:    `Show one project: its name, key prefix and leak policy. With --json the output is the API's object.`,
+		Example: `  keyward projects get $PROJECT_ID`,
+		Args:    exactlyOneID("project"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Project, error) {
+				return kw.GetProject(ctx, args[0])
+			}, writeProjectDetails)
+		},
+	}
+}
+
+func newProjectsUpdateCmd(conn *apiConn) *cobra.Command {
+	var name, leakPolicy string
+	cmd := &cobra.Command{
+		Use:   "update PROJECT_ID [--name NAME] [--leak-policy revoke|notify|default]",
+		Short: "Rename a project or set its leak policy",
+		Long: `Rename a project, or set what a leak report (keyward keys report-leak, or GitHub's secret
+scanning) does to its keys: revoke them at once, or notify only (an api_key.leaked event to
+the webhook endpoints). --leak-policy default removes the project's own policy: its account's
+applies again. The key prefix cannot change: keys already handed out carry it.`,
+		Example: `  keyward projects update $PROJECT_ID --name payments-v2
+  keyward projects update $PROJECT_ID --leak-policy notify
+  keyward projects update $PROJECT_ID --leak-policy default`,
+		Args: exactlyOneID("project"),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := needOneOf(cmd, "name", "leak-policy"); err != nil {
+				return err
+			}
+			var params client.UpdateProjectParams
+			if cmd.Flags().Changed("name") {
+				if err := nonBlank("name", name); err != nil {
+					return err
+				}
+				params.Name = &name
+			}
+			if cmd.Flags().Changed("leak-policy") {
+				p, err := parseLeakPolicy(leakPolicy, true)
+				if err != nil {
+					return err
+				}
+				params.LeakPolicy, params.ClearLeakPolicy = p, p == nil
+			}
+			return runOne(cmd, conn, func(ctx context.Context, kw *client.Client) (*client.Project, error) {
+				return kw.UpdateProject(ctx, args[0], params)
+			}, func(w io.Writer, p *client.Project) error {
+				fmt.Fprintf(w, "Updated project %s.\n\n", p.ID)
+				return writeProjectDetails(w, p)
+			})
+		},
+	}
+	cmd.Flags().StringVar(&name, "name", "", "new project name")
+	cmd.Flags().StringVar(&leakPolicy, "leak-policy", "", "what a leak report does to the project's keys: revoke, notify, or default (the account's policy)")
+	_ = cmd.RegisterFlagCompletionFunc("leak-policy", cobra.FixedCompletions(
+		[]cobra.Completion{string(client.LeakRevoke), string(client.LeakNotify), "default"}, cobra.ShellCompDirectiveNoFileComp))
+	return cmd
+}
+
+// writeProjectDetails shows every field of one project, one per line.
+func writeProjectDetails(w io.Writer, p *client.Project) error {
+	tw := newTable(w)
+	tableRow(tw, "ID", p.ID)
+	tableRow(tw, "NAME", p.Name)
+	tableRow(tw, "KEY PREFIX", p.KeyPrefix)
+	policy := "the account's"
+	if p.LeakPolicy != "" {
+		policy = string(p.LeakPolicy)
+	}
+	tableRow(tw, "LEAK POLICY", policy)
+	tableRow(tw, "CREATED", formatAPITime(&p.CreatedAt, "-"))
+	return tw.Flush()
 }
 
 func newEnvironmentsCmd() *cobra.Command {

@@ -11,7 +11,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 )
 
-const testProjectJSON = `{"id":"prj_1","account_id":"acc_1","name":"payments","key_prefix":"pay","created_at":"2026-01-02T03:04:05Z"}`
+const testProjectJSON = `{"id":"prj_1","account_id":"acc_1","name":"payments","key_prefix":"pay","leak_policy":null,"created_at":"2026-01-02T03:04:05Z"}`
 
 func TestProjectsCreate(t *testing.T) {
 	rec := newWireRecorder(t, 201, "application/json", testProjectJSON)
@@ -58,7 +58,7 @@ func TestProjectsListAllFollowsCursors(t *testing.T) {
 			io.WriteString(w, "["+testProjectJSON+"]")
 			return
 		}
-		io.WriteString(w, `[{"id":"prj_2","account_id":"acc_1","name":"search","key_prefix":"kw","created_at":"2026-01-02T03:04:05Z"}]`)
+		io.WriteString(w, `[{"id":"prj_2","account_id":"acc_1","name":"search","key_prefix":"kw","leak_policy":"notify","created_at":"2026-01-02T03:04:05Z"}]`)
 	}))
 	defer srv.Close()
 	useServer(t, srv.URL)
@@ -67,7 +67,7 @@ func TestProjectsListAllFollowsCursors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	assertSameJSON(t, "["+testProjectJSON+`,{"id":"prj_2","account_id":"acc_1","name":"search","key_prefix":"kw","created_at":"2026-01-02T03:04:05Z"}]`, stdout)
+	assertSameJSON(t, "["+testProjectJSON+`,{"id":"prj_2","account_id":"acc_1","name":"search","key_prefix":"kw","leak_policy":"notify","created_at":"2026-01-02T03:04:05Z"}]`, stdout)
 	mu.Lock()
 	defer mu.Unlock()
 	if diff := cmp.Diff([]string{"limit=1", "cursor=p2&limit=1"}, queries); diff != "" {
