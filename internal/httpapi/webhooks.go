@@ -161,7 +161,7 @@ type updateWebhookEndpointInput struct {
 type rotateWebhookSecretInput struct {
 	WebhookEndpointIDParam
 	Body *struct {
-		OverlapSeconds int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"How long the old secret keeps signing beside the new one (both signatures in webhook-signature). Default 86400 (a day); 0 ends it at once."`
+		OverlapSeconds *int `json:"overlap_seconds,omitempty" minimum:"0" maximum:"604800" doc:"How long the old secret keeps signing beside the new one (both signatures in webhook-signature). Default 86400 (a day); 0 ends it at once."`
 	}
 }
 
@@ -297,8 +297,8 @@ func (s *Server) deleteWebhookEndpoint(ctx context.Context, in *WebhookEndpointI
 
 func (s *Server) rotateWebhookSecret(ctx context.Context, in *rotateWebhookSecretInput) (*createdWebhookEndpointOutput, error) {
 	overlap := defaultSecretOverlap
-	if in.Body != nil {
-		overlap = time.Duration(in.Body.OverlapSeconds) * time.Second
+	if in.Body != nil && in.Body.OverlapSeconds != nil {
+		overlap = time.Duration(*in.Body.OverlapSeconds) * time.Second
 	}
 	ep, err := s.svc.RotateWebhookSecret(ctx, principal(ctx), in.EndpointID, overlap)
 	if err != nil {

@@ -409,3 +409,16 @@ func TestMissedRotationsCatchUpOnce(t *testing.T) {
 		t.Errorf("the next rotation is at %v, want a day from now (%v)", at, want)
 	}
 }
+
+// rotate-secret's overlap defaults to a day whether the body is absent or says nothing.
+func TestWebhookSecretRotationDefaultOverlap(t *testing.T) {
+	e := newEnv(t)
+	for _, body := range []any{nil, map[string]any{}} {
+		id := e.endpoint()
+		r := e.must(http.StatusOK, "POST", "/v1/webhook-endpoints/"+id+"/rotate-secret", body).object(t)
+		until, err := time.Parse(time.RFC3339Nano, fmt.Sprint(r["previous_secret_expires_at"]))
+		if err != nil || !until.Equal(e.clock.Now().Add(24*time.Hour)) {
+			t.Errorf("body %v: the old secret signs until %v (%v), want a day from now", body, r["previous_secret_expires_at"], err)
+		}
+	}
+}
