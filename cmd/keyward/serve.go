@@ -273,6 +273,7 @@ func (m *Main) startJobs(ctx context.Context) error {
 		m.jobs.Add(jobs.Task{Name: "prune-usage", Every: pruneUsageEvery, LeaderOnly: true, AtStart: true, Run: m.pruneUsage})
 	}
 	m.addWebhookJobs()
+	m.addSessionJobs()
 	m.jobs.Start(ctx)
 	return nil
 }
@@ -307,8 +308,12 @@ func (m *Main) serve(context.Context) error {
 		Events:         m.events,
 		SecretScanning: m.scanning,
 	})
+	handler, err := m.withDashboard(server)
+	if err != nil {
+		return err
+	}
 	m.http = &http.Server{
-		Handler:           server,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -118,6 +118,8 @@ type Config struct {
 	// SecretScanningKeysURL is where GitHub's secret scanning public keys are fetched from;
 	// "off" turns POST /v1/secret-scanning/github off.
 	SecretScanningKeysURL string
+	// Dashboard is on or off: the web UI under /ui/.
+	Dashboard string
 }
 
 // DefaultSecretScanningKeysURL is GitHub's published secret scanning keys.
@@ -147,6 +149,7 @@ func Default() Config {
 		ScheduleEvery:         time.Minute,
 		ExpiryNotice:          7 * 24 * time.Hour,
 		SecretScanningKeysURL: DefaultSecretScanningKeysURL,
+		Dashboard:             "on",
 	}
 }
 
@@ -191,6 +194,7 @@ var Vars = []Var{
 	{"schedule-every", "KEYWARD_SCHEDULE_EVERY", "how often scheduled rotations and expiry notices look for due keys"},
 	{"expiry-notice", "KEYWARD_EXPIRY_NOTICE", "how long before a key expires (or its grace ends) api_key.expiring is sent"},
 	{"secret-scanning-keys-url", "KEYWARD_SECRET_SCANNING_KEYS_URL", "where GitHub's secret scanning public keys are fetched from; off turns POST /v1/secret-scanning/github off"},
+	{"dashboard", "KEYWARD_DASHBOARD", "on or off: the web dashboard under /ui/"},
 }
 
 // FromEnv applies KEYWARD_* variables (and *_FILE for secrets) on top of c, using getenv.
@@ -273,6 +277,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	dur("KEYWARD_SCHEDULE_EVERY", &c.ScheduleEvery)
 	dur("KEYWARD_EXPIRY_NOTICE", &c.ExpiryNotice)
 	str("KEYWARD_SECRET_SCANNING_KEYS_URL", &c.SecretScanningKeysURL)
+	str("KEYWARD_DASHBOARD", &c.Dashboard)
 	return errors.Join(errs...)
 }
 
@@ -331,6 +336,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.DurationVar(&c.ScheduleEvery, "schedule-every", c.ScheduleEvery, usage("schedule-every"))
 	fs.DurationVar(&c.ExpiryNotice, "expiry-notice", c.ExpiryNotice, usage("expiry-notice"))
 	fs.StringVar(&c.SecretScanningKeysURL, "secret-scanning-keys-url", c.SecretScanningKeysURL, usage("secret-scanning-keys-url"))
+	fs.StringVar(&c.Dashboard, "dashboard", c.Dashboard, usage("dashboard"))
 }
 
 // BindDatabaseFlag registers only --database, for commands that work on the store without
@@ -448,6 +454,9 @@ func (c *Config) Validate() error {
 		if c.ProxyAddr == "" {
 			errs = append(errs, errors.New("proxy-upstream needs proxy-addr: the address the proxy listens on"))
 		}
+	}
+	if c.Dashboard != "on" && c.Dashboard != "off" {
+		errs = append(errs, fmt.Errorf("dashboard must be on or off, not %q", c.Dashboard))
 	}
 	if c.ScheduleEvery < time.Second {
 		errs = append(errs, fmt.Errorf("schedule-every must be at least 1s, not %s", c.ScheduleEvery))

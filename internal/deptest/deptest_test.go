@@ -35,6 +35,7 @@ var allowed = map[string][]string{
 	"internal/secretscan/secretscantest": {"internal/secretscan"},
 	"internal/seal":                      {"internal/keyformat"},
 	"internal/delivery":                  {"internal/keyward", "internal/webhook"},
+	"internal/dashboard":                 {"internal/keyward"},
 	"internal/httpapi/compat":            {"internal/authn", "internal/httpwire", "internal/keyward"},
 	"internal/deptest":                   {},
 	"bench/load":                         {"client"},

@@ -1,0 +1,296 @@
+package dashboard
+
+import (
+	"fmt"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// page is what every template gets.
+type page struct {
+	Title string
+	// Visit is the signed-in request; nil on the sign-in page.
+	Visit *visit
+	// Error is shown at the top of the page; Fields are errors beside a form's fields.
+	Error  string
+	Fields map[string]string
+	Data   any
+}
+
+// Principal names who is signed in, for the header.
+func (v *visit) Who() string {
+	if v.p.Kind == keyward.KindAdminKey {
+		return "admin key " + v.p.ID[:8]
+	}
+	return "user " + v.p.ID[:8]
+}
+
+// CSRF is the form token for templates.
+func (v *visit) CSRF() string { return v.csrf }
+
+// keysData is the keys page.
+type keysData struct {
+	Keys     []keyRow
+	Projects []*keyward.Project
+	Query    keysQuery
+	Next     string // the next page's query string; "" on the last page
+}
+
+type keysQuery struct {
+	Project, Status, Search string
+}
+
+// keyRow is a key as a table row shows it.
+type keyRow struct {
+	*keyward.Key
+	Status  keyward.Status
+	Project string
+}
+
+// searchScan bounds how many keys a search reads to fill a page: a search by name or prefix
+// filters pages of the listing, and stops after this many keys.
+const searchScan = 2000
+
+func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	q := keysQuery{Project: r.URL.Query().Get("project"), Status: r.URL.Query().Get("status"), Search: strings.TrimSpace(r.URL.Query().Get("q"))}
+	limit := 25
+	after := r.URL.Query().Get("after")
+	projects, _, err := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
+	if err != nil && keyward.ErrorCode(err) != keyward.EForbidden {
+		d.fail(w, r, err)
+		return
+	}
+	names := map[string]string{}
+	for _, p := range projects {
+		names[p.ID] = p.Name
+	}
+	now := d.now()
+	data := keysData{Projects: projects, Query: q}
+	scanned := 0
+	for len(data.Keys) < limit && scanned < searchScan {
+		keys, next, err := d.svc.ListKeys(r.Context(), v.p, keyward.ListKeysInput{
+			ProjectID: q.Project, Status: keyward.Status(q.Status), Page: keyward.Page{After: after, Limit: 100},
+		})
+		if err != nil {
+			d.render(w, r, statusOf(err), "keys", page{Title: "API keys", Visit: v, Error: message(err), Data: data})
+			return
+		}
+		for _, k := range keys {
+			scanned++
+			after = k.ID
+			if q.Search != "" && !matches(k, q.Search) {
+				continue
+			}
+			data.Keys = append(data.Keys, keyRow{Key: k, Status: k.Status(now), Project: names[k.ProjectID]})
+			if len(data.Keys) == limit {
+				break
+			}
+		}
+		if next == "" {
+			after = ""
+			break
+		}
+	}
+	if after != "" && len(data.Keys) == limit {
+		data.Next = url.Values{"project": {q.Project}, "status": {q.Status}, "q": {q.Search}, "after": {after}}.Encode()
+	}
+	d.render(w, r, http.StatusOK, "keys", page{Title: "API keys", Visit: v, Data: data})
+}
+
+// matches reports whether a key's name or prefix contains s, ignoring case.
+func matches(k *keyward.Key, s string) bool {
+	s = strings.ToLower(s)
+	return strings.Contains(strings.ToLower(k.Name), s) || strings.Contains(strings.ToLower(k.Prefix), s)
+}
+
+// newKeyData is the create form, with what was typed when it comes back with errors.
+type newKeyData struct {
+	Projects []*keyward.Project
+	Form     url.Values
+}
+
+func (d *Dashboard) newKeyPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	projects, _, _ := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
+	d.render(w, r, http.StatusOK, "key_new", page{Title: "New API key", Visit: v, Data: newKeyData{Projects: projects, Form: url.Values{}}})
+}
+
+// revealData is the one page that shows a secret.
+type revealData struct {
+	Key     *keyward.Key
+	Secret  string
+	Rotated *keyward.Key // the key a rotation replaced
+}
+
+func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, v *visit) {
+	in := keyward.CreateKeyInput{
+		ProjectID: r.PostFormValue("project_id"), Name: strings.TrimSpace(r.PostFormValue("name")),
+		Scopes: fieldsOf(r.PostFormValue("scopes")), AllowedIPs: fieldsOf(r.PostFormValue("allowed_ips")),
+		RateLimitTier: r.PostFormValue("tier"),
+	}
+	fields := map[string]string{}
+	if s := r.PostFormValue("expires_in_days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 || n > 3650 {
+			fields["expires_in_days"] = "A whole number of days, 1 to 3650, or empty for a key that never expires."
+		} else {
+			t := d.now().Add(time.Duration(n) * 24 * time.Hour)
+			in.ExpiresAt = &t
+		}
+	}
+	if s := r.PostFormValue("rotation_days"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			fields["rotation_days"] = "A whole number of days, or empty for no schedule."
+		}
+		in.RotationIntervalDays = n
+	}
+	in.RotationWebhookURL = strings.TrimSpace(r.PostFormValue("rotation_webhook_url"))
+	if len(fields) == 0 {
+		k, secret, err := d.svc.CreateKey(r.Context(), v.p, in)
+		if err == nil {
+			d.render(w, r, http.StatusCreated, "reveal", page{Title: "Key created", Visit: v, Data: revealData{Key: k, Secret: secret}})
+			return
+		}
+		if !formError(err, fields) {
+			d.fail(w, r, err)
+			return
+		}
+	}
+	projects, _, _ := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
+	d.render(w, r, http.StatusUnprocessableEntity, "key_new", page{Title: "New API key", Visit: v, Fields: fields,
+		Error: "The key was not created: see below.", Data: newKeyData{Projects: projects, Form: r.PostForm}})
+}
+
+// formError puts a validation error from the service beside the field it names, and reports
+// whether it was one a person can fix in the form.
+func formError(err error, fields map[string]string) bool {
+	switch keyward.ErrorCode(err) {
+	case keyward.EValidation, keyward.EInvalid, keyward.EForbidden, keyward.ENotFound, keyward.EConflict:
+	default:
+		return false
+	}
+	msg := message(err)
+	for _, f := range []string{"name", "scopes", "allowed_ips", "rotation_webhook_url", "rotation_interval_days", "expires_at", "project", "tier"} {
+		if strings.Contains(msg, f) {
+			key := f
+			switch f {
+			case "rotation_interval_days":
+				key = "rotation_days"
+			case "expires_at":
+				key = "expires_in_days"
+			case "project":
+				key = "project_id"
+			}
+			fields[key] = msg
+			return true
+		}
+	}
+	fields["_"] = msg
+	return true
+}
+
+// fieldsOf splits a list typed with commas, spaces or new lines.
+func fieldsOf(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\r' || r == '\t' })
+}
+
+// keyData is the key page.
+type keyData struct {
+	Key     *keyward.Key
+	Status  keyward.Status
+	Project string
+}
+
+func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	k, err := d.svc.Key(r.Context(), v.p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	data := keyData{Key: k, Status: k.Status(d.now())}
+	if k.ProjectID != "" {
+		if p, err := d.svc.Project(r.Context(), v.p, k.ProjectID); err == nil {
+			data.Project = p.Name
+		}
+	}
+	d.render(w, r, http.StatusOK, "key", page{Title: k.Name, Visit: v, Data: data})
+}
+
+// graces are the grace periods the rotate form offers.
+var graces = map[string]time.Duration{"0": 0, "3600": time.Hour, "86400": 24 * time.Hour, "604800": 7 * 24 * time.Hour}
+
+func (d *Dashboard) rotateKey(w http.ResponseWriter, r *http.Request, v *visit) {
+	grace, ok := graces[r.PostFormValue("grace_seconds")]
+	if !ok {
+		d.render(w, r, http.StatusUnprocessableEntity, "error", page{Title: "Refused", Visit: v, Error: "Choose one of the grace periods offered."})
+		return
+	}
+	rot, err := d.svc.RotateKey(r.Context(), v.p, r.PathValue("id"), keyward.RotateKeyInput{GracePeriod: grace})
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusCreated, "reveal", page{Title: "Key rotated", Visit: v, Data: revealData{Key: rot.New, Secret: rot.Secret, Rotated: rot.Old}})
+}
+
+func (d *Dashboard) confirmRevoke(w http.ResponseWriter, r *http.Request, v *visit) {
+	k, err := d.svc.Key(r.Context(), v.p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	d.render(w, r, http.StatusOK, "revoke", page{Title: "Revoke " + k.Name, Visit: v, Data: keyData{Key: k, Status: k.Status(d.now())}})
+}
+
+func (d *Dashboard) revokeKey(w http.ResponseWriter, r *http.Request, v *visit) {
+	k, err := d.svc.RevokeKey(r.Context(), v.p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	http.Redirect(w, r, Prefix+"keys/"+url.PathEscape(k.ID), http.StatusSeeOther)
+}
+
+// fail answers an error of the service: another tenant's object is "not found" like a
+// missing one, a refusal says which permission is missing, and anything else is logged and
+// answered without detail.
+func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
+	v, _ := r.Context().Value(visitKey{}).(*visit)
+	status := statusOf(err)
+	msg := message(err)
+	if status >= 500 {
+		d.log.Error("dashboard: request failed", "path", r.URL.Path, "err", err)
+		msg = "Something went wrong on Keyward's side; try again."
+	}
+	d.render(w, r, status, "error", page{Title: http.StatusText(status), Visit: v, Error: msg})
+}
+
+func statusOf(err error) int {
+	switch keyward.ErrorCode(err) {
+	case keyward.ENotFound, keyward.EInvalid:
+		return http.StatusNotFound
+	case keyward.EForbidden:
+		return http.StatusForbidden
+	case keyward.EValidation:
+		return http.StatusUnprocessableEntity
+	case keyward.EConflict:
+		return http.StatusConflict
+	case keyward.EUnauthenticated:
+		return http.StatusUnauthorized
+	case keyward.EUnavailable:
+		return http.StatusServiceUnavailable
+	}
+	return http.StatusInternalServerError
+}
+
+func message(err error) string {
+	if e, ok := err.(*keyward.Error); ok {
+		return e.Message
+	}
+	return fmt.Sprint(err)
+}
