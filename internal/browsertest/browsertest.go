@@ -153,15 +153,18 @@ func New(t testing.TB) *Browser {
 func (b *Browser) PID() int { return b.pid }
 
 // Close stops the browser: politely first (Browser.close), then by cancelling the allocator,
-// which kills what is left, waits for the process and removes its user-data-dir. It runs at
+// which kills what is left, waits for the process and removes its user-data-dir; then it
+// waits for the browser's helper processes to be gone too (killing stragglers after a second). It runs at
 // the end of the test by itself; calling it earlier, or twice, is fine.
 func (b *Browser) Close() {
 	b.closeOnce.Do(func() {
+		helpers := helpers(b.pid)
 		ctx, cancel := context.WithTimeout(b.ctx, closeTimeout)
 		_ = chromedp.Cancel(ctx) // errors here mean it was already gone; the allocator makes sure
 		cancel()
 		b.cancel()
 		b.allocCancel()
+		endHelpers(helpers)
 	})
 }
 

@@ -19,7 +19,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 		t.Fatal("no browser pid")
 	}
 	dataDir := userDataDir(t, pid)
-	tree := descendants(pid)
+	tree := helpers(pid)
 	if len(tree) == 0 {
 		t.Fatalf("the browser (%d) has no helper processes; the test would check nothing", pid)
 	}
@@ -31,7 +31,7 @@ func TestCloseLeavesNoProcess(t *testing.T) {
 		t.Errorf("processes with the user-data-dir left after Close: %v", left)
 	}
 	for _, p := range append(tree, pid) {
-		if alive(p) {
+		if running(p) {
 			t.Errorf("process %d (%s) of the browser is still there after Close", p, comm(p))
 		}
 	}
@@ -77,62 +77,11 @@ func chromiumChildren() []string {
 	self := os.Getpid()
 	var out []string
 	forEachProcess(func(pid int) {
-		if c := comm(pid); ppid(pid) == self && strings.Contains(c, "chrom") {
+		if c := comm(pid); parentOf(pid) == self && strings.Contains(c, "chrom") {
 			out = append(out, strconv.Itoa(pid)+" "+c)
 		}
 	})
 	return out
-}
-
-// descendants lists the processes under pid: the zygotes, renderers, GPU and utility
-// processes, crashpad.
-func descendants(pid int) []int {
-	children := map[int][]int{}
-	forEachProcess(func(p int) {
-		if pp := ppid(p); pp > 0 {
-			children[pp] = append(children[pp], p)
-		}
-	})
-	var out []int
-	var walk func(int)
-	walk = func(p int) {
-		for _, c := range children[p] {
-			out = append(out, c)
-			walk(c)
-		}
-	}
-	walk(pid)
-	return out
-}
-
-// alive reports whether pid is a process that has not been reaped; a zombie counts, since it
-// means nobody waited for it.
-func alive(pid int) bool {
-	_, err := os.Stat("/proc/" + strconv.Itoa(pid))
-	return err == nil
-}
-
-func ppid(pid int) int {
-	status, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
-	if err != nil {
-		return 0
-	}
-	for line := range strings.SplitSeq(string(status), "\n") {
-		if v, ok := strings.CutPrefix(line, "PPid:"); ok {
-			n, _ := strconv.Atoi(strings.TrimSpace(v))
-			return n
-		}
-	}
-	return 0
-}
-
-func forEachProcess(f func(pid int)) {
-	entries, _ := os.ReadDir("/proc")
-	for _, e := range entries {
-		if pid, err := strconv.Atoi(e.Name()); err == nil {
-			f(pid)
-		}
-	}
 }
 
 func cmdline(pid int) []string {
