@@ -99,8 +99,6 @@ func allocatorOptions(path string, output *syncBuffer) []chromedp.ExecAllocatorO
 		chromedp.Flag("lang", "en-US"),
 		chromedp.Flag("accept-lang", "en-US"),
 		chromedp.WindowSize(1280, 800),
-		// The Debian wrapper script reads CHROMIUM_FLAGS; keep the user's out of our runs.
-		chromedp.Env("CHROMIUM_FLAGS="),
 		chromedp.CombinedOutput(output),
 	)
 }
