@@ -1,0 +1,240 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/keyward/keyward/internal/browsertest"
+)
+
+// screenshotDir is where the dashboard test writes its screenshots: docs/screenshots when
+// KEYWARD_SCREENSHOTS=1 (the one command that refreshes them is in docs/dashboard.md), else a
+// temporary directory, so that a test run leaves the repository as it was.
+func screenshotDir(t *testing.T) string {
+	if os.Getenv("KEYWARD_SCREENSHOTS") == "1" {
+		dir, err := filepath.Abs(filepath.Join("..", "..", "docs", "screenshots"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return dir
+	}
+	return t.TempDir()
+}
+
+// shoot writes the page at phone and desktop width, light and dark, and checks it with axe:
+// no serious or critical accessibility violation.
+func shoot(t *testing.T, tab *browsertest.Tab, dir, name string) {
+	t.Helper()
+	for _, w := range []struct {
+		label string
+		px    int
+	}{{"phone", 390}, {"desktop", 1280}} {
+		for _, dark := range []bool{false, true} {
+			scheme := "light"
+			if dark {
+				scheme = "dark"
+			}
+			tab.Screenshot(filepath.Join(dir, name+"-"+w.label+"-"+scheme+".png"), w.px, dark)
+		}
+	}
+	if v := browsertest.SeriousViolations(tab.Axe(t)); len(v) > 0 {
+		t.Errorf("page %s: %d serious accessibility violations: %v", name, len(v), v)
+	}
+}
+
+// TestDashboardInBrowser drives the dashboard with real Chromium against a real server: sign
+// in with the admin key, create a key and read its secret from the reveal panel, check it
+// verifies through the API, find the secret gone on reload, rotate with a grace and see both
+// secrets verify, revoke and see it refused, sign out and find the session dead.
+func TestDashboardInBrowser(t *testing.T) {
+	p := startServer(t, filepath.Join(t.TempDir(), "data"))
+	admin := adminKeyPattern.FindString(p.stderr.String())
+	b := browsertest.New(t)
+	tab := b.Tab(t)
+	shots := screenshotDir(t)
+
+	tab.Navigate(p.url + "/")
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/ui/sign-in") {
+		t.Fatalf("/ without a session leads to %s, want the sign-in page", loc)
+	}
+	shoot(t, tab, shots, "sign-in")
+	tab.SetValue("#admin_key", "kwadmin_wrong")
+	tab.Submit("#admin_key")
+	tab.WaitVisible(".alert")
+	if txt := tab.Text(".alert"); !strings.Contains(txt, "not valid") {
+		t.Errorf("a wrong admin key says %q", txt)
+	}
+	tab.SetValue("#admin_key", admin)
+	tab.Submit("#admin_key")
+	tab.WaitVisible(".empty")
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/ui/keys") {
+		t.Fatalf("after sign-in: %s", loc)
+	}
+	for _, c := range tab.Cookies() {
+		if c.Name == "keyward_session" && (!c.HTTPOnly || c.SameSite != "Strict") {
+			t.Errorf("the session cookie is not HttpOnly and SameSite=Strict: %+v", c)
+		}
+	}
+	shoot(t, tab, shots, "keys-empty")
+
+	tab.Click(".empty a.primary")
+	tab.WaitVisible("#name")
+	shoot(t, tab, shots, "key-new")
+	tab.SetValue("#name", "checkout service")
+	tab.SetValue("#scopes", "orders:read orders:write")
+	tab.Submit("#name")
+	tab.WaitVisible("#secret")
+	var secret string
+	tab.Eval(`document.getElementById("secret").value`, &secret)
+	if !strings.HasPrefix(secret, "kw_") {
+		t.Fatalf("the reveal panel shows %q", secret)
+	}
+	shoot(t, tab, shots, "key-reveal")
+	if code := p.verifyCode(secret); code != "VALID" {
+		t.Fatalf("the secret from the panel verifies %s", code)
+	}
+	tab.Click("#stored")
+	tab.Click(".confirm button")
+	tab.WaitVisible(".fields")
+	keyURL := tab.Location()
+	var html string
+	tab.Eval(`document.documentElement.outerHTML`, &html)
+	if strings.Contains(html, secret) {
+		t.Fatal("the key's page holds its secret")
+	}
+	tab.Navigate(keyURL) // a reload: the secret is not to be had again
+	tab.Eval(`document.documentElement.outerHTML`, &html)
+	if strings.Contains(html, secret) || strings.Contains(keyURL, secret) {
+		t.Fatal("the secret is still on the page, or in its URL, after a reload")
+	}
+	shoot(t, tab, shots, "key")
+
+	tab.SetValue("#grace_seconds", "3600")
+	tab.Submit("#grace_seconds")
+	tab.WaitVisible("#secret")
+	var rotated string
+	tab.Eval(`document.getElementById("secret").value`, &rotated)
+	if rotated == secret || p.verifyCode(rotated) != "VALID" || p.verifyCode(secret) != "VALID" {
+		t.Fatalf("after a rotation with an hour's grace: new %s, old %s", p.verifyCode(rotated), p.verifyCode(secret))
+	}
+	tab.Click("#stored")
+	tab.Click(".confirm button")
+	tab.WaitVisible(".fields")
+	tab.Click("a.danger")
+	tab.WaitVisible("button.danger")
+	shoot(t, tab, shots, "revoke")
+	tab.Click("button.danger")
+	tab.WaitVisible(".status.revoked")
+	if code := p.verifyCode(rotated); code != "REVOKED" {
+		t.Errorf("the revoked key verifies %s", code)
+	}
+	tab.Navigate(p.url + "/ui/keys")
+	tab.WaitVisible("table")
+	shoot(t, tab, shots, "keys")
+
+	var cookie string
+	for _, c := range tab.Cookies() {
+		if c.Name == "keyward_session" {
+			cookie = c.Value
+		}
+	}
+	tab.Click(".signout button")
+	tab.WaitVisible("#admin_key")
+	if status, loc := getWithCookie(t, p.url+"/ui/keys", cookie); status != http.StatusSeeOther || !strings.HasSuffix(loc, "/ui/sign-in") {
+		t.Errorf("the session's cookie replayed after sign-out: %d to %q, want 303 to the sign-in page", status, loc)
+	}
+}
+
+// getWithCookie GETs u with the session cookie, without following redirects.
+func getWithCookie(t *testing.T, u, session string) (int, string) {
+	t.Helper()
+	jar, _ := cookiejar.New(nil)
+	parsed, _ := url.Parse(u)
+	jar.SetCookies(parsed, []*http.Cookie{{Name: "keyward_session", Value: session, Path: "/ui/"}})
+	c := &http.Client{Jar: jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	return res.StatusCode, res.Header.Get("Location")
+}
+
+// TestDashboardRefuses: a form posted from another origin, or without the session's form
+// token, changes nothing; another tenant's key id in a URL is not found.
+func TestDashboardRefuses(t *testing.T) {
+	p := startServer(t, filepath.Join(t.TempDir(), "data"))
+	admin := adminKeyPattern.FindString(p.stderr.String())
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(p.url+"/ui/sign-in", url.Values{"admin_key": {admin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var session *http.Cookie
+	for _, c := range res.Cookies() {
+		if c.Name == "keyward_session" {
+			session = c
+		}
+	}
+	if session == nil {
+		t.Fatalf("sign-in answered %d without a session cookie", res.StatusCode)
+	}
+	page := func(method, path string, form url.Values, header map[string]string) (int, string) {
+		t.Helper()
+		req, _ := http.NewRequest(method, p.url+path, strings.NewReader(form.Encode()))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		for k, v := range header {
+			req.Header.Set(k, v)
+		}
+		req.AddCookie(session)
+		res, err := noRedirect.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer res.Body.Close()
+		b := new(strings.Builder)
+		_, _ = io.Copy(b, res.Body)
+		return res.StatusCode, b.String()
+	}
+	// The form token, as the new-key page carries it.
+	_, form := page("GET", "/ui/keys/new", nil, nil)
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+	if m == nil {
+		t.Fatal("the new-key form has no form token")
+	}
+	token := m[1]
+
+	create := url.Values{"csrf": {token}, "name": {"from elsewhere"}}
+	if status, _ := page("POST", "/ui/keys", create, map[string]string{"Sec-Fetch-Site": "cross-site", "Origin": "https://evil.example"}); status != http.StatusForbidden {
+		t.Errorf("a cross-origin form post: %d, want 403", status)
+	}
+	if status, _ := page("POST", "/ui/keys", url.Values{"name": {"no token"}}, nil); status != http.StatusForbidden {
+		t.Errorf("a form post without the token: %d, want 403", status)
+	}
+	if keys := p.mustCallList(admin, "GET", "/v1/api-keys"); len(keys) != 0 {
+		t.Fatalf("refused posts made %d keys", len(keys))
+	}
+	if status, _ := page("POST", "/ui/keys", url.Values{"csrf": {token}, "name": {"same origin"}}, map[string]string{"Sec-Fetch-Site": "same-origin"}); status != http.StatusCreated {
+		t.Errorf("the same post from the dashboard itself: %d, want 201", status)
+	}
+
+	other := p.mustCall(http.StatusCreated, admin, "POST", "/v1/accounts", map[string]any{"name": "other-tenant"})
+	otherAdmin := other["admin_key"].(map[string]any)["key"].(string)
+	theirs := p.mustCall(http.StatusCreated, otherAdmin, "POST", "/v1/api-keys", map[string]any{"name": "theirs"})
+	for _, path := range []string{"/ui/keys/" + theirs["id"].(string), "/ui/keys/" + theirs["id"].(string) + "/revoke"} {
+		if status, _ := page("GET", path, nil, nil); status != http.StatusNotFound {
+			t.Errorf("another tenant's key at %s: %d, want 404", path, status)
+		}
+	}
+	if status, _ := page("POST", "/ui/keys/"+theirs["id"].(string)+"/revoke", url.Values{"csrf": {token}}, nil); status != http.StatusNotFound {
+		t.Errorf("revoking another tenant's key: %d, want 404", status)
+	}
+}
