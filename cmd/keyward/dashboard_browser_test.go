@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/keyward/keyward/internal/browsertest"
+	"github.com/keyward/keyward/internal/oidctest"
 )
 
 // screenshotDir is where the dashboard test writes its screenshots: docs/screenshots when
@@ -236,5 +237,64 @@ func TestDashboardRefuses(t *testing.T) {
 	}
 	if status, _ := page("POST", "/ui/keys/"+theirs["id"].(string)+"/revoke", url.Values{"csrf": {token}}, nil); status != http.StatusNotFound {
 		t.Errorf("revoking another tenant's key: %d, want 404", status)
+	}
+}
+
+// TestDashboardOIDCSignIn: a person signs in through the OIDC provider (a local issuer over
+// real HTTP, Authorization Code with PKCE), lands on the keys page as the same user the API
+// knows by that issuer and subject, and a callback that was not started here is refused.
+func TestDashboardOIDCSignIn(t *testing.T) {
+	issuer := oidctest.NewIssuer(t)
+	issuer.EnableLogin(t, oidctest.Login{
+		ClientID: "keyward-dashboard", ClientSecret: "s3cret-" + randomHex(8), Audience: "https://api.example.com",
+		User: oidctest.Claims{Subject: "auth0|grace", Email: "grace@example.com", Name: "Grace Hopper"},
+	})
+	addr := freeAddr(t)
+	p := startProcess(t, []string{"--data", filepath.Join(t.TempDir(), "data"),
+		"--oidc-issuer", issuer.URL, "--oidc-audience", "https://api.example.com", "--oidc-role", "admin",
+		"--oidc-client-id", "keyward-dashboard", "--public-url", "http://" + addr, "--addr", addr},
+		[]string{"KEYWARD_OIDC_CLIENT_SECRET=" + issuer.LoginSecret()})
+	admin := adminKeyPattern.FindString(p.stderr.String())
+
+	tab := browsertest.New(t).Tab(t)
+	tab.Navigate(p.url + "/ui/sign-in")
+	tab.Click("#oidc")
+	tab.WaitVisible(".empty")
+	if loc := tab.Location(); !strings.HasSuffix(loc, "/ui/keys") {
+		t.Fatalf("after the provider: %s", loc)
+	}
+	if who := tab.Text(".who"); !strings.Contains(who, "user") {
+		t.Errorf("the header says %q, want a user", who)
+	}
+	if issuer.Exchanges() != 1 {
+		t.Errorf("%d code exchanges, want 1", issuer.Exchanges())
+	}
+	users := p.mustCallList(admin, "GET", "/v1/users")
+	found := false
+	for _, u := range users {
+		if u["subject"] == "auth0|grace" && u["issuer"] == issuer.URL {
+			found = true
+		}
+	}
+	if !found {
+		t.Errorf("the API knows no user auth0|grace of the issuer: %v", users)
+	}
+	// The person can create a key, as the admin role allows.
+	tab.Click(".empty a.primary")
+	tab.SetValue("#name", "grace's key")
+	tab.Submit("#name")
+	tab.WaitVisible("#secret")
+
+	// A callback with a state this browser never got is refused, and signs no one in.
+	other := browsertest.New(t).Tab(t)
+	other.Navigate(p.url + "/ui/callback?code=stolen&state=guessed")
+	other.WaitVisible(".alert")
+	if txt := other.Text(".alert"); !strings.Contains(txt, "did not complete") {
+		t.Errorf("a forged callback says %q", txt)
+	}
+	for _, c := range other.Cookies() {
+		if c.Name == "keyward_session" {
+			t.Error("a forged callback made a session")
+		}
 	}
 }

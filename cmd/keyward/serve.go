@@ -523,7 +523,7 @@ func storeConfig(cmd *cobra.Command) *config.Config {
 }
 
 func hideSecretDefaults(cmd *cobra.Command) {
-	for _, name := range []string{"server-secret", "database"} {
+	for _, name := range []string{"server-secret", "database", "redis", "oidc-client-secret"} {
 		if f := cmd.Flags().Lookup(name); f != nil {
 			f.DefValue = ""
 		}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/keyward/keyward/internal/dashboard"
 	"github.com/keyward/keyward/internal/jobs"
+	"github.com/keyward/keyward/internal/keyward"
 )
 
 // withDashboard puts the dashboard in front of the API, unless it is off: /ui/… is the
@@ -17,7 +18,7 @@ func (m *Main) withDashboard(api http.Handler) (http.Handler, error) {
 		return api, nil
 	}
 	d, err := dashboard.New(dashboard.Config{
-		Service: m.service, Logger: m.log, Version: version,
+		Service: m.service, Logger: m.log, Version: version, OIDC: m.dashboardOIDC(),
 		Secure: m.Config.TLSCert != "" || strings.HasPrefix(m.Config.PublicURL, "https://"),
 	})
 	if err != nil {
@@ -33,6 +34,26 @@ func (m *Main) withDashboard(api http.Handler) (http.Handler, error) {
 			api.ServeHTTP(w, r)
 		}
 	}), nil
+}
+
+// dashboardOIDC is the dashboard's sign-in through the OIDC issuer, when a client id is
+// configured: the access token it gets is signed in exactly as the API signs one in.
+func (m *Main) dashboardOIDC() *dashboard.OIDC {
+	if m.Config.OIDCClientID == "" || m.auth == nil {
+		return nil
+	}
+	base := m.Config.PublicURL
+	if base == "" {
+		base = m.URL()
+	}
+	return &dashboard.OIDC{
+		Issuer: m.Config.OIDCIssuer, ClientID: m.Config.OIDCClientID, ClientSecret: m.Config.OIDCClientSecret,
+		RedirectURL: strings.TrimSuffix(base, "/") + dashboard.Prefix + "callback",
+		Authenticate: func(ctx context.Context, accessToken string) (keyward.Principal, error) {
+			a, err := m.auth.Authenticate(ctx, http.Header{"Authorization": {"Bearer " + accessToken}})
+			return a.Principal, err
+		},
+	}
 }
 
 // pruneSessionsEvery is how often ended dashboard sessions are deleted (a day after they end).

@@ -66,6 +66,10 @@ type Config struct {
 	OIDCAccountClaim string
 	// OIDCRole is the role (slug or id) a user gets on first sign-in.
 	OIDCRole string
+	// OIDCClientID and OIDCClientSecret let people sign in to the dashboard through the OIDC
+	// issuer (Authorization Code with PKCE); the redirect URL is PublicURL/ui/callback.
+	OIDCClientID     string
+	OIDCClientSecret string
 
 	// PublicURL is the URL clients reach the server at: the issuer (iss) and audience (aud)
 	// of its access tokens, and the base of the URLs its OAuth metadata gives. Empty: the
@@ -177,6 +181,8 @@ var Vars = []Var{
 	{"oidc-account", "KEYWARD_OIDC_ACCOUNT", "the account a user joins on first sign-in"},
 	{"oidc-account-claim", "KEYWARD_OIDC_ACCOUNT_CLAIM", "a token claim naming the account to join instead of --oidc-account"},
 	{"oidc-role", "KEYWARD_OIDC_ROLE", "the role (slug or id) a user gets on first sign-in"},
+	{"oidc-client-id", "KEYWARD_OIDC_CLIENT_ID", "the dashboard's client id at the OIDC issuer: people sign in there (Authorization Code with PKCE), redirected back to PUBLIC_URL/ui/callback"},
+	{"oidc-client-secret", "KEYWARD_OIDC_CLIENT_SECRET", "the client secret of --oidc-client-id (also KEYWARD_OIDC_CLIENT_SECRET_FILE)"},
 	{"public-url", "KEYWARD_PUBLIC_URL", "the URL clients reach Keyward at: the issuer and audience of its OAuth access tokens; default http(s)://ADDR, which only suits one node"},
 	{"token-lifetime", "KEYWARD_TOKEN_LIFETIME", "lifetime of OAuth access tokens (1m to 24h), never past their key's expiry"},
 	{"signing-alg", "KEYWARD_SIGNING_ALG", "algorithm of the keys that sign access tokens: EdDSA, ES256 or RS256"},
@@ -254,6 +260,8 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	str("KEYWARD_OIDC_ACCOUNT", &c.OIDCAccount)
 	str("KEYWARD_OIDC_ACCOUNT_CLAIM", &c.OIDCAccountClaim)
 	str("KEYWARD_OIDC_ROLE", &c.OIDCRole)
+	str("KEYWARD_OIDC_CLIENT_ID", &c.OIDCClientID)
+	secret("KEYWARD_OIDC_CLIENT_SECRET", &c.OIDCClientSecret)
 	str("KEYWARD_PUBLIC_URL", &c.PublicURL)
 	dur("KEYWARD_TOKEN_LIFETIME", &c.TokenLifetime)
 	str("KEYWARD_SIGNING_ALG", &c.SigningAlg)
@@ -319,6 +327,8 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.OIDCAccount, "oidc-account", c.OIDCAccount, usage("oidc-account"))
 	fs.StringVar(&c.OIDCAccountClaim, "oidc-account-claim", c.OIDCAccountClaim, usage("oidc-account-claim"))
 	fs.StringVar(&c.OIDCRole, "oidc-role", c.OIDCRole, usage("oidc-role"))
+	fs.StringVar(&c.OIDCClientID, "oidc-client-id", c.OIDCClientID, usage("oidc-client-id"))
+	fs.StringVar(&c.OIDCClientSecret, "oidc-client-secret", c.OIDCClientSecret, usage("oidc-client-secret"))
 	fs.StringVar(&c.PublicURL, "public-url", c.PublicURL, usage("public-url"))
 	fs.DurationVar(&c.TokenLifetime, "token-lifetime", c.TokenLifetime, usage("token-lifetime"))
 	fs.StringVar(&c.SigningAlg, "signing-alg", c.SigningAlg, usage("signing-alg"))
@@ -454,6 +464,9 @@ func (c *Config) Validate() error {
 		if c.ProxyAddr == "" {
 			errs = append(errs, errors.New("proxy-upstream needs proxy-addr: the address the proxy listens on"))
 		}
+	}
+	if c.OIDCClientID != "" && c.OIDCIssuer == "" {
+		errs = append(errs, errors.New("oidc-client-id needs oidc-issuer: the provider people sign in with"))
 	}
 	if c.Dashboard != "on" && c.Dashboard != "off" {
 		errs = append(errs, fmt.Errorf("dashboard must be on or off, not %q", c.Dashboard))

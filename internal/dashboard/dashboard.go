@@ -46,6 +46,8 @@ type Config struct {
 	Secure bool
 	// Version is shown in the footer.
 	Version string
+	// OIDC, when set, offers sign-in through the OpenID Connect provider.
+	OIDC *OIDC
 }
 
 // Dashboard serves the web UI.
@@ -54,6 +56,7 @@ type Dashboard struct {
 	log     *slog.Logger
 	secure  bool
 	version string
+	oidc    *OIDC
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	csrf    *http.CrossOriginProtection
@@ -62,7 +65,7 @@ type Dashboard struct {
 // New returns the dashboard.
 func New(cfg Config) (*Dashboard, error) {
 	d := &Dashboard{svc: cfg.Service, log: cfg.Logger, secure: cfg.Secure, version: cfg.Version,
-		mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection()}
+		mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), oidc: cfg.OIDC}
 	if d.log == nil {
 		d.log = slog.Default()
 	}
@@ -94,6 +97,10 @@ func (d *Dashboard) routes() {
 	})
 	d.mux.HandleFunc("GET "+Prefix+"sign-in", d.signInPage)
 	d.mux.HandleFunc("POST "+Prefix+"sign-in", d.signIn)
+	if d.oidc != nil {
+		d.mux.HandleFunc("GET "+Prefix+"sign-in/oidc", d.startOIDC)
+		d.mux.HandleFunc("GET "+Prefix+"callback", d.callback)
+	}
 	d.mux.HandleFunc("POST "+Prefix+"sign-out", d.signedIn(d.signOut))
 	d.mux.HandleFunc("GET "+Prefix+"keys", d.signedIn(d.keysPage))
 	d.mux.HandleFunc("GET "+Prefix+"keys/new", d.signedIn(d.newKeyPage))

@@ -20,6 +20,8 @@ type page struct {
 	Error  string
 	Fields map[string]string
 	Data   any
+	// OIDC is set when sign-in through the OIDC provider is offered.
+	OIDC bool
 }
 
 // Principal names who is signed in, for the header.

@@ -58,6 +58,7 @@ func (d *Dashboard) render(w http.ResponseWriter, r *http.Request, status int, n
 			p.Visit = v
 		}
 	}
+	p.OIDC = d.oidc != nil
 	var buf bytes.Buffer
 	if err := d.pages[name].Execute(&buf, struct {
 		page

@@ -38,6 +38,7 @@ type Issuer struct {
 	kid    string
 	serial int             // numbers the kids, so that a rotated key never reuses one
 	forger *rsa.PrivateKey // made on first use: generating RSA keys is slow
+	auth   *authCode       // the Authorization Code flow, once EnableLogin turned it on
 }
 
 // NewIssuer starts an issuer with a fresh RS256 key. The server is closed when the test ends.
@@ -70,10 +71,13 @@ func (i *Issuer) handler() http.Handler {
 			"authorization_endpoint":                i.URL + "/authorize",
 			"token_endpoint":                        i.URL + "/oauth/token",
 			"response_types_supported":              []string{"code"},
+			"code_challenge_methods_supported":      []string{"S256"},
 			"subject_types_supported":               []string{"public"},
 			"id_token_signing_alg_values_supported": []string{string(jose.RS256)},
 		})
 	})
+	mux.HandleFunc("GET /authorize", i.authorize)
+	mux.HandleFunc("POST /oauth/token", i.exchange)
 	mux.HandleFunc("GET /jwks", func(w http.ResponseWriter, r *http.Request) {
 		i.jwksFetches.Add(1)
 		i.mu.Lock()
