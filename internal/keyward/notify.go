@@ -183,7 +183,9 @@ func (s *Service) emitTierRequest(ctx context.Context, topic string, r *TierRequ
 
 // Seal encrypts a value the server hands out and must read back unchanged (the dashboard's
 // sign-in state), bound to purpose, under the server secret: any node can open it.
-func (s *Service) Seal(purpose, plain string) ([]byte, error) { return s.sealFor("seal:"+purpose, plain) }
+func (s *Service) Seal(purpose, plain string) ([]byte, error) {
+	return s.sealFor("seal:"+purpose, plain)
+}
 
 // Unseal opens what Seal made for purpose.
 func (s *Service) Unseal(purpose string, sealed []byte) (string, error) {
