@@ -139,6 +139,15 @@ func TestDashboardInBrowser(t *testing.T) {
 	tab.Navigate(p.url + "/ui/keys")
 	tab.WaitVisible("table")
 	shoot(t, tab, shots, "keys")
+	tab.Navigate(p.url + "/ui/audit")
+	tab.WaitVisible("table")
+	if txt := tab.Text("table"); !strings.Contains(txt, "revoke-api-key") || !strings.Contains(txt, "dashboard-sign-in") {
+		t.Errorf("the audit log page lacks the dashboard's own actions:\n%s", txt)
+	}
+	shoot(t, tab, shots, "audit")
+	tab.Navigate(p.url + "/ui/tier-requests")
+	tab.WaitVisible(".empty")
+	shoot(t, tab, shots, "tier-requests-empty")
 
 	var cookie string
 	for _, c := range tab.Cookies() {
@@ -296,5 +305,58 @@ func TestDashboardOIDCSignIn(t *testing.T) {
 		if c.Name == "keyward_session" {
 			t.Error("a forged callback made a session")
 		}
+	}
+}
+
+// TestDashboardTierApproval: an approver approves a pending tier request from the dashboard;
+// a member, signed in through the OIDC provider, sees it and is refused when deciding it.
+func TestDashboardTierApproval(t *testing.T) {
+	issuer := oidctest.NewIssuer(t)
+	issuer.EnableLogin(t, oidctest.Login{ClientID: "dash", ClientSecret: "s-" + randomHex(8), Audience: "https://api.example.com",
+		User: oidctest.Claims{Subject: "auth0|mia", Email: "mia@example.com", Name: "Mia"}})
+	addr := freeAddr(t)
+	p := startProcess(t, []string{"--data", filepath.Join(t.TempDir(), "data"), "--oidc-issuer", issuer.URL,
+		"--oidc-audience", "https://api.example.com", "--oidc-client-id", "dash", "--public-url", "http://" + addr, "--addr", addr},
+		[]string{"KEYWARD_OIDC_CLIENT_SECRET=" + issuer.LoginSecret()})
+	admin := adminKeyPattern.FindString(p.stderr.String())
+	p.mustCall(http.StatusCreated, admin, "POST", "/v1/users", map[string]any{"email": "mia@example.com", "issuer": issuer.URL, "subject": "auth0|mia", "role_id": "member"})
+	role := p.mustCall(http.StatusCreated, admin, "POST", "/v1/roles", map[string]any{"name": "Updater", "slug": "updater", "permissions": []string{"api_keys.update", "api_keys.read"}})
+	updater := p.mustCall(http.StatusCreated, admin, "POST", "/v1/api-keys", map[string]any{"name": "updater", "role_id": role["id"]})
+	target := p.mustCall(http.StatusCreated, admin, "POST", "/v1/api-keys", map[string]any{"name": "wants more"})
+	req := p.mustCall(http.StatusCreated, updater["key"].(string), "POST", "/v1/api-keys/"+target["id"].(string)+"/tier-requests", map[string]any{"tier": "high"})
+	if req["status"] != "pending" {
+		t.Fatalf("tier request: %v", req)
+	}
+
+	b := browsertest.New(t)
+	member := b.Tab(t)
+	member.Navigate(p.url + "/ui/sign-in")
+	member.Click("#oidc")
+	member.WaitVisible(".who")
+	member.Navigate(p.url + "/ui/tier-requests")
+	member.WaitVisible("table")
+	shoot(t, member, t.TempDir(), "tier-requests")
+	member.Click("button[value=approve]")
+	member.WaitVisible(".alert")
+	if txt := member.Text(".alert"); !strings.Contains(txt, "approve_high_tier") {
+		t.Errorf("a member approving is told %q", txt)
+	}
+
+	approver := b.Tab(t)
+	approver.Navigate(p.url + "/ui/sign-in")
+	approver.SetValue("#admin_key", admin)
+	approver.Submit("#admin_key")
+	approver.WaitVisible(".who")
+	approver.Navigate(p.url + "/ui/tier-requests")
+	approver.WaitVisible("table")
+	approver.SetValue("input[name=reason]", "launch week")
+	approver.Click("button[value=approve]")
+	approver.WaitVisible(".empty")
+	got := p.mustCall(http.StatusOK, admin, "GET", "/v1/tier-requests/"+req["id"].(string), nil)
+	if got["status"] != "approved" || got["reason"] != "launch week" {
+		t.Errorf("after the approver's click: %v", got)
+	}
+	if k := p.mustCall(http.StatusOK, admin, "GET", "/v1/api-keys/"+target["id"].(string), nil); k["rate_limit_tier"] != "high" {
+		t.Errorf("the key's tier is %v", k["rate_limit_tier"])
 	}
 }

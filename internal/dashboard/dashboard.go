@@ -109,6 +109,9 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("POST "+Prefix+"keys/{id}/rotate", d.signedIn(d.rotateKey))
 	d.mux.HandleFunc("GET "+Prefix+"keys/{id}/revoke", d.signedIn(d.confirmRevoke))
 	d.mux.HandleFunc("POST "+Prefix+"keys/{id}/revoke", d.signedIn(d.revokeKey))
+	d.mux.HandleFunc("GET "+Prefix+"tier-requests", d.signedIn(d.tierRequestsPage))
+	d.mux.HandleFunc("POST "+Prefix+"tier-requests/{id}", d.signedIn(d.decideTier))
+	d.mux.HandleFunc("GET "+Prefix+"audit", d.signedIn(d.auditPage))
 	d.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Error: "There is no such page."})
 	})

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"fmt"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -206,6 +207,8 @@ type keyData struct {
 	Key     *keyward.Key
 	Status  keyward.Status
 	Project string
+	Usage   template.HTML
+	Audit   []*keyward.AuditEvent
 }
 
 func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -214,7 +217,7 @@ func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		d.fail(w, r, err)
 		return
 	}
-	data := keyData{Key: k, Status: k.Status(d.now())}
+	data := keyData{Key: k, Status: k.Status(d.now()), Usage: d.usageChart(r, v, k), Audit: d.keyAudit(r, v, k)}
 	if k.ProjectID != "" {
 		if p, err := d.svc.Project(r.Context(), v.p, k.ProjectID); err == nil {
 			data.Project = p.Name

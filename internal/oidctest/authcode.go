@@ -165,3 +165,12 @@ func (i *Issuer) LoginSecret() string {
 	}
 	return ""
 }
+
+// SetLoginUser changes whom the authorization endpoint signs in from now on.
+func (i *Issuer) SetLoginUser(c Claims) {
+	if a := i.authFlow(); a != nil {
+		a.mu.Lock()
+		a.login.User = c
+		a.mu.Unlock()
+	}
+}
