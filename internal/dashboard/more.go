@@ -106,6 +106,9 @@ func (d *Dashboard) usageChart(r *http.Request, v *visit, k *keyward.Key) templa
 		fmt.Fprintf(&svg, `<rect class="valid" x="%d" y="%d" width="%d" height="%d"></rect>`, x+2, h-vh, w/24-4, vh)
 		fmt.Fprintf(&svg, `<rect class="refused" x="%d" y="%d" width="%d" height="%d"></rect>`, x+2, h-vh-rh, w/24-4, rh)
 	}
+	if total == 0 {
+		fmt.Fprintf(&svg, `<text x="%d" y="%d" text-anchor="middle">no verifications in the last 24 hours</text>`, w/2, h/2)
+	}
 	fmt.Fprintf(&svg, `<text x="0" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">now</text>`, h+16, from.Format("15:04 UTC"), w, h+16)
 	fmt.Fprintf(&svg, `<title id="usage-title">Verifications in the last 24 hours by hour: %d, of which %d refused</title></svg>`, total, bad)
 	// Every value written above is a number or a fixed string: nothing to escape.
