@@ -149,6 +149,33 @@ func TestDashboardInBrowser(t *testing.T) {
 	tab.WaitVisible(".empty")
 	shoot(t, tab, shots, "tier-requests-empty")
 
+	tab.Navigate(p.url + "/ui/webhooks")
+	tab.WaitVisible("#url")
+	tab.SetValue("#url", "https://hooks.example.com/keyward")
+	tab.Click("input[value='api_key.revoked']")
+	tab.Submit("#url")
+	tab.WaitVisible("#whsec")
+	var whsec string
+	tab.Eval(`document.getElementById("whsec").value`, &whsec)
+	if !strings.HasPrefix(whsec, "whsec_") {
+		t.Fatalf("the webhook's secret panel shows %q", whsec)
+	}
+	shoot(t, tab, shots, "webhooks")
+	eps := p.mustCallList(admin, "GET", "/v1/webhook-endpoints")
+	if len(eps) != 1 || eps[0]["url"] != "https://hooks.example.com/keyward" {
+		t.Fatalf("endpoints after the form: %v", eps)
+	}
+	tab.Navigate(p.url + "/ui/webhooks")
+	tab.WaitVisible("table")
+	var page string
+	tab.Eval(`document.documentElement.outerHTML`, &page)
+	if strings.Contains(page, whsec) {
+		t.Fatal("the webhooks page shows the secret again")
+	}
+	tab.Click("a.button[href$='/deliveries']")
+	tab.WaitVisible(".empty")
+	shoot(t, tab, shots, "deliveries")
+
 	var cookie string
 	for _, c := range tab.Cookies() {
 		if c.Name == "keyward_session" {

@@ -112,6 +112,13 @@ func (d *Dashboard) routes() {
 	d.mux.HandleFunc("GET "+Prefix+"tier-requests", d.signedIn(d.tierRequestsPage))
 	d.mux.HandleFunc("POST "+Prefix+"tier-requests/{id}", d.signedIn(d.decideTier))
 	d.mux.HandleFunc("GET "+Prefix+"audit", d.signedIn(d.auditPage))
+	d.mux.HandleFunc("GET "+Prefix+"webhooks", d.signedIn(d.webhooksPage))
+	d.mux.HandleFunc("POST "+Prefix+"webhooks", d.signedIn(d.createWebhook))
+	d.mux.HandleFunc("POST "+Prefix+"webhooks/{id}/rotate-secret", d.signedIn(d.rotateWebhookSecret))
+	d.mux.HandleFunc("POST "+Prefix+"webhooks/{id}/enabled", d.signedIn(d.toggleWebhook))
+	d.mux.HandleFunc("POST "+Prefix+"webhooks/{id}/delete", d.signedIn(d.deleteWebhook))
+	d.mux.HandleFunc("GET "+Prefix+"webhooks/{id}/deliveries", d.signedIn(d.deliveriesPage))
+	d.mux.HandleFunc("POST "+Prefix+"webhooks/deliveries/{msg}/resend", d.signedIn(d.resendDelivery))
 	d.mux.HandleFunc(Prefix, func(w http.ResponseWriter, r *http.Request) {
 		d.render(w, r, http.StatusNotFound, "error", page{Title: "Not found", Error: "There is no such page."})
 	})

@@ -9,7 +9,7 @@ import (
 )
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "keys", "key_new", "reveal", "key", "revoke", "error", "tiers", "audit"}
+var pageNames = []string{"signin", "keys", "key_new", "reveal", "key", "revoke", "error", "tiers", "audit", "webhooks", "deliveries"}
 
 var funcs = template.FuncMap{
 	"when": func(t *time.Time) string {
