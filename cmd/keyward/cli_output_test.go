@@ -122,7 +122,8 @@ func TestWriteKeyDetails(t *testing.T) {
 		AllowedIPs: []string{"203.0.113.0/24", "2001:db8::/32"},
 		Metadata:   map[string]any{"team": "billing"}, CreatedAt: testCreatedAt, CreatedBy: "adm_1",
 		RotationIntervalDays: 30, NextRotationAt: &testExpiresAt, ReplacedByKeyID: "key_2", GraceExpiresAt: &grace,
-		ProjectAccesses: []client.ProjectAccess{{ProjectID: "prj_2", RoleID: "viewer"}, {ProjectID: "prj_3", RoleID: "rol_1"}},
+		RotationGraceSeconds: 604800,
+		ProjectAccesses:      []client.ProjectAccess{{ProjectID: "prj_2", RoleID: "viewer"}, {ProjectID: "prj_3", RoleID: "rol_1"}},
 	}
 	var b bytes.Buffer
 	if err := writeKeyDetails(&b, k); err != nil {
@@ -148,6 +149,7 @@ CREATED BY        adm_1
 ROTATION          every 30 days
 NEXT ROTATION     2026-12-31T23:59:59Z
 ROTATION WEBHOOK  -
+ROTATION GRACE    168h0m0s
 REPLACED BY       key_2
 GRACE ENDS        2026-01-02T04:04:05Z
 `

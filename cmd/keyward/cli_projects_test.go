@@ -143,7 +143,7 @@ func TestClientCommandsHaveHelp(t *testing.T) {
 	for _, c := range root.Commands() {
 		names = append(names, c.Name())
 	}
-	want := []string{"accounts", "audit", "environments", "keys", "members", "projects", "roles", "users", "whoami"}
+	want := []string{"accounts", "audit", "environments", "keys", "members", "projects", "roles", "users", "webhooks", "whoami"}
 	if diff := cmp.Diff(want, names); diff != "" {
 		t.Errorf("addClientCommands added other commands (-want +got):\n%s", diff)
 	}
