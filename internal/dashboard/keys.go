@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -275,22 +276,13 @@ func (d *Dashboard) fail(w http.ResponseWriter, r *http.Request, err error) {
 	d.render(w, r, status, "error", page{Title: http.StatusText(status), Visit: v, Error: msg})
 }
 
+// statusOf is the API's status for a domain error (httpwire's one table), except that a
+// malformed id in a page's URL is a page not found.
 func statusOf(err error) int {
-	switch keyward.ErrorCode(err) {
-	case keyward.ENotFound, keyward.EInvalid:
+	if keyward.ErrorCode(err) == keyward.EInvalid {
 		return http.StatusNotFound
-	case keyward.EForbidden:
-		return http.StatusForbidden
-	case keyward.EValidation:
-		return http.StatusUnprocessableEntity
-	case keyward.EConflict:
-		return http.StatusConflict
-	case keyward.EUnauthenticated:
-		return http.StatusUnauthorized
-	case keyward.EUnavailable:
-		return http.StatusServiceUnavailable
 	}
-	return http.StatusInternalServerError
+	return httpwire.StatusOf(keyward.ErrorCode(err))
 }
 
 func message(err error) string {

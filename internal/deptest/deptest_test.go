@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/secretscan/secretscantest": {"internal/secretscan"},
 	"internal/seal":                      {"internal/keyformat"},
 	"internal/delivery":                  {"internal/keyward", "internal/webhook"},
-	"internal/dashboard":                 {"internal/keyward"},
+	"internal/dashboard":                 {"internal/httpwire", "internal/keyward"},
 	"internal/httpapi/compat":            {"internal/authn", "internal/httpwire", "internal/keyward"},
 	"internal/deptest":                   {},
 	// A test helper, imported only by other packages' _test.go files: chromedp and nothing of ours.

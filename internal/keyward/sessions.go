@@ -170,12 +170,5 @@ func (s *Service) userPrincipal(ctx context.Context, accountID, id string) (Prin
 	if err != nil {
 		return Principal{}, err
 	}
-	if u.DisabledAt != nil {
-		return Principal{}, Errorf(EForbidden, "user %s is disabled", u.ID)
-	}
-	_, _, perms, err := s.res.UserGrants(ctx, u)
-	if err != nil {
-		return Principal{}, err
-	}
-	return Principal{AccountID: u.AccountID, Kind: KindUser, ID: u.ID, UserID: u.ID, Permissions: perms}, nil
+	return s.principalOfUser(ctx, u)
 }

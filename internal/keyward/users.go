@@ -226,6 +226,11 @@ func (s *Service) SignIn(ctx context.Context, in SignInInput) (Principal, error)
 	if err != nil {
 		return Principal{}, err
 	}
+	return s.principalOfUser(ctx, u)
+}
+
+// principalOfUser is an enabled user's principal, with everything the user holds now.
+func (s *Service) principalOfUser(ctx context.Context, u *User) (Principal, error) {
 	if u.DisabledAt != nil {
 		return Principal{}, Errorf(EForbidden, "user %s is disabled", u.ID)
 	}
