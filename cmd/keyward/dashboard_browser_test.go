@@ -149,6 +149,50 @@ func TestDashboardInBrowser(t *testing.T) {
 	tab.WaitVisible(".empty")
 	shoot(t, tab, shots, "tier-requests-empty")
 
+	// Edit the surviving key: a bad metadata object is refused beside its field, a good one saved.
+	keyPage := strings.TrimSuffix(keyURL, "?")
+	tab.Navigate(keyPage + "/edit")
+	tab.WaitVisible("#metadata")
+	tab.SetValue("#name", "checkout service (eu)")
+	tab.SetValue("#metadata", "not json")
+	tab.Submit("#name")
+	tab.WaitVisible("#metadata-error")
+	shoot(t, tab, shots, "key-edit")
+	tab.SetValue("#metadata", `{"customer": "acme"}`)
+	tab.Submit("#name")
+	tab.WaitVisible(".fields")
+	if txt := tab.Text(".fields"); !strings.Contains(txt, `"customer":"acme"`) {
+		t.Errorf("after the edit the key shows:\n%s", txt)
+	}
+	tab.Navigate(keyPage + "?usage=30d")
+	tab.WaitVisible("svg.chart")
+
+	// A project, an environment of it, and a member.
+	p.mustCall(http.StatusCreated, admin, "POST", "/v1/users", map[string]any{"email": "ada@example.com", "name": "Ada"})
+	tab.Navigate(p.url + "/ui/projects")
+	tab.WaitVisible("#name")
+	tab.SetValue("#name", "shop")
+	tab.SetValue("#key_prefix", "sk_live")
+	tab.Submit("#name")
+	tab.WaitVisible("table")
+	tab.SetValue("input[name=name][placeholder='new environment']", "production")
+	tab.Submit("input[placeholder='new environment']")
+	tab.WaitVisible("table")
+	if txt := tab.Text("table"); !strings.Contains(txt, "production") || !strings.Contains(txt, "sk_live_") {
+		t.Errorf("the projects page shows:\n%s", txt)
+	}
+	shoot(t, tab, shots, "projects")
+	tab.Click("a.button[href$='/members']")
+	tab.WaitVisible("#user_id")
+	tab.Submit("#user_id")
+	tab.WaitVisible("table")
+	if txt := tab.Text("table"); !strings.Contains(txt, "ada@example.com") {
+		t.Errorf("the members page shows:\n%s", txt)
+	}
+	shoot(t, tab, shots, "members")
+	tab.Click("button[name=remove]")
+	tab.WaitVisible(".empty")
+
 	tab.Navigate(p.url + "/ui/webhooks")
 	tab.WaitVisible("#url")
 	tab.SetValue("#url", "https://hooks.example.com/keyward")
@@ -360,6 +404,10 @@ func TestDashboardTierApproval(t *testing.T) {
 	member.Navigate(p.url + "/ui/sign-in")
 	member.Click("#oidc")
 	member.WaitVisible(".who")
+	member.Navigate(p.url + "/ui/keys?mine=1")
+	if h := member.Text("h1"); h != "My keys" {
+		t.Errorf("a member's keys page is titled %q", h)
+	}
 	member.Navigate(p.url + "/ui/tier-requests")
 	member.WaitVisible("table")
 	shoot(t, member, t.TempDir(), "tier-requests")

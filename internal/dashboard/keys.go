@@ -1,6 +1,7 @@
 package dashboard
 
 import (
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -34,6 +35,10 @@ func (v *visit) Who() string {
 	return "user " + v.p.ID[:8]
 }
 
+// IsUser reports whether a person signed in through the OIDC provider (rather than with an
+// admin key).
+func (v *visit) IsUser() bool { return v.p.Kind == keyward.KindUser }
+
 // CSRF is the form token for templates.
 func (v *visit) CSRF() string { return v.csrf }
 
@@ -47,6 +52,8 @@ type keysData struct {
 
 type keysQuery struct {
 	Project, Status, Search string
+	// Mine lists the keys that act for the signed-in user: seed 000's page.
+	Mine bool
 }
 
 // keyRow is a key as a table row shows it.
@@ -61,7 +68,12 @@ type keyRow struct {
 const searchScan = 2000
 
 func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
-	q := keysQuery{Project: r.URL.Query().Get("project"), Status: r.URL.Query().Get("status"), Search: strings.TrimSpace(r.URL.Query().Get("q"))}
+	q := keysQuery{Project: r.URL.Query().Get("project"), Status: r.URL.Query().Get("status"), Search: strings.TrimSpace(r.URL.Query().Get("q")),
+		Mine: r.URL.Query().Get("mine") == "1" && v.p.UserID != ""}
+	userID := ""
+	if q.Mine {
+		userID = v.p.UserID
+	}
 	limit := 25
 	after := r.URL.Query().Get("after")
 	projects, _, err := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
@@ -78,7 +90,7 @@ func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	scanned := 0
 	for len(data.Keys) < limit && scanned < searchScan {
 		keys, next, err := d.svc.ListKeys(r.Context(), v.p, keyward.ListKeysInput{
-			ProjectID: q.Project, Status: keyward.Status(q.Status), Page: keyward.Page{After: after, Limit: 100},
+			ProjectID: q.Project, UserID: userID, Status: keyward.Status(q.Status), Page: keyward.Page{After: after, Limit: 100},
 		})
 		if err != nil {
 			d.render(w, r, statusOf(err), "keys", page{Title: "API keys", Visit: v, Error: message(err), Data: data})
@@ -101,9 +113,19 @@ func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		}
 	}
 	if after != "" && len(data.Keys) == limit {
-		data.Next = url.Values{"project": {q.Project}, "status": {q.Status}, "q": {q.Search}, "after": {after}}.Encode()
+		next := url.Values{"project": {q.Project}, "status": {q.Status}, "q": {q.Search}, "after": {after}}
+		if q.Mine {
+			next.Set("mine", "1")
+		}
+		data.Next = next.Encode()
 	}
-	d.render(w, r, http.StatusOK, "keys", page{Title: "API keys", Visit: v, Data: data})
+	title := "API keys"
+	if q.Mine || !v.p.Can(keyward.PermKeysRead, "") {
+		// Keys that act for the signed-in user (seed 000's page), or all a caller who manages
+		// only their own keys may see.
+		title = "My keys"
+	}
+	d.render(w, r, http.StatusOK, "keys", page{Title: title, Visit: v, Data: data})
 }
 
 // matches reports whether a key's name or prefix contains s, ignoring case.
@@ -209,6 +231,7 @@ type keyData struct {
 	Status  keyward.Status
 	Project string
 	Usage   template.HTML
+	Month   bool // the usage chart shows 30 days
 	Audit   []*keyward.AuditEvent
 }
 
@@ -218,7 +241,8 @@ func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		d.fail(w, r, err)
 		return
 	}
-	data := keyData{Key: k, Status: k.Status(d.now()), Usage: d.usageChart(r, v, k), Audit: d.keyAudit(r, v, k)}
+	month := r.URL.Query().Get("usage") == "30d"
+	data := keyData{Key: k, Status: k.Status(d.now()), Usage: d.usageChart(r, v, k, month), Month: month, Audit: d.keyAudit(r, v, k)}
 	if k.ProjectID != "" {
 		if p, err := d.svc.Project(r.Context(), v.p, k.ProjectID); err == nil {
 			data.Project = p.Name
@@ -290,4 +314,75 @@ func message(err error) string {
 		return e.Message
 	}
 	return fmt.Sprint(err)
+}
+
+// editData is the edit form of a key.
+type editData struct {
+	Key  *keyward.Key
+	Form url.Values
+}
+
+func (d *Dashboard) editKeyPage(w http.ResponseWriter, r *http.Request, v *visit) {
+	k, err := d.svc.Key(r.Context(), v.p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	form := url.Values{"name": {k.Name}, "scopes": {strings.Join(k.Scopes, " ")}}
+	if k.ExpiresAt != nil {
+		form.Set("expires_on", k.ExpiresAt.UTC().Format("2006-01-02"))
+	}
+	if k.Metadata != nil {
+		b, _ := json.MarshalIndent(k.Metadata, "", "  ")
+		form.Set("metadata", string(b))
+	}
+	d.render(w, r, http.StatusOK, "key_edit", page{Title: "Edit " + k.Name, Visit: v, Data: editData{Key: k, Form: form}})
+}
+
+// editKey changes a key's name, scopes, expiry and metadata, as PATCH /v1/api-keys/{id} does.
+func (d *Dashboard) editKey(w http.ResponseWriter, r *http.Request, v *visit) {
+	k, err := d.svc.Key(r.Context(), v.p, r.PathValue("id"))
+	if err != nil {
+		d.fail(w, r, err)
+		return
+	}
+	fields := map[string]string{}
+	name := strings.TrimSpace(r.PostFormValue("name"))
+	scopes := fieldsOf(r.PostFormValue("scopes"))
+	in := keyward.UpdateKeyInput{Name: &name, Scopes: &scopes}
+	switch e := strings.TrimSpace(r.PostFormValue("expires_on")); e {
+	case "":
+		in.ClearExpiresAt = k.ExpiresAt != nil
+	default:
+		t, err := time.Parse("2006-01-02", e)
+		if err != nil {
+			fields["expires_on"] = "A date as 2027-06-01, or empty for a key that never expires."
+		} else {
+			in.ExpiresAt = &t
+		}
+	}
+	switch m := strings.TrimSpace(r.PostFormValue("metadata")); m {
+	case "":
+		in.ClearMetadata = k.Metadata != nil
+	default:
+		if err := json.Unmarshal([]byte(m), &in.Metadata); err != nil || in.Metadata == nil {
+			fields["metadata"] = "A JSON object, as {\"customer\": \"acme\"}, or empty for none."
+		}
+	}
+	if len(fields) == 0 {
+		_, err := d.svc.UpdateKey(r.Context(), v.p, k.ID, in)
+		if err == nil {
+			http.Redirect(w, r, Prefix+"keys/"+url.PathEscape(k.ID), http.StatusSeeOther)
+			return
+		}
+		if !formError(err, fields) {
+			d.fail(w, r, err)
+			return
+		}
+		if msg, ok := fields["expires_in_days"]; ok {
+			fields["expires_on"] = msg
+		}
+	}
+	d.render(w, r, http.StatusUnprocessableEntity, "key_edit", page{Title: "Edit " + k.Name, Visit: v, Fields: fields,
+		Error: "The key was not changed: see below.", Data: editData{Key: k, Form: r.PostForm}})
 }

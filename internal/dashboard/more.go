@@ -70,20 +70,24 @@ func (d *Dashboard) auditPage(w http.ResponseWriter, r *http.Request, v *visit) 
 	d.render(w, r, http.StatusOK, "audit", page{Title: "Audit log", Visit: v, Data: data})
 }
 
-// usageChart draws a key's verifications of the last 24 hours by hour, valid against refused,
-// as an SVG drawn here: no chart library, no script.
-func (d *Dashboard) usageChart(r *http.Request, v *visit, k *keyward.Key) template.HTML {
-	to := d.now().Truncate(time.Hour).Add(time.Hour)
-	from := to.Add(-24 * time.Hour)
-	buckets, err := d.svc.Usage(r.Context(), v.p, keyward.UsageInput{KeyID: k.ID, From: from, To: to, Granularity: time.Hour})
+// usageChart draws a key's verifications, valid against refused, over the last 24 hours by
+// hour or the last 30 days by day, as an SVG drawn here: no chart library, no script.
+func (d *Dashboard) usageChart(r *http.Request, v *visit, k *keyward.Key, month bool) template.HTML {
+	step, n, label := time.Hour, 24, "15:04 UTC"
+	if month {
+		step, n, label = 24*time.Hour, 30, "Jan 2"
+	}
+	to := d.now().Truncate(step).Add(step)
+	from := to.Add(-time.Duration(n) * step)
+	buckets, err := d.svc.Usage(r.Context(), v.p, keyward.UsageInput{KeyID: k.ID, From: from, To: to, Granularity: step})
 	if err != nil {
 		return ""
 	}
-	var valid, refused [24]int64
+	valid, refused := make([]int64, n), make([]int64, n)
 	var peak int64 = 1
 	for _, b := range buckets {
-		i := int(b.Start.Sub(from) / time.Hour)
-		if i < 0 || i >= 24 {
+		i := int(b.Start.Sub(from) / step)
+		if i < 0 || i >= n {
 			continue
 		}
 		if b.Outcome == keyward.VerifyValid {
@@ -96,21 +100,21 @@ func (d *Dashboard) usageChart(r *http.Request, v *visit, k *keyward.Key) templa
 	var total, bad int64
 	var svg strings.Builder
 	const w, h = 480, 120
+	bar := w / n
 	fmt.Fprintf(&svg, `<svg class="chart" viewBox="0 0 %d %d" role="img" aria-labelledby="usage-title">`, w, h+20)
-	for i := range 24 {
+	for i := range n {
 		total += valid[i] + refused[i]
 		bad += refused[i]
-		x := i * (w / 24)
 		vh := int(valid[i] * h / peak)
 		rh := int(refused[i] * h / peak)
-		fmt.Fprintf(&svg, `<rect class="valid" x="%d" y="%d" width="%d" height="%d"></rect>`, x+2, h-vh, w/24-4, vh)
-		fmt.Fprintf(&svg, `<rect class="refused" x="%d" y="%d" width="%d" height="%d"></rect>`, x+2, h-vh-rh, w/24-4, rh)
+		fmt.Fprintf(&svg, `<rect class="valid" x="%d" y="%d" width="%d" height="%d"></rect>`, i*bar+1, h-vh, bar-2, vh)
+		fmt.Fprintf(&svg, `<rect class="refused" x="%d" y="%d" width="%d" height="%d"></rect>`, i*bar+1, h-vh-rh, bar-2, rh)
 	}
 	if total == 0 {
-		fmt.Fprintf(&svg, `<text x="%d" y="%d" text-anchor="middle">no verifications in the last 24 hours</text>`, w/2, h/2)
+		fmt.Fprintf(&svg, `<text x="%d" y="%d" text-anchor="middle">no verifications in this time</text>`, w/2, h/2)
 	}
-	fmt.Fprintf(&svg, `<text x="0" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">now</text>`, h+16, from.Format("15:04 UTC"), w, h+16)
-	fmt.Fprintf(&svg, `<title id="usage-title">Verifications in the last 24 hours by hour: %d, of which %d refused</title></svg>`, total, bad)
+	fmt.Fprintf(&svg, `<text x="0" y="%d">%s</text><text x="%d" y="%d" text-anchor="end">now</text>`, h+16, from.Format(label), w, h+16)
+	fmt.Fprintf(&svg, `<title id="usage-title">%d verifications, of which %d refused</title></svg>`, total, bad)
 	// Every value written above is a number or a fixed string: nothing to escape.
 	return template.HTML(svg.String())
 }

@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -9,7 +10,7 @@ import (
 )
 
 // pageNames are the templates, each rendered inside layout.html.
-var pageNames = []string{"signin", "keys", "key_new", "reveal", "key", "revoke", "error", "tiers", "audit", "webhooks", "deliveries"}
+var pageNames = []string{"signin", "keys", "key_new", "reveal", "key", "revoke", "error", "tiers", "audit", "webhooks", "deliveries", "projects", "members", "key_edit"}
 
 var funcs = template.FuncMap{
 	"when": func(t *time.Time) string {
@@ -36,6 +37,10 @@ var funcs = template.FuncMap{
 		return b.String()
 	},
 	"selected": func(a, b string) bool { return a == b },
+	"json": func(v any) string {
+		b, _ := json.Marshal(v)
+		return string(b)
+	},
 }
 
 func (d *Dashboard) parseTemplates() error {
