@@ -72,8 +72,8 @@ func TestDashboardInBrowser(t *testing.T) {
 	if txt := tab.Text(".alert"); !strings.Contains(txt, "not valid") {
 		t.Errorf("a wrong admin key says %q", txt)
 	}
-	tab.SetValue("#admin_key", admin)
-	tab.Submit("#admin_key")
+	// By keyboard alone: type the key and press Enter.
+	tab.SendKeys("#admin_key", admin+"\r")
 	tab.WaitVisible(".empty")
 	if loc := tab.Location(); !strings.HasSuffix(loc, "/ui/keys") {
 		t.Fatalf("after sign-in: %s", loc)
@@ -166,6 +166,9 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 	tab.Navigate(keyPage + "?usage=30d")
 	tab.WaitVisible("svg.chart")
+	if txt := tab.Text("ol.history"); !strings.Contains(txt, "this key") || !strings.Contains(txt, "replaced") {
+		t.Errorf("the rotated key's lineage reads:\n%s", txt)
+	}
 
 	// A project, an environment of it, and a member.
 	p.mustCall(http.StatusCreated, admin, "POST", "/v1/users", map[string]any{"email": "ada@example.com", "name": "Ada"})

@@ -233,6 +233,8 @@ type keyData struct {
 	Usage   template.HTML
 	Month   bool // the usage chart shows 30 days
 	Audit   []*keyward.AuditEvent
+	// Lineage is the key's rotation chain, oldest first, when it has been rotated.
+	Lineage []*keyward.Key
 }
 
 func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
@@ -242,7 +244,8 @@ func (d *Dashboard) keyPage(w http.ResponseWriter, r *http.Request, v *visit) {
 		return
 	}
 	month := r.URL.Query().Get("usage") == "30d"
-	data := keyData{Key: k, Status: k.Status(d.now()), Usage: d.usageChart(r, v, k, month), Month: month, Audit: d.keyAudit(r, v, k)}
+	data := keyData{Key: k, Status: k.Status(d.now()), Usage: d.usageChart(r, v, k, month), Month: month, Audit: d.keyAudit(r, v, k),
+		Lineage: d.lineage(r, v, k)}
 	if k.ProjectID != "" {
 		if p, err := d.svc.Project(r.Context(), v.p, k.ProjectID); err == nil {
 			data.Project = p.Name
@@ -385,4 +388,34 @@ func (d *Dashboard) editKey(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	d.render(w, r, http.StatusUnprocessableEntity, "key_edit", page{Title: "Edit " + k.Name, Visit: v, Fields: fields,
 		Error: "The key was not changed: see below.", Data: editData{Key: k, Form: r.PostForm}})
+}
+
+// lineageScan bounds the keys read to find a key's rotation chain.
+const lineageScan = 2000
+
+// lineage is k's rotation chain, oldest first: the keys of its account (and project) that
+// share its lineage, found in at most lineageScan keys. A key never rotated has none.
+func (d *Dashboard) lineage(r *http.Request, v *visit, k *keyward.Key) []*keyward.Key {
+	if k.LineageID == k.ID && k.ReplacedByKeyID == "" {
+		return nil
+	}
+	var chain []*keyward.Key
+	after := ""
+	for scanned := 0; scanned < lineageScan; {
+		keys, next, err := d.svc.ListKeys(r.Context(), v.p, keyward.ListKeysInput{ProjectID: k.ProjectID, AccountOnly: k.ProjectID == "", Page: keyward.Page{After: after, Limit: 200}})
+		if err != nil {
+			return nil
+		}
+		for _, c := range keys {
+			if c.LineageID == k.LineageID {
+				chain = append(chain, c)
+			}
+		}
+		scanned += len(keys)
+		if next == "" || len(keys) == 0 {
+			break
+		}
+		after = keys[len(keys)-1].ID
+	}
+	return chain
 }

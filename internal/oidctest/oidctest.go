@@ -53,12 +53,13 @@ func NewIssuer(t testing.TB) *Issuer {
 	if err != nil {
 		t.Fatalf("oidctest: listen: %v", err)
 	}
+	// The URL is set before the server starts: its handlers read it.
+	i.URL = "http://" + ln.Addr().String()
 	srv := httptest.NewUnstartedServer(i.handler())
 	srv.Listener.Close()
 	srv.Listener = ln
 	srv.Start()
 	t.Cleanup(srv.Close)
-	i.URL = srv.URL
 	return i
 }
 
