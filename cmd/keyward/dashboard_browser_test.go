@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/keyward/keyward/internal/browsertest"
@@ -195,6 +196,28 @@ func TestDashboardInBrowser(t *testing.T) {
 	shoot(t, tab, shots, "members")
 	tab.Click("button[name=remove]")
 	tab.WaitVisible(".empty")
+
+	// A key in that project's environment, with credits.
+	tab.Navigate(p.url + "/ui/keys/new")
+	tab.WaitVisible("#name")
+	tab.SetValue("#name", "shop production")
+	var projectID, envID string
+	tab.Eval(`document.querySelector("#project_id option:nth-child(2)").value`, &projectID)
+	tab.Eval(`document.querySelector("#environment_id option:nth-child(2)").value`, &envID)
+	tab.SetValue("#project_id", projectID)
+	tab.SetValue("#environment_id", envID)
+	tab.SetValue("#credits", "5")
+	tab.Submit("#name")
+	tab.WaitVisible("#secret")
+	var shopSecret string
+	tab.Eval(`document.getElementById("secret").value`, &shopSecret)
+	if !strings.HasPrefix(shopSecret, "sk_live_") {
+		t.Errorf("a key of the shop project starts %q", shopSecret[:8])
+	}
+	v := p.mustCall(http.StatusOK, "", "POST", "/v1/keys/verify", map[string]any{"key": shopSecret})
+	if v["environment_id"] != envID || v["remaining"] != float64(4) {
+		t.Errorf("the key made with an environment and 5 credits verifies as %v", v)
+	}
 
 	tab.Navigate(p.url + "/ui/webhooks")
 	tab.WaitVisible("#url")
@@ -425,6 +448,11 @@ func TestDashboardTierApproval(t *testing.T) {
 	approver.SetValue("#admin_key", admin)
 	approver.Submit("#admin_key")
 	approver.WaitVisible(".who")
+	approver.Navigate(p.url + "/ui/keys")
+	approver.WaitVisible("table")
+	if txt := approver.Text("table"); !strings.Contains(txt, "tier request pending") {
+		t.Errorf("the keys list does not show the pending request:\n%s", txt)
+	}
 	approver.Navigate(p.url + "/ui/tier-requests")
 	approver.WaitVisible("table")
 	approver.SetValue("input[name=reason]", "launch week")
@@ -436,5 +464,76 @@ func TestDashboardTierApproval(t *testing.T) {
 	}
 	if k := p.mustCall(http.StatusOK, admin, "GET", "/v1/api-keys/"+target["id"].(string), nil); k["rate_limit_tier"] != "high" {
 		t.Errorf("the key's tier is %v", k["rate_limit_tier"])
+	}
+}
+
+// TestDashboardSessionSurvivesRestart: a session is kept in the store, so a restarted server
+// still knows it.
+func TestDashboardSessionSurvivesRestart(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	p := startServer(t, data)
+	admin := adminKeyPattern.FindString(p.stderr.String())
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(p.url+"/ui/sign-in", url.Values{"admin_key": {admin}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie string
+	for _, c := range res.Cookies() {
+		if c.Name == "keyward_session" {
+			cookie = c.Value
+		}
+	}
+	if err := p.stop(syscall.SIGTERM); err != nil {
+		t.Fatalf("stopping: %v", err)
+	}
+	q := startServer(t, data)
+	if status, loc := getWithCookie(t, q.url+"/ui/keys", cookie); status != http.StatusOK {
+		t.Errorf("after a restart the session's page answers %d (to %q), want 200", status, loc)
+	}
+}
+
+// TestDashboardSessionAcrossNodes: a session made on one PostgreSQL node works on another,
+// and signing out on that one ends it on the first.
+func TestDashboardSessionAcrossNodes(t *testing.T) {
+	cl := startFlaggedCluster(t)
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(cl.a.url+"/ui/sign-in", url.Values{"admin_key": {cl.token}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	var cookie string
+	for _, c := range res.Cookies() {
+		if c.Name == "keyward_session" {
+			cookie = c.Value
+		}
+	}
+	if status, _ := getWithCookie(t, cl.b.url+"/ui/keys", cookie); status != http.StatusOK {
+		t.Fatalf("node b answers the session made on node a with %d", status)
+	}
+	// Sign out on node c, with the form token its page carries.
+	req, _ := http.NewRequest("GET", cl.c.url+"/ui/keys", nil)
+	req.AddCookie(&http.Cookie{Name: "keyward_session", Value: cookie})
+	res, err = noRedirect.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	m := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(body)
+	if m == nil {
+		t.Fatal("node c's page has no form token")
+	}
+	req, _ = http.NewRequest("POST", cl.c.url+"/ui/sign-out", strings.NewReader(url.Values{"csrf": {string(m[1])}}.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.AddCookie(&http.Cookie{Name: "keyward_session", Value: cookie})
+	if res, err = noRedirect.Do(req); err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if status, _ := getWithCookie(t, cl.a.url+"/ui/keys", cookie); status != http.StatusSeeOther {
+		t.Errorf("after signing out on node c, node a answers the session with %d, want 303 to sign in", status)
 	}
 }

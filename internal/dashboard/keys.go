@@ -87,6 +87,12 @@ func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 	}
 	now := d.now()
 	data := keysData{Projects: projects, Query: q}
+	pending := map[string]*keyward.TierRequest{}
+	if reqs, _, err := d.svc.TierRequests(r.Context(), v.p, "", keyward.TierRequestPending, keyward.Page{Limit: 200}); err == nil {
+		for _, tr := range reqs {
+			pending[tr.KeyID] = tr
+		}
+	}
 	scanned := 0
 	for len(data.Keys) < limit && scanned < searchScan {
 		keys, next, err := d.svc.ListKeys(r.Context(), v.p, keyward.ListKeysInput{
@@ -101,6 +107,9 @@ func (d *Dashboard) keysPage(w http.ResponseWriter, r *http.Request, v *visit) {
 			after = k.ID
 			if q.Search != "" && !matches(k, q.Search) {
 				continue
+			}
+			if tr := pending[k.ID]; tr != nil {
+				k.PendingTierRequest = tr
 			}
 			data.Keys = append(data.Keys, keyRow{Key: k, Status: k.Status(now), Project: names[k.ProjectID]})
 			if len(data.Keys) == limit {
@@ -136,13 +145,31 @@ func matches(k *keyward.Key, s string) bool {
 
 // newKeyData is the create form, with what was typed when it comes back with errors.
 type newKeyData struct {
-	Projects []*keyward.Project
-	Form     url.Values
+	Projects     []*keyward.Project
+	Environments []envChoice
+	Form         url.Values
+}
+
+// envChoice is an environment offered by the create form, named with its project.
+type envChoice struct {
+	ID, Label string
+}
+
+// newKeyForm is the create form's data: the projects and every environment of them.
+func (d *Dashboard) newKeyForm(r *http.Request, v *visit, form url.Values) newKeyData {
+	projects, _, _ := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
+	data := newKeyData{Projects: projects, Form: form}
+	for _, p := range projects {
+		envs, _, _ := d.svc.ListEnvironments(r.Context(), v.p, p.ID, keyward.Page{Limit: 100})
+		for _, e := range envs {
+			data.Environments = append(data.Environments, envChoice{ID: e.ID, Label: p.Name + " / " + e.Name})
+		}
+	}
+	return data
 }
 
 func (d *Dashboard) newKeyPage(w http.ResponseWriter, r *http.Request, v *visit) {
-	projects, _, _ := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
-	d.render(w, r, http.StatusOK, "key_new", page{Title: "New API key", Visit: v, Data: newKeyData{Projects: projects, Form: url.Values{}}})
+	d.render(w, r, http.StatusOK, "key_new", page{Title: "New API key", Visit: v, Data: d.newKeyForm(r, v, url.Values{})})
 }
 
 // revealData is the one page that shows a secret.
@@ -156,9 +183,17 @@ func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, v *visit) 
 	in := keyward.CreateKeyInput{
 		ProjectID: r.PostFormValue("project_id"), Name: strings.TrimSpace(r.PostFormValue("name")),
 		Scopes: fieldsOf(r.PostFormValue("scopes")), AllowedIPs: fieldsOf(r.PostFormValue("allowed_ips")),
-		RateLimitTier: r.PostFormValue("tier"),
+		RateLimitTier: r.PostFormValue("tier"), EnvironmentID: r.PostFormValue("environment_id"),
 	}
 	fields := map[string]string{}
+	if s := r.PostFormValue("credits"); s != "" {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil || n < 0 {
+			fields["credits"] = "A whole number of verifications, or empty for uncounted use."
+		} else {
+			in.Credits = &keyward.Credits{Remaining: n}
+		}
+	}
 	if s := r.PostFormValue("expires_in_days"); s != "" {
 		n, err := strconv.Atoi(s)
 		if err != nil || n < 1 || n > 3650 {
@@ -187,9 +222,8 @@ func (d *Dashboard) createKey(w http.ResponseWriter, r *http.Request, v *visit) 
 			return
 		}
 	}
-	projects, _, _ := d.svc.ListProjects(r.Context(), v.p, keyward.Page{Limit: 200})
 	d.render(w, r, http.StatusUnprocessableEntity, "key_new", page{Title: "New API key", Visit: v, Fields: fields,
-		Error: "The key was not created: see below.", Data: newKeyData{Projects: projects, Form: r.PostForm}})
+		Error: "The key was not created: see below.", Data: d.newKeyForm(r, v, r.PostForm)})
 }
 
 // formError puts a validation error from the service beside the field it names, and reports
@@ -201,7 +235,7 @@ func formError(err error, fields map[string]string) bool {
 		return false
 	}
 	msg := message(err)
-	for _, f := range []string{"name", "scopes", "allowed_ips", "rotation_webhook_url", "rotation_interval_days", "expires_at", "project", "tier"} {
+	for _, f := range []string{"name", "scopes", "allowed_ips", "rotation_webhook_url", "rotation_interval_days", "expires_at", "environment", "credits", "project", "tier"} {
 		if strings.Contains(msg, f) {
 			key := f
 			switch f {
@@ -211,6 +245,8 @@ func formError(err error, fields map[string]string) bool {
 				key = "expires_in_days"
 			case "project":
 				key = "project_id"
+			case "environment":
+				key = "environment_id"
 			}
 			fields[key] = msg
 			return true
