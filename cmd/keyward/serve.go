@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -323,7 +322,8 @@ func (m *Main) serve(context.Context) error {
 	}
 	m.served = make(chan error, 1)
 	if m.Config.TLSCert != "" {
-		m.http.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		m.http.TLSConfig = serverTLS()
+		m.http.Handler = hsts(m.http.Handler)
 		go func() { m.served <- m.http.ServeTLS(m.listener, m.Config.TLSCert, m.Config.TLSKey) }()
 	} else {
 		go func() { m.served <- m.http.Serve(m.listener) }()

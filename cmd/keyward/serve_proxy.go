@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -48,7 +47,7 @@ func (m *Main) startProxy(context.Context) error {
 	scheme := "http"
 	if m.Config.TLSCert != "" {
 		scheme = "https"
-		m.proxy.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		m.proxy.TLSConfig = serverTLS()
 		go func() { m.proxyServed <- m.proxy.ServeTLS(ln, m.Config.TLSCert, m.Config.TLSKey) }()
 	} else {
 		go func() { m.proxyServed <- m.proxy.Serve(ln) }()

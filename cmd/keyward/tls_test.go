@@ -87,6 +87,28 @@ func TestServeTLS(t *testing.T) {
 	if res.StatusCode != http.StatusOK || res.TLS == nil {
 		t.Errorf("GET /healthz over TLS = %d (TLS %v)", res.StatusCode, res.TLS != nil)
 	}
+	if h := res.Header.Get("Strict-Transport-Security"); h != "max-age=31536000" {
+		t.Errorf("Strict-Transport-Security = %q", h)
+	}
+	// TLS 1.2 with a CBC suite is refused; with an AEAD suite it works; TLS 1.1 is refused.
+	for _, c := range []struct {
+		name    string
+		cfg     *tls.Config
+		refused bool
+	}{
+		{"TLS 1.2 CBC-SHA", &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA, tls.TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA}}, true},
+		{"TLS 1.1", &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11}, true},
+		{"TLS 1.2 AEAD", &tls.Config{RootCAs: pool, MaxVersion: tls.VersionTLS12, CipherSuites: []uint16{tls.TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256, tls.TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256}}, false},
+	} {
+		client := &http.Client{Transport: &http.Transport{TLSClientConfig: c.cfg}}
+		res, err := client.Get(m.URL() + "/healthz")
+		if err == nil {
+			res.Body.Close()
+		}
+		if (err != nil) != c.refused {
+			t.Errorf("%s: err = %v, want refused %v", c.name, err, c.refused)
+		}
+	}
 	// Plain HTTP to a TLS port gets no API answer.
 	plain, err := http.Get(strings.Replace(m.URL(), "https", "http", 1) + "/healthz")
 	if err == nil {
