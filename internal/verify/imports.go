@@ -161,6 +161,9 @@ func (v *Verifier) rehashImported(ctx context.Context, k *keyward.Key, secret st
 	sum := v.hasher.Hash(secret)
 	err := st.RehashKey(ctx, k.AccountID, k.ID, k.Hash, sum[:], v.hasher.CurrentScheme()+keyward.ImportedSchemeSuffix)
 	if keyward.ErrorCode(err) == keyward.ENotFound {
+		// Another node rehashed it first: forget the entry under the old hash, so that this
+		// node finds the key by its keyed hash rather than trying again on every use.
+		v.KeyChanged(ctx, k)
 		return nil
 	}
 	if err != nil {
