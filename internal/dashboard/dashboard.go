@@ -22,6 +22,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/keyward/keyward/internal/httpwire"
 	"github.com/keyward/keyward/internal/keyward"
 )
 
@@ -48,6 +49,9 @@ type Config struct {
 	Version string
 	// OIDC, when set, offers sign-in through the OpenID Connect provider.
 	OIDC *OIDC
+	// Proxies are the trusted reverse proxies (--trusted-proxies), whose X-Forwarded-For
+	// names the client in the audit log, as for the API.
+	Proxies httpwire.Proxies
 }
 
 // Dashboard serves the web UI.
@@ -57,6 +61,7 @@ type Dashboard struct {
 	secure  bool
 	version string
 	oidc    *OIDC
+	proxies httpwire.Proxies
 	pages   map[string]*template.Template
 	mux     *http.ServeMux
 	csrf    *http.CrossOriginProtection
@@ -65,7 +70,7 @@ type Dashboard struct {
 // New returns the dashboard.
 func New(cfg Config) (*Dashboard, error) {
 	d := &Dashboard{svc: cfg.Service, log: cfg.Logger, secure: cfg.Secure, version: cfg.Version,
-		mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), oidc: cfg.OIDC}
+		mux: http.NewServeMux(), csrf: http.NewCrossOriginProtection(), oidc: cfg.OIDC, proxies: cfg.Proxies}
 	if d.log == nil {
 		d.log = slog.Default()
 	}

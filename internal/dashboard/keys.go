@@ -2,6 +2,7 @@ package dashboard
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -349,7 +350,7 @@ func statusOf(err error) int {
 }
 
 func message(err error) string {
-	if e, ok := err.(*keyward.Error); ok {
+	if e, ok := errors.AsType[*keyward.Error](err); ok {
 		return e.Message
 	}
 	return fmt.Sprint(err)

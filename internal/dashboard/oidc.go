@@ -123,7 +123,7 @@ func (d *Dashboard) callback(w http.ResponseWriter, r *http.Request) {
 		refuse("the identity provider's answer did not check out")
 		return
 	}
-	ctx := keyward.WithRequestInfo(r.Context(), keyward.RequestInfo{RemoteAddr: remoteAddr(r)})
+	ctx := d.requestContext(r)
 	p, err := d.oidc.Authenticate(ctx, tok.AccessToken)
 	if err != nil {
 		d.render(w, r, statusOf(err), "signin", page{Title: "Sign in", Error: message(err)})

@@ -26,7 +26,7 @@ func (d *Dashboard) signedIn(h func(w http.ResponseWriter, r *http.Request, v *v
 			http.Redirect(w, r, Prefix+"sign-in", http.StatusSeeOther)
 			return
 		}
-		ctx := keyward.WithRequestInfo(r.Context(), keyward.RequestInfo{RemoteAddr: remoteAddr(r)})
+		ctx := d.requestContext(r)
 		sess, p, err := d.svc.SessionPrincipal(ctx, c.Value)
 		if err != nil {
 			if keyward.ErrorCode(err) != keyward.EUnauthenticated {
@@ -49,15 +49,14 @@ func (d *Dashboard) signedIn(h func(w http.ResponseWriter, r *http.Request, v *v
 	}
 }
 
-// remoteAddr is the peer's address, for the audit log.
-func remoteAddr(r *http.Request) string {
-	host := r.RemoteAddr
-	for i := len(host) - 1; i >= 0; i-- {
-		if host[i] == ':' {
-			return host[:i]
-		}
+// requestContext is the request's context with what the audit log records of it: the
+// client's address, behind trusted proxies as the API reads it.
+func (d *Dashboard) requestContext(r *http.Request) context.Context {
+	addr := ""
+	if ip := d.proxies.ClientIP(r); ip.IsValid() {
+		addr = ip.String()
 	}
-	return host
+	return keyward.WithRequestInfo(r.Context(), keyward.RequestInfo{RemoteAddr: addr})
 }
 
 func (d *Dashboard) setCookie(w http.ResponseWriter, token string, sess *keyward.Session) {
@@ -79,7 +78,7 @@ func (d *Dashboard) signInPage(w http.ResponseWriter, r *http.Request) {
 // signIn takes an admin key, pasted into the form: it is checked, and only the session's
 // token goes back to the browser.
 func (d *Dashboard) signIn(w http.ResponseWriter, r *http.Request) {
-	ctx := keyward.WithRequestInfo(r.Context(), keyward.RequestInfo{RemoteAddr: remoteAddr(r)})
+	ctx := d.requestContext(r)
 	p, err := d.svc.AuthenticateAdmin(ctx, r.PostFormValue("admin_key"))
 	if err != nil {
 		status, msg := http.StatusUnauthorized, "That admin key is not valid: it is mistyped, revoked or of another Keyward."
