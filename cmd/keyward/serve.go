@@ -25,7 +25,6 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/postgres"
-	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secretscan"
 	"github.com/keyward/keyward/internal/sqlite"
 	"github.com/keyward/keyward/internal/verify"
@@ -640,12 +639,10 @@ func openServerStore(ctx context.Context, cfg *config.Config) (keyward.Store, *k
 	if err != nil {
 		return nil, nil, err
 	}
-	sealer, err := seal.New(s.secrets, sealPurpose)
+	_, hooks, err := webhookServiceOptions(cfg, s.secrets)
 	if err != nil {
 		s.store.Close()
 		return nil, nil, err
 	}
-	opts := webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate, AllowHTTP: cfg.WebhookAllowPrivate}
-	return s.store, keyward.NewService(s.store, s.hasher, keyward.WithSealer(sealer), keyward.WithEventEncoder(httpapi.EncodeEvent),
-		keyward.WithURLCheck(func(raw string) error { return webhook.CheckURL(raw, opts) })), nil
+	return s.store, keyward.NewService(s.store, s.hasher, hooks...), nil
 }

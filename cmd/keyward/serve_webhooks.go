@@ -9,8 +9,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/keyward/keyward/internal/config"
 	"github.com/keyward/keyward/internal/httpapi"
 	"github.com/keyward/keyward/internal/jobs"
+	"github.com/keyward/keyward/internal/keyformat"
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/secretscan"
@@ -22,35 +24,46 @@ import (
 // outbox to that one use of the server secret.
 const sealPurpose = "keyward webhook secrets v1"
 
-// webhookHooks builds what the service needs for webhooks: the sealer, the event encoding,
-// and the address check of webhook URLs, with the client rules the deliverer will use.
+// webhookHooks builds what the service needs for webhooks, keeps the client rules for the
+// deliverer, and sets up the verification of GitHub's secret scanning alerts.
 func (m *Main) webhookHooks() ([]keyward.ServiceOption, error) {
-	sealer, err := seal.New(m.secrets, sealPurpose)
+	opts, hooks, err := webhookServiceOptions(&m.Config, m.secrets)
 	if err != nil {
 		return nil, err
 	}
-	m.webhookOpts = webhook.Options{AllowPrivate: m.Config.WebhookAllowPrivate, AllowHTTP: m.Config.WebhookAllowPrivate}
-	if f := m.Config.WebhookCAFile; f != "" {
+	m.webhookOpts = opts
+	if u := m.Config.SecretScanningKeysURL; u != "off" {
+		if m.scanning, err = secretscan.NewVerifier(secretscan.Options{KeysURL: u, Now: m.Now}); err != nil {
+			return nil, fmt.Errorf("secret-scanning-keys-url: %w", err)
+		}
+	}
+	return hooks, nil
+}
+
+// webhookServiceOptions are the service's webhook hooks, for the server and for the operator
+// commands alike: the sealer, the event encoding, and the address check of webhook URLs
+// under the client rules it returns (the ones the deliverer dials with).
+func webhookServiceOptions(cfg *config.Config, secrets []keyformat.Secret) (webhook.Options, []keyward.ServiceOption, error) {
+	opts := webhook.Options{AllowPrivate: cfg.WebhookAllowPrivate, AllowHTTP: cfg.WebhookAllowPrivate}
+	sealer, err := seal.New(secrets, sealPurpose)
+	if err != nil {
+		return opts, nil, err
+	}
+	if f := cfg.WebhookCAFile; f != "" {
 		pem, err := os.ReadFile(f)
 		if err != nil {
-			return nil, fmt.Errorf("webhook-ca-file: %w", err)
+			return opts, nil, fmt.Errorf("webhook-ca-file: %w", err)
 		}
 		pool, err := x509.SystemCertPool()
 		if err != nil {
 			pool = x509.NewCertPool()
 		}
 		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("webhook-ca-file %s holds no PEM certificate", f)
+			return opts, nil, fmt.Errorf("webhook-ca-file %s holds no PEM certificate", f)
 		}
-		m.webhookOpts.RootCAs = pool
+		opts.RootCAs = pool
 	}
-	if u := m.Config.SecretScanningKeysURL; u != "off" {
-		if m.scanning, err = secretscan.NewVerifier(secretscan.Options{KeysURL: u, Now: m.Now}); err != nil {
-			return nil, fmt.Errorf("secret-scanning-keys-url: %w", err)
-		}
-	}
-	opts := m.webhookOpts
-	return []keyward.ServiceOption{
+	return opts, []keyward.ServiceOption{
 		keyward.WithSealer(sealer),
 		keyward.WithEventEncoder(httpapi.EncodeEvent),
 		keyward.WithURLCheck(func(raw string) error { return webhook.CheckURL(raw, opts) }),
