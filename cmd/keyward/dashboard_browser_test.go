@@ -259,6 +259,25 @@ func TestDashboardInBrowser(t *testing.T) {
 	}
 }
 
+// signInCookie signs in to the dashboard at base with an admin key, over plain HTTP, and
+// returns the session cookie's value.
+func signInCookie(t *testing.T, base, adminKey string) string {
+	t.Helper()
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.PostForm(base+"/ui/sign-in", url.Values{"admin_key": {adminKey}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	for _, c := range res.Cookies() {
+		if c.Name == "keyward_session" {
+			return c.Value
+		}
+	}
+	t.Fatalf("sign-in answered %d without a session cookie", res.StatusCode)
+	return ""
+}
+
 // getWithCookie GETs u with the session cookie, without following redirects.
 func getWithCookie(t *testing.T, u, session string) (int, string) {
 	t.Helper()
@@ -280,20 +299,7 @@ func TestDashboardRefuses(t *testing.T) {
 	p := startServer(t, filepath.Join(t.TempDir(), "data"))
 	admin := adminKeyPattern.FindString(p.stderr.String())
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noRedirect.PostForm(p.url+"/ui/sign-in", url.Values{"admin_key": {admin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	var session *http.Cookie
-	for _, c := range res.Cookies() {
-		if c.Name == "keyward_session" {
-			session = c
-		}
-	}
-	if session == nil {
-		t.Fatalf("sign-in answered %d without a session cookie", res.StatusCode)
-	}
+	session := &http.Cookie{Name: "keyward_session", Value: signInCookie(t, p.url, admin)}
 	page := func(method, path string, form url.Values, header map[string]string) (int, string) {
 		t.Helper()
 		req, _ := http.NewRequest(method, p.url+path, strings.NewReader(form.Encode()))
@@ -473,18 +479,7 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	p := startServer(t, data)
 	admin := adminKeyPattern.FindString(p.stderr.String())
-	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noRedirect.PostForm(p.url+"/ui/sign-in", url.Values{"admin_key": {admin}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	var cookie string
-	for _, c := range res.Cookies() {
-		if c.Name == "keyward_session" {
-			cookie = c.Value
-		}
-	}
+	cookie := signInCookie(t, p.url, admin)
 	if err := p.stop(syscall.SIGTERM); err != nil {
 		t.Fatalf("stopping: %v", err)
 	}
@@ -499,24 +494,14 @@ func TestDashboardSessionSurvivesRestart(t *testing.T) {
 func TestDashboardSessionAcrossNodes(t *testing.T) {
 	cl := startFlaggedCluster(t)
 	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	res, err := noRedirect.PostForm(cl.a.url+"/ui/sign-in", url.Values{"admin_key": {cl.token}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	res.Body.Close()
-	var cookie string
-	for _, c := range res.Cookies() {
-		if c.Name == "keyward_session" {
-			cookie = c.Value
-		}
-	}
+	cookie := signInCookie(t, cl.a.url, cl.token)
 	if status, _ := getWithCookie(t, cl.b.url+"/ui/keys", cookie); status != http.StatusOK {
 		t.Fatalf("node b answers the session made on node a with %d", status)
 	}
 	// Sign out on node c, with the form token its page carries.
 	req, _ := http.NewRequest("GET", cl.c.url+"/ui/keys", nil)
 	req.AddCookie(&http.Cookie{Name: "keyward_session", Value: cookie})
-	res, err = noRedirect.Do(req)
+	res, err := noRedirect.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
