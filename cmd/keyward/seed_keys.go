@@ -29,7 +29,7 @@ written to --secrets-out (mode 0600), one per line, for a load generator to veri
 used. Nothing is audited. Run it where the data directory is, or with the --database and
 --server-secret of the servers, while no server runs or while they do.`,
 		Example: `  keyward admin seed-keys --count 10000000 --secrets-out keys.txt --keep 100000
-  keyward admin seed-keys --count 1000000 --database postgres://… --server-secret-file secret`,
+  KEYWARD_SERVER_SECRET_FILE=secret keyward admin seed-keys --count 1000000 --database postgres://…`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if count < 1 || batch < 1 || keep < 0 {

@@ -40,6 +40,7 @@ func TestCreateKeyValidation(t *testing.T) {
 		{"unknown user", `{"name":"k","user_id":"` + keyward.NewID() + `"}`, 404, "not_found"},
 		{"project twice", `{"name":"k","project_accesses":[{"project_id":"` + projectID + `","role_id":"viewer"},{"project_id":"` + projectID + `","role_id":"admin"}]}`, 422, "validation_failed"},
 		{"malformed project id", `{"project_id":"nope","name":"k"}`, 400, "invalid_request"},
+		{"empty project id", `{"project_id":"","name":"k"}`, 400, "invalid_request"},
 		{"unknown project", `{"project_id":"` + keyward.NewID() + `","name":"k"}`, 404, "not_found"},
 		{"too large", `{"project_id":"` + projectID + `","name":"k","metadata":{"x":"` + strings.Repeat("a", 1<<20) + `"}}`, 413, "request_too_large"},
 		{"big metadata", `{"project_id":"` + projectID + `","name":"k","metadata":{"x":"` + strings.Repeat("a", 9<<10) + `"}}`, 422, "validation_failed"},

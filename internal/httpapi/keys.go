@@ -219,6 +219,14 @@ func optional(s string) *string {
 	return &s
 }
 
+// deref is the string p points to, or "" for nil.
+func deref(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
 // KeyIDParam is the key id in a path.
 type KeyIDParam struct {
 	KeyID string `path:"keyID" doc:"Key id."`
@@ -226,7 +234,7 @@ type KeyIDParam struct {
 
 type createKeyInput struct {
 	Body struct {
-		ProjectID            string         `json:"project_id,omitempty" doc:"Project to issue the key in; the key starts with its key_prefix. Omit for an account key, which takes the account's key_prefix."`
+		ProjectID            *string        `json:"project_id,omitempty" doc:"Project to issue the key in; the key starts with its key_prefix. Omit for an account key, which takes the account's key_prefix."`
 		Name                 string         `json:"name" minLength:"1" maxLength:"128"`
 		UserID               string         `json:"user_id,omitempty" doc:"The user the key acts for. Yours needs api_keys.own.create; anyone else's api_keys.create."`
 		RoleID               string         `json:"role_id,omitempty" doc:"Account-level role, by id or built-in slug. The key may not hold a permission you lack."`
@@ -335,8 +343,13 @@ func (s *Server) keyRoutes() []route {
 
 func (s *Server) createKey(ctx context.Context, in *createKeyInput) (*createdKeyOutput, error) {
 	b := in.Body
+	// A script that looked a project up and got nothing sends "": refused, not read as
+	// "no project", which would issue an account key that can do far more than meant.
+	if b.ProjectID != nil && *b.ProjectID == "" {
+		return nil, keyward.Errorf(keyward.EInvalid, "project_id is empty: give a project id, or omit project_id for an account key")
+	}
 	k, secret, err := s.svc.CreateKey(ctx, principal(ctx), keyward.CreateKeyInput{
-		ProjectID: b.ProjectID, EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes, AllowedIPs: b.AllowedIPs,
+		ProjectID: deref(b.ProjectID), EnvironmentID: b.EnvironmentID, Name: b.Name, Scopes: b.Scopes, AllowedIPs: b.AllowedIPs,
 		UserID: b.UserID, RoleID: b.RoleID, ProjectAccesses: accessesIn(b.ProjectAccesses), RateLimitTier: b.RateLimitTier,
 		RateLimit: b.RateLimit.domain(), Credits: b.Credits.domain(),
 		ExpiresAt: b.ExpiresAt, Metadata: b.Metadata,
