@@ -88,3 +88,10 @@ func describe(d *huma.ErrorDetail) string {
 	}
 	return d.Location + ": " + d.Message
 }
+
+// jsonFormats are huma's JSON formats with an unmarshaller that refuses invalid UTF-8
+// instead of replacing it: a name sent with a bad byte is an error, not a different name.
+var jsonFormats = map[string]huma.Format{
+	"application/json": {Marshal: huma.DefaultJSONFormat.Marshal, Unmarshal: httpwire.UnmarshalJSON},
+	"json":             {Marshal: huma.DefaultJSONFormat.Marshal, Unmarshal: httpwire.UnmarshalJSON},
+}

@@ -141,7 +141,7 @@ func apiConfig(version string) huma.Config {
 			},
 		},
 		OpenAPIPath:   "/openapi",
-		Formats:       huma.DefaultFormats,
+		Formats:       jsonFormats,
 		DefaultFormat: "application/json",
 	}
 }

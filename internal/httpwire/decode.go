@@ -1,11 +1,15 @@
 package httpwire
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
+	"mime"
 	"net/http"
+	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -30,19 +34,37 @@ type Decoding struct {
 	AllowUnknownFields bool
 }
 
-// Decode reads one JSON object into v, as DecodeJSON does.
+// Decode reads one JSON object into v, as DecodeJSON does. A body sent as anything but JSON
+// (a Content-Type other than application/json or a +json type) is refused with 415 (a
+// request without a body may carry any), and a
+// body that is not valid UTF-8 with 400: encoding/json would quietly turn each bad byte into
+// U+FFFD, storing a name or metadata other than the one sent.
 func (d Decoding) Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, d.Limit))
+	if r.ContentLength != 0 && !IsJSON(r.Header.Get("Content-Type")) {
+		return NewProblem(http.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.Limit))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return keyward.Errorf(keyward.ETooLarge, "the body is larger than %d KiB", d.Limit>>10)
+	case errors.Is(err, os.ErrDeadlineExceeded):
+		return keyward.Errorf(keyward.EInvalid, "the body did not arrive in time")
+	case err != nil:
+		return keyward.Errorf(keyward.EInvalid, "the body could not be read")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	if !utf8.Valid(body) {
+		return keyward.Errorf(keyward.EInvalid, "body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
 	if !d.AllowUnknownFields {
 		dec.DisallowUnknownFields()
 	}
-	err := dec.Decode(v)
-	var tooBig *http.MaxBytesError
+	err = dec.Decode(v)
 	switch {
-	case errors.Is(err, io.EOF):
-		return nil
-	case errors.As(err, &tooBig):
-		return keyward.Errorf(keyward.ETooLarge, "the body is larger than %d KiB", d.Limit>>10)
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
 		return keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))
 	case err != nil:
@@ -52,4 +74,27 @@ func (d Decoding) Decode(w http.ResponseWriter, r *http.Request, v any) error {
 		return keyward.Errorf(keyward.EInvalid, "body has data after the JSON object")
 	}
 	return nil
+}
+
+// IsJSON reports whether a Content-Type names JSON: application/json or a structured
+// syntax suffix type (application/merge-patch+json), with any parameters. No Content-Type at
+// all counts as JSON, for clients that leave it out.
+func IsJSON(contentType string) bool {
+	if contentType == "" {
+		return true
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return false
+	}
+	return mt == "application/json" || (strings.HasPrefix(mt, "application/") && strings.HasSuffix(mt, "+json"))
+}
+
+// UnmarshalJSON is json.Unmarshal refusing invalid UTF-8 rather than replacing it with
+// U+FFFD, for the routes huma decodes.
+func UnmarshalJSON(data []byte, v any) error {
+	if !utf8.Valid(data) {
+		return errors.New("body is not valid UTF-8")
+	}
+	return json.Unmarshal(data, v)
 }
