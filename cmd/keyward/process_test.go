@@ -99,6 +99,13 @@ func startProcess(t *testing.T, flags, env []string) *process {
 	t.Helper()
 	cmd := exec.Command(binary(t), append([]string{"serve", "--addr", "127.0.0.1:0"}, flags...)...)
 	cmd.Env = append(append(os.Environ(), "KEYWARD_LOG_LEVEL=info"), env...)
+	return startCommand(t, cmd)
+}
+
+// startCommand starts cmd, a command that ends by running `keyward serve` (under a wrapper
+// such as a shell setting limits, say), and waits until the server listens.
+func startCommand(t *testing.T, cmd *exec.Cmd) *process {
+	t.Helper()
 	pipe, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

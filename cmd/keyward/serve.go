@@ -15,6 +15,7 @@ import (
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/config"
+	"github.com/keyward/keyward/internal/connlimit"
 	"github.com/keyward/keyward/internal/delivery"
 	"github.com/keyward/keyward/internal/events"
 	"github.com/keyward/keyward/internal/gateway"
@@ -62,8 +63,10 @@ type Main struct {
 	// scanning verifies GitHub's secret scanning alerts; nil when they are off.
 	scanning *secretscan.Verifier
 	listener net.Listener
-	http     *http.Server
-	served   chan error
+	// conns caps the API listener's connections (--max-connections).
+	conns  *connlimit.Listener
+	http   *http.Server
+	served chan error
 	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
 	proxy       *http.Server
 	proxyServed chan error
@@ -222,9 +225,26 @@ func (m *Main) startGateway(context.Context) error {
 }
 
 func (m *Main) openListener(context.Context) error {
-	var err error
-	m.listener, err = net.Listen("tcp", m.Config.Addr)
-	return err
+	ln, err := net.Listen("tcp", m.Config.Addr)
+	if err != nil {
+		return err
+	}
+	m.conns = connlimit.New(ln, m.maxConnections())
+	m.listener = m.conns
+	return nil
+}
+
+// maxConnections is the cap on each listener's connections: --max-connections, or three
+// quarters of the descriptor limit, halved when the keyed proxy takes its own share.
+func (m *Main) maxConnections() int {
+	if m.Config.MaxConnections > 0 {
+		return m.Config.MaxConnections
+	}
+	n := connlimit.ForFileLimit(connlimit.FileLimit())
+	if m.Config.ProxyAddr != "" {
+		n = max(n/2, 1)
+	}
+	return n
 }
 
 // startTokens loads the OAuth signing keys and the token deny-list.
@@ -311,7 +331,10 @@ func (m *Main) serve(context.Context) error {
 		return err
 	}
 	m.http = &http.Server{
-		Handler:           handler,
+		// Every request's body is bounded in time (a slow one cannot hold an answer or a
+		// connection), and the connection cap knows which connections are answering.
+		Handler:           connlimit.Track(httpwire.BodyDeadline(handler, m.Config.BodyTimeout)),
+		ConnContext:       m.conns.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,

@@ -9,6 +9,8 @@ import (
 	"net/http"
 	"net/url"
 	"time"
+
+	"github.com/keyward/keyward/internal/connlimit"
 )
 
 // startProxy starts the keyed reverse proxy when --proxy-addr is set: on its own listener,
@@ -30,14 +32,16 @@ func (m *Main) startProxy(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("keyed proxy: %w", err)
 	}
-	ln, err := net.Listen("tcp", m.Config.ProxyAddr)
+	tcp, err := net.Listen("tcp", m.Config.ProxyAddr)
 	if err != nil {
 		return fmt.Errorf("keyed proxy: %w", err)
 	}
+	ln := connlimit.New(tcp, m.maxConnections())
 	// No ReadTimeout or WriteTimeout: they would cut off long uploads, downloads and
 	// WebSockets, which the upstream, not the proxy, should bound.
 	m.proxy = &http.Server{
-		Handler:           handler,
+		Handler:           connlimit.Track(handler),
+		ConnContext:       ln.ConnContext,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       120 * time.Second,
 		MaxHeaderBytes:    64 << 10,

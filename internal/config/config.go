@@ -50,6 +50,16 @@ type Config struct {
 	TLSCert, TLSKey string
 	// ShutdownTimeout bounds a graceful shutdown.
 	ShutdownTimeout time.Duration
+	// MaxConnections caps the connections each listener (the API's, the keyed proxy's) holds
+	// open; 0 sizes the cap to the file-descriptor limit.
+	MaxConnections int
+	// BodyTimeout bounds how long a request may take to send its body, on every route.
+	BodyTimeout time.Duration
+	// MetricsAddr, when set, serves /metrics (and, with Pprof, /debug/pprof/) on a listener
+	// of its own instead of /metrics on the API's.
+	MetricsAddr string
+	// Pprof serves Go's profiler on MetricsAddr.
+	Pprof bool
 	// LogLevel is debug, info, warn or error.
 	LogLevel string
 	// LogFormat is text or json.
@@ -138,6 +148,7 @@ func Default() Config {
 		CacheTTL:           30 * time.Second,
 		LastUsedResolution: time.Minute,
 		ShutdownTimeout:    15 * time.Second,
+		BodyTimeout:        10 * time.Second,
 		LogLevel:           "info",
 		LogFormat:          "text",
 		OIDCAccount:        "default",
@@ -172,6 +183,10 @@ var Vars = []Var{
 	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
 	{"last-used-resolution", "KEYWARD_LAST_USED_RESOLUTION", "how far a key's last use must move before last_used_at is written again (0: every second)"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
+	{"max-connections", "KEYWARD_MAX_CONNECTIONS", "connections each listener holds open at most; past it a new one replaces the longest idle or slowest-to-send (0: three quarters of the file-descriptor limit, shared with the keyed proxy)"},
+	{"body-timeout", "KEYWARD_BODY_TIMEOUT", "how long a request may take to send its body, on every route"},
+	{"metrics-addr", "KEYWARD_METRICS_ADDR", "serve /metrics on this address instead of on the API's (default: on the API's)"},
+	{"pprof", "KEYWARD_PPROF", "also serve Go's profiler under /debug/pprof/ on --metrics-addr (default: off)"},
 	{"tls-cert", "KEYWARD_TLS_CERT", "serve HTTPS with this certificate (PEM file); needs --tls-key"},
 	{"tls-key", "KEYWARD_TLS_KEY", "the private key (PEM file) of --tls-cert"},
 	{"log-level", "KEYWARD_LOG_LEVEL", "debug, info, warn or error"},
@@ -251,6 +266,16 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
 	dur("KEYWARD_LAST_USED_RESOLUTION", &c.LastUsedResolution)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
+	num("KEYWARD_MAX_CONNECTIONS", &c.MaxConnections)
+	dur("KEYWARD_BODY_TIMEOUT", &c.BodyTimeout)
+	str("KEYWARD_METRICS_ADDR", &c.MetricsAddr)
+	if v := getenv("KEYWARD_PPROF"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("KEYWARD_PPROF: %q is not true or false", v))
+		}
+		c.Pprof = b
+	}
 	str("KEYWARD_TLS_CERT", &c.TLSCert)
 	str("KEYWARD_TLS_KEY", &c.TLSKey)
 	str("KEYWARD_LOG_LEVEL", &c.LogLevel)
@@ -318,6 +343,10 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
 	fs.DurationVar(&c.LastUsedResolution, "last-used-resolution", c.LastUsedResolution, usage("last-used-resolution"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
+	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, usage("max-connections"))
+	fs.DurationVar(&c.BodyTimeout, "body-timeout", c.BodyTimeout, usage("body-timeout"))
+	fs.StringVar(&c.MetricsAddr, "metrics-addr", c.MetricsAddr, usage("metrics-addr"))
+	fs.BoolVar(&c.Pprof, "pprof", c.Pprof, usage("pprof"))
 	fs.StringVar(&c.TLSCert, "tls-cert", c.TLSCert, usage("tls-cert"))
 	fs.StringVar(&c.TLSKey, "tls-key", c.TLSKey, usage("tls-key"))
 	fs.StringVar(&c.LogLevel, "log-level", c.LogLevel, usage("log-level"))
@@ -405,6 +434,15 @@ func (c *Config) Validate() error {
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must be positive, not %s", c.ShutdownTimeout))
+	}
+	if c.MaxConnections < 0 {
+		errs = append(errs, fmt.Errorf("max connections must be 0 (sized to the descriptor limit) or more, not %d", c.MaxConnections))
+	}
+	if c.BodyTimeout <= 0 {
+		errs = append(errs, fmt.Errorf("body timeout must be positive, not %s", c.BodyTimeout))
+	}
+	if c.Pprof && c.MetricsAddr == "" {
+		errs = append(errs, errors.New("--pprof needs --metrics-addr: the profiler is never served on the API's listener"))
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		errs = append(errs, errors.New("TLS needs both a certificate and a key"))

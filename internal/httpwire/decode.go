@@ -49,7 +49,7 @@ func (d Decoding) Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	case errors.As(err, &tooBig):
 		return keyward.Errorf(keyward.ETooLarge, "the body is larger than %d KiB", d.Limit>>10)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return keyward.Errorf(keyward.EInvalid, "the body did not arrive in time")
+		return NewProblem(http.StatusRequestTimeout, "the body did not arrive in time")
 	case err != nil:
 		return keyward.Errorf(keyward.EInvalid, "the body could not be read")
 	}
