@@ -26,6 +26,7 @@ var allowed = map[string][]string{
 	"internal/authn":                     {"internal/httpwire", "internal/keyward", "internal/verify"},
 	"internal/oauth":                     {"internal/keyformat", "internal/keyward", "internal/verify"},
 	"internal/jobs":                      {},
+	"internal/connlimit":                 {},
 	"internal/httpwire":                  {"internal/keyward"},
 	"internal/httpapi":                   {"internal/authn", "internal/events", "internal/gateway", "internal/httpapi/compat", "internal/httpwire", "internal/keyward", "internal/oauth", "internal/secretscan", "internal/verify"},
 	"internal/gateway":                   {"internal/authn", "internal/httpwire", "internal/keyward", "internal/verify"},
@@ -53,8 +54,9 @@ var allowed = map[string][]string{
 // stdlibOnly are the packages that may import no third-party module: the domain, so that it
 // stays a plain description of Keyward; the stores' shared column codecs, so that neither
 // store's driver reaches the other through them; the client, so that users get no
-// dependencies; and secretscan, GitHub's partner contract, which needs only crypto and JSON.
-var stdlibOnly = map[string]bool{"internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "client": true, "internal/secretscan": true, "internal/seal": true}
+// dependencies; secretscan, GitHub's partner contract, which needs only crypto and JSON; and
+// connlimit, a listener wrapper that needs only net and syscall.
+var stdlibOnly = map[string]bool{"internal/connlimit": true, "internal/keyformat": true, "internal/keyward": true, "internal/storecodec": true, "client": true, "internal/secretscan": true, "internal/seal": true}
 
 // thirdPartyOnly limits the modules some packages may import besides the standard library
 // and ours. httpwire is every transport's leaf: huma only for huma.ErrorDetail, the type of a
