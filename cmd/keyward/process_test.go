@@ -83,7 +83,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-var listeningURL = regexp.MustCompile(`url=(http://127\.0\.0\.1:\d+)`)
+var listeningURL = regexp.MustCompile(` url=(http://127\.0\.0\.1:\d+)`)
 
 // startServer runs `keyward serve` on a random loopback port over dataDir and waits until
 // it listens. The process is killed when the test ends if it is still running.

@@ -67,9 +67,13 @@ type Main struct {
 	conns  *connlimit.Listener
 	http   *http.Server
 	served chan error
+	// metricsServer serves /metrics on --metrics-addr; metricsServed has its end.
+	metricsServer *http.Server
+	metricsServed chan error
 	// proxy is the keyed reverse proxy, when --proxy-addr is set; proxyServed has its end.
 	proxy       *http.Server
 	proxyServed chan error
+	proxyConns  *connlimit.Listener
 
 	// invalidations hears, with PostgreSQL, of the changes other nodes make, for the cache.
 	invalidations *postgres.Listener
@@ -314,20 +318,26 @@ func (m *Main) pruneUsage(ctx context.Context) error {
 // serve starts answering requests.
 func (m *Main) serve(context.Context) error {
 	server := httpapi.New(httpapi.Config{
-		Service:        m.service,
-		Verifier:       m.verifier,
-		Authenticator:  m.auth,
-		Logger:         m.log,
-		Version:        version,
-		Ready:          m.ready,
-		Tokens:         m.tokens,
-		TrustedProxies: m.proxies,
-		Gateway:        m.gateway,
-		Events:         m.events,
-		SecretScanning: m.scanning,
+		Service:          m.service,
+		Verifier:         m.verifier,
+		Authenticator:    m.auth,
+		Logger:           m.log,
+		Version:          version,
+		Ready:            m.ready,
+		Tokens:           m.tokens,
+		TrustedProxies:   m.proxies,
+		Gateway:          m.gateway,
+		Events:           m.events,
+		SecretScanning:   m.scanning,
+		HealthChecks:     m.healthChecks(),
+		Collectors:       m.connCollectors(),
+		MetricsElsewhere: m.Config.MetricsAddr != "",
 	})
 	handler, err := m.withDashboard(server)
 	if err != nil {
+		return err
+	}
+	if err := m.startMetrics(server.MetricsHandler()); err != nil {
 		return err
 	}
 	m.http = &http.Server{
@@ -460,6 +470,9 @@ func (m *Main) Close(ctx context.Context) error {
 	m.stopExtAuthz()
 	if err := m.stopProxy(ctx); err != nil {
 		errs = append(errs, err)
+	}
+	if err := m.stopMetrics(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("metrics listener: %w", err))
 	}
 	if m.jobs != nil {
 		if err := m.jobs.Stop(context.WithoutCancel(ctx)); err != nil {

@@ -37,6 +37,7 @@ func (m *Main) startProxy(context.Context) error {
 		return fmt.Errorf("keyed proxy: %w", err)
 	}
 	ln := connlimit.New(tcp, m.maxConnections())
+	m.proxyConns = ln
 	// No ReadTimeout or WriteTimeout: they would cut off long uploads, downloads and
 	// WebSockets, which the upstream, not the proxy, should bound.
 	m.proxy = &http.Server{

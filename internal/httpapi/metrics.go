@@ -1,7 +1,11 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
+	"runtime/debug"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
@@ -19,9 +23,27 @@ import (
 type metrics struct {
 	registry *prometheus.Registry
 	latency  prometheus.Histogram
+
+	// Per-route request counts and latencies. The observers of each route are looked up
+	// once and kept, so that a request pays a sync.Map load, not a label hash.
+	requests  *prometheus.CounterVec
+	durations *prometheus.HistogramVec
+	routes    sync.Map // route pattern → *routeMetrics
 }
 
-func newMetrics(v *verify.Verifier) *metrics {
+// routeMetrics are one route's observers: its latency, and its count by status class.
+type routeMetrics struct {
+	duration prometheus.Observer
+	byClass  [6]prometheus.Counter // index status/100, 2 to 5; 0 and 1 unused
+}
+
+// HealthCheck is a dependency whose state /metrics reports as keyward_up{component}.
+type HealthCheck struct {
+	Component string
+	Check     func(context.Context) error
+}
+
+func newMetrics(v *verify.Verifier, version string, checks []HealthCheck, extra []prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -31,11 +53,95 @@ func newMetrics(v *verify.Verifier) *metrics {
 			Buckets: []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .1, .5},
 		}),
 	}
-	m.registry.MustRegister(m.latency, collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	m.requests = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "keyward_http_requests_total",
+		Help: "HTTP requests answered, by route (method and path pattern) and status class (2xx, 4xx, …).",
+	}, []string{"route", "code"})
+	m.durations = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "keyward_http_request_duration_seconds",
+		Help:    "Time to answer an HTTP request, by route, from the handler's start to its return.",
+		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+	}, []string{"route"})
+	m.registry.MustRegister(m.latency, m.requests, m.durations, buildInfo(version), healthCollector(checks),
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, c := range extra {
+		m.registry.MustRegister(c)
+	}
 	if v != nil {
 		m.registry.MustRegister(verifierCollector{v})
 	}
 	return m
+}
+
+// observe records one answered request. route is the router's pattern ("POST
+// /v1/keys/verify"), never the path itself, so that ids do not become labels.
+func (m *metrics) observe(route string, status int, took time.Duration) {
+	if route == "" {
+		route = "unmatched"
+	}
+	rm, ok := m.routes.Load(route)
+	if !ok {
+		r := &routeMetrics{duration: m.durations.WithLabelValues(route)}
+		for class := 2; class <= 5; class++ {
+			r.byClass[class] = m.requests.WithLabelValues(route, strconv.Itoa(class)+"xx")
+		}
+		rm, _ = m.routes.LoadOrStore(route, r)
+	}
+	r := rm.(*routeMetrics)
+	// A handler writes a final status, 200 to 599; anything else would be a bug, counted
+	// as a server error.
+	class := status / 100
+	if class < 2 || class > 5 {
+		class = 5
+	}
+	r.byClass[class].Inc()
+	r.duration.Observe(took.Seconds())
+}
+
+// buildInfo is keyward_build_info, the constant 1 labelled with what is running: the
+// version set at build time, the VCS revision and its time when the build recorded them,
+// and the Go version.
+func buildInfo(version string) prometheus.Collector {
+	revision, built, goVersion := "unknown", "unknown", "unknown"
+	if bi, ok := debug.ReadBuildInfo(); ok {
+		goVersion = bi.GoVersion
+		for _, s := range bi.Settings {
+			switch s.Key {
+			case "vcs.revision":
+				revision = s.Value
+			case "vcs.time":
+				built = s.Value
+			}
+		}
+	}
+	g := prometheus.NewGauge(prometheus.GaugeOpts{
+		Name:        "keyward_build_info",
+		Help:        "Always 1; its labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "vcs_time": built, "goversion": goVersion},
+	})
+	g.Set(1)
+	return g
+}
+
+var upDesc = prometheus.NewDesc("keyward_up",
+	"1 if a dependency answered its check during this scrape (within 2 s), else 0: store, redis, invalidation_listener.", []string{"component"}, nil)
+
+// healthCollector asks each dependency at scrape time, so that the gauge is never older
+// than the scrape and costs nothing between scrapes.
+type healthCollector []HealthCheck
+
+func (h healthCollector) Describe(ch chan<- *prometheus.Desc) { ch <- upDesc }
+
+func (h healthCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	for _, c := range h {
+		up := 1.0
+		if c.Check(ctx) != nil {
+			up = 0
+		}
+		ch <- prometheus.MustNewConstMetric(upDesc, prometheus.GaugeValue, up, c.Component)
+	}
 }
 
 var (
@@ -75,8 +181,14 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
+// MetricsHandler serves the metrics in the Prometheus text format, for a listener of their
+// own (--metrics-addr).
+func (s *Server) MetricsHandler() http.Handler {
+	return promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{})
+}
+
 func (s *Server) registerMetrics() {
-	h := promhttp.HandlerFor(s.metrics.registry, promhttp.HandlerOpts{ErrorLog: nil})
+	h := s.MetricsHandler()
 	s.handle(http.MethodGet, "/metrics", h.ServeHTTP, &huma.Operation{
 		OperationID: "metrics", Summary: "Prometheus metrics", Tags: []string{"Health"},
 		Description: "Verifications by outcome, verify latency, cache lookups and rate-limit decisions, in the Prometheus text format. It needs no credential and shows no key, id or secret: serve it only where operators reach it (see docs/operations.md).",

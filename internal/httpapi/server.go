@@ -14,10 +14,12 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/danielgtaylor/huma/v2"
 	"github.com/danielgtaylor/huma/v2/adapters/humago"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/events"
@@ -57,6 +59,13 @@ type Config struct {
 	// Events, when set, serves GET /v1/events: the changes the node's cache hears, for
 	// caches of verdicts outside it (the Go middleware). Without it the route answers 503.
 	Events *events.Hub
+	// HealthChecks are the dependencies /metrics reports as keyward_up{component}.
+	HealthChecks []HealthCheck
+	// Collectors are more metrics to serve with the server's own (the connection cap's).
+	Collectors []prometheus.Collector
+	// MetricsElsewhere leaves /metrics off this handler: it is served on a listener of its
+	// own, from MetricsHandler.
+	MetricsElsewhere bool
 }
 
 // Route is one method and path the server answers, as registered on its router.
@@ -77,7 +86,9 @@ type Server struct {
 	// clients authenticates OAuth clients (keys) and slows down guessing their secrets.
 	clients *oauth.Clients
 	metrics *metrics
-	events  *events.Hub
+	// metricsElsewhere: /metrics is served on its own listener, not here.
+	metricsElsewhere bool
+	events           *events.Hub
 	// scanning verifies GitHub's secret scanning alerts; nil turns them off.
 	scanning *secretscan.Verifier
 	// heartbeat is how often an idle event stream gets a comment line (heartbeatEvery).
@@ -98,19 +109,20 @@ func New(cfg Config) *Server {
 		cfg.Version = "dev"
 	}
 	s := &Server{
-		svc:       cfg.Service,
-		verifier:  cfg.Verifier,
-		authn:     cfg.Authenticator,
-		log:       cfg.Logger,
-		ready:     cfg.Ready,
-		tokens:    cfg.Tokens,
-		proxies:   cfg.TrustedProxies,
-		mux:       http.NewServeMux(),
-		metrics:   newMetrics(cfg.Verifier),
-		clients:   oauth.NewClients(cfg.Verifier, nil),
-		events:    cfg.Events,
-		scanning:  cfg.SecretScanning,
-		heartbeat: heartbeatEvery,
+		svc:              cfg.Service,
+		verifier:         cfg.Verifier,
+		authn:            cfg.Authenticator,
+		log:              cfg.Logger,
+		ready:            cfg.Ready,
+		tokens:           cfg.Tokens,
+		proxies:          cfg.TrustedProxies,
+		mux:              http.NewServeMux(),
+		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, cfg.Collectors),
+		metricsElsewhere: cfg.MetricsElsewhere,
+		clients:          oauth.NewClients(cfg.Verifier, nil),
+		events:           cfg.Events,
+		scanning:         cfg.SecretScanning,
+		heartbeat:        heartbeatEvery,
 	}
 	useProblems()
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
@@ -166,19 +178,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Cache-Control", "no-store")
+	start := time.Now()
+	sw := statusWriters.Get().(*statusWriter)
+	*sw = statusWriter{ResponseWriter: w, status: http.StatusOK}
+	defer func() {
+		*sw = statusWriter{}
+		statusWriters.Put(sw)
+	}()
+	s.mux.ServeHTTP(sw, r)
+	took := time.Since(start)
+	// The router has set r.Pattern to the route it chose.
+	s.metrics.observe(r.Pattern, sw.status, took)
 	if !s.log.Enabled(r.Context(), slog.LevelDebug) {
-		s.mux.ServeHTTP(w, r)
 		return
 	}
 	// The access log is for debugging, so the hot path pays for it only when asked. It
 	// records the path but never the query, body or headers, where credentials travel.
-	start := time.Now()
-	sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}
-	s.mux.ServeHTTP(sw, r)
-	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", time.Since(start), "remote", r.RemoteAddr)
+	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", took, "remote", r.RemoteAddr)
 }
 
-// statusWriter remembers the status a handler wrote, for the access log.
+// statusWriters are reused: every request gets one, and the verify path counts its
+// allocations.
+var statusWriters = sync.Pool{New: func() any { return new(statusWriter) }}
+
+// statusWriter remembers the status a handler wrote, for the metrics and the access log.
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -405,7 +428,9 @@ func (s *Server) registerRoutes() {
 }
 
 func (s *Server) registerHealth() {
-	s.registerMetrics()
+	if !s.metricsElsewhere {
+		s.registerMetrics()
+	}
 	s.handle(http.MethodGet, "/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
