@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"crypto/sha256"
 	"crypto/subtle"
 	"net/netip"
 	"slices"
@@ -15,10 +16,18 @@ import (
 
 // A key is an OAuth client: its id is the client_id and the key itself the client_secret.
 // Clients authenticates such clients through the one verdict on credentials, and slows down
-// guessing: after too many failures in a window, a client_id (at one address) or an address
-// is refused without its secret being checked. Keys are high-entropy, so the limit is not
-// what makes guessing hopeless; it keeps a guesser from using the endpoint as a fast oracle
-// and from burning the node's CPU.
+// guessing: after too many failures in a window, a client_id at an address, or an address,
+// is refused without its secret being judged. Keys are high-entropy, so the limit is not what makes
+// guessing hopeless; it keeps a guesser from using the endpoint as a fast oracle and from
+// burning the node's CPU and the store's reads.
+//
+// A limit alone would hand the guesser a weapon: a key's id is no secret (every token carries
+// it), and behind one proxy every client shares an address, so failing on a key's behalf
+// would lock its real client out, or every client behind the proxy. So a client that
+// authenticated recently is remembered by a digest of its secret, and a blocked request
+// whose secret matches that digest is judged anyway: the limits stop those who do not hold
+// the secret, never its owner. Matching costs one SHA-256 and a map read, not a store read,
+// so a blocked guesser still burns nothing.
 
 // Failure limits of client authentication.
 const (
@@ -26,6 +35,10 @@ const (
 	addressFailureLimit = 50
 	failureWindow       = time.Minute
 	failureNames        = 10_000
+	// A client's proof is remembered for provenFor after it last authenticated, for up to
+	// provenClients clients (32 bytes and an id each: about 10 MB at most).
+	provenFor     = 24 * time.Hour
+	provenClients = 100_000
 )
 
 // Verdicts gives the one verdict on a credential; *verify.Verifier is one.
@@ -37,6 +50,7 @@ type Verdicts interface {
 type Clients struct {
 	verdicts                        Verdicts
 	clientFailures, addressFailures *Limiter
+	proven                          *provenSecrets
 }
 
 // NewClients returns a Clients judging secrets with verdicts; now may be nil for time.Now.
@@ -45,6 +59,7 @@ func NewClients(verdicts Verdicts, now func() time.Time) *Clients {
 		verdicts:        verdicts,
 		clientFailures:  NewLimiter(clientFailureLimit, failureWindow, failureNames, now),
 		addressFailures: NewLimiter(addressFailureLimit, failureWindow, failureNames, now),
+		proven:          newProvenSecrets(provenFor, provenClients, now),
 	}
 }
 
@@ -88,16 +103,18 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*C
 	if id == "" || secret == "" {
 		return nil, InvalidClient(ClientAuthFailed)
 	}
-	// A client's failures are counted per address too: counted per client_id alone, anyone
-	// who knows a key's id (it is no secret: every token carries it) could lock the key's
-	// real client out. Behind a proxy every client shares an address, which is why the
-	// per-address limit is higher.
+	// Failures are counted per client_id at an address, and per address whatever the
+	// client_id (higher, because clients behind one proxy share it): counted per client_id
+	// alone, a guesser anywhere would block the id everywhere, on every node, including those
+	// where its client has not proved its secret yet. Past either limit only a secret this
+	// client proved before is judged.
 	clientAt := id + " " + addr
+	digest := sha256.Sum256([]byte(secret))
 	for _, name := range []struct {
 		l *Limiter
 		n string
 	}{{c.clientFailures, clientAt}, {c.addressFailures, addr}} {
-		if wait, blocked := name.l.Blocked(name.n); blocked {
+		if wait, blocked := name.l.Blocked(name.n); blocked && !c.proven.matches(id, digest) {
 			return nil, &ClientError{Code: keyward.ERateLimited, OAuthCode: "temporarily_unavailable",
 				Description: "too many failed client authentications; retry later", RetryAfter: wait}
 		}
@@ -114,8 +131,12 @@ func (c *Clients) Authenticate(ctx context.Context, id, secret, addr string) (*C
 		(!res.Valid && res.Code != keyward.VerifyDisabled && res.Code != keyward.VerifyForbidden && !limited) {
 		c.clientFailures.Fail(clientAt)
 		c.addressFailures.Fail(addr)
+		c.proven.forget(id, digest)
 		return nil, InvalidClient(ClientAuthFailed)
 	}
+	// The secret is the client's: whatever the verdict says next (a limit, a network), it
+	// proved it holds it.
+	c.proven.remember(id, digest)
 	// The right key, over its rate limit or out of credits: no failed authentication, but
 	// no token either, until the limit allows.
 	if limited {
