@@ -10,6 +10,7 @@
 package httpwire
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"log/slog"
@@ -150,7 +151,12 @@ func ProblemFor(log *slog.Logger, err error) *Problem {
 	}
 	code := keyward.ErrorCode(err)
 	status := StatusOf(code)
-	if status >= 500 {
+	switch {
+	case status >= 500 && errors.Is(err, context.Canceled):
+		// The client went away (or the server is shutting down) while the request waited on
+		// the store: no one reads this answer, and nothing is wrong with the service.
+		log.Debug("request abandoned", "code", code, "err", err)
+	case status >= 500:
 		log.Error("request failed", "code", code, "err", err)
 	}
 	pr := NewProblem(status, keyward.ErrorMessage(err))

@@ -2,6 +2,7 @@ package httpwire_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,8 @@ func TestProblemFor(t *testing.T) {
 		{"unavailable", &keyward.Error{Code: keyward.EUnavailable, Message: "retry", Cause: errors.New("dial tcp: refused")}, 503, "service_unavailable", "retry", "", "dial tcp: refused"},
 		{"internal", &keyward.Error{Code: keyward.EInternal, Message: "oops", Cause: errors.New("nil map")}, 500, "internal_error", "oops", "", "nil map"},
 		{"not a domain error", errors.New("disk on fire"), 500, "internal_error", "an internal error occurred", "", "disk on fire"},
+		// The client left while the store was read: not logged as a failure.
+		{"abandoned", fmt.Errorf("sqlite: project accesses: %w", context.Canceled), 500, "internal_error", "an internal error occurred", "", ""},
 		{"unknown code", &keyward.Error{Code: "made_up", Message: "?"}, 500, "made_up", "?", "", "made_up: ?"},
 		{"wrapped domain error", fmt.Errorf("creating key: %w", keyward.Errorf(keyward.ENotFound, "no such project")), 404, "not_found", "no such project", "", ""},
 		{"a problem as it is", fmt.Errorf("wrapped: %w", passed), 409, "conflict", "as it is", "", ""},
