@@ -3,7 +3,8 @@
 // HTTP/1.1 connections, next to a bare net/http server driven the same way in the same run.
 // With -nginx it compares instead nginx with auth_request to Keyward against nginx alone, and
 // with -proxy Keyward's keyed reverse proxy against a bare httputil.ReverseProxy, each time
-// in front of the same upstream.
+// in front of the same upstream. With -soak it drives Keyward alone for a long stretch and
+// watches its memory and goroutines for growth.
 //
 // It starts its own `keyward serve` on 127.0.0.1 with a temporary data directory (or uses
 // the server given by -url and -token), creates the keys through the API, and stops the
@@ -13,6 +14,7 @@
 //	go run ./bench/load -json -server-flag --cache-ttl=10m
 //	go run ./bench/load -nginx -c 16 -d 10s -rounds 3
 //	go run ./bench/load -proxy -keys 1000 -c 16 -d 10s -rounds 3
+//	go run ./bench/load -soak 10m -c 4
 //	go run ./bench/load -accuracy -nodes 3 -rps 60 -d 10s -server-flag=--database=… -server-flag=--redis=…
 package main
 
@@ -69,6 +71,9 @@ type options struct {
 	nginx        bool
 	nginxBin     string
 	nginxWorkers string
+	// soak: drive Keyward alone for this long and watch its memory (soak.go).
+	soak      time.Duration
+	soakEvery time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -116,6 +121,8 @@ Flags:
 	fs.BoolVar(&o.nginx, "nginx", false, "instead of the bare comparison, drive nginx with auth_request to Keyward's /gateway/nginx and the same nginx without auth, to the same upstream, alternately")
 	fs.StringVar(&o.nginxBin, "nginx-bin", "", "with -nginx: the nginx binary (default: nginx on PATH, or /usr/sbin/nginx)")
 	fs.StringVar(&o.nginxWorkers, "nginx-workers", "1", "with -nginx: nginx's worker_processes, a number or auto")
+	fs.DurationVar(&o.soak, "soak", 0, "instead of the comparison, drive Keyward alone for this long (e.g. 10m), churning keys beside the verifications, and report whether its live heap or goroutines grew")
+	fs.DurationVar(&o.soakEvery, "soak-every", soakDefaultInterval, "with -soak: how often to sample the server's memory and goroutines")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -151,6 +158,12 @@ Flags:
 	}
 	if o.nginx && (o.oauth || o.accuracy) {
 		problems = append(problems, "-nginx excludes -oauth and -accuracy")
+	}
+	if o.soak > 0 && (o.url != "" || o.proxy || o.nginx || o.accuracy || o.oauth) {
+		problems = append(problems, "-soak starts its own Keyward, with a metrics listener and pprof: not with -url, -proxy, -nginx, -accuracy or -oauth")
+	}
+	if o.soak < 0 || o.soakEvery <= 0 {
+		problems = append(problems, "-soak must not be negative and -soak-every must be positive")
 	}
 	if o.nginxWorkers != "auto" {
 		if n, err := strconv.Atoi(o.nginxWorkers); err != nil || n < 1 {
@@ -197,7 +210,8 @@ Flags:
 		o.deadline = 5*time.Minute +
 			time.Duration(o.keys)*20*time.Millisecond +
 			time.Duration(o.coldKeys)*10*time.Millisecond/time.Duration(o.coldConc) +
-			time.Duration(2*o.rounds)*(o.warmup+o.duration+15*time.Second)
+			time.Duration(2*o.rounds)*(o.warmup+o.duration+15*time.Second) +
+			o.soak + o.soak/10
 	}
 	return o, nil
 }
@@ -275,6 +289,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err error) {
 	baseURL, token, pid := o.url, o.token, 0
 	serverFlags, keywardProxy, upstream := o.keywardFlags(), "", (*bareServer)(nil)
+	metricsBase := ""
+	if o.soak > 0 {
+		addr, err := freeAddr()
+		if err != nil {
+			return err
+		}
+		metricsBase = "http://" + addr
+		serverFlags = append([]string{"--metrics-addr", addr, "--pprof"}, serverFlags...)
+		rep.Settings.ServerFlags = redactURLs(append([]string{"--log-level", "warn"}, serverFlags...))
+	}
 	if o.proxy {
 		// The upstream first: Keyward's proxy is started pointing at it.
 		if upstream, err = startBare(false); err != nil {
@@ -337,6 +361,19 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		return context.Cause(ctx)
 	}
 	rep.check("cold", cold)
+
+	if o.soak > 0 {
+		fmt.Fprintf(progress, "soaking for %s on %d connections, sampling every %s …\n", o.soak, o.conc, o.soakEvery)
+		res, err := soak(ctx, o, kw, bodies[:o.warmKeys], baseURL, token, metricsBase, progress)
+		rep.Soak = res
+		if err != nil {
+			return fmt.Errorf("soak: %w", err)
+		}
+		if res.Verdict != "passed" {
+			rep.Failures = append(rep.Failures, "soak "+res.Verdict)
+		}
+		return nil
+	}
 
 	if o.nginx {
 		if err := benchNginx(ctx, o, rep, baseURL, pid, secrets(bodies, keys, o), progress); err != nil {

@@ -26,8 +26,10 @@ type report struct {
 	// FrontDoor holds nginx with Keyward (as "keyward") against nginx alone (as "bare"),
 	// with -nginx.
 	FrontDoor *comparison `json:"front_door,omitempty"`
-	Failures  []string    `json:"failures"`
-	Passed    bool        `json:"passed"`
+	// Soak is the long run of -soak.
+	Soak     *soakResult `json:"soak,omitempty"`
+	Failures []string    `json:"failures"`
+	Passed   bool        `json:"passed"`
 }
 
 // comparison is one endpoint of Keyward driven in rounds alternately with the bare server.
@@ -371,6 +373,9 @@ func writeText(w io.Writer, r *report) {
 			c.Endpoint, s.NginxWorkers, s.Connections)
 		writeComparison(w, c)
 	}
+	if r.Soak != nil {
+		writeSoak(w, r.Soak)
+	}
 	if r.Server.Started && r.Server.URL != "" {
 		fmt.Fprintf(w, "\nserver log    %d lines at warn or above\n", r.Server.LogLines)
 		for _, l := range r.Server.LogTail {
@@ -380,6 +385,8 @@ func writeText(w io.Writer, r *report) {
 	switch {
 	case r.Passed && r.FrontDoor != nil:
 		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every request through nginx 200 from the upstream")
+	case r.Passed && r.Soak != nil:
+		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every churned key created, verified and revoked, no growth past the soak's bounds")
 	case r.Passed && s.Proxy:
 		fmt.Fprintln(w, "result        PASS: every verification answered 200 VALID, every proxied request 200 with the upstream's answer")
 	case r.Passed:
