@@ -31,19 +31,22 @@ func (m *Main) healthChecks() []httpapi.HealthCheck {
 }
 
 // connCollectors report the capped listeners' connections: the API's, and the keyed
-// proxy's when it runs.
+// proxy's when it runs. One collector for both, since a registry takes each metric's
+// description from one collector only.
 func (m *Main) connCollectors() []prometheus.Collector {
-	cs := []prometheus.Collector{connCollector{listener: "api", l: m.conns}}
+	c := connCollector{{"api", m.conns}}
 	if m.proxyConns != nil {
-		cs = append(cs, connCollector{listener: "proxy", l: m.proxyConns})
+		c = append(c, cappedListener{"proxy", m.proxyConns})
 	}
-	return cs
+	return []prometheus.Collector{c}
 }
 
-// connCollector reports a capped listener's connections.
-type connCollector struct {
-	listener string
-	l        *connlimit.Listener
+// connCollector reports capped listeners' connections, labelled by listener.
+type connCollector []cappedListener
+
+type cappedListener struct {
+	name string
+	l    *connlimit.Listener
 }
 
 var (
@@ -61,11 +64,13 @@ func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (c connCollector) Collect(ch chan<- prometheus.Metric) {
-	st := c.l.Stats()
-	ch <- prometheus.MustNewConstMetric(connsOpenDesc, prometheus.GaugeValue, float64(st.Open), c.listener)
-	ch <- prometheus.MustNewConstMetric(connsMaxDesc, prometheus.GaugeValue, float64(st.Max), c.listener)
-	ch <- prometheus.MustNewConstMetric(connsEvictedDesc, prometheus.CounterValue, float64(st.Evicted), c.listener)
-	ch <- prometheus.MustNewConstMetric(connsRefusedDesc, prometheus.CounterValue, float64(st.Refused), c.listener)
+	for _, cl := range c {
+		st := cl.l.Stats()
+		ch <- prometheus.MustNewConstMetric(connsOpenDesc, prometheus.GaugeValue, float64(st.Open), cl.name)
+		ch <- prometheus.MustNewConstMetric(connsMaxDesc, prometheus.GaugeValue, float64(st.Max), cl.name)
+		ch <- prometheus.MustNewConstMetric(connsEvictedDesc, prometheus.CounterValue, float64(st.Evicted), cl.name)
+		ch <- prometheus.MustNewConstMetric(connsRefusedDesc, prometheus.CounterValue, float64(st.Refused), cl.name)
+	}
 }
 
 // startMetrics serves /metrics, and with --pprof Go's profiler, on --metrics-addr: a
