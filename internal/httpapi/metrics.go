@@ -155,6 +155,20 @@ var (
 		"Rate-limit decisions: allowed, limited, or, with Redis unreachable, fail_open and fail_closed.", []string{"decision"}, nil)
 )
 
+// auditBacklogGauge reports the audit records waiting in memory for the store (see
+// keyward/auditbacklog.go): above zero only during and just after a store outage.
+func auditBacklogGauge(svc *keyward.Service) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keyward_audit_backlog",
+		Help: "Audit records waiting in memory for the store to be available again.",
+	}, func() float64 {
+		if svc == nil {
+			return 0
+		}
+		return float64(svc.AuditBacklog())
+	})
+}
+
 // verifierCollector turns the verifier's counters into metrics at scrape time.
 type verifierCollector struct{ v *verify.Verifier }
 

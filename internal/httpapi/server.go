@@ -117,7 +117,7 @@ func New(cfg Config) *Server {
 		tokens:           cfg.Tokens,
 		proxies:          cfg.TrustedProxies,
 		mux:              http.NewServeMux(),
-		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, cfg.Collectors),
+		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, append(cfg.Collectors[:len(cfg.Collectors):len(cfg.Collectors)], auditBacklogGauge(cfg.Service))),
 		metricsElsewhere: cfg.MetricsElsewhere,
 		clients:          oauth.NewClients(cfg.Verifier, nil),
 		events:           cfg.Events,
