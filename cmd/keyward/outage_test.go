@@ -159,6 +159,10 @@ func TestPostgresOutage(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	recovery := time.Since(healedAt)
+	// Ready again once the invalidation listener has reconnected too (its back-off grows to
+	// 10 s during a long cut).
+	waitForBound(t, "/readyz to answer 200 again", 60*time.Second, func() bool { return n.readyStatusCode(t) == http.StatusOK })
+	ready := time.Since(healedAt)
 	if code := n.verifyCode(unknown); code != "NOT_FOUND" {
 		t.Errorf("the unknown key after the cut: %s, want NOT_FOUND", code)
 	}
@@ -199,8 +203,8 @@ func TestPostgresOutage(t *testing.T) {
 	if counts[http.StatusInternalServerError] != 0 {
 		t.Errorf("%d answers were 500 during the cut", counts[http.StatusInternalServerError])
 	}
-	t.Logf("cut %s: %d routes, %d sweeps, %d requests: %s; recovered %s after the database returned; %d refused attempts audited (last page); stale verdicts %s",
-		cut, len(routes), sweeps, requests+2, strings.Join(summary, " "), recovery.Round(time.Millisecond), refused, stale[1])
+	t.Logf("cut %s: %d routes, %d sweeps, %d requests: %s; management answered %s and /readyz %s after the database returned; refused attempts audited: %d on the first page; stale verdicts %s",
+		cut, len(routes), sweeps, requests+2, strings.Join(summary, " "), recovery.Round(time.Millisecond), ready.Round(time.Millisecond), refused, stale[1])
 }
 
 // freshKeyLike returns a well-formed key, checksum and all, with key's prefix, that no one
