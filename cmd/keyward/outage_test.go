@@ -140,7 +140,7 @@ func TestPostgresOutage(t *testing.T) {
 	if res != nil {
 		record("POST /v1/keys/verify (unknown key)", res, b)
 	}
-	if status := n.readyStatusCode(t); status != http.StatusServiceUnavailable {
+	if status := readyz(n); status != http.StatusServiceUnavailable {
 		t.Errorf("/readyz during the cut = %d, want 503", status)
 	}
 
@@ -161,7 +161,7 @@ func TestPostgresOutage(t *testing.T) {
 	recovery := time.Since(healedAt)
 	// Ready again once the invalidation listener has reconnected too (its back-off grows to
 	// 10 s during a long cut).
-	waitForBound(t, "/readyz to answer 200 again", 60*time.Second, func() bool { return n.readyStatusCode(t) == http.StatusOK })
+	waitForBound(t, "/readyz to answer 200 again", 60*time.Second, func() bool { return readyz(n) == http.StatusOK })
 	ready := time.Since(healedAt)
 	if code := n.verifyCode(unknown); code != "NOT_FOUND" {
 		t.Errorf("the unknown key after the cut: %s, want NOT_FOUND", code)
@@ -184,7 +184,8 @@ func TestPostgresOutage(t *testing.T) {
 		}
 		return refused > 0
 	})
-	stale := regexp.MustCompile(`keyward_verify_cache_lookups_total\{result="stale"\} (\d+)`).FindStringSubmatch(string(mustGet(t, n.url+"/metrics")))
+	_, metrics := n.call("", "GET", "/metrics", nil)
+	stale := regexp.MustCompile(`keyward_verify_cache_lookups_total\{result="stale"\} (\d+)`).FindStringSubmatch(string(metrics))
 	if stale == nil || stale[1] == "0" {
 		t.Errorf("no stale verifications counted in /metrics: %v", stale)
 	}
@@ -298,25 +299,10 @@ func statusOf(res *http.Response) string {
 	return res.Status
 }
 
-func (p *process) readyStatusCode(t *testing.T) int {
-	t.Helper()
-	res, err := http.Get(p.url + "/readyz")
-	if err != nil {
-		t.Fatalf("/readyz: %v", err)
-	}
-	res.Body.Close()
-	return res.StatusCode
-}
-
-func mustGet(t *testing.T, u string) []byte {
-	t.Helper()
-	res, err := http.Get(u)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer res.Body.Close()
-	b, _ := io.ReadAll(res.Body)
-	return b
+// readyz is the status of p's /readyz.
+func readyz(p *process) int {
+	status, _ := p.call("", "GET", "/readyz", nil)
+	return status
 }
 
 // waitForBound polls cond until it holds, failing the test if it does not within bound.
