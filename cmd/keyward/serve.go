@@ -166,6 +166,7 @@ func (m *Main) startVerifier(ctx context.Context) error {
 		Tokens:             m.tokens,
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
+		StaleBound:         m.Config.CacheStaleBound,
 		LastUsedResolution: m.Config.LastUsedResolution,
 		// The service is built after the verifier and hears of spent keys through this
 		// hook only once it serves (a key runs out only in a verification).
@@ -294,6 +295,8 @@ func (m *Main) startJobs(ctx context.Context) error {
 	if m.Config.UsageRetention > 0 {
 		m.jobs.Add(jobs.Task{Name: "prune-usage", Every: pruneUsageEvery, LeaderOnly: true, AtStart: true, Run: m.pruneUsage})
 	}
+	// Audit records that waited out a store outage in memory (keyward/auditbacklog.go).
+	m.jobs.Add(jobs.Task{Name: "write-audit-backlog", Every: time.Second, Timeout: 10 * time.Second, Run: m.writeAuditBacklog})
 	m.addWebhookJobs()
 	m.addSessionJobs()
 	m.jobs.Start(ctx)
@@ -480,6 +483,13 @@ func (m *Main) Close(ctx context.Context) error {
 		}
 		m.jobs = nil
 	}
+	if m.service != nil {
+		flushCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := m.writeAuditBacklog(flushCtx); err != nil {
+			errs = append(errs, fmt.Errorf("audit records lost at shutdown: %d that waited for the store: %w", m.service.AuditBacklog(), err))
+		}
+	}
 	if m.verifier != nil {
 		// The flush gets its own deadline: requests that used up the shutdown timeout must
 		// not cost the last-used times they recorded.
@@ -494,6 +504,16 @@ func (m *Main) Close(ctx context.Context) error {
 	m.stopLimits()
 	errs = append(errs, m.closeStore())
 	return errors.Join(errs...)
+}
+
+// writeAuditBacklog writes the audit records that waited for the store; an error leaves the
+// rest for the next run.
+func (m *Main) writeAuditBacklog(ctx context.Context) error {
+	if m.service.AuditBacklog() == 0 {
+		return nil
+	}
+	_, err := m.service.FlushAuditBacklog(ctx)
+	return err
 }
 
 func (m *Main) closeStore() error {

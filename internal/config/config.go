@@ -44,6 +44,9 @@ type Config struct {
 	CacheSize int
 	// CacheTTL is how long a cached key is trusted without re-reading it.
 	CacheTTL time.Duration
+	// CacheStaleBound is how long after it was read a cached key is still judged while the
+	// store is unavailable, past CacheTTL; 0 serves nothing stale.
+	CacheStaleBound time.Duration
 	// LastUsedResolution is how far a key's last use must move before it is written again.
 	LastUsedResolution time.Duration
 	// TLSCert and TLSKey are PEM files; when both are set the server speaks HTTPS only.
@@ -146,6 +149,7 @@ func Default() Config {
 		DataDir:            "./keyward-data",
 		CacheSize:          1_000_000,
 		CacheTTL:           30 * time.Second,
+		CacheStaleBound:    5 * time.Minute,
 		LastUsedResolution: time.Minute,
 		ShutdownTimeout:    15 * time.Second,
 		BodyTimeout:        10 * time.Second,
@@ -181,6 +185,7 @@ var Vars = []Var{
 	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start; required with --database"},
 	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
 	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
+	{"cache-stale-bound", "KEYWARD_CACHE_STALE_BOUND", "while the database is unavailable, how long after it was read a cached key still verifies (0: none)"},
 	{"last-used-resolution", "KEYWARD_LAST_USED_RESOLUTION", "how far a key's last use must move before last_used_at is written again (0: every second)"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
 	{"max-connections", "KEYWARD_MAX_CONNECTIONS", "connections each listener holds open at most; past it a new one replaces the longest idle or slowest-to-send (0: three quarters of the file-descriptor limit, shared with the keyed proxy)"},
@@ -264,6 +269,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	secret("KEYWARD_SERVER_SECRET", &c.ServerSecret)
 	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
+	dur("KEYWARD_CACHE_STALE_BOUND", &c.CacheStaleBound)
 	dur("KEYWARD_LAST_USED_RESOLUTION", &c.LastUsedResolution)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
 	num("KEYWARD_MAX_CONNECTIONS", &c.MaxConnections)
@@ -341,6 +347,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.ServerSecret, "server-secret", c.ServerSecret, usage("server-secret"))
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
+	fs.DurationVar(&c.CacheStaleBound, "cache-stale-bound", c.CacheStaleBound, usage("cache-stale-bound"))
 	fs.DurationVar(&c.LastUsedResolution, "last-used-resolution", c.LastUsedResolution, usage("last-used-resolution"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
 	fs.IntVar(&c.MaxConnections, "max-connections", c.MaxConnections, usage("max-connections"))
@@ -431,6 +438,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheTTL <= 0 {
 		errs = append(errs, fmt.Errorf("cache TTL must be positive, not %s", c.CacheTTL))
+	}
+	if c.CacheStaleBound < 0 {
+		errs = append(errs, fmt.Errorf("cache stale bound must not be negative, not %s", c.CacheStaleBound))
 	}
 	if c.ShutdownTimeout <= 0 {
 		errs = append(errs, fmt.Errorf("shutdown timeout must be positive, not %s", c.ShutdownTimeout))

@@ -128,7 +128,11 @@ func (g *Gateway) Decide(ctx context.Context, r Request) Decision {
 		Scopes: rule.Scopes, Permissions: rule.query, Cost: rule.Cost, ClientIP: r.ClientIP,
 	})
 	if err != nil {
-		g.log.Error("gateway: the key could not be checked", "err", err)
+		if keyward.IsOutage(err) {
+			g.log.Warn("gateway: the store is unavailable; the key has no verdict", "err", err)
+		} else {
+			g.log.Error("gateway: the key could not be checked", "err", err)
+		}
 		return Decision{Status: http.StatusServiceUnavailable, Code: string(keyward.EUnavailable), Detail: "the key could not be checked; retry"}
 	}
 	d := Decision{Status: http.StatusOK, Verdict: res}

@@ -148,12 +148,26 @@ var (
 	verificationsDesc = prometheus.NewDesc("keyward_verifications_total",
 		"Key verifications by outcome (API keys through every route, not access tokens).", []string{"code"}, nil)
 	cacheDesc = prometheus.NewDesc("keyward_verify_cache_lookups_total",
-		"Verification cache lookups, by result.", []string{"result"}, nil)
+		"Verification cache lookups, by result: hit, miss, or stale (an entry past its TTL judged because the store was unavailable).", []string{"result"}, nil)
 	importedDesc = prometheus.NewDesc("keyward_verify_imported_lookups_total",
 		"Store lookups of strings outside Keyward's key format that hit the imported keys' filter.", nil, nil)
 	rateLimitDesc = prometheus.NewDesc("keyward_ratelimit_decisions_total",
 		"Rate-limit decisions: allowed, limited, or, with Redis unreachable, fail_open and fail_closed.", []string{"decision"}, nil)
 )
+
+// auditBacklogGauge reports the audit records waiting in memory for the store (see
+// keyward/auditbacklog.go): above zero only during and just after a store outage.
+func auditBacklogGauge(svc *keyward.Service) prometheus.Collector {
+	return prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "keyward_audit_backlog",
+		Help: "Audit records waiting in memory for the store to be available again.",
+	}, func() float64 {
+		if svc == nil {
+			return 0
+		}
+		return float64(svc.AuditBacklog())
+	})
+}
 
 // verifierCollector turns the verifier's counters into metrics at scrape time.
 type verifierCollector struct{ v *verify.Verifier }
@@ -172,6 +186,7 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheHits), "hit")
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheMisses), "miss")
+	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.StaleServed), "stale")
 	ch <- prometheus.MustNewConstMetric(importedDesc, prometheus.CounterValue, float64(st.ImportedLookups))
 	for _, d := range []struct {
 		name string

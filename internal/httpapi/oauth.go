@@ -96,8 +96,11 @@ func writeOAuthError(w http.ResponseWriter, f oauthFailure) {
 			h.Set("WWW-Authenticate", authn.Challenge+`, error="invalid_token"`)
 		}
 	}
-	if f.retryAfter > 0 {
+	switch {
+	case f.retryAfter > 0:
 		h.Set("Retry-After", strconv.Itoa(int(f.retryAfter.Round(time.Second)/time.Second)+1))
+	case f.status == http.StatusServiceUnavailable:
+		h.Set("Retry-After", httpwire.RetryAfterOutage)
 	}
 	writeOAuthJSON(w, f.status, OAuthError{Error: f.code, ErrorDescription: f.desc})
 }

@@ -117,7 +117,7 @@ func New(cfg Config) *Server {
 		tokens:           cfg.Tokens,
 		proxies:          cfg.TrustedProxies,
 		mux:              http.NewServeMux(),
-		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, cfg.Collectors),
+		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, append(cfg.Collectors[:len(cfg.Collectors):len(cfg.Collectors)], auditBacklogGauge(cfg.Service))),
 		metricsElsewhere: cfg.MetricsElsewhere,
 		clients:          oauth.NewClients(cfg.Verifier, nil),
 		events:           cfg.Events,
@@ -249,7 +249,9 @@ func operation[I, O any](op huma.Operation, handler func(context.Context, *I) (*
 // refuses to change); the route only says who asks and from where.
 func (s *Server) managed(op huma.Operation) huma.Operation {
 	op.Security = []map[string][]string{{"bearer": {}}, {"apiKey": {}}}
-	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound)
+	// 503: the credential or the operation needed the store and it was away (with
+	// Retry-After); see docs/operations.md, When the database goes away.
+	op.Errors = append(op.Errors, http.StatusUnauthorized, http.StatusForbidden, http.StatusNotFound, http.StatusServiceUnavailable)
 	op.Middlewares = append(op.Middlewares, s.requireAuth)
 	return op
 }

@@ -158,7 +158,11 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 	}
 	res, err := s.verifier.Check(r.Context(), req.Key, verify.Requirements{Scopes: req.RequiredScopes, Permissions: req.query, Cost: req.Cost, ClientIP: req.ip})
 	if err != nil {
-		s.log.Error("verify: store lookup failed", "err", err)
+		if keyward.IsOutage(err) {
+			s.log.Warn("verify: the store is unavailable; the key has no verdict", "err", err)
+		} else {
+			s.log.Error("verify: store lookup failed", "err", err)
+		}
 		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
 		return
 	}

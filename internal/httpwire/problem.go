@@ -111,8 +111,8 @@ func CodeOfStatus(status int) (string, bool) {
 
 // NewProblem returns the problem for status, its code the status's own (internal_error for
 // another 5xx, invalid_request for another 4xx). A 401 carries the bare Bearer challenge and
-// a 403 the insufficient_scope one (RFC 6750 §3); a caller that knows the credential was
-// presented and bad says so with InvalidToken.
+// a 403 the insufficient_scope one (RFC 6750 §3), and a 503 Retry-After; a caller that knows
+// the credential was presented and bad says so with InvalidToken.
 func NewProblem(status int, detail string) *Problem {
 	code, ok := codeOfStatus[status]
 	if !ok {
@@ -127,9 +127,16 @@ func NewProblem(status int, detail string) *Problem {
 		p.Header().Set("WWW-Authenticate", Challenge)
 	case http.StatusForbidden:
 		p.Header().Set("WWW-Authenticate", Challenge+`, error="insufficient_scope"`)
+	case http.StatusServiceUnavailable:
+		p.Header().Set("Retry-After", RetryAfterOutage)
 	}
 	return p
 }
+
+// RetryAfterOutage is the Retry-After of every 503, in seconds: a dependency (the database,
+// the signing keys) is away, and a client that comes back this much later finds it back or
+// gets the same answer cheaply. Short, because a database restart takes seconds.
+const RetryAfterOutage = "5"
 
 // InvalidToken marks a 401 as one for a credential that was presented and is not valid: its
 // challenge gets error="invalid_token" (RFC 6750 §3). It returns p.
@@ -156,6 +163,9 @@ func ProblemFor(log *slog.Logger, err error) *Problem {
 		// The client went away (or the server is shutting down) while the request waited on
 		// the store: no one reads this answer, and nothing is wrong with the service.
 		log.Debug("request abandoned", "code", code, "err", err)
+	case code == keyward.EUnavailable:
+		// An outage fails every request alike: a warning each, not an error report of a bug.
+		log.Warn("request refused: a dependency is unavailable", "err", err)
 	case status >= 500:
 		log.Error("request failed", "code", code, "err", err)
 	}

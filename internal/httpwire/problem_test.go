@@ -17,6 +17,11 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 )
 
+// errDriverDown stands for a store driver's error that its store registers as an outage.
+var errDriverDown = errors.New("driver: connection reset by peer")
+
+func init() { keyward.RegisterOutage(func(err error) bool { return errors.Is(err, errDriverDown) }) }
+
 func TestProblemFor(t *testing.T) {
 	passed := httpwire.NewProblem(http.StatusConflict, "as it is")
 	for _, tc := range []struct {
@@ -40,6 +45,7 @@ func TestProblemFor(t *testing.T) {
 		{"rate limited", keyward.Errorf(keyward.ERateLimited, "slow down"), 429, "rate_limited", "slow down", "", ""},
 		{"usage exceeded", keyward.Errorf(keyward.EUsageExceeded, "spent"), 429, "usage_exceeded", "spent", "", ""},
 		{"unavailable", &keyward.Error{Code: keyward.EUnavailable, Message: "retry", Cause: errors.New("dial tcp: refused")}, 503, "service_unavailable", "retry", "", "dial tcp: refused"},
+		{"a store's outage", fmt.Errorf("postgres: key by hash: %w", errDriverDown), 503, "service_unavailable", "the database is unavailable; retry shortly", "", "connection reset by peer"},
 		{"internal", &keyward.Error{Code: keyward.EInternal, Message: "oops", Cause: errors.New("nil map")}, 500, "internal_error", "oops", "", "nil map"},
 		{"not a domain error", errors.New("disk on fire"), 500, "internal_error", "an internal error occurred", "", "disk on fire"},
 		// The client left while the store was read: not logged as a failure.
@@ -60,11 +66,14 @@ func TestProblemFor(t *testing.T) {
 			if got := p.GetHeaders().Get("WWW-Authenticate"); got != tc.challenge {
 				t.Errorf("WWW-Authenticate = %q, want %q", got, tc.challenge)
 			}
+			if got, want := p.GetHeaders().Get("Retry-After"), map[bool]string{true: httpwire.RetryAfterOutage}[tc.status == 503]; got != want {
+				t.Errorf("Retry-After = %q, want %q", got, want)
+			}
 			want := 0
 			if tc.cause != "" {
 				want = 1
 			}
-			if got := strings.Count(logs.String(), "request failed"); got != want {
+			if got := strings.Count(logs.String(), "request failed") + strings.Count(logs.String(), "request refused"); got != want {
 				t.Errorf("logged %d times, want %d:\n%s", got, want, logs.String())
 			}
 			if !strings.Contains(logs.String(), tc.cause) {

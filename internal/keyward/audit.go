@@ -126,9 +126,18 @@ func (s *Service) record(ctx context.Context, e *AuditEvent, err error) error {
 }
 
 // recordFailure records that an operation failed with err. It cannot fail the operation,
-// which has failed already: a record that cannot be written is logged.
+// which has failed already: a record the store is unavailable to take waits in the backlog
+// for it to come back (see auditbacklog.go), and one it refuses otherwise is logged.
 func (s *Service) recordFailure(ctx context.Context, e *AuditEvent, err error) {
-	if rerr := s.record(ctx, e, err); rerr != nil {
+	rerr := s.record(ctx, e, err)
+	switch {
+	case rerr == nil:
+	case IsOutage(rerr):
+		if kept, firstLost := s.backlog.keep(e); !kept && firstLost {
+			s.log.Error("audit: the store is unavailable and the audit backlog is full; records are being lost until it is back",
+				"backlog_size", s.backlog.size)
+		}
+	default:
 		s.log.Error("audit: could not record a failed operation", "action", e.Action, "code", ErrorCode(err), "err", rerr)
 	}
 }

@@ -1,9 +1,6 @@
 package keyward
 
-import (
-	"errors"
-	"fmt"
-)
+import "fmt"
 
 // Code is a stable, machine-readable error code. Clients branch on it; its wording never
 // changes once released. Adapters map codes to their transport (HTTP status, CLI exit code).
@@ -46,15 +43,17 @@ func Errorf(code Code, format string, args ...any) *Error {
 	return &Error{Code: code, Message: fmt.Sprintf(format, args...)}
 }
 
-// ErrorCode returns the code of the first *Error in err's chain, EInternal for any other
-// non-nil error, and "" for nil.
+// ErrorCode returns the code of the first *Error in err's chain, EUnavailable for a store's
+// outage (see RegisterOutage), EInternal for any other non-nil error, and "" for nil.
 func ErrorCode(err error) Code {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := errorOf(err); e != nil {
 		return e.Code
+	}
+	if outage(err) {
+		return EUnavailable
 	}
 	return EInternal
 }
@@ -65,9 +64,11 @@ func ErrorMessage(err error) string {
 	if err == nil {
 		return ""
 	}
-	var e *Error
-	if errors.As(err, &e) {
+	if e := errorOf(err); e != nil {
 		return e.Message
+	}
+	if outage(err) {
+		return errOutageMessage
 	}
 	return "an internal error occurred"
 }

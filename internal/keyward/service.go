@@ -28,6 +28,7 @@ type Service struct {
 	// name, so that a test can stop the process there (see WithCheckpoint).
 	checkpoint func(point string)
 	refusals   *refusalThrottle // shared by the copies a unit of work makes
+	backlog    *auditBacklog    // likewise
 	// encode, sealer and checkURL serve webhooks (see WithEventEncoder, WithSealer,
 	// WithURLCheck).
 	encode   EventEncoder
@@ -71,7 +72,7 @@ func WithResolver(r *Resolver) ServiceOption { return func(s *Service) { s.res =
 
 // NewService returns a Service over store, hashing secrets with hasher.
 func NewService(store Store, hasher *keyformat.Hasher, opts ...ServiceOption) *Service {
-	s := &Service{store: store, hasher: hasher, now: time.Now, refusals: &refusalThrottle{}}
+	s := &Service{store: store, hasher: hasher, now: time.Now, refusals: &refusalThrottle{}, backlog: &auditBacklog{size: AuditBacklogSize}}
 	for _, o := range opts {
 		o(s)
 	}

@@ -145,6 +145,9 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
+// connectTimeout bounds a connection attempt when the DSN sets no connect_timeout.
+const poolConnectTimeout = 5 * time.Second
+
 // connect opens a pool and makes one connection, so that a wrong address, a refused login or
 // a missing database is reported by Open rather than by the first request.
 func connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
@@ -156,6 +159,11 @@ func connect(ctx context.Context, dsn string) (*pgxpool.Pool, error) {
 	if _, ok := cfg.ConnConfig.RuntimeParams["application_name"]; !ok {
 		// So that an operator can tell Keyward's sessions apart in pg_stat_activity.
 		cfg.ConnConfig.RuntimeParams["application_name"] = "keyward"
+	}
+	if cfg.ConnConfig.ConnectTimeout == 0 {
+		// Without one, a database behind a dropped network holds each request that needs a
+		// new connection until its caller gives up; with one it is a prompt 503.
+		cfg.ConnConfig.ConnectTimeout = poolConnectTimeout
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {

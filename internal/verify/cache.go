@@ -54,7 +54,8 @@ type node[V any] struct {
 	hash    [32]byte
 	value   V
 	expires time.Time
-	slot    int // index in the shard's ring; guarded by the shard's lock
+	stored  time.Time // when the value was read from the store: the age getStale bounds
+	slot    int       // index in the shard's ring; guarded by the shard's lock
 	// referenced is set by every hit and cleared by the clock hand as it passes.
 	referenced atomic.Bool
 }
@@ -99,6 +100,22 @@ func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
 	return n.value, true
 }
 
+// getStale returns the value under h, expired or not, provided it was stored less than bound
+// before now: what was last known of a key, for when the store cannot say what is true now.
+// It does not mark the entry referenced, so that a key served only stale does not outlive
+// ones in use.
+func (c *cache[V]) getStale(h [32]byte, now time.Time, bound time.Duration) (V, bool) {
+	s := c.shard(h)
+	s.mu.RLock()
+	n := s.m[h]
+	s.mu.RUnlock()
+	if n == nil || now.Sub(n.stored) >= bound {
+		var zero V
+		return zero, false
+	}
+	return n.value, true
+}
+
 // lifetime is how long the entry for h lives: the TTL less up to a tenth of it. Keys first
 // verified together (after a restart, or a burst of new clients) would otherwise all expire
 // in the same instant and all be read again at once; spread over a tenth of the TTL, the
@@ -124,7 +141,7 @@ func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
 }
 
 func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint64) bool {
-	n := &node[V]{hash: h, value: v, expires: now.Add(c.lifetime(h))}
+	n := &node[V]{hash: h, value: v, expires: now.Add(c.lifetime(h)), stored: now}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()

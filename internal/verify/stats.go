@@ -54,7 +54,9 @@ type stats struct {
 	rateFailedOpen           counter
 	rateFailedClosed         counter
 	importedLookups          counter
+	staleServed              counter
 	limiterLogged            atomic.Int64 // Unix nanoseconds of the last "unreachable" log line
+	staleLogged              atomic.Int64 // Unix nanoseconds of the last "served stale" log line
 }
 
 func (s *stats) outcome(code keyward.VerifyCode) { s.outcomes[codeIndex(code)].Add(1) }
@@ -73,6 +75,9 @@ type Stats struct {
 	// imported keys' filter (see imports.go): the bound on what a flood of made-up strings
 	// costs the store.
 	ImportedLookups uint64
+	// StaleServed counts keys judged from a cache entry past its TTL (but within the stale
+	// bound) because the store could not be read: verifications an outage did not stop.
+	StaleServed uint64
 }
 
 // Stats returns the totals so far.
@@ -82,7 +87,7 @@ func (v *Verifier) Stats() Stats {
 		CacheHits: s.cacheHits.Load(), CacheMisses: s.cacheMisses.Load(),
 		RateAllowed: s.rateAllowed.Load(), RateLimited: s.rateLimited.Load(),
 		RateFailedOpen: s.rateFailedOpen.Load(), RateFailedClosed: s.rateFailedClosed.Load(),
-		ImportedLookups: s.importedLookups.Load(),
+		ImportedLookups: s.importedLookups.Load(), StaleServed: s.staleServed.Load(),
 	}
 	for i := range s.outcomes {
 		out.Outcomes[i] = s.outcomes[i].Load()

@@ -138,6 +138,13 @@ type Config struct {
 	NegativeCacheSize int
 	// TTL is how long a cached key is trusted without re-reading it (default 30 s).
 	TTL time.Duration
+	// StaleBound is how long after it was read from the store a cached key may still be
+	// judged when the store cannot be reached (keyward.IsOutage): past its TTL, a key seen
+	// less than StaleBound ago keeps verifying through a database outage, and one seen longer
+	// ago, or never, is not judged at all (the caller answers 503). Zero or less serves
+	// nothing stale. A change made on another node during the TTL that this node did not
+	// hear of can be served for up to this long, but only while the store is away.
+	StaleBound time.Duration
 	// NegativeTTL is how long an unknown hash is remembered (default 5 s). It is short
 	// because a miss is cheap to repeat and an import of keys should show up promptly.
 	NegativeTTL time.Duration
@@ -168,6 +175,7 @@ type Config struct {
 type Verifier struct {
 	store    Store
 	hasher   *keyformat.Hasher
+	stale    time.Duration // Config.StaleBound
 	now      func() time.Time
 	log      *slog.Logger
 	resolver Resolver
@@ -238,6 +246,7 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 	v := &Verifier{
 		store:     store,
 		hasher:    hasher,
+		stale:     cfg.StaleBound,
 		now:       cfg.Now,
 		log:       cfg.Logger,
 		cache:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
@@ -432,6 +441,9 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*s
 		}
 		snap, err := v.fetch(ctx, sum, now)
 		if err != nil {
+			if stale, ok := v.serveStale(sum, now, err); ok {
+				return stale, nil
+			}
 			return nil, err
 		}
 		if snap != nil {
@@ -439,6 +451,26 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*s
 		}
 	}
 	return nil, nil
+}
+
+// serveStale returns what the cache last knew of sum when err, the failure to read it afresh,
+// is an outage of the store and that knowledge is younger than the stale bound. Never past
+// the bound, and never for a hash the cache does not hold: an unknown key during an outage
+// has no verdict, not NOT_FOUND.
+func (v *Verifier) serveStale(sum [32]byte, now time.Time, err error) (*snapshot, bool) {
+	if v.stale <= 0 || !keyward.IsOutage(err) {
+		return nil, false
+	}
+	snap, ok := v.cache.getStale(sum, now, v.stale)
+	if !ok {
+		return nil, false
+	}
+	v.stats.staleServed.Add(1)
+	if t, last := time.Now().UnixNano(), v.stats.staleLogged.Load(); t-last >= int64(time.Second) && v.stats.staleLogged.CompareAndSwap(last, t) {
+		v.log.Warn("verify: the store is unavailable; judging keys from cache entries past their TTL, within the stale bound",
+			"stale_bound", v.stale, "served_stale_total", v.stats.staleServed.Load(), "err", err)
+	}
+	return snap, true
 }
 
 // fetch reads the key stored under sum and resolves its identity, or waits for a lookup of

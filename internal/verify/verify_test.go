@@ -29,6 +29,8 @@ type countingStore struct {
 	gate    atomic.Pointer[gate]
 	// touchErr, when set, is what TouchKeys returns instead of writing.
 	touchErr atomic.Pointer[error]
+	// lookupErr, when set, is what KeyByHash returns instead of reading: the store away.
+	lookupErr atomic.Pointer[error]
 }
 
 // gate holds every KeyByHash call, after it has read the store, until release is closed:
@@ -43,6 +45,9 @@ func newGate() *gate { return &gate{entered: make(chan struct{}), release: make(
 
 func (s *countingStore) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
 	s.lookups.Add(1)
+	if err := s.lookupErr.Load(); err != nil {
+		return nil, *err
+	}
 	k, err := s.Store.KeyByHash(ctx, hash)
 	if g := s.gate.Load(); g != nil {
 		g.once.Do(func() { close(g.entered) })
