@@ -135,7 +135,7 @@ func jsonToYAML(dec *json.Decoder) (*yaml.Node, error) {
 				if err != nil {
 					return nil, err
 				}
-				node.Content = append(node.Content, &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: key.(string)})
+				node.Content = append(node.Content, yamlString(key.(string)))
 			}
 			child, err := jsonToYAML(dec)
 			if err != nil {
@@ -151,7 +151,7 @@ func jsonToYAML(dec *json.Decoder) (*yaml.Node, error) {
 		}
 		return node, nil
 	case string:
-		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: t}, nil
+		return yamlString(t), nil
 	case json.Number:
 		tag := "!!int"
 		if strings.ContainsAny(string(t), ".eE") {
@@ -164,4 +164,14 @@ func jsonToYAML(dec *json.Decoder) (*yaml.Node, error) {
 		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!null", Value: "null"}, nil
 	}
 	return nil, errors.New("unexpected JSON token")
+}
+
+// yamlString is s as a YAML string, quoted where a YAML 1.1 reader would take it for
+// something else ("yes", "on", "n", "1e3"), as the library quotes a Go string.
+func yamlString(s string) *yaml.Node {
+	n := &yaml.Node{}
+	if err := n.Encode(s); err != nil {
+		return &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: s, Style: yaml.DoubleQuotedStyle}
+	}
+	return n
 }

@@ -74,6 +74,9 @@ func (c *apiConn) baseURL() string {
 // client returns a client for the server, or an error naming KEYWARD_TOKEN when no credential
 // was given, so that no request goes out without one.
 func (c *apiConn) client() (*client.Client, error) {
+	if err := c.out.check(); err != nil {
+		return nil, err
+	}
 	u, token, err := c.target()
 	if err != nil {
 		return nil, err

@@ -307,7 +307,7 @@ func newLogoutCmd() *cobra.Command {
 		Short: "Forget a stored profile and its credential",
 		Long: `Remove a profile stored by 'keyward login', its credential with it, from the configuration
 file. Without --profile the current profile is removed. The credential itself stays valid
-on the server: revoke it there ('keyward keys revoke', 'keyward admin revoke') if it should
+on the server: revoke it there ('keyward keys revoke', 'keyward admin revoke-key') if it should
 stop working.`,
 		Example: `  keyward logout
   keyward logout --profile prod`,
