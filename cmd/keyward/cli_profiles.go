@@ -207,9 +207,11 @@ func newLoginCmd() *cobra.Command {
 		Use:   "login [--profile NAME] --url URL",
 		Short: "Store a server's URL and a credential as a profile",
 		Long: `Store a Keyward server's URL and a credential (an admin key, an API key or an OIDC access
-token) under a profile name, and make it the current profile. Client commands then use it
-when no --url, --token, KEYWARD_URL or KEYWARD_TOKEN says otherwise; --profile NAME (or
-KEYWARD_PROFILE) picks another.
+token) under a profile name, and make it the current profile. The client commands
+('keyward keys', 'keyward projects', ...) then use it when no --url, --token, KEYWARD_URL
+or KEYWARD_TOKEN says otherwise; their --profile NAME (or KEYWARD_PROFILE) picks another.
+A profile's credential is sent only to the profile's URL, never to a server that --url or
+KEYWARD_URL names.
 
 The credential is read from stdin, never from a flag, so that it stays out of the shell
 history and the process list: typed at a prompt that does not echo it when stdin is a

@@ -451,7 +451,7 @@ func TestProfiles(t *testing.T) {
 	}
 
 	out, _, err = runKeyward2(t, nil, "profiles")
-	if err != nil || !regexp.MustCompile(`(?m)^\s+default\s+` + regexp.QuoteMeta(prod.URL) + `\n\*\s+staging\s+`).MatchString(out) {
+	if err != nil || !regexp.MustCompile(`(?m)^\s+default\s+`+regexp.QuoteMeta(prod.URL)+`\n\*\s+staging\s+`).MatchString(out) {
 		t.Errorf("profiles = %q (%v)", out, err)
 	}
 	if out, _, _ = runKeyward2(t, nil, "profiles", "-o", "json"); strings.Contains(out, "kwadmin") {
@@ -560,4 +560,71 @@ func TestHelpNamesOnlyCommandsThatExist(t *testing.T) {
 	if checked < 50 {
 		t.Errorf("checked only %d mentions: is the pattern right?", checked)
 	}
+}
+
+// TestHelpNamesOnlyFlagsThatExist checks that every --flag a command's help or examples name
+// is a flag of that command, of one of its subcommands, of the root (--version), of the
+// command named just before it ("keys create --tier"), of a command the text names, or of
+// 'keyward serve' when the text speaks of the server.
+func TestHelpNamesOnlyFlagsThatExist(t *testing.T) {
+	root := newRootCmd(nil, nil)
+	root.InitDefaultVersionFlag()
+	serve := findSubcommand(root, "serve")
+	flagRe := regexp.MustCompile(`((?:[a-z][a-z0-9-]*\s){0,3})--([a-z][a-z0-9-]*)`)
+	mentionRe := regexp.MustCompile(`keyward((?: [a-z][a-z0-9-]*)+)`)
+	has := func(c *cobra.Command, name string) bool {
+		found := false
+		var walk func(*cobra.Command)
+		walk = func(c *cobra.Command) {
+			if c.Flags().Lookup(name) != nil || c.PersistentFlags().Lookup(name) != nil || c.InheritedFlags().Lookup(name) != nil {
+				found = true
+			}
+			for _, s := range c.Commands() {
+				walk(s)
+			}
+		}
+		walk(c)
+		return found
+	}
+	resolve := func(words []string) *cobra.Command { // nil unless every word is a command
+		cmd := root
+		for _, w := range words {
+			if cmd = findSubcommand(cmd, w); cmd == nil {
+				return nil
+			}
+		}
+		return cmd
+	}
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		if c.Name() == "completion" || c == serve { // cobra's; serve's flags are the config's
+			return
+		}
+		text := c.Long + "\n" + c.Example
+		for _, m := range flagRe.FindAllStringSubmatch(text, -1) {
+			before, name := strings.Fields(m[1]), m[2]
+			ok := has(c, name) || root.Flags().Lookup(name) != nil ||
+				strings.Contains(text, "server runs with --"+name) && serve.Flags().Lookup(name) != nil
+			for i := range before {
+				if cmd := resolve(before[i:]); cmd != nil && cmd != root && has(cmd, name) {
+					ok = true
+				}
+			}
+			for _, other := range mentionRe.FindAllStringSubmatch(text, -1) {
+				words := strings.Fields(other[1])
+				for n := len(words); n > 0 && !ok; n-- {
+					if cmd := resolve(words[:n]); cmd != nil && has(cmd, name) {
+						ok = true
+					}
+				}
+			}
+			if !ok {
+				t.Errorf("%s: help names --%s, which it does not have", c.CommandPath(), name)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
 }
