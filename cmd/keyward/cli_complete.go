@@ -23,41 +23,33 @@ const completionTimeout = 3 * time.Second
 // idLister lists the candidates of one kind: ID and a description (the name).
 type idLister func(ctx context.Context, kw *client.Client) ([]cobra.Completion, error)
 
-func listKeyIDs(ctx context.Context, kw *client.Client) ([]cobra.Completion, error) {
-	page, err := kw.ListKeys(ctx, client.ListKeysParams{Limit: client.MaxPageSize})
-	if err != nil {
-		return nil, err
+// pageLister makes an idLister of a list call's first page (the largest the server gives):
+// describe gives an item's ID and description.
+func pageLister[T any](list func(context.Context, *client.Client) (*client.Page[T], error), describe func(T) (string, string)) idLister {
+	return func(ctx context.Context, kw *client.Client) ([]cobra.Completion, error) {
+		page, err := list(ctx, kw)
+		if err != nil {
+			return nil, err
+		}
+		out := make([]cobra.Completion, 0, len(page.Items))
+		for _, item := range page.Items {
+			out = append(out, cobra.CompletionWithDesc(describe(item)))
+		}
+		return out, nil
 	}
-	out := make([]cobra.Completion, 0, len(page.Items))
-	for _, k := range page.Items {
-		out = append(out, cobra.CompletionWithDesc(k.ID, k.Name+" ("+string(k.Status)+")"))
-	}
-	return out, nil
 }
 
-func listProjectIDs(ctx context.Context, kw *client.Client) ([]cobra.Completion, error) {
-	page, err := kw.ListProjects(ctx, client.ListParams{Limit: client.MaxPageSize})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cobra.Completion, 0, len(page.Items))
-	for _, p := range page.Items {
-		out = append(out, cobra.CompletionWithDesc(p.ID, p.Name))
-	}
-	return out, nil
-}
-
-func listAccountIDs(ctx context.Context, kw *client.Client) ([]cobra.Completion, error) {
-	page, err := kw.ListAccounts(ctx, client.ListParams{Limit: client.MaxPageSize})
-	if err != nil {
-		return nil, err
-	}
-	out := make([]cobra.Completion, 0, len(page.Items))
-	for _, a := range page.Items {
-		out = append(out, cobra.CompletionWithDesc(a.ID, a.Name))
-	}
-	return out, nil
-}
+var (
+	listKeyIDs = pageLister(func(ctx context.Context, kw *client.Client) (*client.Page[*client.Key], error) {
+		return kw.ListKeys(ctx, client.ListKeysParams{Limit: client.MaxPageSize})
+	}, func(k *client.Key) (string, string) { return k.ID, k.Name + " (" + string(k.Status) + ")" })
+	listProjectIDs = pageLister(func(ctx context.Context, kw *client.Client) (*client.Page[*client.Project], error) {
+		return kw.ListProjects(ctx, client.ListParams{Limit: client.MaxPageSize})
+	}, func(p *client.Project) (string, string) { return p.ID, p.Name })
+	listAccountIDs = pageLister(func(ctx context.Context, kw *client.Client) (*client.Page[*client.Account], error) {
+		return kw.ListAccounts(ctx, client.ListParams{Limit: client.MaxPageSize})
+	}, func(a *client.Account) (string, string) { return a.ID, a.Name })
+)
 
 // completeFrom offers the IDs list returns that start with what is typed, leaving out those
 // already given as arguments. Only the first maxArgs arguments are completed (0: all).
