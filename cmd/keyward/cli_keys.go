@@ -23,8 +23,9 @@ func newKeysCmd() *cobra.Command {
 		Short:   "Create, list, show, update, rotate and revoke API keys, and chart their use",
 		Long: `Manage the API keys of a running Keyward server through its HTTP API.
 
-Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
-KEYWARD_URL (or --url), http://127.0.0.1:8080 by default. A key's secret is printed only by
+Every command needs an admin key: set KEYWARD_TOKEN (or pass --token), or store one with
+'keyward login'. The server is KEYWARD_URL (or --url, or the profile's),
+http://127.0.0.1:8080 by default. A key's secret is printed only by
 'keys create' and 'keys rotate', once; the server keeps only a hash of it. Everything else
 shows a key by its public prefix and last four characters.
 
