@@ -92,7 +92,10 @@ token endpoint's own JSON.`,
 			}
 			// The key authenticates itself, so the client carries no credential: conn.client
 			// would refuse to make one.
-			kw := client.New(conn.baseURL(), "", client.WithUserAgent("keyward-cli/"+version))
+			kw, err := conn.anonymousClient()
+			if err != nil {
+				return err
+			}
 			tok, err := kw.Token(cmd.Context(), params)
 			if err != nil {
 				return explainOAuth(&conn, err, "check --client-id and the client secret")

@@ -87,6 +87,16 @@ func (c *apiConn) client() (*client.Client, error) {
 	return client.New(u, token, client.WithUserAgent("keyward-cli/"+version)), nil
 }
 
+// anonymousClient is a client that sends no credential, for the calls that authenticate
+// otherwise (a key exchanged for a token) or need none (a leak report). The server is the
+// one target resolves; a profile's credential stays home.
+func (c *apiConn) anonymousClient() (*client.Client, error) {
+	if err := c.out.check(); err != nil {
+		return nil, err
+	}
+	return client.New(c.baseURL(), "", client.WithUserAgent("keyward-cli/"+version)), nil
+}
+
 // cliError is an error rewritten for a person; it still unwraps to the client's error, so
 // callers can branch on client.ErrorCode.
 type cliError struct {
