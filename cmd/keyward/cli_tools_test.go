@@ -628,3 +628,35 @@ func TestHelpNamesOnlyFlagsThatExist(t *testing.T) {
 	}
 	walk(root)
 }
+
+// TestLoginAsksOnATerminal runs 'keyward login' with a real terminal as stdin: it prompts on
+// stderr and stores what was typed.
+func TestLoginAsksOnATerminal(t *testing.T) {
+	bin := binary(t)
+	rec := newWireRecorder(t, 200, "application/json", testWhoamiJSON)
+	cfgPath := filepath.Join(t.TempDir(), "config.json")
+	ptmx, tty, err := pty.Open()
+	if err != nil {
+		t.Skipf("no pty here: %v", err)
+	}
+	defer ptmx.Close()
+	defer tty.Close()
+	if _, err := ptmx.WriteString("kwadmin_typed\n"); err != nil {
+		t.Fatal(err)
+	}
+	go func() { _, _ = bytes.NewBuffer(nil).ReadFrom(ptmx) }()
+	stdout, stderr, code := runBinary(t, bin, tty, []string{envKeywardConfig + "=" + cfgPath}, "login", "--profile", "tty", "--url", rec.URL)
+	if code != 0 || !strings.Contains(stderr, "Credential for "+rec.URL) || !strings.Contains(stdout, `stored as profile "tty"`) {
+		t.Fatalf("login on a terminal: exit %d\nstdout %q\nstderr %q", code, stdout, stderr)
+	}
+	if strings.Contains(stdout+stderr, "kwadmin_typed") {
+		t.Error("login printed the credential")
+	}
+	if reqs := rec.requests(); len(reqs) != 1 || reqs[0].Auth != "Bearer kwadmin_typed" {
+		t.Errorf("login checked %+v, want the typed credential", reqs)
+	}
+	b, err := os.ReadFile(cfgPath)
+	if err != nil || !strings.Contains(string(b), `"token": "kwadmin_typed"`) {
+		t.Errorf("config = %s (%v)", b, err)
+	}
+}
