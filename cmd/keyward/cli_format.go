@@ -53,8 +53,8 @@ func (o *outputFlag) register(f *pflag.FlagSet, what string) {
 	if what == "" {
 		what = "the API's JSON"
 	}
-	f.VarP(&o.output, "output", "o", "output format: table, json ("+what+") or yaml (the same as YAML) (default table)")
-	f.BoolVar(&o.json, "json", false, "print "+what+" instead of tables; the same as -o json")
+	f.VarP(&o.output, "output", "o", "output format: table (the default), json ("+what+") or yaml (the same, as YAML)")
+	f.BoolVar(&o.json, "json", false, "the same as -o json")
 }
 
 // registerOutputCompletion offers the formats for -o.
