@@ -21,6 +21,7 @@ import (
 	"github.com/creack/pty"
 	"github.com/google/go-cmp/cmp"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -658,5 +659,50 @@ func TestLoginAsksOnATerminal(t *testing.T) {
 	b, err := os.ReadFile(cfgPath)
 	if err != nil || !strings.Contains(string(b), `"token": "kwadmin_typed"`) {
 		t.Errorf("config = %s (%v)", b, err)
+	}
+}
+
+// TestHelpNamesOnlyVariablesThatExist checks that every KEYWARD_ variable a help text names
+// is read somewhere: in this command or in the server's configuration.
+func TestHelpNamesOnlyVariablesThatExist(t *testing.T) {
+	var code strings.Builder
+	for _, pattern := range []string{"*.go", filepath.Join("..", "..", "internal", "config", "*.go")} {
+		files, err := filepath.Glob(pattern)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, f := range files {
+			if !strings.HasSuffix(f, "_test.go") {
+				b, err := os.ReadFile(f)
+				if err != nil {
+					t.Fatal(err)
+				}
+				code.Write(b)
+			}
+		}
+	}
+	src := code.String()
+	varRe := regexp.MustCompile(`KEYWARD_[A-Z_]*[A-Z]`)
+	root := newRootCmd(nil, nil)
+	seen := 0
+	var walk func(c *cobra.Command)
+	walk = func(c *cobra.Command) {
+		text := c.Long + c.Example + c.Short
+		c.Flags().VisitAll(func(f *pflag.Flag) { text += " " + f.Usage })
+		for _, name := range varRe.FindAllString(text, -1) {
+			seen++
+			// The configuration reads NAME_FILE for every NAME it reads (name + "_FILE").
+			stem, isFile := strings.CutSuffix(name, "_FILE")
+			if !strings.Contains(src, `"`+name+`"`) && !(isFile && strings.Contains(src, `"`+stem+`"`)) {
+				t.Errorf("%s: help names %s, which nothing reads", c.CommandPath(), name)
+			}
+		}
+		for _, sub := range c.Commands() {
+			walk(sub)
+		}
+	}
+	walk(root)
+	if seen < 10 {
+		t.Errorf("saw only %d variables: is the pattern right?", seen)
 	}
 }
