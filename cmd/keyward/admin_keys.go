@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"io"
 	"text/tabwriter"
 	"time"
 
@@ -13,16 +14,24 @@ import (
 // newAdminListKeysCmd is `keyward admin list-keys`: every admin key, for finding the one to
 // revoke. Like create-key it works on the store directly.
 func newAdminListKeysCmd() *cobra.Command {
-	var cfg *config.Config
+	var (
+		cfg *config.Config
+		out outputFlag
+	)
 	cmd := &cobra.Command{
 		Use:   "list-keys",
 		Short: "List every admin key of every account (works on the store directly)",
 		Long: `List every admin key: its id, account, name, the start and end of the key (never the
 secret, which is not stored) and when it was made and revoked. Run it where the data
-directory is, or with the --database and --server-secret of the servers.`,
-		Example: `  keyward admin list-keys --data /var/lib/keyward`,
-		Args:    cobra.NoArgs,
+directory is, or with the --database and --server-secret of the servers. -o json or yaml
+prints the same as a list of objects.`,
+		Example: `  keyward admin list-keys --data /var/lib/keyward
+  keyward admin list-keys --data /var/lib/keyward -o json`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := out.check(); err != nil {
+				return err
+			}
 			store, svc, err := openServerStore(cmd.Context(), cfg)
 			if err != nil {
 				return err
@@ -33,8 +42,7 @@ directory is, or with the --database and --server-secret of the servers.`,
 				return err
 			}
 			accounts := map[string]string{}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 0, 2, ' ', 0)
-			fmt.Fprintln(tw, "ID\tACCOUNT\tNAME\tKEY\tCREATED\tREVOKED")
+			rows := make([]adminKeyRow, 0, len(keys))
 			for _, k := range keys {
 				name, ok := accounts[k.AccountID]
 				if !ok {
@@ -45,17 +53,41 @@ directory is, or with the --database and --server-secret of the servers.`,
 					}
 					accounts[k.AccountID] = name
 				}
-				revoked := "-"
-				if k.RevokedAt != nil {
-					revoked = k.RevokedAt.Format(time.RFC3339)
-				}
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s…%s\t%s\t%s\n", k.ID, name, k.Name, k.Prefix, k.Last4, k.CreatedAt.Format(time.RFC3339), revoked)
+				rows = append(rows, adminKeyRow{ID: k.ID, AccountID: k.AccountID, Account: name, Name: k.Name,
+					KeyPrefix: k.Prefix, Last4: k.Last4, CreatedAt: k.CreatedAt.UTC(), RevokedAt: k.RevokedAt})
 			}
-			return tw.Flush()
+			return writeOutput(cmd.OutOrStdout(), out.format(), rows, writeAdminKeys)
 		},
 	}
 	cfg = storeConfig(cmd)
+	out.register(cmd.Flags(), "a JSON array")
+	registerOutputCompletion(cmd)
 	return cmd
+}
+
+// adminKeyRow is one admin key as 'admin list-keys' prints it; never the secret.
+type adminKeyRow struct {
+	ID        string     `json:"id"`
+	AccountID string     `json:"account_id"`
+	Account   string     `json:"account"`
+	Name      string     `json:"name"`
+	KeyPrefix string     `json:"key_prefix"`
+	Last4     string     `json:"last4"`
+	CreatedAt time.Time  `json:"created_at"`
+	RevokedAt *time.Time `json:"revoked_at"`
+}
+
+func writeAdminKeys(w io.Writer, rows []adminKeyRow) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tACCOUNT\tNAME\tKEY\tCREATED\tREVOKED")
+	for _, k := range rows {
+		revoked := "-"
+		if k.RevokedAt != nil {
+			revoked = k.RevokedAt.Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s…%s\t%s\t%s\n", k.ID, k.Account, k.Name, k.KeyPrefix, k.Last4, k.CreatedAt.Format(time.RFC3339), revoked)
+	}
+	return tw.Flush()
 }
 
 // newAdminRevokeKeyCmd is `keyward admin revoke-key ID`: the way to end a leaked admin key.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
 	"path/filepath"
 	"regexp"
@@ -42,6 +43,15 @@ func TestAdminKeysListAndRevoke(t *testing.T) {
 	}
 	if strings.Contains(out, leaked) || strings.Contains(out, root) {
 		t.Errorf("list-keys printed a secret:\n%s", out)
+	}
+
+	out, err = admin("list-keys", "-o", "json")
+	var listed []map[string]any
+	if err != nil || json.Unmarshal([]byte(out), &listed) != nil || len(listed) != 2 || listed[0]["key_prefix"] == "" {
+		t.Errorf("list-keys -o json: %v\n%s", err, out)
+	}
+	if strings.Contains(out, leaked) || strings.Contains(out, root) {
+		t.Errorf("list-keys -o json printed a secret:\n%s", out)
 	}
 
 	if out, err = admin("revoke-key", id[1]); err != nil || !strings.Contains(out, "Revoked admin key "+id[1]) {

@@ -104,7 +104,7 @@ func TestCLIEndToEnd(t *testing.T) {
 		t.Fatalf("rotate: %s", rotated)
 	}
 
-	runCLI(t, url, token, "keys", "revoke", newID)
+	runCLI(t, url, token, "keys", "revoke", "--yes", newID)
 	if got := jsonField(t, runCLI(t, url, token, "keys", "get", newID, "--json"), "status"); got != "revoked" {
 		t.Errorf("status after revoke = %q", got)
 	}

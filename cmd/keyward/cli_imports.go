@@ -171,7 +171,10 @@ notify. The answer is the same whether or not the string was a key.`,
 				}
 			}
 			// No credential: the report must work for whoever found the key.
-			kw := client.New(conn.baseURL(), "", client.WithUserAgent("keyward-cli/"+version))
+			kw, err := conn.anonymousClient()
+			if err != nil {
+				return err
+			}
 			if err := kw.ReportLeak(cmd.Context(), secret, where); err != nil {
 				return conn.explain(err)
 			}

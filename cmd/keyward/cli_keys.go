@@ -23,18 +23,20 @@ func newKeysCmd() *cobra.Command {
 		Short:   "Create, list, show, update, rotate and revoke API keys, and chart their use",
 		Long: `Manage the API keys of a running Keyward server through its HTTP API.
 
-Every command needs an admin key: set KEYWARD_TOKEN (or pass --token). The server is
-KEYWARD_URL (or --url), http://127.0.0.1:8080 by default. A key's secret is printed only by
+Every command needs an admin key: set KEYWARD_TOKEN (or pass --token), or store one with
+'keyward login'. The server is KEYWARD_URL (or --url, or the profile's),
+http://127.0.0.1:8080 by default. A key's secret is printed only by
 'keys create' and 'keys rotate', once; the server keeps only a hash of it. Everything else
 shows a key by its public prefix and last four characters.
 
-Add --json to any command for the API's own JSON instead of tables.`,
+Add -o json (or --json) to any command for the API's own JSON instead of tables, or -o yaml
+for the same as YAML.`,
 		Example: `  export KEYWARD_URL=https://keyward.example.com KEYWARD_TOKEN=kwadmin_...
   keyward keys create --project $PROJECT_ID --name "billing worker" --scope invoices:read
   keyward keys list --project $PROJECT_ID --status active
   keyward keys rotate $KEY_ID --grace 1h
   keyward keys usage $KEY_ID --since 6h
-  keyward keys revoke $KEY_ID`,
+  keyward keys revoke --yes $KEY_ID`,
 	}
 	conn.registerFlags(cmd)
 	cmd.AddCommand(
@@ -558,16 +560,21 @@ counting its use. Credits are shared with the keys it was rotated from and into.
 }
 
 func newKeysRevokeCmd(conn *apiConn) *cobra.Command {
-	return &cobra.Command{
-		Use:   "revoke KEY_ID...",
+	var yes bool
+	cmd := &cobra.Command{
+		Use:   "revoke KEY_ID... [--yes]",
 		Short: "Revoke API keys at once",
 		Long: `Revoke one or more API keys. A revoked key fails verification on every Keyward node within a
 second, and cannot be restored: create a new key instead. Revoking a revoked key succeeds.
 
-Keys are revoked in the order given; the command stops at the first failure. With --json
-nothing is printed: the exit status says whether every key was revoked.`,
+On a terminal the command first asks whether to go ahead; --yes (-y) skips the question.
+When stdin is not a terminal (a script, a pipe, CI) no one can be asked, so it refuses to
+revoke anything without --yes.
+
+Keys are revoked in the order given; the command stops at the first failure. With -o json
+or yaml nothing is printed: the exit status says whether every key was revoked.`,
 		Example: `  keyward keys revoke $KEY_ID
-  keyward keys revoke $KEY_ID key_789`,
+  keyward keys revoke --yes $KEY_ID key_789`,
 		Args: func(_ *cobra.Command, args []string) error {
 			if len(args) == 0 {
 				return errors.New("want at least one key ID")
@@ -580,11 +587,25 @@ nothing is printed: the exit status says whether every key was revoked.`,
 			return nil
 		},
 		RunE: func(cmd *cobra.Command, args []string) error {
+			// A missing credential is said before the question, not after it.
+			if _, err := conn.client(); err != nil {
+				return err
+			}
+			question := fmt.Sprintf("Revoke key %s on %s? It stops working at once and cannot be restored.", args[0], conn.baseURL())
+			if len(args) > 1 {
+				question = fmt.Sprintf("Revoke %d keys (%s) on %s? They stop working at once and cannot be restored.",
+					len(args), strings.Join(args, ", "), conn.baseURL())
+			}
+			if err := confirm(cmd, yes, question); err != nil {
+				return err
+			}
 			return runEach(cmd, conn, args, "revoking", func(ctx context.Context, kw *client.Client, id string) error {
 				return kw.RevokeKey(ctx, id)
 			}, func(id string) string { return "Revoked key " + id + "." })
 		},
 	}
+	cmd.Flags().BoolVarP(&yes, "yes", "y", false, "revoke without asking")
+	return cmd
 }
 
 func newKeysRotateCmd(conn *apiConn) *cobra.Command {

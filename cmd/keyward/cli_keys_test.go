@@ -295,7 +295,7 @@ func TestKeysRotateWithoutGraceSendsNone(t *testing.T) {
 func TestKeysRevoke(t *testing.T) {
 	rec := newWireRecorder(t, 204, "application/json", "")
 	useServer(t, rec.URL)
-	stdout, _, err := cliRun(t, "keys", "revoke", "key_1", "key_2")
+	stdout, _, err := cliRun(t, "keys", "revoke", "--yes", "key_1", "key_2")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestAPIErrorsAreOneLineWithCode(t *testing.T) {
 		t.Errorf("error does not unwrap to a not_found *client.Error")
 	}
 
-	_, _, err = cliRun(t, "keys", "revoke", "key_404")
+	_, _, err = cliRun(t, "keys", "revoke", "-y", "key_404")
 	if want := "revoking key_404: api key not found (not_found, HTTP 404)"; err == nil || err.Error() != want {
 		t.Errorf("revoke error = %v, want %q", err, want)
 	}

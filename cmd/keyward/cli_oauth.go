@@ -92,7 +92,10 @@ token endpoint's own JSON.`,
 			}
 			// The key authenticates itself, so the client carries no credential: conn.client
 			// would refuse to make one.
-			kw := client.New(conn.baseURL(), "", client.WithUserAgent("keyward-cli/"+version))
+			kw, err := conn.anonymousClient()
+			if err != nil {
+				return err
+			}
 			tok, err := kw.Token(cmd.Context(), params)
 			if err != nil {
 				return explainOAuth(&conn, err, "check --client-id and the client secret")
@@ -102,7 +105,8 @@ token endpoint's own JSON.`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&conn.url, "url", "", "Keyward server URL (default $"+envKeywardURL+", else "+defaultKeywardURL+")")
-	f.BoolVar(&conn.json, "json", false, "print the token endpoint's JSON instead of text")
+	conn.out.register(f, "the token endpoint's JSON")
+	registerOutputCompletion(cmd)
 	f.StringVar(&clientID, "client-id", "", "the API key's ID (default $"+envClientID+")")
 	f.StringSliceVar(&scopes, "scope", nil, "ask for these of the key's scopes; repeat the flag or separate with spaces or commas (default: all of them)")
 	f.StringVar(&secretFile, "client-secret-file", "", `read the client secret (the API key) from this file; "-" for stdin (default $`+envClientSecretFile+`, $`+envClientSecret+`, else stdin)`)
@@ -174,17 +178,6 @@ func readSecretFrom(r io.Reader) (string, error) {
 		return "", fmt.Errorf("more than %d bytes: not a key or a token", maxSecretInput)
 	}
 	return strings.TrimSpace(string(b)), nil
-}
-
-// isTerminal reports whether r is a terminal, which a secret is not piped from: reading it
-// would wait for typing that echoes the secret.
-func isTerminal(r io.Reader) bool {
-	f, ok := r.(*os.File)
-	if !ok {
-		return false
-	}
-	info, err := f.Stat()
-	return err == nil && info.Mode()&os.ModeCharDevice != 0
 }
 
 // tokenArg is the access token a command works on: its argument, or stdin when there is
@@ -274,7 +267,7 @@ the exit status says whether the request was accepted.`,
 			if err := kw.RevokeToken(cmd.Context(), token); err != nil {
 				return explainOAuth(conn, err, "check --token or "+envKeywardToken)
 			}
-			if !conn.json {
+			if !conn.out.machine() {
 				fmt.Fprintln(cmd.OutOrStdout(), "Revoked the token, if it was live and yours to revoke (the server answers the same either way).")
 			}
 			return nil

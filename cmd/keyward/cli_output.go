@@ -16,7 +16,6 @@ import (
 	"iter"
 	"net"
 	"net/url"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -44,42 +43,58 @@ const (
 // apiConn is the connection and output settings of one client command tree, bound to the
 // persistent flags of its top-level command.
 type apiConn struct {
-	url   string
-	token string
-	json  bool
+	url     string
+	token   string
+	profile string
+	out     outputFlag
+
+	// what target resolved, once per command
+	resolved                   bool
+	resolvedURL, resolvedToken string
+	resolveErr                 error
 }
 
-// registerFlags adds --url, --token and --json to cmd and all its subcommands. The
+// registerFlags adds --url, --token, --profile, -o and --json to cmd and all its subcommands. The
 // environment is read when a command runs, not here, so that --help never shows the token.
 func (c *apiConn) registerFlags(cmd *cobra.Command) {
 	f := cmd.PersistentFlags()
-	f.StringVar(&c.url, "url", "", "Keyward server URL (default $"+envKeywardURL+", else "+defaultKeywardURL+")")
-	f.StringVar(&c.token, "token", "", "admin key, or API key or OIDC access token (default $"+envKeywardToken+"; prefer the variable: flags show in the process list and shell history)")
-	f.BoolVar(&c.json, "json", false, "print the API's JSON (an object, or an array for lists) instead of tables")
+	f.StringVar(&c.url, "url", "", "Keyward server URL (default $"+envKeywardURL+", else the profile's, else "+defaultKeywardURL+")")
+	f.StringVar(&c.token, "token", "", "admin key, or API key or OIDC access token (default $"+envKeywardToken+", else the profile's; prefer the variable or 'keyward login': flags show in the process list and shell history)")
+	c.registerProfileFlag(f)
+	c.out.register(f, "the API's JSON: an object, or an array for lists")
+	registerOutputCompletion(cmd)
 }
 
-// baseURL is --url, else $KEYWARD_URL, else the local default.
+// baseURL is the server the command talks to, as target resolves it.
 func (c *apiConn) baseURL() string {
-	if c.url != "" {
-		return c.url
-	}
-	if u := os.Getenv(envKeywardURL); u != "" {
-		return u
-	}
-	return defaultKeywardURL
+	u, _, _ := c.target()
+	return u
 }
 
 // client returns a client for the server, or an error naming KEYWARD_TOKEN when no credential
 // was given, so that no request goes out without one.
 func (c *apiConn) client() (*client.Client, error) {
-	token := c.token
-	if token == "" {
-		token = os.Getenv(envKeywardToken)
+	if err := c.out.check(); err != nil {
+		return nil, err
+	}
+	u, token, err := c.target()
+	if err != nil {
+		return nil, err
 	}
 	if token == "" {
-		return nil, fmt.Errorf("no credential: set %s (or pass --token) to an admin key, such as the one 'keyward serve' printed on its first start, or to an API key or OIDC access token", envKeywardToken)
+		return nil, fmt.Errorf("no credential: set %s (or pass --token) to an admin key, such as the one 'keyward serve' printed on its first start, or to an API key or OIDC access token; or store one with 'keyward login'", envKeywardToken)
 	}
-	return client.New(c.baseURL(), token, client.WithUserAgent("keyward-cli/"+version)), nil
+	return client.New(u, token, client.WithUserAgent("keyward-cli/"+version)), nil
+}
+
+// anonymousClient is a client that sends no credential, for the calls that authenticate
+// otherwise (a key exchanged for a token) or need none (a leak report). The server is the
+// one target resolves; a profile's credential stays home.
+func (c *apiConn) anonymousClient() (*client.Client, error) {
+	if err := c.out.check(); err != nil {
+		return nil, err
+	}
+	return client.New(c.baseURL(), "", client.WithUserAgent("keyward-cli/"+version)), nil
 }
 
 // cliError is an error rewritten for a person; it still unwraps to the client's error, so
@@ -426,21 +441,24 @@ func runOne[T any](cmd *cobra.Command, conn *apiConn,
 	return printOne(cmd, conn, v, human)
 }
 
-// printOne prints a command's answer: the API's JSON with --json, else as human writes it.
+// printOne prints a command's answer: the API's JSON with -o json (or --json), the same as
+// YAML with -o yaml, else as human writes it.
 func printOne[T any](cmd *cobra.Command, conn *apiConn, v T, human func(io.Writer, T) error) error {
-	out := cmd.OutOrStdout()
-	if conn.json {
-		return writeAPIJSON(out, v)
+	if err := conn.out.check(); err != nil {
+		return err
 	}
-	return human(out, v)
+	return writeOutput(cmd.OutOrStdout(), conn.out.format(), v, human)
 }
 
 // runEach does a call that answers with nothing, such as a revocation, for each ID in the
 // order given, and stops at the first failure, which it names as doing and the ID
-// ("revoking key_1: ..."). After each success it prints done(id) on a line; with --json it
-// prints nothing, and the exit status says whether every call succeeded.
+// ("revoking key_1: ..."). After each success it prints done(id) on a line; with -o json or
+// yaml it prints nothing, and the exit status says whether every call succeeded.
 func runEach(cmd *cobra.Command, conn *apiConn, ids []string, doing string,
 	call func(ctx context.Context, kw *client.Client, id string) error, done func(id string) string) error {
+	if err := conn.out.check(); err != nil {
+		return err
+	}
 	kw, err := conn.client()
 	if err != nil {
 		return err
@@ -449,7 +467,7 @@ func runEach(cmd *cobra.Command, conn *apiConn, ids []string, doing string,
 		if err := call(cmd.Context(), kw, id); err != nil {
 			return fmt.Errorf("%s %s: %w", doing, id, conn.explain(err))
 		}
-		if !conn.json {
+		if !conn.out.machine() {
 			fmt.Fprintln(cmd.OutOrStdout(), done(id))
 		}
 	}

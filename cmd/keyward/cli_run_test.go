@@ -36,7 +36,7 @@ func TestRunOne(t *testing.T) {
 		noCall  bool
 	}{
 		{name: "text", conn: apiConn{token: "t"}, wantOut: "answer 42\n"},
-		{name: "json", conn: apiConn{token: "t", json: true}, wantOut: "42\n"},
+		{name: "json", conn: apiConn{token: "t", out: outputFlag{json: true}}, wantOut: "42\n"},
 		{name: "no credential, no call", conn: apiConn{}, wantErr: "no credential: set KEYWARD_TOKEN", noCall: true},
 		{name: "client error explained", conn: apiConn{token: "t"}, err: notFound, wantErr: "key not found (not_found, HTTP 404)"},
 		{name: "explained error kept", conn: apiConn{token: "t"}, err: explained, wantErr: "already one line"},
@@ -97,7 +97,7 @@ func TestRunEach(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			cmd, out := runTestCmd(t)
-			conn := &apiConn{token: "t", json: tt.json}
+			conn := &apiConn{token: "t", out: outputFlag{json: tt.json}}
 			var seen []string
 			err := runEach(cmd, conn, []string{"a", "b"}, "dropping", func(_ context.Context, _ *client.Client, id string) error {
 				seen = append(seen, id)

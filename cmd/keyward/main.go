@@ -16,9 +16,6 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "dev"
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -41,15 +38,26 @@ and 'keyward environments', who may do what with 'keyward users', 'keyward roles
 'keyward members' and 'keyward accounts', and see what was done with 'keyward audit'
 (set KEYWARD_URL and KEYWARD_TOKEN: an admin key, an API key or an OIDC access token).
 Set rate limits with 'keyward tiers' and chart verifications with 'keyward usage'.
-Exchange a key for an OAuth access token, and inspect or revoke one, with 'keyward oauth'.`,
+Exchange a key for an OAuth access token, and inspect or revoke one, with 'keyward oauth'.
+
+Instead of the variables, 'keyward login' stores a server's URL and a credential as a
+profile. Every client command prints tables, or -o json (also --json) or -o yaml. Shell
+completion ('keyward completion bash|zsh|fish') completes key, project and account IDs
+from the server.`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		Version:       version,
+		Version:       currentBuild().String(),
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
 	addClientCommands(root)
-	root.AddCommand(newOAuthCmd(), newTiersCmd(), newUsageCmd())
+	root.AddCommand(newOAuthCmd(), newTiersCmd(), newUsageCmd(),
+		newLoginCmd(), newLogoutCmd(), newProfilesCmd(), newVersionCmd())
+	root.SetHelpCommand(newHelpCmd(root))
+	root.InitDefaultCompletionCmd()
+	rejectUnknownSubcommands(root)
+	addIDCompletion(root)
 	return root
 }

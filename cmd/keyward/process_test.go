@@ -50,7 +50,15 @@ func binary(t *testing.T) string {
 }
 
 func TestMain(m *testing.M) {
+	// No test may read or write the profiles of the person running the tests.
+	cfgDir, err := os.MkdirTemp("", "keyward-config-")
+	if err != nil {
+		panic(err)
+	}
+	os.Setenv(envKeywardConfig, filepath.Join(cfgDir, "config.json"))
+	os.Unsetenv(envKeywardProfile)
 	code := m.Run()
+	os.RemoveAll(cfgDir)
 	if binPath != "" {
 		os.RemoveAll(filepath.Dir(binPath))
 	}

@@ -325,7 +325,9 @@ func (m *Main) serve(context.Context) error {
 		Verifier:         m.verifier,
 		Authenticator:    m.auth,
 		Logger:           m.log,
-		Version:          version,
+		Version:          currentBuild().Version,
+		Commit:           currentBuild().Commit,
+		BuildDate:        currentBuild().Date,
 		Ready:            m.ready,
 		Tokens:           m.tokens,
 		TrustedProxies:   m.proxies,
@@ -364,9 +366,9 @@ func (m *Main) serve(context.Context) error {
 		go func() { m.served <- m.http.Serve(m.listener) }()
 	}
 	if m.pg != nil {
-		m.log.Info("keyward is listening", "url", m.URL(), "database", m.Config.RedactedDatabase(), "version", version)
+		m.log.Info("keyward is listening", "url", m.URL(), "database", m.Config.RedactedDatabase(), "version", currentBuild().Version, "commit", currentBuild().Commit, "built", currentBuild().Date)
 	} else {
-		m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", version)
+		m.log.Info("keyward is listening", "url", m.URL(), "data", m.Config.DataDir, "version", currentBuild().Version, "commit", currentBuild().Commit, "built", currentBuild().Date)
 	}
 	return nil
 }

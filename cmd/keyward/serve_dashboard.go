@@ -18,7 +18,7 @@ func (m *Main) withDashboard(api http.Handler) (http.Handler, error) {
 		return api, nil
 	}
 	d, err := dashboard.New(dashboard.Config{
-		Service: m.service, Logger: m.log, Version: version, OIDC: m.dashboardOIDC(), Proxies: m.proxies,
+		Service: m.service, Logger: m.log, Version: currentBuild().Version, OIDC: m.dashboardOIDC(), Proxies: m.proxies,
 		Secure: m.Config.TLSCert != "" || strings.HasPrefix(m.Config.PublicURL, "https://"),
 	})
 	if err != nil {

@@ -3,7 +3,7 @@ package httpapi
 import (
 	"context"
 	"net/http"
-	"runtime/debug"
+	"runtime"
 	"strconv"
 	"sync"
 	"time"
@@ -43,7 +43,7 @@ type HealthCheck struct {
 	Check     func(context.Context) error
 }
 
-func newMetrics(v *verify.Verifier, version string, checks []HealthCheck, extra []prometheus.Collector) *metrics {
+func newMetrics(v *verify.Verifier, build buildLabels, checks []HealthCheck, extra []prometheus.Collector) *metrics {
 	m := &metrics{
 		registry: prometheus.NewRegistry(),
 		latency: prometheus.NewHistogram(prometheus.HistogramOpts{
@@ -62,7 +62,7 @@ func newMetrics(v *verify.Verifier, version string, checks []HealthCheck, extra 
 		Help:    "Time to answer an HTTP request, by route, from the handler's start to its return.",
 		Buckets: []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 	}, []string{"route"})
-	m.registry.MustRegister(m.latency, m.requests, m.durations, buildInfo(version), healthCollector(checks),
+	m.registry.MustRegister(m.latency, m.requests, m.durations, buildInfo(build), healthCollector(checks),
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, c := range extra {
 		m.registry.MustRegister(c)
@@ -98,26 +98,25 @@ func (m *metrics) observe(route string, status int, took time.Duration) {
 	r.duration.Observe(took.Seconds())
 }
 
+// buildLabels is what build is running, as the command resolved it (from -ldflags or the
+// VCS stamp), so that the metric and 'keyward version' say the same.
+type buildLabels struct{ version, commit, date string }
+
 // buildInfo is keyward_build_info, the constant 1 labelled with what is running: the
-// version set at build time, the VCS revision and its time when the build recorded them,
-// and the Go version.
-func buildInfo(version string) prometheus.Collector {
-	revision, built, goVersion := "unknown", "unknown", "unknown"
-	if bi, ok := debug.ReadBuildInfo(); ok {
-		goVersion = bi.GoVersion
-		for _, s := range bi.Settings {
-			switch s.Key {
-			case "vcs.revision":
-				revision = s.Value
-			case "vcs.time":
-				built = s.Value
-			}
+// version, the commit (revision) and the build date (vcs_time, the name it had when it was
+// the VCS stamp's commit time), and the Go version.
+func buildInfo(b buildLabels) prometheus.Collector {
+	orUnknown := func(s string) string {
+		if s == "" {
+			return "unknown"
 		}
+		return s
 	}
 	g := prometheus.NewGauge(prometheus.GaugeOpts{
-		Name:        "keyward_build_info",
-		Help:        "Always 1; its labels say which build is running.",
-		ConstLabels: prometheus.Labels{"version": version, "revision": revision, "vcs_time": built, "goversion": goVersion},
+		Name: "keyward_build_info",
+		Help: "Always 1; its labels say which build is running.",
+		ConstLabels: prometheus.Labels{"version": b.version, "revision": orUnknown(b.commit),
+			"vcs_time": orUnknown(b.date), "goversion": runtime.Version()},
 	})
 	g.Set(1)
 	return g

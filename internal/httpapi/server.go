@@ -41,8 +41,13 @@ type Config struct {
 	Verifier      *verify.Verifier
 	Authenticator *authn.Authenticator
 	Logger        *slog.Logger
-	// Version is reported in the OpenAPI document.
+	// Version is reported in the OpenAPI document and, with Commit and BuildDate, in the
+	// keyward_build_info metric; the command passes what 'keyward version' prints.
 	Version string
+	// Commit is the VCS revision the binary was built from; "" is reported as unknown.
+	Commit string
+	// BuildDate is when the binary was built (or its commit's time); "" is unknown.
+	BuildDate string
 	// Tokens, when set, serves the OAuth routes and lets access tokens stand in for keys.
 	Tokens *oauth.Tokens
 	// Ready, when set, is asked by /readyz after the store answers: for example whether this
@@ -117,7 +122,7 @@ func New(cfg Config) *Server {
 		tokens:           cfg.Tokens,
 		proxies:          cfg.TrustedProxies,
 		mux:              http.NewServeMux(),
-		metrics:          newMetrics(cfg.Verifier, cfg.Version, cfg.HealthChecks, append(cfg.Collectors[:len(cfg.Collectors):len(cfg.Collectors)], auditBacklogGauge(cfg.Service))),
+		metrics:          newMetrics(cfg.Verifier, buildLabels{cfg.Version, cfg.Commit, cfg.BuildDate}, cfg.HealthChecks, append(cfg.Collectors[:len(cfg.Collectors):len(cfg.Collectors)], auditBacklogGauge(cfg.Service))),
 		metricsElsewhere: cfg.MetricsElsewhere,
 		clients:          oauth.NewClients(cfg.Verifier, nil),
 		events:           cfg.Events,
