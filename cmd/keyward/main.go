@@ -49,6 +49,7 @@ Exchange a key for an OAuth access token, and inspect or revoke one, with 'keywa
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
+	root.AddCommand(newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	addClientCommands(root)
 	root.AddCommand(newOAuthCmd(), newTiersCmd(), newUsageCmd())
 	return root

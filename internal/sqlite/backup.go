@@ -138,9 +138,10 @@ func CheckBackup(ctx context.Context, path string) (BackupReport, error) {
 // Restore makes the backup at src the database at dbPath: it checks src (CheckBackup),
 // copies it beside dbPath under a temporary name, checks and syncs the copy, and renames it
 // into place. Whatever database files were at dbPath (the database, its -wal and -shm) are
-// renamed aside with the suffix ".replaced-TIME" and kept as a set, so that a wrong restore
-// can be undone; the caller must make sure no process has that database open (InUse).
-func Restore(ctx context.Context, src, dbPath string) (BackupReport, error) {
+// renamed aside with the suffix aside (".replaced-TIME", say) and kept as a set, so that a
+// wrong restore can be undone; the caller must make sure no process has that database open
+// (InUse).
+func Restore(ctx context.Context, src, dbPath, aside string) (BackupReport, error) {
 	rep, err := CheckBackup(ctx, src)
 	if err != nil {
 		return rep, err
@@ -162,9 +163,8 @@ func Restore(ctx context.Context, src, dbPath string) (BackupReport, error) {
 	// The old database goes aside as a set: SQLite finds a WAL by the database's name plus
 	// "-wal", so the renamed three still open together. A WAL left beside the restored file
 	// would be replayed into it.
-	suffix := ".replaced-" + time.Now().UTC().Format("20060102T150405Z")
 	for _, ext := range []string{"", "-wal", "-shm"} {
-		if err := os.Rename(dbPath+ext, dbPath+suffix+ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := os.Rename(dbPath+ext, dbPath+aside+ext); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return rep, fmt.Errorf("sqlite: moving the old database aside: %w", err)
 		}
 	}

@@ -66,7 +66,7 @@ func TestBackupAndRestore(t *testing.T) {
 		t.Errorf("InUse of a closed store = %v, %v; want false", inUse, err)
 	}
 	os.WriteFile(target+"-wal", []byte("stale"), 0o600)
-	if _, err := Restore(ctx, backup, target); err != nil {
+	if _, err := Restore(ctx, backup, target, ".replaced-test"); err != nil {
 		t.Fatalf("Restore: %v", err)
 	}
 	if _, err := os.Stat(target + "-wal"); err == nil {
