@@ -71,8 +71,8 @@ For a PostgreSQL store (--database), use pg_dump instead: this command says how.
 			if missing := missingVersions(rep.HashSchemes, secrets); len(missing) > 0 {
 				fmt.Fprintf(stderr, "WARNING: keys in the backup were hashed under server secret version(s) %v, which the secret lacks: those keys do not verify now either.\n", missing)
 			}
-			fmt.Fprintf(stderr, "WARNING: %s is the server secret. Store it apart from the backup (in your secret manager, not beside %s):\n"+
-				"with both, anyone can test guessed keys offline; without the secret, no key in the backup verifies.\n", secretTo, filepath.Base(to))
+			fmt.Fprintf(stderr, "WARNING: %s is the server secret. Store it apart from the backup, in your secret manager, not beside %s:\n"+
+				"whoever holds both can test candidate keys against the stored hashes offline; without it, no key in the backup verifies.\n", secretTo, filepath.Base(to))
 			return nil
 		},
 	}
