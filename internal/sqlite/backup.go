@@ -214,6 +214,8 @@ func isBusy(err error) bool {
 }
 
 // checkKeywardDB reports ENotFound unless path is a SQLite database with Keyward's schema.
+// Its connection is read-only and, unlike the store's write connection, neither creates the
+// file nor sets its journal mode: a file that turns out not to be Keyward's is left as it was.
 func checkKeywardDB(ctx context.Context, path string) error {
 	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
 		return keyward.Errorf(keyward.ENotFound, "sqlite: no database file at %s", path)
@@ -226,7 +228,7 @@ func checkKeywardDB(ctx context.Context, path string) error {
 	}
 	var found bool
 	err = db.QueryRowContext(ctx,
-		`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'api_keys')`).Scan(&found)
+		`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts')`).Scan(&found)
 	err = errors.Join(err, db.Close())
 	if hasCode(err, sqlite3.SQLITE_NOTADB) {
 		return &keyward.Error{Code: keyward.ENotFound, Message: fmt.Sprintf("sqlite: %s is not a SQLite database", path), Cause: err}
