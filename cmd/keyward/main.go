@@ -1,8 +1,9 @@
 // Command keyward is the Keyward API key service and its command-line client.
 //
-// `keyward serve` runs the service; `keyward migrate` and `keyward admin` work on the data
-// directory directly; every other command (keys, projects, users, roles, …) talks to a running
-// server through the public Go client, exactly as any other program would.
+// `keyward serve` runs the service; `keyward migrate`, `keyward admin`, `keyward backup` and
+// `keyward restore` work on the data directory directly; every other command (keys, projects,
+// users, roles, …) talks to a running server through the public Go client, exactly as any
+// other program would (`keyward healthcheck` asks its /readyz).
 package main
 
 import (
@@ -52,6 +53,7 @@ from the server.`,
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.AddCommand(newServeCmd(), newMigrateCmd(), newMigrateStoreCmd(), newAdminCmd())
+	root.AddCommand(newBackupCmd(), newRestoreCmd(), newHealthcheckCmd())
 	addClientCommands(root)
 	root.AddCommand(newOAuthCmd(), newTiersCmd(), newUsageCmd(),
 		newLoginCmd(), newLogoutCmd(), newProfilesCmd(), newVersionCmd())

@@ -103,28 +103,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 // ENotFound rather than given a new, empty schema. An older schema is brought up to date.
 // It is for reading a store that must be there already, as keyward migrate-store's source.
 func OpenExisting(ctx context.Context, path string) (*Store, error) {
-	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
-		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: no database file at %s", path)
-	} else if err != nil {
-		return nil, fmt.Errorf("sqlite: %w", err)
-	}
-	// The read-only pool, unlike the write connection, neither creates the file nor sets
-	// its journal mode: a file that turns out not to be Keyward's is left as it was.
-	var found bool
-	read, err := openDB(ctx, path, true)
-	if err == nil {
-		err = read.QueryRowContext(ctx,
-			`SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'accounts')`).Scan(&found)
-		err = errors.Join(err, read.Close())
-	}
-	if hasCode(err, sqlite3.SQLITE_NOTADB) {
-		return nil, &keyward.Error{Code: keyward.ENotFound, Message: fmt.Sprintf("sqlite: %s is not a SQLite database", path), Cause: err}
-	}
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s: %w", path, err)
-	}
-	if !found {
-		return nil, keyward.Errorf(keyward.ENotFound, "sqlite: %s has no Keyward schema", path)
+	if err := checkKeywardDB(ctx, path); err != nil {
+		return nil, err
 	}
 	return Open(ctx, path)
 }
