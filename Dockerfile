@@ -3,7 +3,8 @@
 # Keyward's container image: one static binary on distroless (no shell, no package manager,
 # no libc), run as the unprivileged user 65532, its data on a volume.
 #
-#   docker build -t keyward --build-arg VERSION=$(git describe --always) .
+#   docker build -t keyward --build-arg VERSION=$(git describe --always) \
+#     --build-arg COMMIT=$(git rev-parse --short=12 HEAD) .
 #   docker run -d --name keyward -p 8080:8080 -v keyward-data:/data keyward
 #   docker logs keyward      # the root admin key, printed once on the first start
 #
@@ -18,7 +19,8 @@ COPY go.mod go.sum ./
 RUN go mod download
 COPY . .
 ARG VERSION=dev
-RUN deploy/build-static.sh /out/keyward "$VERSION"
+ARG COMMIT=unknown
+RUN COMMIT="$COMMIT" deploy/build-static.sh /out/keyward "$VERSION"
 # The data directory, owned by the image's user and private to it: a new named volume
 # mounted on /data starts as a copy of it, owner and mode included.
 RUN install -d -m 0700 /out/data

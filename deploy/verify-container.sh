@@ -25,7 +25,7 @@ step() { printf '\n==> %s\n' "$*"; }
 fail() { printf 'FAIL: %s\n' "$*"; exit 1; }
 
 version=$(git describe --always --dirty 2>/dev/null || echo dev)
-step "build: deploy/build-static.sh (CGO_ENABLED=0, -trimpath, -ldflags \"-s -w -X main.version=$version\")"
+step "build: deploy/build-static.sh (CGO_ENABLED=0, -trimpath, -ldflags \"-s -w -X main.version=$version -X main.commit=… -X main.date=…\")"
 deploy/build-static.sh "$work/keyward" "$version"
 ls -l "$work/keyward" | awk '{print $1, $5, $NF}'
 

@@ -22,7 +22,7 @@ func TestDockerfileKeepsItsPromises(t *testing.T) {
 		t.Errorf("Dockerfile GO_VERSION %v, go.mod's go %v: they must match", got, want)
 	}
 	for _, line := range []string{
-		`RUN deploy/build-static.sh /out/keyward "$VERSION"`,
+		`RUN COMMIT="$COMMIT" deploy/build-static.sh /out/keyward "$VERSION"`,
 		`FROM gcr.io/distroless/static-debian12:nonroot`,
 		`USER 65532:65532`,
 		`VOLUME ["/data"]`,
