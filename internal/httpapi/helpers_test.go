@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/oidctest"
+	"github.com/keyward/keyward/internal/openapitest"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/sqlite"
@@ -173,7 +174,7 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	}
 	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens,
 		Gateway: gateway.New(gateway.Config{Verdicts: v, Logger: log, Now: clk.Now}), Events: hub})
-	ts.Config.Handler = srv
+	ts.Config.Handler = checked(t, srv)
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
@@ -183,6 +184,28 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 		store.Close()
 	})
 	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store, tokens: tokens, hub: hub}
+}
+
+// checked wraps srv so that every answer it gives in the test is checked against the OpenAPI
+// document it serves; the test fails, once the server is closed, for each one that breaks it.
+func checked(t testing.TB, srv *httpapi.Server) http.Handler {
+	t.Helper()
+	doc, err := json.Marshal(srv.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := openapitest.New(doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Registered before the server's own cleanup, so it runs after the server is closed and
+	// every answer is in.
+	t.Cleanup(func() {
+		for _, v := range c.Violations() {
+			t.Errorf("openapi violation: %s", v)
+		}
+	})
+	return c.Handler(srv)
 }
 
 // response is what a request answered.
