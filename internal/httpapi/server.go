@@ -94,6 +94,8 @@ type Server struct {
 	// heartbeat is how often an idle event stream gets a comment line (heartbeatEvery).
 	heartbeat time.Duration
 	shutdowns shutdowns
+	// docs is the OpenAPI document as served, marshalled on first request.
+	docs documents
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -128,6 +130,8 @@ func New(cfg Config) *Server {
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
 	s.registerGateway(cfg.Gateway)
+	s.registerDocuments()
+	s.finishDocument()
 	s.registerFallbacks()
 	return s
 }
@@ -135,7 +139,7 @@ func New(cfg Config) *Server {
 func apiConfig(version string) huma.Config {
 	// Not huma.DefaultConfig: its link transformer adds a $schema field to every body, which
 	// would change the shapes the seed documents fix; and its docs page loads from a CDN.
-	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	registry := huma.NewMapRegistry(schemaPrefix, schemaNamer)
 	return huma.Config{
 		OpenAPI: &huma.OpenAPI{
 			OpenAPI: "3.1.0",
@@ -152,7 +156,8 @@ func apiConfig(version string) huma.Config {
 				},
 			},
 		},
-		OpenAPIPath:   "/openapi",
+		// Served by registerDocuments, which finishes the 3.0 form huma leaves half 3.1.
+		OpenAPIPath:   "",
 		Formats:       jsonFormats,
 		DefaultFormat: "application/json",
 	}
@@ -423,8 +428,6 @@ func (s *Server) registerRoutes() {
 	}, s.api.OpenAPI().Components.Schemas) {
 		s.handle(rt.Method, rt.Path, s.audited(rt.Action, rt.Handler), rt.Doc)
 	}
-	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
-	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})
 }
 
 func (s *Server) registerHealth() {
