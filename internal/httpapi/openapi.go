@@ -110,10 +110,12 @@ func finishOperation(op *huma.Operation, problem *huma.Schema) {
 		delete(op.RequestBody.Content, "application/octet-stream")
 	}
 	var statuses []int
-	public := len(op.Security) == 0 || slices.ContainsFunc(op.Security, func(r map[string][]string) bool { return len(r) == 0 })
-	if public {
-		op.Security = []map[string][]string{}
-	} else {
+	switch {
+	case len(op.Security) == 0:
+		op.Security = []map[string][]string{} // public: says so, not "as the document's default"
+	case slices.ContainsFunc(op.Security, func(r map[string][]string) bool { return len(r) == 0 }):
+		// Credentials optional (the OAuth routes, which declare their own errors).
+	default:
 		// Authentication refuses a bad credential, a key over its limits, and waits on the
 		// store.
 		statuses = append(statuses, http.StatusUnauthorized, http.StatusForbidden, http.StatusTooManyRequests, http.StatusServiceUnavailable)
@@ -204,9 +206,9 @@ func nullableFields(t reflect.Type, s *huma.Schema) {
 
 // documents are the server's OpenAPI document in the forms it serves, marshalled once.
 type documents struct {
-	once                     sync.Once
+	once                       sync.Once
 	v31, v31yaml, v30, v30yaml []byte
-	err                      error
+	err                        error
 }
 
 func (s *Server) documents() (*documents, error) {
@@ -256,13 +258,25 @@ func downgrade(doc *huma.OpenAPI) ([]byte, error) {
 	if err := json.Unmarshal(b, &v); err != nil {
 		return nil, err
 	}
-	to30(v)
+	var schemas map[string]any
+	if root, ok := v.(map[string]any); ok {
+		if c, ok := root["components"].(map[string]any); ok {
+			schemas, _ = c["schemas"].(map[string]any)
+		}
+	}
+	to30(v, schemas)
 	return json.Marshal(v)
 }
 
-func to30(v any) {
+// to30 rewrites v, a part of a document, for 3.0; schemas are the document's named schemas.
+func to30(v any, schemas map[string]any) {
 	switch v := v.(type) {
 	case map[string]any:
+		if ref, ok := v["$ref"].(string); ok && len(v) > 1 {
+			// 3.0 ignores a $ref's siblings (its description): wrap it.
+			delete(v, "$ref")
+			v["allOf"] = []any{map[string]any{"$ref": ref}}
+		}
 		delete(v, "contentMediaType")
 		delete(v, "contentEncoding")
 		delete(v, "$schema")
@@ -286,16 +300,26 @@ func to30(v any) {
 				v[key] = kept
 			}
 		}
+		if v["nullable"] == true && v["type"] == nil {
+			// 3.0's nullable needs a type beside it: the referenced schema's.
+			if all, ok := v["allOf"].([]any); ok && len(all) == 1 {
+				if ref, ok := all[0].(map[string]any)["$ref"].(string); ok {
+					if target, ok := schemas[strings.TrimPrefix(ref, schemaPrefix)].(map[string]any); ok {
+						v["type"] = target["type"]
+					}
+				}
+			}
+		}
 		if c, ok := v["const"]; ok {
 			delete(v, "const")
 			v["enum"] = []any{c}
 		}
 		for _, x := range v {
-			to30(x)
+			to30(x, schemas)
 		}
 	case []any:
 		for _, x := range v {
-			to30(x)
+			to30(x, schemas)
 		}
 	}
 }
