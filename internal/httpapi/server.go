@@ -131,6 +131,7 @@ func New(cfg Config) *Server {
 	s.registerRoutes()
 	s.registerGateway(cfg.Gateway)
 	s.registerDocuments()
+	s.registerReference()
 	s.finishDocument()
 	s.registerFallbacks()
 	return s
