@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/openapitest"
 )
 
 // These tests run the real keyward binary as a separate process: what a person runs is what
@@ -64,6 +66,32 @@ type process struct {
 	url    string
 	stderr *lockedBuffer
 	exited chan error
+
+	// checker holds the answers tryCall gets to the document the process serves, fetched
+	// on the first call.
+	checkerOnce sync.Once
+	checker     *openapitest.Checker
+}
+
+// check checks an answer against the process's OpenAPI document.
+func (p *process) check(req *http.Request, res *http.Response, body []byte) {
+	p.checkerOnce.Do(func() {
+		res, err := http.Get(p.url + "/openapi.json")
+		if err != nil {
+			return // the process is gone (a crash test): nothing to check against
+		}
+		defer res.Body.Close()
+		doc, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			return
+		}
+		if p.checker, err = openapitest.New(doc); err != nil {
+			p.t.Errorf("the served OpenAPI document: %v", err)
+		}
+	})
+	if p.checker != nil {
+		p.checker.Check(req, res.StatusCode, res.Header, body)
+	}
 }
 
 type lockedBuffer struct {
@@ -114,6 +142,14 @@ func startCommand(t *testing.T, cmd *exec.Cmd) *process {
 		t.Fatal(err)
 	}
 	p := &process{t: t, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	t.Cleanup(func() {
+		if p.checker == nil {
+			return
+		}
+		for _, v := range p.checker.Violations() {
+			t.Errorf("openapi violation: %s", v)
+		}
+	})
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -206,6 +242,9 @@ func (p *process) tryCall(token, method, path string, body any) (int, []byte, er
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		p.check(req, res, b)
+	}
 	return res.StatusCode, b, err
 }
 
