@@ -31,6 +31,7 @@ type Checker struct {
 	v validator.Validator
 
 	mu         sync.Mutex
+	checked    int
 	violations []string
 }
 
@@ -61,6 +62,13 @@ func New(doc []byte) (*Checker, error) {
 	return &Checker{v: v}, nil
 }
 
+// Checked returns how many answers were checked against a described path.
+func (c *Checker) Checked() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.checked
+}
+
 // Violations returns what the checked responses broke, one line each, in the order seen.
 func (c *Checker) Violations() []string {
 	c.mu.Lock()
@@ -83,6 +91,9 @@ func (c *Checker) Check(req *http.Request, status int, header http.Header, body 
 	}
 	ok, errs := c.v.ValidateHttpResponse(req, res)
 	if ok {
+		c.mu.Lock()
+		c.checked++
+		c.mu.Unlock()
 		return
 	}
 	var lines []string
@@ -100,6 +111,7 @@ func (c *Checker) Check(req *http.Request, status int, header http.Header, body 
 		lines = append(lines, line)
 	}
 	c.mu.Lock()
+	c.checked++
 	c.violations = append(c.violations, lines...)
 	c.mu.Unlock()
 }
