@@ -73,8 +73,9 @@ type process struct {
 	checker     *openapitest.Checker
 }
 
-// check checks an answer against the process's OpenAPI document.
-func (p *process) check(req *http.Request, res *http.Response, body []byte) {
+// check checks an answer against the process's OpenAPI document, and a request the process
+// took (sent is its body) too.
+func (p *process) check(req *http.Request, sent []byte, res *http.Response, body []byte) {
 	p.checkerOnce.Do(func() {
 		res, err := http.Get(p.url + "/openapi.json")
 		if err != nil {
@@ -89,9 +90,15 @@ func (p *process) check(req *http.Request, res *http.Response, body []byte) {
 			p.t.Errorf("the served OpenAPI document: %v", err)
 		}
 	})
-	if p.checker != nil {
-		p.checker.Check(req, res.StatusCode, res.Header, body)
+	if p.checker == nil {
+		return
 	}
+	if res.StatusCode < 300 {
+		taken := req.Clone(req.Context())
+		taken.Body = io.NopCloser(bytes.NewReader(sent))
+		p.checker.CheckRequest(taken)
+	}
+	p.checker.Check(req, res.StatusCode, res.Header, body)
 }
 
 type lockedBuffer struct {
@@ -224,9 +231,10 @@ func (p *process) call(token, method, path string, body any) (int, []byte) {
 // tryCall sends a request and returns the answer, or the error of a request that got none.
 func (p *process) tryCall(token, method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
+	var sent []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		sent, _ = json.Marshal(body)
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, p.url+path, rd)
 	if err != nil {
@@ -243,7 +251,7 @@ func (p *process) tryCall(token, method, path string, body any) (int, []byte, er
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
 	if err == nil {
-		p.check(req, res, b)
+		p.check(req, sent, res, b)
 	}
 	return res.StatusCode, b, err
 }

@@ -290,8 +290,8 @@ type updateKeyInput struct {
 		RotationGraceSeconds *int               `json:"rotation_grace_seconds,omitempty" nullable:"true" minimum:"0" maximum:"2592000" doc:"null goes back to the default (604800, 7 days)."`
 		RoleID               *string            `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
 		RateLimitTier        *string            `json:"rate_limit_tier,omitempty" maxLength:"64" doc:"A tier that requires approval may become a pending request, as on create."`
-		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
-		Credits              *nullableCredits   `json:"credits,omitempty" doc:"Replaces the usage credits (of the key's whole rotation lineage); null stops counting."`
+		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" nullable:"true" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
+		Credits              *nullableCredits   `json:"credits,omitempty" nullable:"true" doc:"Replaces the usage credits (of the key's whole rotation lineage); null stops counting."`
 	}
 }
 

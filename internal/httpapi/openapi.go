@@ -88,6 +88,9 @@ func (s *Server) finishDocument() {
 	doc := s.api.OpenAPI()
 	reg := doc.Components.Schemas
 	nullableRefs(reg)
+	for _, sch := range reg.Map() {
+		nullInEnums(sch)
+	}
 	doc.Servers = []*huma.Server{{URL: "/", Description: "This server: the document's own origin."}}
 	doc.Tags = tags
 	problem := &huma.Schema{Ref: schemaPrefix + "Problem"}
@@ -201,6 +204,27 @@ func nullableFields(t reflect.Type, s *huma.Schema) {
 			continue
 		}
 		s.Properties[name] = &huma.Schema{Description: p.Description, AnyOf: []*huma.Schema{{Ref: p.Ref}, {Type: "null"}}}
+	}
+}
+
+// nullInEnums lets a nullable enum be null: an enum lists every value allowed, and neither
+// 3.1's type [string, null] nor 3.0's nullable adds null to it.
+func nullInEnums(s *huma.Schema) {
+	if s == nil {
+		return
+	}
+	if s.Nullable && len(s.Enum) > 0 && !slices.Contains(s.Enum, nil) {
+		s.Enum = append(s.Enum, nil)
+	}
+	for _, p := range s.Properties {
+		nullInEnums(p)
+	}
+	nullInEnums(s.Items)
+	for _, a := range s.AnyOf {
+		nullInEnums(a)
+	}
+	for _, a := range s.OneOf {
+		nullInEnums(a)
 	}
 }
 

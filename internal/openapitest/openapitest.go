@@ -11,6 +11,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"slices"
@@ -120,14 +121,23 @@ func (c *Checker) Check(req *http.Request, status int, header http.Header, body 
 // (text/event-stream) are checked for their status and content type, not their events.
 func (c *Checker) Handler(h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		// The check needs the request's method, path and headers, not its body, which the
-		// handler consumes.
+		// The check needs the request's method, path and headers, and the body as the
+		// handler read it: a copy is kept as it reads.
 		req := r.Clone(r.Context())
 		req.Body = http.NoBody
+		var sent bytes.Buffer
+		if r.Body != nil && r.Body != http.NoBody {
+			r.Body = teeBody{Reader: io.TeeReader(io.LimitReader(r.Body, maxChecked), &sent), Closer: r.Body}
+		}
 		rec := &recorder{ResponseWriter: w}
 		h.ServeHTTP(rec, r)
 		if rec.status == 0 {
 			rec.status = http.StatusOK
+		}
+		if rec.status < 300 {
+			// The server took the request: the document must take it too.
+			req.Body = io.NopCloser(bytes.NewReader(sent.Bytes()))
+			c.CheckRequest(req)
 		}
 		body := rec.body.Bytes()
 		if rec.overflow {
@@ -138,6 +148,47 @@ func (c *Checker) Handler(h http.Handler) http.Handler {
 		}
 		c.Check(req, rec.status, w.Header(), body)
 	})
+}
+
+type teeBody struct {
+	io.Reader
+	io.Closer
+}
+
+// CheckRequest checks a request the server accepted against the document: an accepted
+// request the document would refuse means the document is stricter than the server.
+//
+// A server that reads a body without a Content-Type, or with any +json type, as JSON is more
+// lenient than a document can say (it names media types one by one): such a body is checked
+// as application/json.
+func (c *Checker) CheckRequest(req *http.Request) {
+	if req.ContentLength != 0 || req.Method != http.MethodGet {
+		ct, _, _ := strings.Cut(req.Header.Get("Content-Type"), ";")
+		if ct = strings.TrimSpace(ct); ct == "" || strings.HasSuffix(ct, "+json") {
+			req.Header.Set("Content-Type", "application/json")
+		}
+	}
+	ok, errs := c.v.ValidateHttpRequest(req)
+	if ok {
+		return
+	}
+	var lines []string
+	for _, e := range errs {
+		if e.ValidationType == helpers.PathValidation {
+			return
+		}
+		line := fmt.Sprintf("accepted %s %s: %s", req.Method, req.URL.Path, e.Message)
+		if e.Reason != "" && e.Reason != e.Message {
+			line += ": " + e.Reason
+		}
+		for _, f := range e.SchemaValidationErrors {
+			line += fmt.Sprintf(" [%s at %s]", f.Reason, f.FieldPath)
+		}
+		lines = append(lines, line)
+	}
+	c.mu.Lock()
+	c.violations = append(c.violations, lines...)
+	c.mu.Unlock()
 }
 
 // recorder passes a response through and keeps a copy of its status and body.

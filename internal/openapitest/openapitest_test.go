@@ -1,6 +1,7 @@
 package openapitest
 
 import (
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -24,6 +25,13 @@ const doc = `{
             }}}}},
           "404": {"description": "no", "content": {"application/problem+json": {"schema": {"type": "object"}}}}
         }
+      }
+    },
+    "/things": {
+      "post": {
+        "requestBody": {"required": true, "content": {"application/json": {"schema": {
+          "type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}}}}},
+        "responses": {"204": {"description": "made"}, "422": {"description": "no", "content": {"application/problem+json": {"schema": {"type": "object"}}}}}
       }
     }
   },
@@ -63,6 +71,51 @@ func TestCheckerFindsWhatBreaksTheDocument(t *testing.T) {
 				t.Fatal(err)
 			}
 			serve(t, c, tc.path, tc.status, tc.contentType, tc.body)
+			v := c.Violations()
+			switch {
+			case tc.want == "" && len(v) > 0:
+				t.Errorf("violations %q, want none", v)
+			case tc.want != "" && (len(v) == 0 || !strings.Contains(strings.Join(v, "\n"), tc.want)):
+				t.Errorf("violations %q, want one naming %q", v, tc.want)
+			}
+		})
+	}
+}
+
+// TestCheckerFindsAcceptedRequestsTheDocumentRefuses: a request the server took (2xx) must be
+// one the document allows; one it refused is not checked.
+func TestCheckerFindsAcceptedRequestsTheDocumentRefuses(t *testing.T) {
+	for _, tc := range []struct {
+		name, contentType, body string
+		status                  int
+		want                    string
+	}{
+		{"conforming", "application/json", `{"name":"a"}`, 204, ""},
+		{"no Content-Type, read as JSON", "", `{"name":"a"}`, 204, ""},
+		{"a +json type, read as JSON", "application/merge-patch+json", `{"name":"a"}`, 204, ""},
+		{"accepted but breaks the schema", "application/json", `{"name":5}`, 204, "name"},
+		{"refused", "application/json", `{"name":5}`, 422, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := New([]byte(doc))
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := c.Handler(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				_, _ = io.ReadAll(r.Body)
+				if tc.status != 204 {
+					w.Header().Set("Content-Type", "application/problem+json")
+					w.WriteHeader(tc.status)
+					_, _ = w.Write([]byte(`{}`))
+					return
+				}
+				w.WriteHeader(tc.status)
+			}))
+			req := httptest.NewRequest(http.MethodPost, "/things", strings.NewReader(tc.body))
+			if tc.contentType != "" {
+				req.Header.Set("Content-Type", tc.contentType)
+			}
+			h.ServeHTTP(httptest.NewRecorder(), req)
 			v := c.Violations()
 			switch {
 			case tc.want == "" && len(v) > 0:
