@@ -320,7 +320,7 @@ func (s *Server) keyRoutes() []route {
 			Summary: "List API keys", Description: "Newest last. Never returns a secret. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
 		}, s.listKeys),
 		operation(huma.Operation{
-			OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
+			OperationID: "get-api-key", Description: "One key, without its secret. Needs api_keys.read (or api_keys.own.read for a key acting for your own user).", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
 			Summary: "Get an API key", Tags: tags,
 		}, s.getKey),
 		operation(huma.Operation{

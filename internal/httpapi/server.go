@@ -438,7 +438,7 @@ func (s *Server) registerHealth() {
 	s.handle(http.MethodGet, "/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	}, &huma.Operation{OperationID: "healthz", Summary: "Liveness: the process is serving", Tags: []string{"Health"},
+	}, &huma.Operation{OperationID: "healthz", Description: "Answers 200 while the process serves; it asks nothing of the store. For a liveness probe.", Summary: "Liveness: the process is serving", Tags: []string{"Health"},
 		Responses: map[string]*huma.Response{"200": {Description: "The process is up."}}})
 
 	s.handle(http.MethodGet, "/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -458,6 +458,6 @@ func (s *Server) registerHealth() {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
-	}, &huma.Operation{OperationID: "readyz", Summary: "Readiness: the store answers", Tags: []string{"Health"},
+	}, &huma.Operation{OperationID: "readyz", Description: "200 when the store answers (and, with several nodes, this node hears the others' cache invalidations); 503 otherwise. For a readiness probe or a load balancer's health check.", Summary: "Readiness: the store answers", Tags: []string{"Health"},
 		Responses: map[string]*huma.Response{"200": {Description: "Ready to serve."}, "503": {Description: "The store is not answering."}}})
 }
