@@ -190,22 +190,34 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 // document it serves; the test fails, once the server is closed, for each one that breaks it.
 func checked(t testing.TB, srv *httpapi.Server) http.Handler {
 	t.Helper()
-	doc, err := json.Marshal(srv.OpenAPI())
+	v31, err := json.Marshal(srv.OpenAPI())
 	if err != nil {
 		t.Fatal(err)
 	}
-	c, err := openapitest.New(doc)
+	v30, err := srv.OpenAPI30()
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Registered before the server's own cleanup, so it runs after the server is closed and
-	// every answer is in.
-	t.Cleanup(func() {
-		for _, v := range c.Violations() {
-			t.Errorf("openapi violation: %s", v)
+	var h http.Handler = srv
+	// Both forms served: the 3.0 one is rewritten from the 3.1 one, and must say the same.
+	for _, doc := range []struct {
+		name string
+		body []byte
+	}{{"3.1", v31}, {"3.0", v30}} {
+		c, err := openapitest.New(doc.body)
+		if err != nil {
+			t.Fatal(err)
 		}
-	})
-	return c.Handler(srv)
+		// Registered before the server's own cleanup, so it runs after the server is closed
+		// and every answer is in.
+		t.Cleanup(func() {
+			for _, v := range c.Violations() {
+				t.Errorf("openapi %s violation: %s", doc.name, v)
+			}
+		})
+		h = c.Handler(h)
+	}
+	return h
 }
 
 // response is what a request answered.

@@ -20,6 +20,7 @@ import (
 
 	"github.com/pb33f/libopenapi"
 	validator "github.com/pb33f/libopenapi-validator"
+	verrors "github.com/pb33f/libopenapi-validator/errors"
 	"github.com/pb33f/libopenapi-validator/helpers"
 )
 
@@ -91,6 +92,11 @@ func (c *Checker) Check(req *http.Request, status int, header http.Header, body 
 		res.ContentLength = int64(len(body))
 	}
 	ok, errs := c.v.ValidateHttpResponse(req, res)
+	if ok && string(bytes.TrimSpace(body)) == "null" && strings.Contains(header.Get("Content-Type"), "json") {
+		// The validator takes a body of null for no body; no route here answers null.
+		ok = false
+		errs = append(errs, &verrors.ValidationError{Message: "the body is null"})
+	}
 	if ok {
 		c.mu.Lock()
 		c.checked++

@@ -60,6 +60,7 @@ func TestCheckerFindsWhatBreaksTheDocument(t *testing.T) {
 		{"conforming", "/things/1", 200, "application/json", `{"name":"a","owner":{"id":"u"},"tags":[]}`, ""},
 		{"nullable object as null", "/things/1", 200, "application/json", `{"name":"a","owner":null,"tags":[]}`, ""},
 		{"list as null", "/things/1", 200, "application/json", `{"name":"a","owner":null,"tags":null}`, "tags"},
+		{"body null", "/things/1", 200, "application/json", `null`, "null"},
 		{"missing field", "/things/1", 200, "application/json", `{"name":"a","tags":[]}`, "owner"},
 		{"undeclared status", "/things/1", 415, "application/problem+json", `{}`, "415"},
 		{"declared error", "/things/1", 404, "application/problem+json", `{}`, ""},
