@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/keyward/keyward/internal/openapitest"
 )
 
 // These tests run the real keyward binary as a separate process: what a person runs is what
@@ -72,6 +74,39 @@ type process struct {
 	url    string
 	stderr *lockedBuffer
 	exited chan error
+
+	// checker holds the answers tryCall gets to the document the process serves, fetched
+	// on the first call.
+	checkerOnce sync.Once
+	checker     *openapitest.Checker
+}
+
+// check checks an answer against the process's OpenAPI document, and a request the process
+// took (sent is its body) too.
+func (p *process) check(req *http.Request, sent []byte, res *http.Response, body []byte) {
+	p.checkerOnce.Do(func() {
+		res, err := http.Get(p.url + "/openapi.json")
+		if err != nil {
+			return // the process is gone (a crash test): nothing to check against
+		}
+		defer res.Body.Close()
+		doc, err := io.ReadAll(res.Body)
+		if err != nil || res.StatusCode != http.StatusOK {
+			return
+		}
+		if p.checker, err = openapitest.New(doc); err != nil {
+			p.t.Errorf("the served OpenAPI document: %v", err)
+		}
+	})
+	if p.checker == nil {
+		return
+	}
+	if res.StatusCode < 300 {
+		taken := req.Clone(req.Context())
+		taken.Body = io.NopCloser(bytes.NewReader(sent))
+		p.checker.CheckRequest(taken)
+	}
+	p.checker.Check(req, res.StatusCode, res.Header, body)
 }
 
 type lockedBuffer struct {
@@ -122,6 +157,14 @@ func startCommand(t *testing.T, cmd *exec.Cmd) *process {
 		t.Fatal(err)
 	}
 	p := &process{t: t, cmd: cmd, stderr: &lockedBuffer{}, exited: make(chan error, 1)}
+	t.Cleanup(func() {
+		if p.checker == nil {
+			return
+		}
+		for _, v := range p.checker.Violations() {
+			t.Errorf("openapi violation: %s", v)
+		}
+	})
 	found := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(pipe)
@@ -196,9 +239,10 @@ func (p *process) call(token, method, path string, body any) (int, []byte) {
 // tryCall sends a request and returns the answer, or the error of a request that got none.
 func (p *process) tryCall(token, method, path string, body any) (int, []byte, error) {
 	var rd io.Reader
+	var sent []byte
 	if body != nil {
-		b, _ := json.Marshal(body)
-		rd = bytes.NewReader(b)
+		sent, _ = json.Marshal(body)
+		rd = bytes.NewReader(sent)
 	}
 	req, err := http.NewRequest(method, p.url+path, rd)
 	if err != nil {
@@ -214,6 +258,9 @@ func (p *process) tryCall(token, method, path string, body any) (int, []byte, er
 	}
 	defer res.Body.Close()
 	b, err := io.ReadAll(res.Body)
+	if err == nil {
+		p.check(req, sent, res, b)
+	}
 	return res.StatusCode, b, err
 }
 

@@ -41,6 +41,8 @@ var allowed = map[string][]string{
 	"internal/deptest":                   {},
 	// A test helper, imported only by other packages' _test.go files: chromedp and nothing of ours.
 	"internal/browsertest": {},
+	// A test helper, imported only by _test.go files: libopenapi-validator and nothing of ours.
+	"internal/openapitest": {},
 	"bench/load":           {"client"},
 	"client":               {},
 	"cmd/keyward":          {"*"},

@@ -87,10 +87,10 @@ func (s *Server) accountRoutes() []route {
 			Description: "Only the root account's admin keys may. Returns the new account's first admin key, shown only here.",
 		}, s.createAccount),
 		operation(huma.Operation{
-			OperationID: "get-account", Method: http.MethodGet, Path: "/v1/accounts/{accountID}", Summary: "Get an account", Tags: tags,
+			OperationID: "get-account", Description: "Your own account, or with the root account's admin key any account. Needs account.read.", Method: http.MethodGet, Path: "/v1/accounts/{accountID}", Summary: "Get an account", Tags: tags,
 		}, s.getAccount),
 		operation(huma.Operation{
-			OperationID: "update-account", Method: http.MethodPatch, Path: "/v1/accounts/{accountID}", Summary: "Rename an account or change its key prefix", Tags: tags,
+			OperationID: "update-account", Description: "Rename your own account, change its key prefix, its networks (allowed_ips) or its leak policy. Absent fields are left as they are. Needs account.write.", Method: http.MethodPatch, Path: "/v1/accounts/{accountID}", Summary: "Rename an account or change its key prefix", Tags: tags,
 			Errors: []int{http.StatusConflict},
 		}, s.updateAccount),
 	}

@@ -175,8 +175,8 @@ func TestOpenAPIDescribesEveryRoute(t *testing.T) {
 		}
 		id := rt.Method + " " + rt.Path
 		registered[id] = true
-		if strings.HasPrefix(rt.Path, "/openapi") {
-			continue // the document does not describe itself
+		if strings.HasPrefix(rt.Path, "/openapi") || rt.Path == "/docs" {
+			continue // the document does not describe itself, nor its rendering
 		}
 		if !documented[id] {
 			t.Errorf("route %s is not in the OpenAPI document", id)

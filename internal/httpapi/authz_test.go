@@ -322,7 +322,7 @@ func authzCases() map[string]authzCase {
 // unauthenticatedRoutes need no credential.
 var unauthenticatedRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true, "POST /v1/keys/verify": true, "GET /metrics": true,
-	"GET /openapi.json": true, "GET /openapi.yaml": true,
+	"GET /openapi.json": true, "GET /openapi.yaml": true, "GET /openapi-3.0.json": true, "GET /openapi-3.0.yaml": true, "GET /docs": true,
 	// The OAuth routes authenticate clients on RFC 6749's terms; oauth_test.go covers them.
 	"POST /oauth/token": true, "POST /oauth/introspect": true, "POST /oauth/revoke": true,
 	"GET /.well-known/jwks.json": true, "GET /.well-known/oauth-authorization-server": true,

@@ -50,11 +50,11 @@ func (s *Server) environmentRoutes() []route {
 	tags := []string{"Projects"}
 	return []route{
 		operation(huma.Operation{
-			OperationID: "create-environment", Method: http.MethodPost, Path: "/v1/projects/{projectID}/environments", DefaultStatus: http.StatusCreated,
+			OperationID: "create-environment", Description: "An environment (as production, staging) that keys of the project may be issued in. Needs projects.write.", Method: http.MethodPost, Path: "/v1/projects/{projectID}/environments", DefaultStatus: http.StatusCreated,
 			Summary: "Create an environment in a project", Tags: tags, Errors: []int{http.StatusConflict},
 		}, s.createEnvironment),
 		operation(huma.Operation{
-			OperationID: "list-environments", Method: http.MethodGet, Path: "/v1/projects/{projectID}/environments",
+			OperationID: "list-environments", Description: "Needs projects.read.", Method: http.MethodGet, Path: "/v1/projects/{projectID}/environments",
 			Summary: "List a project's environments", Tags: tags,
 		}, s.listEnvironments),
 	}

@@ -50,7 +50,7 @@ func (s *Server) eventRoutes() []route {
 				"The stream ends when the server shuts down or the client falls too far behind; reconnect with Last-Event-ID, and treat any break as a reset. Needs api_keys.read.",
 			Tags: []string{"Verification"},
 			Responses: map[string]*huma.Response{"200": {
-				Description: "The stream of events, as text/event-stream; data is an EventJSON.",
+				Description: "The stream of events, as text/event-stream; data is an Event.",
 				Content: map[string]*huma.MediaType{"text/event-stream": {Schema: &huma.Schema{
 					Type: "array", Items: schema,
 					Description: "Events, each `id`, `event` (key_changed, account_changed, reset) and `data` (this schema) lines and a blank line; comment lines (starting with ':') are heartbeats.",

@@ -22,6 +22,7 @@ import (
 	"github.com/keyward/keyward/internal/keyward"
 	"github.com/keyward/keyward/internal/oauth"
 	"github.com/keyward/keyward/internal/oidctest"
+	"github.com/keyward/keyward/internal/openapitest"
 	"github.com/keyward/keyward/internal/ratelimit"
 	"github.com/keyward/keyward/internal/seal"
 	"github.com/keyward/keyward/internal/sqlite"
@@ -173,7 +174,7 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 	}
 	srv := httpapi.New(httpapi.Config{Service: svc, Verifier: v, Authenticator: authn.New(acfg), Logger: log, Tokens: tokens,
 		Gateway: gateway.New(gateway.Config{Verdicts: v, Logger: log, Now: clk.Now}), Events: hub})
-	ts.Config.Handler = srv
+	ts.Config.Handler = checked(t, srv)
 	ts.Start()
 	t.Cleanup(func() {
 		ts.Close()
@@ -183,6 +184,40 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 		store.Close()
 	})
 	return &env{t: t, url: ts.URL, token: token, clock: clk, dbPath: dbPath, logs: logs, svc: svc, verifier: v, server: srv, store: store, tokens: tokens, hub: hub}
+}
+
+// checked wraps srv so that every answer it gives in the test is checked against the OpenAPI
+// document it serves; the test fails, once the server is closed, for each one that breaks it.
+func checked(t testing.TB, srv *httpapi.Server) http.Handler {
+	t.Helper()
+	v31, err := json.Marshal(srv.OpenAPI())
+	if err != nil {
+		t.Fatal(err)
+	}
+	v30, err := srv.OpenAPI30()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var h http.Handler = srv
+	// Both forms served: the 3.0 one is rewritten from the 3.1 one, and must say the same.
+	for _, doc := range []struct {
+		name string
+		body []byte
+	}{{"3.1", v31}, {"3.0", v30}} {
+		c, err := openapitest.New(doc.body)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Registered before the server's own cleanup, so it runs after the server is closed
+		// and every answer is in.
+		t.Cleanup(func() {
+			for _, v := range c.Violations() {
+				t.Errorf("openapi %s violation: %s", doc.name, v)
+			}
+		})
+		h = c.Handler(h)
+	}
+	return h
 }
 
 // response is what a request answered.

@@ -290,8 +290,8 @@ type updateKeyInput struct {
 		RotationGraceSeconds *int               `json:"rotation_grace_seconds,omitempty" nullable:"true" minimum:"0" maximum:"2592000" doc:"null goes back to the default (604800, 7 days)."`
 		RoleID               *string            `json:"role_id,omitempty" nullable:"true" doc:"A role id or built-in slug; null removes the role."`
 		RateLimitTier        *string            `json:"rate_limit_tier,omitempty" maxLength:"64" doc:"A tier that requires approval may become a pending request, as on create."`
-		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
-		Credits              *nullableCredits   `json:"credits,omitempty" doc:"Replaces the usage credits (of the key's whole rotation lineage); null stops counting."`
+		RateLimit            *nullableRateLimit `json:"rate_limit,omitempty" nullable:"true" doc:"Replaces the key's own limit; null goes back to the tier's. Needs rate_limit_tiers.write."`
+		Credits              *nullableCredits   `json:"credits,omitempty" nullable:"true" doc:"Replaces the usage credits (of the key's whole rotation lineage); null stops counting."`
 	}
 }
 
@@ -320,7 +320,7 @@ func (s *Server) keyRoutes() []route {
 			Summary: "List API keys", Description: "Newest last. Never returns a secret. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
 		}, s.listKeys),
 		operation(huma.Operation{
-			OperationID: "get-api-key", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
+			OperationID: "get-api-key", Description: "One key, without its secret. Needs api_keys.read (or api_keys.own.read for a key acting for your own user).", Method: http.MethodGet, Path: "/v1/api-keys/{keyID}",
 			Summary: "Get an API key", Tags: tags,
 		}, s.getKey),
 		operation(huma.Operation{

@@ -68,20 +68,20 @@ func (s *Server) memberRoutes() []route {
 	tags := []string{"Projects"}
 	return []route{
 		operation(huma.Operation{
-			OperationID: "list-members", Method: http.MethodGet, Path: "/v1/projects/{projectID}/members", Summary: "List a project's members", Tags: tags,
+			OperationID: "list-members", Description: "The users and keys holding a project role in the project. Needs members.read.", Method: http.MethodGet, Path: "/v1/projects/{projectID}/members", Summary: "List a project's members", Tags: tags,
 		}, s.listMembers),
 		operation(huma.Operation{
-			OperationID: "add-member", Method: http.MethodPost, Path: "/v1/projects/{projectID}/members", DefaultStatus: http.StatusCreated,
+			OperationID: "add-member", Description: "Give a user or a key a role in the project; the role may not hold a permission the caller lacks. Needs members.write.", Method: http.MethodPost, Path: "/v1/projects/{projectID}/members", DefaultStatus: http.StatusCreated,
 			Summary: "Add a user or key to a project with a role", Tags: tags, Errors: []int{http.StatusConflict},
 		}, s.addMember),
 		operation(huma.Operation{
-			OperationID: "get-member", Method: http.MethodGet, Path: "/v1/projects/{projectID}/members/{memberID}", Summary: "Get a project membership", Tags: tags,
+			OperationID: "get-member", Description: "Needs members.read.", Method: http.MethodGet, Path: "/v1/projects/{projectID}/members/{memberID}", Summary: "Get a project membership", Tags: tags,
 		}, s.getMember),
 		operation(huma.Operation{
-			OperationID: "update-member", Method: http.MethodPatch, Path: "/v1/projects/{projectID}/members/{memberID}", Summary: "Change a member's project role", Tags: tags,
+			OperationID: "update-member", Description: "Replace the member's project role; it may not hold a permission the caller lacks. Needs members.write.", Method: http.MethodPatch, Path: "/v1/projects/{projectID}/members/{memberID}", Summary: "Change a member's project role", Tags: tags,
 		}, s.updateMember),
 		operation(huma.Operation{
-			OperationID: "remove-member", Method: http.MethodDelete, Path: "/v1/projects/{projectID}/members/{memberID}", DefaultStatus: http.StatusNoContent,
+			OperationID: "remove-member", Description: "Needs members.write.", Method: http.MethodDelete, Path: "/v1/projects/{projectID}/members/{memberID}", DefaultStatus: http.StatusNoContent,
 			Summary: "Remove a member from a project", Tags: tags,
 		}, s.removeMember),
 	}

@@ -357,6 +357,25 @@ func (s *Server) oauthMetadata(w http.ResponseWriter, r *http.Request) {
 	})
 }
 
+// JWKSet describes the JSON Web Key Set (RFC 7517 §5) that /.well-known/jwks.json serves; the
+// oauth package writes it, these types only describe it.
+type JWKSet struct {
+	Keys []JWK `json:"keys" doc:"The public keys, newest last."`
+}
+
+// JWK is one public key of the set (RFC 7517 §4, RFC 7518 §6).
+type JWK struct {
+	Kty string `json:"kty" doc:"Key type: EC, RSA or OKP."`
+	Kid string `json:"kid" doc:"The key id, as access tokens name it in their kid header."`
+	Alg string `json:"alg" doc:"The algorithm it signs with, as ES256."`
+	Use string `json:"use,omitempty" doc:"sig."`
+	Crv string `json:"crv,omitempty" doc:"EC and OKP keys: the curve."`
+	X   string `json:"x,omitempty" doc:"EC and OKP keys: the x coordinate (base64url)."`
+	Y   string `json:"y,omitempty" doc:"EC keys: the y coordinate (base64url)."`
+	N   string `json:"n,omitempty" doc:"RSA keys: the modulus (base64url)."`
+	E   string `json:"e,omitempty" doc:"RSA keys: the exponent (base64url)."`
+}
+
 func (s *Server) registerOAuth() {
 	if s.tokens == nil {
 		return
@@ -441,7 +460,7 @@ func (s *Server) registerOAuth() {
 		OperationID: "oauth-jwks", Summary: "The public keys that sign access tokens", Tags: []string{"OAuth"},
 		Description: "RFC 7517 JSON Web Key Set: every key that signs or has signed a token not yet expired, and the next key shortly before it starts signing. Cacheable for a few minutes; refetch on an unknown kid.",
 		Responses: map[string]*huma.Response{
-			"200": {Description: "The key set.", Content: map[string]*huma.MediaType{"application/jwk-set+json": {Schema: &huma.Schema{Type: "object"}}}},
+			"200": {Description: "The key set.", Content: map[string]*huma.MediaType{"application/jwk-set+json": {Schema: registry.Schema(reflect.TypeFor[JWKSet](), true, "JWKSet")}}},
 			"304": {Description: "Not modified since the ETag given in If-None-Match."},
 		},
 	})

@@ -26,7 +26,7 @@ func TestOpenAPIGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	v30, err := doc.Downgrade()
+	v30, err := e.server.OpenAPI30()
 	if err != nil {
 		t.Fatal(err)
 	}

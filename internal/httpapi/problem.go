@@ -2,11 +2,15 @@ package httpapi
 
 import (
 	"errors"
+	"io"
 	"log/slog"
 	"net/http"
 	"sync"
 
 	"github.com/danielgtaylor/huma/v2"
+	jsonv2 "github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
+	jsonv1 "github.com/go-json-experiment/json/v1"
 
 	"github.com/keyward/keyward/internal/authn"
 	"github.com/keyward/keyward/internal/httpwire"
@@ -39,7 +43,12 @@ var useProblemsOnce sync.Once
 // sets NewError once per process; every Server sets the same value. It runs before the first
 // huma.Register, which reads NewError to name the error schema in the OpenAPI document.
 func useProblems() {
-	useProblemsOnce.Do(func() { huma.NewError = humaProblem })
+	useProblemsOnce.Do(func() {
+		huma.NewError = humaProblem
+		// Lists are sent as [] when empty, never null: the document says so (the same once
+		// per process: huma reads the variable as it derives each schema).
+		huma.DefaultArrayNullable = false
+	})
 }
 
 // humaProblem is the problem for an error huma raises.
@@ -90,8 +99,22 @@ func describe(d *huma.ErrorDetail) string {
 }
 
 // jsonFormats are huma's JSON formats with an unmarshaller that refuses invalid UTF-8
-// instead of replacing it: a name sent with a bad byte is an error, not a different name.
+// instead of replacing it: a name sent with a bad byte is an error, not a different name;
+// and a marshaller that sends an empty list as [] even when Go holds it as nil, as the
+// document declares every list.
 var jsonFormats = map[string]huma.Format{
-	"application/json": {Marshal: huma.DefaultJSONFormat.Marshal, Unmarshal: httpwire.UnmarshalJSON},
-	"json":             {Marshal: huma.DefaultJSONFormat.Marshal, Unmarshal: httpwire.UnmarshalJSON},
+	"application/json": {Marshal: marshalJSON, Unmarshal: httpwire.UnmarshalJSON},
+	"json":             {Marshal: marshalJSON, Unmarshal: httpwire.UnmarshalJSON},
+}
+
+// marshalOptions are encoding/json's behaviour (as huma's own format: no HTML escaping)
+// except for nil slices.
+var marshalOptions = jsonv2.JoinOptions(jsonv1.DefaultOptionsV1(), jsontext.EscapeForHTML(false), jsonv2.FormatNilSliceAsNull(false))
+
+func marshalJSON(w io.Writer, v any) error {
+	if err := jsonv2.MarshalWrite(w, v, marshalOptions); err != nil {
+		return err
+	}
+	_, err := w.Write([]byte("\n"))
+	return err
 }

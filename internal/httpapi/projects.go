@@ -60,19 +60,19 @@ func (s *Server) projectRoutes() []route {
 	tags := []string{"Projects"}
 	return []route{
 		operation(huma.Operation{
-			OperationID: "create-project", Method: http.MethodPost, Path: "/v1/projects", DefaultStatus: http.StatusCreated,
+			OperationID: "create-project", Description: "Needs projects.create. Its keys start with the project's key_prefix.", Method: http.MethodPost, Path: "/v1/projects", DefaultStatus: http.StatusCreated,
 			Summary: "Create a project", Tags: tags, Errors: []int{http.StatusConflict},
 		}, s.createProject),
 		operation(huma.Operation{
-			OperationID: "list-projects", Method: http.MethodGet, Path: "/v1/projects",
+			OperationID: "list-projects", Description: "The projects of the caller's account that the caller may read, paged. Needs projects.read.", Method: http.MethodGet, Path: "/v1/projects",
 			Summary: "List projects", Tags: tags,
 		}, s.listProjects),
 		operation(huma.Operation{
-			OperationID: "get-project", Method: http.MethodGet, Path: "/v1/projects/{projectID}",
+			OperationID: "get-project", Description: "Needs projects.read, account-wide or in the project.", Method: http.MethodGet, Path: "/v1/projects/{projectID}",
 			Summary: "Get a project", Tags: tags,
 		}, s.getProject),
 		operation(huma.Operation{
-			OperationID: "update-project", Method: http.MethodPatch, Path: "/v1/projects/{projectID}",
+			OperationID: "update-project", Description: "Rename the project or set its leak policy (null: the account's). Absent fields are left as they are. Needs projects.write.", Method: http.MethodPatch, Path: "/v1/projects/{projectID}",
 			Summary: "Rename a project or set its leak policy", Tags: tags, Errors: []int{http.StatusConflict},
 		}, s.updateProject),
 	}

@@ -79,7 +79,7 @@ func (s *Server) roleRoutes() []route {
 			Description: "A role may not grant a permission you do not hold.",
 		}, s.createRole),
 		operation(huma.Operation{
-			OperationID: "get-role", Method: http.MethodGet, Path: "/v1/roles/{roleID}", Summary: "Get a role", Tags: tags,
+			OperationID: "get-role", Description: "A built-in or custom role and its permissions. Needs roles.read.", Method: http.MethodGet, Path: "/v1/roles/{roleID}", Summary: "Get a role", Tags: tags,
 		}, s.getRole),
 		operation(huma.Operation{
 			OperationID: "update-role", Method: http.MethodPatch, Path: "/v1/roles/{roleID}", Summary: "Update a custom role", Tags: tags,

@@ -99,6 +99,8 @@ type Server struct {
 	// heartbeat is how often an idle event stream gets a comment line (heartbeatEvery).
 	heartbeat time.Duration
 	shutdowns shutdowns
+	// docs is the OpenAPI document as served, marshalled on first request.
+	docs documents
 
 	mux    *http.ServeMux
 	api    huma.API
@@ -133,6 +135,9 @@ func New(cfg Config) *Server {
 	s.api = humago.New(s.mux, apiConfig(cfg.Version))
 	s.registerRoutes()
 	s.registerGateway(cfg.Gateway)
+	s.registerDocuments()
+	s.registerReference()
+	s.finishDocument()
 	s.registerFallbacks()
 	return s
 }
@@ -140,7 +145,7 @@ func New(cfg Config) *Server {
 func apiConfig(version string) huma.Config {
 	// Not huma.DefaultConfig: its link transformer adds a $schema field to every body, which
 	// would change the shapes the seed documents fix; and its docs page loads from a CDN.
-	registry := huma.NewMapRegistry("#/components/schemas/", huma.DefaultSchemaNamer)
+	registry := huma.NewMapRegistry(schemaPrefix, schemaNamer)
 	return huma.Config{
 		OpenAPI: &huma.OpenAPI{
 			OpenAPI: "3.1.0",
@@ -157,7 +162,8 @@ func apiConfig(version string) huma.Config {
 				},
 			},
 		},
-		OpenAPIPath:   "/openapi",
+		// Served by registerDocuments, which finishes the 3.0 form huma leaves half 3.1.
+		OpenAPIPath:   "",
 		Formats:       jsonFormats,
 		DefaultFormat: "application/json",
 	}
@@ -430,8 +436,6 @@ func (s *Server) registerRoutes() {
 	}, s.api.OpenAPI().Components.Schemas) {
 		s.handle(rt.Method, rt.Path, s.audited(rt.Action, rt.Handler), rt.Doc)
 	}
-	// huma serves the document itself at OpenAPIPath; record it so the route walk sees it.
-	s.routes = append(s.routes, Route{Method: http.MethodGet, Path: "/openapi.json"}, Route{Method: http.MethodGet, Path: "/openapi.yaml"})
 }
 
 func (s *Server) registerHealth() {
@@ -441,7 +445,7 @@ func (s *Server) registerHealth() {
 	s.handle(http.MethodGet, "/healthz", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ok"}` + "\n"))
-	}, &huma.Operation{OperationID: "healthz", Summary: "Liveness: the process is serving", Tags: []string{"Health"},
+	}, &huma.Operation{OperationID: "healthz", Description: "Answers 200 while the process serves; it asks nothing of the store. For a liveness probe.", Summary: "Liveness: the process is serving", Tags: []string{"Health"},
 		Responses: map[string]*huma.Response{"200": {Description: "The process is up."}}})
 
 	s.handle(http.MethodGet, "/readyz", func(w http.ResponseWriter, r *http.Request) {
@@ -461,6 +465,6 @@ func (s *Server) registerHealth() {
 		}
 		w.Header().Set("Content-Type", "application/json")
 		_, _ = w.Write([]byte(`{"status":"ready"}` + "\n"))
-	}, &huma.Operation{OperationID: "readyz", Summary: "Readiness: the store answers", Tags: []string{"Health"},
+	}, &huma.Operation{OperationID: "readyz", Description: "200 when the store answers (and, with several nodes, this node hears the others' cache invalidations); 503 otherwise. For a readiness probe or a load balancer's health check.", Summary: "Readiness: the store answers", Tags: []string{"Health"},
 		Responses: map[string]*huma.Response{"200": {Description: "Ready to serve."}, "503": {Description: "The store is not answering."}}})
 }

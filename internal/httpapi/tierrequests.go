@@ -84,7 +84,7 @@ func (s *Server) tierRequestRoutes() []route {
 			Summary: "List tier requests", Description: "Oldest first. More pages are announced in X-Next-Cursor and Link.", Tags: tags,
 		}, s.listTierRequests),
 		operation(huma.Operation{
-			OperationID: "get-tier-request", Method: http.MethodGet, Path: "/v1/tier-requests/{requestID}",
+			OperationID: "get-tier-request", Description: "A request for a key's tier: pending, approved or rejected, and by whom. Needs api_keys.read.", Method: http.MethodGet, Path: "/v1/tier-requests/{requestID}",
 			Summary: "Get a tier request", Tags: tags,
 		}, s.getTierRequest),
 		operation(huma.Operation{

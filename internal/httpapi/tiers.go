@@ -107,11 +107,11 @@ func (s *Server) tierRoutes() []route {
 			Summary: "List rate-limit tiers", Description: "The built-in tiers (standard, high), as the account has set them, and its own, by name.", Tags: tags,
 		}, s.listTiers),
 		operation(huma.Operation{
-			OperationID: "create-rate-limit-tier", Method: http.MethodPost, Path: "/v1/rate-limit-tiers", DefaultStatus: http.StatusCreated,
+			OperationID: "create-rate-limit-tier", Description: "A tier of the account's own: a rate, a burst and an optional quota, and whether keys need approval to take it. Needs rate_limit_tiers.write.", Method: http.MethodPost, Path: "/v1/rate-limit-tiers", DefaultStatus: http.StatusCreated,
 			Summary: "Create a rate-limit tier", Tags: tags, Errors: []int{http.StatusConflict},
 		}, s.createTier),
 		operation(huma.Operation{
-			OperationID: "get-rate-limit-tier", Method: http.MethodGet, Path: "/v1/rate-limit-tiers/{name}",
+			OperationID: "get-rate-limit-tier", Description: "A built-in tier (standard, high) as the account has it, or one of the account's own. Needs rate_limit_tiers.read.", Method: http.MethodGet, Path: "/v1/rate-limit-tiers/{name}",
 			Summary: "Get a rate-limit tier", Tags: tags,
 		}, s.getTier),
 		operation(huma.Operation{

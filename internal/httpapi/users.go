@@ -68,7 +68,7 @@ func (s *Server) userRoutes() []route {
 	tags := []string{"Users"}
 	return []route{
 		operation(huma.Operation{
-			OperationID: "list-users", Method: http.MethodGet, Path: "/v1/users", Summary: "List users", Tags: tags,
+			OperationID: "list-users", Description: "The account's users: people who signed in through OIDC or were created ahead of it. Needs users.read.", Method: http.MethodGet, Path: "/v1/users", Summary: "List users", Tags: tags,
 		}, s.listUsers),
 		operation(huma.Operation{
 			OperationID: "create-user", Method: http.MethodPost, Path: "/v1/users", DefaultStatus: http.StatusCreated,
@@ -76,10 +76,10 @@ func (s *Server) userRoutes() []route {
 			Description: "Users are also created on their first OIDC sign-in; create one ahead to choose their role, or to mint keys on their behalf.",
 		}, s.createUser),
 		operation(huma.Operation{
-			OperationID: "get-user", Method: http.MethodGet, Path: "/v1/users/{userID}", Summary: "Get a user", Tags: tags,
+			OperationID: "get-user", Description: "Needs users.read; everyone may read themselves.", Method: http.MethodGet, Path: "/v1/users/{userID}", Summary: "Get a user", Tags: tags,
 		}, s.getUser),
 		operation(huma.Operation{
-			OperationID: "update-user", Method: http.MethodPatch, Path: "/v1/users/{userID}", Summary: "Update, disable or enable a user", Tags: tags,
+			OperationID: "update-user", Description: "Change a user's name or role, disable them (their keys stop verifying) or enable them again. Needs users.write.", Method: http.MethodPatch, Path: "/v1/users/{userID}", Summary: "Update, disable or enable a user", Tags: tags,
 			Errors: []int{http.StatusConflict},
 		}, s.updateUser),
 		operation(huma.Operation{

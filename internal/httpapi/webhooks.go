@@ -211,11 +211,11 @@ func (s *Server) webhookRoutes() []route {
 			Tags: tags, Errors: []int{http.StatusConflict, http.StatusServiceUnavailable},
 		}, s.createWebhookEndpoint),
 		operation(huma.Operation{
-			OperationID: "list-webhook-endpoints", Method: http.MethodGet, Path: path,
+			OperationID: "list-webhook-endpoints", Description: "The account's webhook endpoints, without their signing secrets. Needs account.read.", Method: http.MethodGet, Path: path,
 			Summary: "List webhook endpoints", Tags: tags,
 		}, s.listWebhookEndpoints),
 		operation(huma.Operation{
-			OperationID: "get-webhook-endpoint", Method: http.MethodGet, Path: path + "/{endpointID}",
+			OperationID: "get-webhook-endpoint", Description: "Without its signing secret. Needs account.read.", Method: http.MethodGet, Path: path + "/{endpointID}",
 			Summary: "Get a webhook endpoint", Tags: tags,
 		}, s.getWebhookEndpoint),
 		operation(huma.Operation{
@@ -239,7 +239,7 @@ func (s *Server) webhookRoutes() []route {
 			Summary: "List an endpoint's deliveries", Description: "Newest first, each with every attempt: status code, latency, error, and the next try while pending.", Tags: tags,
 		}, s.listWebhookDeliveries),
 		operation(huma.Operation{
-			OperationID: "get-webhook-delivery", Method: http.MethodGet, Path: "/v1/webhook-deliveries/{messageID}",
+			OperationID: "get-webhook-delivery", Description: "One message to an endpoint, with every attempt to deliver it. Needs account.read.", Method: http.MethodGet, Path: "/v1/webhook-deliveries/{messageID}",
 			Summary: "Get a delivery", Tags: tags,
 		}, s.getWebhookDelivery),
 		operation(huma.Operation{

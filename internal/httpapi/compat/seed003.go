@@ -169,7 +169,7 @@ func (h *handlers) seed003() []Route {
 			Responses:   with("200", jsonResponse("The keys.", schema[AccountKeysEnvelope](h, "AccountKeysEnvelope"))),
 		}},
 		{Method: http.MethodGet, Path: "/api/v1/api-keys/{id}", Handler: h.get003, Doc: &huma.Operation{
-			OperationID: "seed003-get-api-key", Summary: "Get an API key", Tags: tags, Security: security,
+			OperationID: "seed003-get-api-key", Description: "One key of the caller's account, in seed 003's envelope, without its secret. Needs api_keys.read.", Summary: "Get an API key", Tags: tags, Security: security,
 			Parameters: []*huma.Param{{Name: "id", In: "path", Required: true, Schema: &huma.Schema{Type: "string"}}},
 			Responses:  with("200", jsonResponse("The key.", one)),
 		}},
