@@ -104,19 +104,9 @@ func (c *Checker) Check(req *http.Request, status int, header http.Header, body 
 		c.mu.Unlock()
 		return
 	}
-	var lines []string
-	for _, e := range errs {
-		if e.ValidationType == helpers.PathValidation {
-			return // a path or method the document does not describe
-		}
-		line := fmt.Sprintf("%s %s -> %d: %s", req.Method, req.URL.Path, status, e.Message)
-		if e.Reason != "" && e.Reason != e.Message {
-			line += ": " + e.Reason
-		}
-		for _, f := range e.SchemaValidationErrors {
-			line += fmt.Sprintf(" [%s at %s]", f.Reason, f.FieldPath)
-		}
-		lines = append(lines, line)
+	lines, described := violations(fmt.Sprintf("%s %s -> %d", req.Method, req.URL.Path, status), errs)
+	if !described {
+		return
 	}
 	c.mu.Lock()
 	c.checked++
@@ -197,19 +187,9 @@ func (c *Checker) CheckRequest(req *http.Request) {
 	if ok {
 		return
 	}
-	var lines []string
-	for _, e := range errs {
-		if e.ValidationType == helpers.PathValidation {
-			return
-		}
-		line := fmt.Sprintf("accepted %s %s: %s", req.Method, req.URL.Path, e.Message)
-		if e.Reason != "" && e.Reason != e.Message {
-			line += ": " + e.Reason
-		}
-		for _, f := range e.SchemaValidationErrors {
-			line += fmt.Sprintf(" [%s at %s]", f.Reason, f.FieldPath)
-		}
-		lines = append(lines, line)
+	lines, described := violations(fmt.Sprintf("accepted %s %s", req.Method, req.URL.Path), errs)
+	if !described {
+		return
 	}
 	c.mu.Lock()
 	c.violations = append(c.violations, lines...)
@@ -289,4 +269,23 @@ func withoutNulls(body []byte) []byte {
 		return body
 	}
 	return out
+}
+
+// violations are the validator's errors as lines after what, one each. described is false
+// when the document does not describe the path or method: nothing to hold the server to.
+func violations(what string, errs []*verrors.ValidationError) (lines []string, described bool) {
+	for _, e := range errs {
+		if e.ValidationType == helpers.PathValidation {
+			return nil, false
+		}
+		line := what + ": " + e.Message
+		if e.Reason != "" && e.Reason != e.Message {
+			line += ": " + e.Reason
+		}
+		for _, f := range e.SchemaValidationErrors {
+			line += fmt.Sprintf(" [%s at %s]", f.Reason, f.FieldPath)
+		}
+		lines = append(lines, line)
+	}
+	return lines, true
 }
