@@ -2,6 +2,7 @@ package oauth
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -29,8 +30,13 @@ type denyList struct {
 
 	mu     sync.RWMutex
 	tokens map[string]time.Time // jti → when the denial may be forgotten
-	keys   map[string][]keyDenial
-	seen   map[int64]time.Time // denial ids applied → when they may be forgotten
+	// keys holds every key denial until it expires: after a revocation, as long as the
+	// longest token Keyward issues (a day). A node that revokes often holds many, so each
+	// is small: the id as 16 bytes, the times as integers, the first denial of a key inline.
+	keys map[keyRef]keyDenials
+	// seen are the ids of the denials applied that a sync may read again (its lookback):
+	// older ones are dropped at each sync, so it holds seconds of denials, not a day's.
+	seen map[int64]struct{}
 
 	// syncMu makes syncs take turns; the fields below belong to it.
 	syncMu sync.Mutex
@@ -39,7 +45,68 @@ type denyList struct {
 	marks []mark
 }
 
-type keyDenial struct{ from, expires time.Time }
+// keyDenial refuses the key's tokens issued before from (Unix nanoseconds), until expires.
+type keyDenial struct{ from, expires int64 }
+
+// keyDenials are a key's denials: nearly always one, held inline.
+type keyDenials struct {
+	first keyDenial
+	more  []keyDenial
+}
+
+// any reports whether f holds for one of the denials.
+func (ks keyDenials) any(f func(keyDenial) bool) bool {
+	return f(ks.first) || slices.ContainsFunc(ks.more, f)
+}
+
+// keyRef is a key id as the deny-list holds it: the 16 bytes of a UUID, the form of every id
+// Keyward makes, and any other id (an imported key's) as the string.
+type keyRef struct {
+	uuid  [16]byte
+	other string
+}
+
+func refOf(id string) keyRef {
+	if u, ok := parseUUID(id); ok {
+		return keyRef{uuid: u}
+	}
+	return keyRef{other: id}
+}
+
+// parseUUID reads the canonical 36-character form, 8-4-4-4-12 lowercase hexadecimal digits
+// (what keyward.NewID makes). Any other form is not a UUID here, and stays a string: the
+// deny-list matches ids exactly, as before.
+func parseUUID(s string) (u [16]byte, ok bool) {
+	if len(s) != 36 || s[8] != '-' || s[13] != '-' || s[18] != '-' || s[23] != '-' {
+		return u, false
+	}
+	j := 0
+	for i := 0; i < 36; {
+		if i == 8 || i == 13 || i == 18 || i == 23 {
+			i++
+			continue
+		}
+		hi, ok1 := fromHex(s[i])
+		lo, ok2 := fromHex(s[i+1])
+		if !ok1 || !ok2 {
+			return u, false
+		}
+		u[j] = hi<<4 | lo
+		j++
+		i += 2
+	}
+	return u, true
+}
+
+func fromHex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	}
+	return 0, false
+}
 
 type mark struct {
 	at time.Time
@@ -47,7 +114,7 @@ type mark struct {
 }
 
 func newDenyList(store keyward.TokenDenyStore, now func() time.Time) *denyList {
-	return &denyList{store: store, now: now, tokens: map[string]time.Time{}, keys: map[string][]keyDenial{}, seen: map[int64]time.Time{},
+	return &denyList{store: store, now: now, tokens: map[string]time.Time{}, keys: map[keyRef]keyDenials{}, seen: map[int64]struct{}{},
 		marks: []mark{{at: time.Now(), id: 0}}}
 }
 
@@ -58,12 +125,10 @@ func (d *denyList) denied(t *keyward.AccessToken, now time.Time) bool {
 	if _, ok := d.tokens[t.ID]; ok {
 		return true
 	}
-	for _, k := range d.keys[t.ClientID] {
-		if !k.from.After(now) && t.IssuedAt.Before(k.from.Add(denyMargin)) {
-			return true
-		}
-	}
-	return false
+	ks, ok := d.keys[refOf(t.ClientID)]
+	return ok && ks.any(func(k keyDenial) bool {
+		return k.from <= now.UnixNano() && t.IssuedAt.Before(time.Unix(0, k.from).Add(denyMargin))
+	})
 }
 
 // keyDenied reports whether the key's tokens issued at now would be refused: the key is
@@ -71,12 +136,8 @@ func (d *denyList) denied(t *keyward.AccessToken, now time.Time) bool {
 func (d *denyList) keyDenied(keyID string, now time.Time) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	for _, k := range d.keys[keyID] {
-		if !k.from.After(now) {
-			return true
-		}
-	}
-	return false
+	ks, ok := d.keys[refOf(keyID)]
+	return ok && ks.any(func(k keyDenial) bool { return k.from <= now.UnixNano() })
 }
 
 // apply adds denials to the node's copy; ones already applied are skipped.
@@ -88,13 +149,20 @@ func (d *denyList) apply(ds []*keyward.TokenDenial) {
 			continue
 		}
 		if x.ID != 0 {
-			d.seen[x.ID] = x.ExpiresAt
+			d.seen[x.ID] = struct{}{}
 		}
 		switch {
 		case x.TokenID != "":
 			d.tokens[x.TokenID] = x.ExpiresAt
 		case x.KeyID != "":
-			d.keys[x.KeyID] = append(d.keys[x.KeyID], keyDenial{from: x.From, expires: x.ExpiresAt})
+			k := keyDenial{from: x.From.UnixNano(), expires: x.ExpiresAt.UnixNano()}
+			ref := refOf(x.KeyID)
+			if ks, ok := d.keys[ref]; ok {
+				ks.more = append(ks.more, k)
+				d.keys[ref] = ks
+			} else {
+				d.keys[ref] = keyDenials{first: k}
+			}
 		}
 	}
 }
@@ -108,22 +176,25 @@ func (d *denyList) forget(now time.Time) {
 			delete(d.tokens, id)
 		}
 	}
-	for id, ks := range d.keys {
-		kept := ks[:0]
-		for _, k := range ks {
-			if k.expires.After(now) {
+	t := now.UnixNano()
+	for ref, ks := range d.keys {
+		if len(ks.more) == 0 { // the common case, without allocating
+			if ks.first.expires <= t {
+				delete(d.keys, ref)
+			}
+			continue
+		}
+		var kept []keyDenial
+		for _, k := range append([]keyDenial{ks.first}, ks.more...) {
+			if k.expires > t {
 				kept = append(kept, k)
 			}
 		}
-		if len(kept) == 0 {
-			delete(d.keys, id)
-		} else {
-			d.keys[id] = kept
-		}
-	}
-	for id, exp := range d.seen {
-		if !exp.After(now) {
-			delete(d.seen, id)
+		switch {
+		case len(kept) == 0:
+			delete(d.keys, ref)
+		case len(kept) < 1+len(ks.more):
+			d.keys[ref] = keyDenials{first: kept[0], more: kept[1:len(kept):len(kept)]}
 		}
 	}
 }
@@ -160,5 +231,13 @@ func (d *denyList) sync(ctx context.Context) error {
 		}
 	}
 	d.marks = append(d.marks, mark{at: wall, id: d.maxID})
+	// No sync reads at or below the oldest mark again: what it saw there need not be known.
+	d.mu.Lock()
+	for id := range d.seen {
+		if id <= d.marks[0].id {
+			delete(d.seen, id)
+		}
+	}
+	d.mu.Unlock()
 	return nil
 }
