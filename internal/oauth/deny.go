@@ -33,7 +33,7 @@ type denyList struct {
 	// keys holds every key denial until it expires: after a revocation, as long as the
 	// longest token Keyward issues (a day). A node that revokes often holds many, so each
 	// is small: the id as 16 bytes, the times as integers, the first denial of a key inline.
-	keys map[keyRef]keyDenials
+	keys keyDenialMap
 	// seen are the ids of the denials applied that a sync may read again (its lookback):
 	// older ones are dropped at each sync, so it holds seconds of denials, not a day's.
 	seen map[int64]struct{}
@@ -48,29 +48,90 @@ type denyList struct {
 // keyDenial refuses the key's tokens issued before from (Unix nanoseconds), until expires.
 type keyDenial struct{ from, expires int64 }
 
-// keyDenials are a key's denials: nearly always one, held inline.
+// keyDenials are a key's denials: nearly always one, held inline; more only when one key
+// was denied twice (an earlier expiry, then a revocation).
 type keyDenials struct {
 	first keyDenial
-	more  []keyDenial
+	more  *[]keyDenial
 }
 
 // any reports whether f holds for one of the denials.
 func (ks keyDenials) any(f func(keyDenial) bool) bool {
-	return f(ks.first) || slices.ContainsFunc(ks.more, f)
+	return f(ks.first) || (ks.more != nil && slices.ContainsFunc(*ks.more, f))
 }
 
-// keyRef is a key id as the deny-list holds it: the 16 bytes of a UUID, the form of every id
-// Keyward makes, and any other id (an imported key's) as the string.
-type keyRef struct {
-	uuid  [16]byte
-	other string
+// keyDenialMap holds key denials by key id: the 16 bytes of a UUID, the form of every id
+// Keyward makes, or, for any other id (an imported key's), the string.
+type keyDenialMap struct {
+	uuids  map[[16]byte]keyDenials
+	others map[string]keyDenials
 }
 
-func refOf(id string) keyRef {
+func newKeyDenialMap() keyDenialMap {
+	return keyDenialMap{uuids: map[[16]byte]keyDenials{}, others: map[string]keyDenials{}}
+}
+
+func (m keyDenialMap) get(id string) (keyDenials, bool) {
 	if u, ok := parseUUID(id); ok {
-		return keyRef{uuid: u}
+		ks, ok := m.uuids[u]
+		return ks, ok
 	}
-	return keyRef{other: id}
+	ks, ok := m.others[id]
+	return ks, ok
+}
+
+func (m keyDenialMap) add(id string, k keyDenial) {
+	put := func(ks keyDenials, ok bool) keyDenials {
+		if !ok {
+			return keyDenials{first: k}
+		}
+		if ks.more == nil {
+			ks.more = &[]keyDenial{}
+		}
+		*ks.more = append(*ks.more, k)
+		return ks
+	}
+	if u, ok := parseUUID(id); ok {
+		ks, had := m.uuids[u]
+		m.uuids[u] = put(ks, had)
+		return
+	}
+	ks, had := m.others[id]
+	m.others[id] = put(ks, had)
+}
+
+func (m keyDenialMap) len() int { return len(m.uuids) + len(m.others) }
+
+// forget drops the denials that expired at t (Unix nanoseconds).
+func (m keyDenialMap) forget(t int64) {
+	forgetIn(m.uuids, t)
+	forgetIn(m.others, t)
+}
+
+func forgetIn[K comparable](m map[K]keyDenials, t int64) {
+	for id, ks := range m {
+		if ks.more == nil { // the common case, without allocating
+			if ks.first.expires <= t {
+				delete(m, id)
+			}
+			continue
+		}
+		var kept []keyDenial
+		for _, k := range append([]keyDenial{ks.first}, *ks.more...) {
+			if k.expires > t {
+				kept = append(kept, k)
+			}
+		}
+		switch {
+		case len(kept) == 0:
+			delete(m, id)
+		case len(kept) == 1:
+			m[id] = keyDenials{first: kept[0]}
+		default:
+			rest := kept[1:]
+			m[id] = keyDenials{first: kept[0], more: &rest}
+		}
+	}
 }
 
 // parseUUID reads the canonical 36-character form, 8-4-4-4-12 lowercase hexadecimal digits
@@ -114,7 +175,7 @@ type mark struct {
 }
 
 func newDenyList(store keyward.TokenDenyStore, now func() time.Time) *denyList {
-	return &denyList{store: store, now: now, tokens: map[string]time.Time{}, keys: map[keyRef]keyDenials{}, seen: map[int64]struct{}{},
+	return &denyList{store: store, now: now, tokens: map[string]time.Time{}, keys: newKeyDenialMap(), seen: map[int64]struct{}{},
 		marks: []mark{{at: time.Now(), id: 0}}}
 }
 
@@ -125,7 +186,7 @@ func (d *denyList) denied(t *keyward.AccessToken, now time.Time) bool {
 	if _, ok := d.tokens[t.ID]; ok {
 		return true
 	}
-	ks, ok := d.keys[refOf(t.ClientID)]
+	ks, ok := d.keys.get(t.ClientID)
 	return ok && ks.any(func(k keyDenial) bool {
 		return k.from <= now.UnixNano() && t.IssuedAt.Before(time.Unix(0, k.from).Add(denyMargin))
 	})
@@ -136,7 +197,7 @@ func (d *denyList) denied(t *keyward.AccessToken, now time.Time) bool {
 func (d *denyList) keyDenied(keyID string, now time.Time) bool {
 	d.mu.RLock()
 	defer d.mu.RUnlock()
-	ks, ok := d.keys[refOf(keyID)]
+	ks, ok := d.keys.get(keyID)
 	return ok && ks.any(func(k keyDenial) bool { return k.from <= now.UnixNano() })
 }
 
@@ -155,14 +216,7 @@ func (d *denyList) apply(ds []*keyward.TokenDenial) {
 		case x.TokenID != "":
 			d.tokens[x.TokenID] = x.ExpiresAt
 		case x.KeyID != "":
-			k := keyDenial{from: x.From.UnixNano(), expires: x.ExpiresAt.UnixNano()}
-			ref := refOf(x.KeyID)
-			if ks, ok := d.keys[ref]; ok {
-				ks.more = append(ks.more, k)
-				d.keys[ref] = ks
-			} else {
-				d.keys[ref] = keyDenials{first: k}
-			}
+			d.keys.add(x.KeyID, keyDenial{from: x.From.UnixNano(), expires: x.ExpiresAt.UnixNano()})
 		}
 	}
 }
@@ -176,27 +230,7 @@ func (d *denyList) forget(now time.Time) {
 			delete(d.tokens, id)
 		}
 	}
-	t := now.UnixNano()
-	for ref, ks := range d.keys {
-		if len(ks.more) == 0 { // the common case, without allocating
-			if ks.first.expires <= t {
-				delete(d.keys, ref)
-			}
-			continue
-		}
-		var kept []keyDenial
-		for _, k := range append([]keyDenial{ks.first}, ks.more...) {
-			if k.expires > t {
-				kept = append(kept, k)
-			}
-		}
-		switch {
-		case len(kept) == 0:
-			delete(d.keys, ref)
-		case len(kept) < 1+len(ks.more):
-			d.keys[ref] = keyDenials{first: kept[0], more: kept[1:len(kept):len(kept)]}
-		}
-	}
+	d.keys.forget(now.UnixNano())
 }
 
 // sync reads the denials added to the store since the last sync (and those of the lookback
