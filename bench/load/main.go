@@ -74,6 +74,7 @@ type options struct {
 	// soak: drive Keyward alone for this long and watch its memory (soak.go).
 	soak      time.Duration
 	soakEvery time.Duration
+	soakChurn time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (options, error) {
@@ -123,6 +124,7 @@ Flags:
 	fs.StringVar(&o.nginxWorkers, "nginx-workers", "1", "with -nginx: nginx's worker_processes, a number or auto")
 	fs.DurationVar(&o.soak, "soak", 0, "instead of the comparison, drive Keyward alone for this long (e.g. 10m), churning keys beside the verifications, and report whether its live heap or goroutines grew")
 	fs.DurationVar(&o.soakEvery, "soak-every", soakDefaultInterval, "with -soak: how often to sample the server's memory and goroutines")
+	fs.DurationVar(&o.soakChurn, "soak-churn-every", soakDefaultChurn, "with -soak: how often a key is created, verified and revoked beside the verifications")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}
@@ -162,8 +164,8 @@ Flags:
 	if o.soak > 0 && (o.url != "" || o.proxy || o.nginx || o.accuracy || o.oauth) {
 		problems = append(problems, "-soak starts its own Keyward, with a metrics listener and pprof: not with -url, -proxy, -nginx, -accuracy or -oauth")
 	}
-	if o.soak < 0 || o.soakEvery <= 0 {
-		problems = append(problems, "-soak must not be negative and -soak-every must be positive")
+	if o.soak < 0 || o.soakEvery <= 0 || o.soakChurn <= 0 {
+		problems = append(problems, "-soak must not be negative, -soak-every and -soak-churn-every must be positive")
 	}
 	if o.nginxWorkers != "auto" {
 		if n, err := strconv.Atoi(o.nginxWorkers); err != nil || n < 1 {

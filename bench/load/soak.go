@@ -27,7 +27,7 @@ import (
 const (
 	soakHeapGrowth       = 0.10 // the live heap's median, last quarter over first
 	soakGoroutineGrowth  = 10   // goroutines, last quarter's median minus first's
-	soakChurnEvery       = 250 * time.Millisecond
+	soakDefaultChurn     = time.Second
 	soakMetricsTimeout   = 10 * time.Second
 	soakMinimumSamples   = 5
 	soakDefaultInterval  = 30 * time.Second
@@ -74,10 +74,10 @@ type soakResult struct {
 // metricsBase.
 func soak(ctx context.Context, o options, kw *target, bodies [][]byte, baseURL, token, metricsBase string, progress io.Writer) (*soakResult, error) {
 	res := &soakResult{HeapGrowthBound: soakHeapGrowth, GoroutineBound: soakGoroutineGrowth, MetricsURL: metricsBase + "/metrics",
-		IntervalSeconds: o.soakEvery.Seconds(), ConnectionsUsed: o.conc, KeysVerified: len(bodies), ChurnIntervalSec: soakChurnEvery.Seconds()}
+		IntervalSeconds: o.soakEvery.Seconds(), ConnectionsUsed: o.conc, KeysVerified: len(bodies), ChurnIntervalSec: o.soakChurn.Seconds()}
 	mc := &http.Client{Timeout: soakMetricsTimeout}
 
-	// The churn: a key created, verified and revoked every soakChurnEvery, through the API.
+	// The churn: a key created, verified and revoked every -soak-churn-every, through the API.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var churned, churnFailed struct {
@@ -92,7 +92,7 @@ func soak(ctx context.Context, o options, kw *target, bodies [][]byte, baseURL, 
 			return nil, fmt.Errorf("creating the churn project: %w", err)
 		}
 		wg.Go(func() {
-			tick := time.NewTicker(soakChurnEvery)
+			tick := time.NewTicker(o.soakChurn)
 			defer tick.Stop()
 			for i := 0; ; i++ {
 				select {
@@ -263,7 +263,7 @@ func (r *soakResult) judge() {
 // writeSoak prints the soak's samples and verdict.
 func writeSoak(w io.Writer, r *soakResult) {
 	fmt.Fprintf(w, "\nsoak: %.0f s, %d samples every %.0f s, %d connections over %d keys, a key churned every %s\n",
-		r.Seconds, len(r.Samples), r.IntervalSeconds, r.ConnectionsUsed, r.KeysVerified, soakChurnEvery)
+		r.Seconds, len(r.Samples), r.IntervalSeconds, r.ConnectionsUsed, r.KeysVerified, time.Duration(r.ChurnIntervalSec*float64(time.Second)))
 	fmt.Fprintf(w, "  %8s %14s %10s %11s %14s %9s\n", "seconds", "live heap MiB", "RSS MiB", "goroutines", "verify req/s", "churned")
 	for _, s := range r.Samples {
 		fmt.Fprintf(w, "  %8.0f %14.2f %10.1f %11.0f %14.0f %9d\n", s.Seconds, s.LiveHeapBytes/(1<<20), s.RSSBytes/(1<<20), s.Goroutines, s.RequestsPerSec, s.KeysChurned)
