@@ -4,6 +4,7 @@ import (
 	"bytes"
 	_ "embed"
 	"html/template"
+	"maps"
 	"net/http"
 	"slices"
 	"strings"
@@ -70,12 +71,7 @@ func reference(doc *huma.OpenAPI) ([]byte, error) {
 		byTag[t.Name] = rt
 		page.Tags = append(page.Tags, rt)
 	}
-	paths := make([]string, 0, len(doc.Paths))
-	for p := range doc.Paths {
-		paths = append(paths, p)
-	}
-	slices.Sort(paths)
-	for _, p := range paths {
+	for _, p := range slices.Sorted(maps.Keys(doc.Paths)) {
 		item := doc.Paths[p]
 		for _, m := range []struct {
 			method string
@@ -99,20 +95,10 @@ func reference(doc *huma.OpenAPI) ([]byte, error) {
 	}
 	page.Tags = slices.DeleteFunc(page.Tags, func(t *refTag) bool { return len(t.Operations) == 0 })
 	schemas := doc.Components.Schemas.Map()
-	names := make([]string, 0, len(schemas))
-	for n := range schemas {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
+	for _, n := range slices.Sorted(maps.Keys(schemas)) {
 		s := schemas[n]
 		rs := refSchema{Name: n, Description: s.Description, Type: typeOf(s)}
-		props := make([]string, 0, len(s.Properties))
-		for p := range s.Properties {
-			props = append(props, p)
-		}
-		slices.Sort(props)
-		for _, p := range props {
+		for _, p := range slices.Sorted(maps.Keys(s.Properties)) {
 			ps := s.Properties[p]
 			rs.Fields = append(rs.Fields, refField{Name: p, Required: slices.Contains(s.Required, p), Type: typeOf(ps), Description: describeSchema(ps)})
 		}
