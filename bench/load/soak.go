@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/keyward/keyward/client"
@@ -80,10 +81,7 @@ func soak(ctx context.Context, o options, kw *target, bodies [][]byte, baseURL, 
 	// The churn: a key created, verified and revoked every -soak-churn-every, through the API.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	var churned, churnFailed struct {
-		sync.Mutex
-		n int64
-	}
+	var churned, churnFailed atomic.Int64
 	var wg sync.WaitGroup
 	if token != "" {
 		kwc := client.New(baseURL, token, client.WithUserAgent("keyward-bench-soak"))
@@ -104,13 +102,11 @@ func soak(ctx context.Context, o options, kw *target, bodies [][]byte, baseURL, 
 				if ctx.Err() != nil {
 					return
 				}
-				c := &churned
 				if err != nil {
-					c = &churnFailed
+					churnFailed.Add(1)
+				} else {
+					churned.Add(1)
 				}
-				c.Lock()
-				c.n++
-				c.Unlock()
 			}
 		})
 	}
@@ -128,12 +124,7 @@ func soak(ctx context.Context, o options, kw *target, bodies [][]byte, baseURL, 
 		}
 		s.Seconds = time.Since(start).Seconds()
 		s.Verifications, s.Failures, s.RequestsPerSec = p.Requests, p.failures(), p.PerSecond
-		churned.Lock()
-		s.KeysChurned = churned.n
-		churned.Unlock()
-		churnFailed.Lock()
-		s.ChurnFailures = churnFailed.n
-		churnFailed.Unlock()
+		s.KeysChurned, s.ChurnFailures = churned.Load(), churnFailed.Load()
 		res.Samples = append(res.Samples, s)
 		res.Verifications += s.Verifications
 		res.Failures += s.Failures
