@@ -166,6 +166,7 @@ func (m *Main) startVerifier(ctx context.Context) error {
 		Tokens:             m.tokens,
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
+		Refresh:            m.Config.CacheRefresh,
 		StaleBound:         m.Config.CacheStaleBound,
 		LastUsedResolution: m.Config.LastUsedResolution,
 		// The service is built after the verifier and hears of spent keys through this

@@ -42,8 +42,12 @@ type Config struct {
 	// CacheSize bounds the verification cache, in keys. Its memory is not reserved: it grows
 	// as the cache fills, by about 200 bytes a key beside the key itself.
 	CacheSize int
-	// CacheTTL is how long a cached key is trusted without re-reading it.
+	// CacheTTL is the most a cached key may be older than its last read and still be
+	// judged (outside an outage: see CacheStaleBound).
 	CacheTTL time.Duration
+	// CacheRefresh is the age from which a cached key in use is read again in the
+	// background, still answering meanwhile; 0 takes a fifth of CacheTTL.
+	CacheRefresh time.Duration
 	// CacheStaleBound is how long after it was read a cached key is still judged while the
 	// store is unavailable, past CacheTTL; 0 serves nothing stale.
 	CacheStaleBound time.Duration
@@ -148,8 +152,8 @@ func Default() Config {
 		Addr:               "127.0.0.1:8080",
 		DataDir:            "./keyward-data",
 		CacheSize:          1_000_000,
-		CacheTTL:           30 * time.Second,
-		CacheStaleBound:    5 * time.Minute,
+		CacheTTL:           10 * time.Minute,
+		CacheStaleBound:    30 * time.Minute,
 		LastUsedResolution: time.Minute,
 		ShutdownTimeout:    15 * time.Second,
 		BodyTimeout:        10 * time.Second,
@@ -184,8 +188,9 @@ var Vars = []Var{
 	{"database", "KEYWARD_DATABASE_URL", "PostgreSQL URL (postgres://…) to keep the data in, shared by any number of nodes, instead of SQLite in --data; needs --server-secret (also KEYWARD_DATABASE_URL_FILE)"},
 	{"server-secret", "KEYWARD_SERVER_SECRET", "key-hashing secret, VERSION:BASE64[,…] (also KEYWARD_SERVER_SECRET_FILE); default: DATA/server-secret, created on first start; required with --database"},
 	{"cache-size", "KEYWARD_CACHE_SIZE", "verification cache size, in keys"},
-	{"cache-ttl", "KEYWARD_CACHE_TTL", "how long a cached key is trusted before it is re-read"},
-	{"cache-stale-bound", "KEYWARD_CACHE_STALE_BOUND", "while the database is unavailable, how long after it was read a cached key still verifies (0: none)"},
+	{"cache-ttl", "KEYWARD_CACHE_TTL", "the most a cached key may be older than its last read from the database and still verify: the last line of defence behind change events"},
+	{"cache-refresh", "KEYWARD_CACHE_REFRESH", "the age from which a cached key in use is read again in the background, answering meanwhile (0: a fifth of --cache-ttl)"},
+	{"cache-stale-bound", "KEYWARD_CACHE_STALE_BOUND", "while the database is unavailable, how long after it was read a cached key still verifies, past --cache-ttl (0: none)"},
 	{"last-used-resolution", "KEYWARD_LAST_USED_RESOLUTION", "how far a key's last use must move before last_used_at is written again (0: every second)"},
 	{"shutdown-timeout", "KEYWARD_SHUTDOWN_TIMEOUT", "how long a graceful shutdown may take"},
 	{"max-connections", "KEYWARD_MAX_CONNECTIONS", "connections each listener holds open at most; past it a new one replaces the longest idle or slowest-to-send (0: three quarters of the file-descriptor limit, shared with the keyed proxy)"},
@@ -269,6 +274,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	secret("KEYWARD_SERVER_SECRET", &c.ServerSecret)
 	num("KEYWARD_CACHE_SIZE", &c.CacheSize)
 	dur("KEYWARD_CACHE_TTL", &c.CacheTTL)
+	dur("KEYWARD_CACHE_REFRESH", &c.CacheRefresh)
 	dur("KEYWARD_CACHE_STALE_BOUND", &c.CacheStaleBound)
 	dur("KEYWARD_LAST_USED_RESOLUTION", &c.LastUsedResolution)
 	dur("KEYWARD_SHUTDOWN_TIMEOUT", &c.ShutdownTimeout)
@@ -347,6 +353,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.ServerSecret, "server-secret", c.ServerSecret, usage("server-secret"))
 	fs.IntVar(&c.CacheSize, "cache-size", c.CacheSize, usage("cache-size"))
 	fs.DurationVar(&c.CacheTTL, "cache-ttl", c.CacheTTL, usage("cache-ttl"))
+	fs.DurationVar(&c.CacheRefresh, "cache-refresh", c.CacheRefresh, usage("cache-refresh"))
 	fs.DurationVar(&c.CacheStaleBound, "cache-stale-bound", c.CacheStaleBound, usage("cache-stale-bound"))
 	fs.DurationVar(&c.LastUsedResolution, "last-used-resolution", c.LastUsedResolution, usage("last-used-resolution"))
 	fs.DurationVar(&c.ShutdownTimeout, "shutdown-timeout", c.ShutdownTimeout, usage("shutdown-timeout"))
@@ -438,6 +445,9 @@ func (c *Config) Validate() error {
 	}
 	if c.CacheTTL <= 0 {
 		errs = append(errs, fmt.Errorf("cache TTL must be positive, not %s", c.CacheTTL))
+	}
+	if c.CacheRefresh < 0 || (c.CacheTTL > 0 && c.CacheRefresh >= c.CacheTTL) {
+		errs = append(errs, fmt.Errorf("cache refresh must be 0 (a fifth of the cache TTL) or between 0 and the cache TTL (%s), not %s", c.CacheTTL, c.CacheRefresh))
 	}
 	if c.CacheStaleBound < 0 {
 		errs = append(errs, fmt.Errorf("cache stale bound must not be negative, not %s", c.CacheStaleBound))

@@ -242,3 +242,19 @@ func TestNoSecretIsGeneratedForPostgres(t *testing.T) {
 		t.Errorf("a secret was generated into one node's data directory")
 	}
 }
+
+// The refresh age is a part of the TTL: zero derives it, and one at or past the TTL (which
+// would never refresh) or below zero is refused.
+func TestCacheRefreshWithinTTL(t *testing.T) {
+	for _, tc := range []struct {
+		refresh time.Duration
+		ok      bool
+	}{{0, true}, {time.Minute, true}, {10*time.Minute - 1, true}, {10 * time.Minute, false}, {time.Hour, false}, {-1, false}} {
+		cfg := Default()
+		cfg.CacheRefresh = tc.refresh
+		err := cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "cache refresh"); got != tc.ok {
+			t.Errorf("refresh %s: Validate = %v, want ok %v", tc.refresh, err, tc.ok)
+		}
+	}
+}

@@ -148,6 +148,8 @@ var (
 		"Key verifications by outcome (API keys through every route, not access tokens).", []string{"code"}, nil)
 	cacheDesc = prometheus.NewDesc("keyward_verify_cache_lookups_total",
 		"Verification cache lookups, by result: hit, miss, or stale (an entry past its TTL judged because the store was unavailable).", []string{"result"}, nil)
+	refreshDesc = prometheus.NewDesc("keyward_verify_cache_refreshes_total",
+		"Background reads of due verification cache entries, by result: ok (read, or found gone), failed (the entry is kept until its TTL), or deferred (left for a later use because enough refreshes were running).", []string{"result"}, nil)
 	importedDesc = prometheus.NewDesc("keyward_verify_imported_lookups_total",
 		"Store lookups of strings outside Keyward's key format that hit the imported keys' filter.", nil, nil)
 	rateLimitDesc = prometheus.NewDesc("keyward_ratelimit_decisions_total",
@@ -174,6 +176,7 @@ type verifierCollector struct{ v *verify.Verifier }
 func (c verifierCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- verificationsDesc
 	ch <- cacheDesc
+	ch <- refreshDesc
 	ch <- rateLimitDesc
 	ch <- importedDesc
 }
@@ -186,6 +189,9 @@ func (c verifierCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheHits), "hit")
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.CacheMisses), "miss")
 	ch <- prometheus.MustNewConstMetric(cacheDesc, prometheus.CounterValue, float64(st.StaleServed), "stale")
+	ch <- prometheus.MustNewConstMetric(refreshDesc, prometheus.CounterValue, float64(st.Refreshes), "ok")
+	ch <- prometheus.MustNewConstMetric(refreshDesc, prometheus.CounterValue, float64(st.RefreshesFailed), "failed")
+	ch <- prometheus.MustNewConstMetric(refreshDesc, prometheus.CounterValue, float64(st.RefreshesDeferred), "deferred")
 	ch <- prometheus.MustNewConstMetric(importedDesc, prometheus.CounterValue, float64(st.ImportedLookups))
 	for _, d := range []struct {
 		name string

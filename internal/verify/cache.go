@@ -31,6 +31,10 @@ type cache[V any] struct {
 	shards []shard[V]
 	mask   int
 	ttl    time.Duration
+	// refresh, when positive and below ttl, is the age from which an entry is due: still
+	// served, but the first lookup to see it due is told to read it again in the background
+	// (stale-while-revalidate; see lookupDue). Zero: entries are fresh until they expire.
+	refresh time.Duration
 	// gen counts invalidations (delete, clear). A reader that will put what it read from the
 	// store notes gen before reading and puts only if it has not moved (putIfGen), so that a
 	// read which raced with an invalidation cannot bring back what the invalidation dropped.
@@ -54,10 +58,15 @@ type node[V any] struct {
 	hash    [32]byte
 	value   V
 	expires time.Time
+	due     time.Time // from when a lookup asks for a refresh; expires when refresh is off
 	stored  time.Time // when the value was read from the store: the age getStale bounds
 	slot    int       // index in the shard's ring; guarded by the shard's lock
 	// referenced is set by every hit and cleared by the clock hand as it passes.
 	referenced atomic.Bool
+	// claimed is set by the one lookup that was told to refresh the entry, so that a key
+	// used a thousand times a second is read again once, not a thousand times. A refresh
+	// replaces the node; one that fails releases the claim, for a later lookup to retry.
+	claimed atomic.Bool
 }
 
 // newCache returns a cache holding at most size entries.
@@ -84,20 +93,41 @@ func newCache[V any](size int, ttl time.Duration) *cache[V] {
 func (c *cache[V]) shard(h [32]byte) *shard[V] { return &c.shards[int(h[0])&c.mask] }
 
 func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
+	v, ok, _ := c.lookupDue(h, now)
+	return v, ok
+}
+
+// lookupDue is get that also says whether the caller is the one to refresh the entry: it
+// is due (older than the refresh age, younger than the TTL) and no other lookup has been
+// told so since it was stored. The caller then reads it again off the request path and
+// stores the result, or calls release if it cannot.
+func (c *cache[V]) lookupDue(h [32]byte, now time.Time) (v V, ok, refresh bool) {
 	s := c.shard(h)
 	s.mu.RLock()
 	n := s.m[h]
 	s.mu.RUnlock()
 	if n == nil || !now.Before(n.expires) {
-		var zero V
-		return zero, false
+		return v, false, false
 	}
 	// Load first: a hot entry's bit is already set, and writing it again on every hit would
 	// bounce its cache line between cores.
 	if !n.referenced.Load() {
 		n.referenced.Store(true)
 	}
-	return n.value, true
+	refresh = !now.Before(n.due) && !n.claimed.Load() && n.claimed.CompareAndSwap(false, true)
+	return n.value, true, refresh
+}
+
+// release gives up the refresh claim on the entry under h, if it still holds value: the
+// refresh failed, and a later lookup may try again.
+func (c *cache[V]) release(h [32]byte, owner func(V) bool) {
+	s := c.shard(h)
+	s.mu.RLock()
+	n := s.m[h]
+	s.mu.RUnlock()
+	if n != nil && owner(n.value) {
+		n.claimed.Store(false)
+	}
 }
 
 // getStale returns the value under h, expired or not, provided it was stored less than bound
@@ -116,14 +146,15 @@ func (c *cache[V]) getStale(h [32]byte, now time.Time, bound time.Duration) (V, 
 	return n.value, true
 }
 
-// lifetime is how long the entry for h lives: the TTL less up to a tenth of it. Keys first
-// verified together (after a restart, or a burst of new clients) would otherwise all expire
-// in the same instant and all be read again at once; spread over a tenth of the TTL, the
-// refreshes become a trickle. The spread comes from the hash itself (keyed, so uniformly
-// distributed), which costs nothing and keeps the TTL an upper bound.
-func (c *cache[V]) lifetime(h [32]byte) time.Duration {
-	spread := c.ttl / 10
-	return c.ttl - time.Duration(uint64(spread)*uint64(binary.LittleEndian.Uint16(h[:]))>>16)
+// jittered is d less up to a tenth of it, by h: how long the entry for h lives (d the TTL)
+// or stays fresh (d the refresh age). Keys first verified together (after a restart, or a
+// burst of new clients) would otherwise all come due in the same instant and all be read
+// again at once; spread over a tenth of d, the reads become a trickle. The spread comes
+// from the hash itself (keyed, so uniformly distributed), which costs nothing and keeps d
+// an upper bound.
+func jittered(d time.Duration, h [32]byte) time.Duration {
+	spread := d / 10
+	return d - time.Duration(uint64(spread)*uint64(binary.LittleEndian.Uint16(h[:]))>>16)
 }
 
 // generation returns the current invalidation count, for putIfGen.
@@ -141,7 +172,11 @@ func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
 }
 
 func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint64) bool {
-	n := &node[V]{hash: h, value: v, expires: now.Add(c.lifetime(h)), stored: now}
+	n := &node[V]{hash: h, value: v, expires: now.Add(jittered(c.ttl, h)), stored: now}
+	n.due = n.expires
+	if c.refresh > 0 && c.refresh < c.ttl {
+		n.due = now.Add(jittered(c.refresh, h))
+	}
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -55,6 +55,10 @@ type stats struct {
 	rateFailedClosed         counter
 	importedLookups          counter
 	staleServed              counter
+	refreshes                counter
+	refreshesFailed          counter
+	refreshesDeferred        counter
+	refreshLogged            atomic.Int64 // Unix nanoseconds of the last "could not refresh" log line
 	limiterLogged            atomic.Int64 // Unix nanoseconds of the last "unreachable" log line
 	staleLogged              atomic.Int64 // Unix nanoseconds of the last "served stale" log line
 }
@@ -78,6 +82,11 @@ type Stats struct {
 	// StaleServed counts keys judged from a cache entry past its TTL (but within the stale
 	// bound) because the store could not be read: verifications an outage did not stop.
 	StaleServed uint64
+	// Refreshes counts background reads of due cache entries that got an answer (the key,
+	// or that it is gone); RefreshesFailed those that did not (the entry is kept, within its
+	// TTL); RefreshesDeferred due entries left for a later use because MaxRefreshes were
+	// running.
+	Refreshes, RefreshesFailed, RefreshesDeferred uint64
 }
 
 // Stats returns the totals so far.
@@ -88,6 +97,8 @@ func (v *Verifier) Stats() Stats {
 		RateAllowed: s.rateAllowed.Load(), RateLimited: s.rateLimited.Load(),
 		RateFailedOpen: s.rateFailedOpen.Load(), RateFailedClosed: s.rateFailedClosed.Load(),
 		ImportedLookups: s.importedLookups.Load(), StaleServed: s.staleServed.Load(),
+		Refreshes: s.refreshes.Load(), RefreshesFailed: s.refreshesFailed.Load(),
+		RefreshesDeferred: s.refreshesDeferred.Load(),
 	}
 	for i := range s.outcomes {
 		out.Outcomes[i] = s.outcomes[i].Load()

@@ -136,8 +136,19 @@ type Config struct {
 	CacheSize int
 	// NegativeCacheSize bounds how many unknown hashes are remembered (default 10 000).
 	NegativeCacheSize int
-	// TTL is how long a cached key is trusted without re-reading it (default 30 s).
+	// TTL is the most a cached key may be older than its last read from the store and still
+	// be judged (default 10 min), outside an outage (see StaleBound). Keys are dropped at
+	// once by the change events of this node and, through PostgreSQL's notices, of every
+	// other: the TTL is the last line of defence against a change made behind Keyward's
+	// back (a restore, a hand-made SQL update) or a notice that could not be sent.
 	TTL time.Duration
+	// Refresh is the age from which a cached key in use is read again in the background on
+	// its next verification, which the entry still answers (stale-while-revalidate); the
+	// default is a fifth of the TTL. So a key in steady use is never a synchronous miss
+	// because of age, and a change the events missed reaches it within about Refresh,
+	// never later than TTL. At most MaxRefreshes run at once: past that, a due key waits
+	// for a later use, and one not refreshed by its TTL is read on the request path.
+	Refresh time.Duration
 	// StaleBound is how long after it was read from the store a cached key may still be
 	// judged when the store cannot be reached (keyward.IsOutage): past its TTL, a key seen
 	// less than StaleBound ago keeps verifying through a database outage, and one seen longer
@@ -200,6 +211,11 @@ type Verifier struct {
 	// split one batch between them and race to write it.
 	flushMu sync.Mutex
 	closed  atomic.Bool
+
+	// refreshes holds a token for each background refresh running (see refreshLater);
+	// refreshing counts them, for Close to wait on.
+	refreshes  chan struct{}
+	refreshing sync.WaitGroup
 }
 
 // flight is one store lookup (and identity resolution) in progress. Verifications that miss
@@ -232,7 +248,10 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		cfg.NegativeCacheSize = 10_000
 	}
 	if cfg.TTL <= 0 {
-		cfg.TTL = 30 * time.Second
+		cfg.TTL = DefaultTTL
+	}
+	if cfg.Refresh <= 0 {
+		cfg.Refresh = cfg.TTL / 5
 	}
 	if cfg.NegativeTTL <= 0 {
 		cfg.NegativeTTL = 5 * time.Second
@@ -250,7 +269,10 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		now:       cfg.Now,
 		log:       cfg.Logger,
 		cache:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
-		byID:      newCache[*snapshot](cfg.CacheSize, cfg.TTL),
+		refreshes: make(chan struct{}, MaxRefreshes),
+		// A key read by id (an access token's) is read again once it is due: tokens are
+		// few next to keys, and this path has no background refresh.
+		byID:      newCache[*snapshot](cfg.CacheSize, min(cfg.Refresh, cfg.TTL)),
 		negative:  newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
 		limiter:   cfg.Limiter,
 		resolver:  cfg.Resolver,
@@ -259,8 +281,20 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		exhausted: cfg.Exhausted,
 	}
 	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
+	v.cache.refresh = cfg.Refresh
 	return v
 }
+
+// DefaultTTL is the cache's TTL when Config.TTL is not set.
+const DefaultTTL = 10 * time.Minute
+
+// MaxRefreshes is how many background refreshes of due keys run at once. It bounds what
+// refreshing costs the store and the processor whatever the number of keys in use: a burst
+// of due keys is spread out instead of read all at once.
+const MaxRefreshes = 2
+
+// refreshTimeout bounds one background refresh.
+const refreshTimeout = 5 * time.Second
 
 // Check is the one verdict on a presented credential: an API key, or one of Keyward's
 // access tokens (a JWT whose issuer is Keyward's), judged against req. For a key the checks
@@ -431,8 +465,11 @@ func (v *Verifier) logLimiterDown(err error) {
 func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*snapshot, error) {
 	for _, version := range v.hasher.Versions() {
 		sum, _ := v.hasher.HashVersion(version, secret)
-		if snap, ok := v.cache.get(sum, now); ok {
+		if snap, ok, refresh := v.cache.lookupDue(sum, now); ok {
 			v.stats.cacheHits.Add(1)
+			if refresh {
+				v.refreshLater(sum, snap)
+			}
 			return snap, nil
 		}
 		v.stats.cacheMisses.Add(1)
@@ -451,6 +488,59 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*s
 		}
 	}
 	return nil, nil
+}
+
+// refreshLater reads the key under sum again in the background, replacing snap, its due
+// cache entry, which answers meanwhile. When MaxRefreshes are running already, or the
+// verifier is closing, it gives the refresh up for a later verification of the key to
+// claim. A key the store no longer has is dropped from the cache; a failed read leaves the
+// entry as it is, to be served no longer than its TTL (then read on the request path, and
+// past it judged only within the stale bound, during an outage).
+func (v *Verifier) refreshLater(sum [32]byte, snap *snapshot) {
+	mine := func(s *snapshot) bool { return s == snap }
+	if v.closed.Load() {
+		v.cache.release(sum, mine)
+		return
+	}
+	select {
+	case v.refreshes <- struct{}{}:
+	default:
+		v.stats.refreshesDeferred.Add(1)
+		v.cache.release(sum, mine)
+		return
+	}
+	v.refreshing.Add(1)
+	go func() {
+		defer func() {
+			<-v.refreshes
+			v.refreshing.Done()
+		}()
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		fresh, err := v.fetch(ctx, sum, v.now())
+		switch {
+		case err != nil:
+			v.stats.refreshesFailed.Add(1)
+			v.cache.release(sum, mine)
+			v.logRefreshFailed(err)
+		case fresh == nil:
+			v.stats.refreshes.Add(1)
+			v.cache.delete(sum) // the key is gone; fetch remembered the hash as unknown
+		default:
+			v.stats.refreshes.Add(1)
+		}
+	}()
+}
+
+// logRefreshFailed logs that a background refresh failed, at most once a second.
+func (v *Verifier) logRefreshFailed(err error) {
+	now := time.Now().UnixNano()
+	last := v.stats.refreshLogged.Load()
+	if now-last < int64(time.Second) || !v.stats.refreshLogged.CompareAndSwap(last, now) {
+		return
+	}
+	v.log.Warn("verify: could not refresh a cached key in the background; it is served until its TTL and read again then",
+		"refresh_failures_total", v.stats.refreshesFailed.Load(), "err", err)
 }
 
 // serveStale returns what the cache last knew of sum when err, the failure to read it afresh,
@@ -619,6 +709,7 @@ func (v *Verifier) Close(ctx context.Context) error {
 	if v.closed.Swap(true) {
 		return errors.New("verify: already closed")
 	}
+	v.refreshing.Wait() // each is bounded by refreshTimeout
 	return v.Flush(ctx)
 }
 

@@ -64,9 +64,12 @@ func (s *countingStore) TouchKeys(ctx context.Context, uses []keyward.KeyUse) er
 }
 
 type fixture struct {
-	tb       testing.TB
-	store    *countingStore
-	svc      *keyward.Service
+	tb    testing.TB
+	store *countingStore
+	svc   *keyward.Service
+	// quiet is a service on the same store that tells the verifier nothing: a change made
+	// behind its back, as by another process whose notice was lost.
+	quiet    *keyward.Service
 	verifier *verify.Verifier
 	owner    keyward.Principal
 	project  *keyward.Project
@@ -98,6 +101,7 @@ func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	cfg.Resolver = keyward.NewResolver(f.store)
 	f.verifier = verify.New(f.store, hasher, cfg)
 	f.svc = keyward.NewService(f.store, hasher, keyward.WithClock(f.clock), keyward.WithKeyEvents(f.verifier))
+	f.quiet = keyward.NewService(f.store, hasher, keyward.WithClock(f.clock))
 	admin, _, err := f.svc.CreateAdminKey(ctx, "acme", "root")
 	if err != nil {
 		tb.Fatal(err)
