@@ -187,8 +187,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	h := w.Header()
-	h.Set("X-Content-Type-Options", "nosniff")
-	h.Set("Cache-Control", "no-store")
+	h["X-Content-Type-Options"] = nosniff
+	h["Cache-Control"] = noStore
 	start := time.Now()
 	sw := statusWriters.Get().(*statusWriter)
 	*sw = statusWriter{ResponseWriter: w, status: http.StatusOK}
@@ -207,6 +207,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// records the path but never the query, body or headers, where credentials travel.
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", took, "remote", r.RemoteAddr)
 }
+
+// Header values every answer carries, shared rather than built per request (Header.Set
+// allocates a slice each time). Nothing modifies a value slice once it is set: a handler
+// that sets the header again replaces it.
+var (
+	nosniff = []string{"nosniff"}
+	noStore = []string{"no-store"}
+)
 
 // statusWriters are reused: every request gets one, and the verify path counts its
 // allocations.

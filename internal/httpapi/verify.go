@@ -1,7 +1,6 @@
 package httpapi
 
 import (
-	"encoding/json"
 	"net/http"
 	"net/netip"
 	"reflect"
@@ -166,8 +165,8 @@ func (s *Server) verifyKey(w http.ResponseWriter, r *http.Request) {
 		httpwire.WriteProblem(w, httpwire.NewProblem(http.StatusServiceUnavailable, "the key could not be checked; retry"))
 		return
 	}
-	w.Header().Set("Content-Type", "application/json")
-	_ = json.NewEncoder(w).Encode(verifyResponse(res, s.svc.Now()))
+	w.Header()["Content-Type"] = jsonContentType
+	writeVerifyAnswer(w, res, s.svc.Now())
 }
 
 // verifyRequest is a decoded verify request with its permission query and address parsed.
@@ -179,8 +178,19 @@ type verifyRequest struct {
 
 func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
 	var req verifyRequest
-	// An empty body is fine when the key comes in the Authorization header.
-	if err := httpwire.DecodeJSON(w, r, &req.VerifyRequest); err != nil {
+	bp := bodyBufs.Get().(*[]byte)
+	body, err := verifyDecoding.ReadBody(w, r, (*bp)[:0])
+	if cap(body) <= 64<<10 {
+		*bp = body[:0]
+		defer bodyBufs.Put(bp)
+	}
+	if err != nil {
+		return req, err
+	}
+	if key, ok := onlyKey(body); ok {
+		req.Key = key
+	} else if err := verifyDecoding.DecodeBody(body, &req.VerifyRequest); err != nil {
+		// An empty body is fine when the key comes in the Authorization header.
 		return req, err
 	}
 	if req.Key == "" {

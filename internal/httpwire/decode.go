@@ -40,19 +40,52 @@ type Decoding struct {
 // body that is not valid UTF-8 with 400: encoding/json would quietly turn each bad byte into
 // U+FFFD, storing a name or metadata other than the one sent.
 func (d Decoding) Decode(w http.ResponseWriter, r *http.Request, v any) error {
-	if r.ContentLength != 0 && !IsJSON(r.Header.Get("Content-Type")) {
-		return NewProblem(http.StatusUnsupportedMediaType, "send the body as application/json")
+	body, err := d.ReadBody(w, r, nil)
+	if err != nil {
+		return err
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, d.Limit))
+	return d.DecodeBody(body, v)
+}
+
+// ReadBody reads the body of a JSON request, appended to buf (which may be nil, or a
+// buffer the caller reuses), with Decode's errors for a body that is not JSON, too large,
+// late or unreadable. DecodeBody then decodes it.
+func (d Decoding) ReadBody(w http.ResponseWriter, r *http.Request, buf []byte) ([]byte, error) {
+	if r.ContentLength != 0 && !IsJSON(r.Header.Get("Content-Type")) {
+		return buf, NewProblem(http.StatusUnsupportedMediaType, "send the body as application/json")
+	}
+	body, err := readAppend(buf, http.MaxBytesReader(w, r.Body, d.Limit))
 	var tooBig *http.MaxBytesError
 	switch {
 	case errors.As(err, &tooBig):
-		return keyward.Errorf(keyward.ETooLarge, "the body is larger than %d KiB", d.Limit>>10)
+		return body, keyward.Errorf(keyward.ETooLarge, "the body is larger than %d KiB", d.Limit>>10)
 	case errors.Is(err, os.ErrDeadlineExceeded):
-		return NewProblem(http.StatusRequestTimeout, "the body did not arrive in time")
+		return body, NewProblem(http.StatusRequestTimeout, "the body did not arrive in time")
 	case err != nil:
-		return keyward.Errorf(keyward.EInvalid, "the body could not be read")
+		return body, keyward.Errorf(keyward.EInvalid, "the body could not be read")
 	}
+	return body, nil
+}
+
+// readAppend is io.ReadAll appending to buf.
+func readAppend(buf []byte, r io.Reader) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)] // grow
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// DecodeBody decodes body, read by ReadBody, into v, as Decode does.
+func (d Decoding) DecodeBody(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return nil
 	}
@@ -63,7 +96,7 @@ func (d Decoding) Decode(w http.ResponseWriter, r *http.Request, v any) error {
 	if !d.AllowUnknownFields {
 		dec.DisallowUnknownFields()
 	}
-	err = dec.Decode(v)
+	err := dec.Decode(v)
 	switch {
 	case err != nil && strings.HasPrefix(err.Error(), "json: unknown field"):
 		return keyward.Errorf(keyward.EValidation, "body: %s", strings.TrimPrefix(err.Error(), "json: "))

@@ -58,7 +58,27 @@ type Result struct {
 	// Credited: the key has usage credits, and CreditsRemaining is what is left of them.
 	Credited         bool
 	CreditsRemaining int64
+	// Memo is the memo of the cache entry Key and Identity came from, nil when there was
+	// none (not found, or an access token): see Memo.
+	Memo *Memo
 }
+
+// Memo keeps what a caller derives from a cache entry, such as the fixed part of the verify
+// route's answer, for as long as the entry lives. An entry never changes (a change to its key
+// replaces it), so neither does anything derived from it: derived once, it serves every
+// verification of the key until then. Whatever is stored must not be modified afterwards.
+type Memo struct{ v atomic.Pointer[any] }
+
+// Load returns what was stored, or nil.
+func (m *Memo) Load() any {
+	if p := m.v.Load(); p != nil {
+		return *p
+	}
+	return nil
+}
+
+// Store keeps x. Two callers deriving at once both store; either result serves.
+func (m *Memo) Store(x any) { m.v.Store(&x) }
 
 // Requirements are what a verification asks of a key beyond being live.
 type Requirements struct {
@@ -114,6 +134,8 @@ type snapshot struct {
 	// credits is what the limiter's copy of the key's credits (Redis) last showed, for the
 	// use log to write back to the store; nil when nothing new.
 	credits atomic.Pointer[keyward.CreditMirror]
+	// memo is what callers derive from this entry (Result.Memo).
+	memo Memo
 }
 
 // newSnapshot is the cache entry for k, stored under sum, not used yet.
@@ -326,7 +348,7 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 			return Result{Code: keyward.VerifyNotFound}, nil
 		}
 	}
-	res := Result{Key: snap.key, Identity: snap.identity}
+	res := Result{Key: snap.key, Identity: snap.identity, Memo: &snap.memo}
 	res.Code = snap.key.Verdict(now, snap.identity, req.ClientIP, req.Scopes, req.Permissions)
 	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
 		return Result{}, err
