@@ -53,6 +53,9 @@ type Main struct {
 	proxies  httpwire.Proxies
 	gateway  *gateway.Gateway
 	extAuthz *extAuthz // Envoy's ext_authz gRPC service, when configured
+	// resolverMemo remembers for a second what the verifier's cache misses of different
+	// keys share (accounts, tiers, roles, users); it hears identity changes with the cache.
+	resolverMemo *keyward.CachingResolverStore
 	// events hears every change this node's cache hears, for the event stream.
 	events *events.Hub
 	limits *limits
@@ -160,9 +163,10 @@ func (m *Main) openStore(ctx context.Context) error {
 // hearing other nodes' changes, and waits until it does.
 func (m *Main) startVerifier(ctx context.Context) error {
 	m.events = events.NewHub(0)
+	m.resolverMemo = keyward.NewCachingResolverStore(m.store, keyward.DefaultResolverMemoTTL, m.Now)
 	m.verifier = verify.New(m.store, m.hasher, verify.Config{
 		Limiter:            m.limits.limiter,
-		Resolver:           keyward.NewResolver(m.store),
+		Resolver:           keyward.NewResolver(m.resolverMemo),
 		Tokens:             m.tokens,
 		CacheSize:          m.Config.CacheSize,
 		TTL:                m.Config.CacheTTL,
@@ -211,9 +215,12 @@ func (m *Main) startService(context.Context) error {
 	return nil
 }
 
-// caches are what hear of every change on this node: the verifier's cache, and the event
-// stream's hub.
-func (m *Main) caches() events.Fanout { return events.Fanout{m.verifier, m.events} }
+// caches are what hear of every change on this node: the resolver's memo, the verifier's
+// cache, and the event stream's hub. The memo forgets first: a cache miss that begins once
+// the cache is dropped must not resolve its key from what the memo knew before the change.
+func (m *Main) caches() events.Fanout {
+	return events.Fanout{m.resolverMemo, m.verifier, m.events}
+}
 
 // startGateway reads the route policy and builds the gateway that the front doors' endpoints
 // answer through. A policy with mistakes stops the start, with every mistake listed.

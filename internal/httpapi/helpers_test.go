@@ -143,13 +143,15 @@ func newEnvFull(t testing.TB, issuer *oidctest.Issuer, tune func(*oauth.Config),
 		t.Fatal(err)
 	}
 	var svc *keyward.Service
+	// As in serve: the verifier resolves through the memo, which hears changes before it.
+	memo := keyward.NewCachingResolverStore(store, 0, clk.Now)
 	v := verify.New(store, hasher, verify.Config{Now: clk.Now, Logger: log, Limiter: limiter,
-		Resolver: keyward.NewResolver(store), Tokens: tokens,
+		Resolver: keyward.NewResolver(memo), Tokens: tokens,
 		Exhausted: func(ctx context.Context, k *keyward.Key) error {
 			_, err := svc.KeyExhausted(ctx, k.AccountID, k.ID)
 			return err
 		}})
-	changes := events.Fanout{v}
+	changes := events.Fanout{memo, v}
 	if hub != nil {
 		changes = append(changes, hub)
 	}

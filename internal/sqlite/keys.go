@@ -24,10 +24,21 @@ var keyColumnList = []string{"id", "account_id", "project_id", "environment_id",
 
 var (
 	keyColumns = strings.Join(keyColumnList, ", ")
-	// selectKeys reads keys, as k, with their lineage's credits in their account, as c: NULLs
-	// when it has none. A query adds its WHERE, naming the key's columns k.column.
-	selectKeys = `SELECT k.` + strings.Join(keyColumnList, ", k.") + `, ` + creditColumnsOf("c") + `
-		FROM api_keys k LEFT JOIN key_credits c ON c.lineage_id = k.lineage_id AND c.account_id = k.account_id`
+	// keySelectList names a key's columns, as k, and its lineage's credits in its account, as
+	// c: NULLs when it has none.
+	keySelectList = `SELECT k.` + strings.Join(keyColumnList, ", k.") + `, ` + creditColumnsOf("c")
+	keysFrom      = ` FROM api_keys k LEFT JOIN key_credits c ON c.lineage_id = k.lineage_id AND c.account_id = k.account_id`
+	// selectKeys reads keys with their credits. A query adds its WHERE, naming the key's
+	// columns k.column; their project accesses take a second query (loadAccesses).
+	selectKeys = keySelectList + keysFrom
+	// selectKey reads one key with its credits and, as a last column, its project accesses:
+	// a JSON array of [project_id, role_id] pairs in project order, "[]" for none. One
+	// statement reads one snapshot, so the key needs no transaction around its reads.
+	selectKey = keySelectList + `, (SELECT json_group_array(json_array(m.project_id, m.role_id) ORDER BY m.project_id)
+		FROM memberships m WHERE m.key_id = k.id)` + keysFrom
+	// keyByHash is KeyByHash's statement, prepared once on the read pool: it runs on every
+	// verification cache miss.
+	keyByHash = selectKey + ` WHERE k.hash = ?`
 )
 
 // CreateKey inserts k and its project accesses, and k.Credits as its lineage's credits unless
@@ -170,46 +181,59 @@ func loadAccesses(ctx context.Context, q querier, keys ...*keyward.Key) error {
 // Key returns the account's key with its project accesses. Errors: ENotFound, also for
 // another account's.
 func (s *Store) Key(ctx context.Context, accountID, id string) (*keyward.Key, error) {
-	return s.keyWhere(ctx, func() error { return notFound("key", id) }, "key "+id,
+	return readKey(ctx, s.reader(), func() error { return notFound("key", id) }, "key "+id,
 		`k.account_id = ? AND k.id = ?`, accountID, id)
 }
 
 // KeyByHash returns the key with the hash, in any account, with its project accesses.
 // Errors: ENotFound.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte) (*keyward.Key, error) {
-	return s.keyWhere(ctx, func() error { return keyward.Errorf(keyward.ENotFound, "key not found") },
-		"key by hash", `k.hash = ?`, hash)
-}
-
-// keyWhere reads the one key that the condition selects, with its credits and project
-// accesses, from one snapshot; missing makes the error if there is none.
-func (s *Store) keyWhere(ctx context.Context, missing func() error, what, where string, args ...any) (*keyward.Key, error) {
-	var k *keyward.Key
-	err := s.readTx(ctx, func(tx *sql.Tx) error {
-		var err error
-		k, err = readKey(ctx, tx, missing, what, where, args...)
-		return err
-	})
-	if err != nil {
-		return nil, err
+	var row *sql.Row
+	if s.tx != nil {
+		row = s.tx.QueryRowContext(ctx, keyByHash, hash)
+	} else {
+		row = s.byHash.QueryRowContext(ctx, hash)
 	}
-	return k, nil
+	return keyFrom(row, func() error { return keyward.Errorf(keyward.ENotFound, "key not found") }, "key by hash")
 }
 
 // readKey reads the one key that the condition (on k.*) selects, with its credits and project
-// accesses, in tx; missing makes the error if there is none.
-func readKey(ctx context.Context, tx *sql.Tx, missing func() error, what, where string, args ...any) (*keyward.Key, error) {
-	k, err := scanKey(tx.QueryRowContext(ctx, selectKeys+` WHERE `+where, args...))
+// accesses, in one statement; missing makes the error if there is none.
+func readKey(ctx context.Context, q querier, missing func() error, what, where string, args ...any) (*keyward.Key, error) {
+	return keyFrom(q.QueryRowContext(ctx, selectKey+` WHERE `+where, args...), missing, what)
+}
+
+// keyFrom scans the row of a selectKey query; missing makes the error if there is none.
+func keyFrom(row *sql.Row, missing func() error, what string) (*keyward.Key, error) {
+	var accesses []byte
+	k, err := scanKey(row, &accesses)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, missing()
+	}
+	if err == nil {
+		err = decodeAccesses(k, accesses)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s: %w", what, err)
 	}
-	if err := loadAccesses(ctx, tx, k); err != nil {
-		return nil, err
-	}
 	return k, nil
+}
+
+// decodeAccesses sets k's project accesses from selectKey's JSON array of [project_id,
+// role_id] pairs. A key without any keeps a nil ProjectAccesses, as loadAccesses leaves it.
+func decodeAccesses(k *keyward.Key, doc []byte) error {
+	var pairs [][2]string
+	if err := json.Unmarshal(doc, &pairs); err != nil {
+		return fmt.Errorf("project accesses: %w", err)
+	}
+	if len(pairs) == 0 {
+		return nil
+	}
+	k.ProjectAccesses = make([]keyward.ProjectAccess, len(pairs))
+	for i, p := range pairs {
+		k.ProjectAccesses[i] = keyward.ProjectAccess{ProjectID: p[0], RoleID: p[1]}
+	}
+	return nil
 }
 
 // ListKeys returns up to f.Limit keys matching f with id > f.After, ordered by id. Errors:
@@ -419,7 +443,8 @@ func (s *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
 	})
 }
 
-func scanKey(row scanner) (*keyward.Key, error) {
+// scanKey scans the columns of selectKeys, then into extra those a query adds after them.
+func scanKey(row scanner, extra ...any) (*keyward.Key, error) {
 	var (
 		k                                                        keyward.Key
 		projectID, environmentID, userID, roleID                 sql.NullString
@@ -435,7 +460,7 @@ func scanKey(row scanner) (*keyward.Key, error) {
 		&k.HashScheme, &scopes, &metadata, &expiresAt, &lastUsedAt, &createdAt, &revokedAt,
 		&replacedBy, &graceEnd, &k.RotationIntervalDays, &nextRotation, &webhookURL, &k.CreatedBy, &allowedIPs,
 		&k.RotationWebhookSecret, &graceSeconds, &leakedAt, &k.LeakSource, &k.LeakURL, &notifiedAt, &exhaustedAt},
-		credits.dest()...)...)
+		append(credits.dest(), extra...)...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -39,6 +39,10 @@ type Store struct {
 	// the read pool there would not see the unit's own writes, and a write through the
 	// write pool would wait forever for the connection the unit holds.
 	tx *sql.Tx
+	// byHash is KeyByHash's statement prepared on the read pool, so that a verification
+	// cache miss does not parse and plan it again. Nil on a unit's Store, which reads
+	// through tx.
+	byHash *sql.Stmt
 }
 
 // dbtx is what *sql.DB and *sql.Tx both offer.
@@ -95,7 +99,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if err != nil {
 		return nil, errors.Join(err, write.Close())
 	}
-	return &Store{write: write, read: read}, nil
+	byHash, err := read.PrepareContext(ctx, keyByHash)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("sqlite: prepare key by hash: %w", err), read.Close(), write.Close())
+	}
+	return &Store{write: write, read: read, byHash: byHash}, nil
 }
 
 // OpenExisting opens the Keyward database at path as Open does, but creates nothing: a missing
@@ -125,7 +133,7 @@ func (s *Store) Close() error {
 	if s.tx != nil {
 		return errors.New("sqlite: Close inside a unit of work")
 	}
-	return errors.Join(s.read.Close(), s.write.Close())
+	return errors.Join(s.byHash.Close(), s.read.Close(), s.write.Close())
 }
 
 //go:embed migrations/*.sql
