@@ -18,7 +18,7 @@ func (m *Memory) Len() int {
 // SendTogether sends the requests' script calls as one batch, as concurrent Takes would go,
 // and returns each call's error.
 func (r *Redis) SendTogether(reqs []*Request, now time.Time) []error {
-	batch := make([]*takeCall, len(reqs))
+	batch := make([]*scriptCall, len(reqs))
 	for i, req := range reqs {
 		p := paramsOf(&req.Limit)
 		batch[i] = r.takeCall(req, &p, now)
@@ -30,3 +30,14 @@ func (r *Redis) SendTogether(reqs []*Request, now time.Time) []error {
 	}
 	return errs
 }
+
+// SetLeaseClock times r's leases by now instead of the monotonic clock.
+func (r *Redis) SetLeaseClock(now func() time.Duration) {
+	r.leaseClock = func() int64 { return int64(now()) }
+}
+
+// SetLeaseWindow bounds r's leases to what the rate gives in d instead of leaseWindow.
+func (r *Redis) SetLeaseWindow(d time.Duration) { r.leaseWindow = int64(d) }
+
+// LeaseLife is how long r's leases live.
+func (r *Redis) LeaseLife() time.Duration { return time.Duration(r.leaseLife) }

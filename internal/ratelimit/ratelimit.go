@@ -59,16 +59,18 @@ type Request struct {
 	Credits *keyward.Credits
 	// Cost is the credits to spend, >= 0.
 	Cost int64
-	// Slot, when set, lets Memory remember the bucket it found for this request, so that
-	// the next Take with it skips the lookup. A caller that builds one Request per key and
+	// Slot, when set, lets Memory remember the bucket it found for this request, and Redis
+	// its lease of the bucket, so that the next Take with it skips the lookup. A caller that builds one Request per key and
 	// uses it many times (the verifier's cache does) gives it one; copies of the Request
 	// share it.
 	Slot *Slot
 }
 
-// Slot remembers, for Memory, the bucket a Request names. Its zero value is ready.
+// Slot remembers, for Memory, the bucket a Request names, and for Redis its lease. Its
+// zero value is ready.
 type Slot struct {
 	b atomic.Pointer[bucket]
+	l atomic.Pointer[lease]
 }
 
 // Window is one policy's state after a decision; the domain defines it (see

@@ -5,6 +5,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -25,10 +26,11 @@ type RedisOptions struct {
 }
 
 // Redis is a Limiter that keeps its state in Redis, shared by every node, and spends
-// credits in the same step. Each Take is one script call in one round trip (shared with the
-// Takes made at the same moment: see submit): a Lua script that does the GCRA,
-// the quota and the credits atomically, on Redis's clock so that nodes with skewed clocks
-// agree. It needs Redis 5 or later, which replicates a script's effects rather than the
+// credits in the same step. A Take with credits or a quota is one script call in one round
+// trip (shared with the Takes made at the same moment: see submit): a Lua script that does
+// the GCRA, the quota and the credits atomically, on Redis's clock so that nodes with
+// skewed clocks agree. A Take with a rate limit alone spends a cell this node leased from
+// the bucket earlier, and makes a round trip only to lease more (see lease.go). It needs Redis 5 or later, which replicates a script's effects rather than the
 // script, so that a script may read TIME and still write (tested with Redis 7).
 //
 // A bucket has two keys, <prefix>rl:{<bucket>}, a hash with the TAT and the quota count
@@ -43,6 +45,13 @@ type Redis struct {
 	boundsCalls bool
 	breaker     breaker
 	batches     batches
+	// leases maps a bucket id to this node's *lease of it; see lease.go.
+	leases  sync.Map
+	sweeper sweeper
+	// leaseLife and leaseWindow are the constants of lease.go, in ns, and leaseClock
+	// the clock leases are timed by (the breaker's): fields so that tests can set them.
+	leaseLife, leaseWindow int64
+	leaseClock             func() int64
 }
 
 var _ Limiter = (*Redis)(nil)
@@ -67,48 +76,40 @@ func NewRedis(client redis.UniversalClient, opts RedisOptions) *Redis {
 	if opts.BreakerCooldown <= 0 {
 		opts.BreakerCooldown = time.Second
 	}
-	return &Redis{
+	r := &Redis{
 		client:      client,
 		prefix:      opts.Prefix,
 		timeout:     opts.Timeout,
 		boundsCalls: honoursDeadlines(client),
 		breaker:     breaker{cooldown: int64(opts.BreakerCooldown), epoch: time.Now()},
+		leaseLife:   int64(leaseLife),
+		leaseWindow: int64(leaseWindow),
 	}
+	r.leaseClock = r.breaker.clock
+	return r
 }
 
 // KeepsCredits reports true: Take spends Request.Credits.
 func (r *Redis) KeepsCredits() bool { return true }
 
 // Take decides req and records it when allowed, with Redis's clock; now serves only to find
-// the credits' refill boundary.
+// the credits' refill boundary. A request with credits or a quota runs take.lua every time;
+// one with a rate limit alone is served from this node's lease of the bucket (see lease.go)
+// and goes to Redis only when the lease is spent.
 //
 // The error wraps ErrUnavailable when Redis could not be reached, and then the breaker
 // opens: until its cooldown passes, Take returns ErrUnavailable without trying. Any other
 // error is Redis refusing the script, a bug; it does not open the breaker, since Redis
 // answered.
 func (r *Redis) Take(ctx context.Context, req *Request, now time.Time) (Decision, error) {
-	probe, ok := r.breaker.admit()
-	if !ok {
-		return Decision{}, ErrUnavailable
-	}
 	p := paramsOf(&req.Limit)
-	c := r.takeCall(req, &p, now)
-	r.submit(c)
-	wait := time.NewTimer(r.timeout)
-	defer wait.Stop()
-	select {
-	case <-c.done:
-	case <-ctx.Done():
-		return Decision{}, r.failed(ctx, probe, ctx.Err())
-	case <-wait.C:
-		// Queued behind batches that Redis does not answer: as a timeout of its own call.
-		return Decision{}, r.failed(ctx, probe, context.DeadlineExceeded)
+	if req.Credits == nil && req.Limit.QuotaLimit <= 0 {
+		return r.takeLeased(ctx, req, &p)
 	}
-	if c.err != nil {
-		return Decision{}, r.failed(ctx, probe, c.err)
+	v, err := r.run(ctx, r.takeCall(req, &p, now))
+	if err != nil {
+		return Decision{}, err
 	}
-	r.breaker.answered(probe)
-	v := c.reply
 	if len(v) != 7 {
 		return Decision{}, fmt.Errorf("ratelimit: unexpected reply from the take script: %v", v)
 	}
@@ -117,6 +118,31 @@ func (r *Redis) Take(ctx context.Context, req *Request, now time.Time) (Decision
 		d.CreditsOK, d.CreditsRemaining = v[5] == 1, v[6]
 	}
 	return d, nil
+}
+
+// run sends c, through the breaker, and returns its reply. The error wraps ErrUnavailable
+// when Redis could not be reached, and is ErrUnavailable itself while the breaker is open.
+func (r *Redis) run(ctx context.Context, c *scriptCall) ([]int64, error) {
+	probe, ok := r.breaker.admit()
+	if !ok {
+		return nil, ErrUnavailable
+	}
+	r.submit(c)
+	wait := time.NewTimer(r.timeout)
+	defer wait.Stop()
+	select {
+	case <-c.done:
+	case <-ctx.Done():
+		return nil, r.failed(ctx, probe, ctx.Err())
+	case <-wait.C:
+		// Queued behind batches that Redis does not answer: as a timeout of its own call.
+		return nil, r.failed(ctx, probe, context.DeadlineExceeded)
+	}
+	if c.err != nil {
+		return nil, r.failed(ctx, probe, c.err)
+	}
+	r.breaker.answered(probe)
+	return c.reply, nil
 }
 
 // Concurrent Takes share round trips: each joins a queue, and up to maxPipelines batches
@@ -131,7 +157,7 @@ const (
 )
 
 // takeCall builds req's script call: its keys and arguments, as take.lua reads them.
-func (r *Redis) takeCall(req *Request, p *params, now time.Time) *takeCall {
+func (r *Redis) takeCall(req *Request, p *params, now time.Time) *scriptCall {
 	args := []any{p.interval, p.tau, req.Limit.QuotaLimit, p.window / int64(time.Second), 0, 0, 0, 0, 0, 0, 0}
 	if c := req.Credits; c != nil {
 		args[4], args[5], args[6], args[8] = 1, max(req.Cost, 0), c.Remaining, c.Version
@@ -142,14 +168,15 @@ func (r *Redis) takeCall(req *Request, p *params, now time.Time) *takeCall {
 			args[9], args[10] = c.Refill.Amount, c.Refill.Boundary(now).UnixMicro()
 		}
 	}
-	return &takeCall{keys: []string{r.prefix + "rl:{" + req.Bucket + "}", r.prefix + "cr:{" + req.Bucket + "}"},
+	return &scriptCall{script: takeScript, keys: []string{r.prefix + "rl:{" + req.Bucket + "}", r.prefix + "cr:{" + req.Bucket + "}"},
 		args: args, done: make(chan struct{})}
 }
 
-// takeCall is one Take's script call, queued for a batch.
-type takeCall struct {
-	keys []string
-	args []any
+// scriptCall is one script call (take.lua's or lease.lua's), queued for a batch.
+type scriptCall struct {
+	script *redis.Script
+	keys   []string
+	args   []any
 	// Set before done is closed.
 	reply []int64
 	err   error
@@ -159,12 +186,12 @@ type takeCall struct {
 // batches is the queue of Takes waiting for a pipeline, and how many pipelines are out.
 type batches struct {
 	mu       sync.Mutex
-	queue    []*takeCall
+	queue    []*scriptCall
 	inflight int
 }
 
 // next takes up to maxBatch calls off the queue. b.mu is held.
-func (b *batches) next() []*takeCall {
+func (b *batches) next() []*scriptCall {
 	n := min(len(b.queue), maxBatch)
 	batch := b.queue[:n:n]
 	b.queue = b.queue[n:]
@@ -176,7 +203,7 @@ func (b *batches) next() []*takeCall {
 
 // submit queues c and, when fewer than maxPipelines batches are out, sends a batch (c's, or
 // an earlier one) from this goroutine.
-func (r *Redis) submit(c *takeCall) {
+func (r *Redis) submit(c *scriptCall) {
 	b := &r.batches
 	b.mu.Lock()
 	b.queue = append(b.queue, c)
@@ -213,26 +240,26 @@ func (r *Redis) sent() {
 // send runs batch as one pipeline, within the timeout, and answers each call. Scripts are
 // called by hash; a Redis that does not have the script yet (first use, a restart, SCRIPT
 // FLUSH) is sent it and the batch again.
-func (r *Redis) send(batch []*takeCall) {
+func (r *Redis) send(batch []*scriptCall) {
 	var cmds []*redis.Cmd
 	err := r.call(context.Background(), func(ctx context.Context) error {
 		if len(batch) == 1 {
 			// Alone: a plain call, which costs the client less than a pipeline of one.
-			cmds = []*redis.Cmd{takeScript.Run(ctx, r.client, batch[0].keys, batch[0].args...)}
+			cmds = []*redis.Cmd{batch[0].script.Run(ctx, r.client, batch[0].keys, batch[0].args...)}
 			return cmds[0].Err()
 		}
 		run := func() error {
 			pipe := r.client.Pipeline()
 			cmds = make([]*redis.Cmd, len(batch))
 			for i, c := range batch {
-				cmds[i] = takeScript.EvalSha(ctx, pipe, c.keys, c.args...)
+				cmds[i] = c.script.EvalSha(ctx, pipe, c.keys, c.args...)
 			}
 			_, err := pipe.Exec(ctx)
 			return err
 		}
 		err := run()
 		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			if err = takeScript.Load(ctx, r.client).Err(); err == nil {
+			if err = loadScripts(ctx, r.client, batch); err == nil {
 				err = run()
 			}
 		}
@@ -249,6 +276,21 @@ func (r *Redis) send(batch []*takeCall) {
 		}
 		close(c.done)
 	}
+}
+
+// loadScripts sends Redis the scripts that batch calls.
+func loadScripts(ctx context.Context, client redis.UniversalClient, batch []*scriptCall) error {
+	var loaded []*redis.Script
+	for _, c := range batch {
+		if slices.Contains(loaded, c.script) {
+			continue
+		}
+		if err := c.script.Load(ctx, client).Err(); err != nil {
+			return err
+		}
+		loaded = append(loaded, c.script)
+	}
+	return nil
 }
 
 // isReply reports whether err is an answer of Redis's (to one command of a pipeline) rather

@@ -203,6 +203,7 @@ func TestRedisCreditsConcurrent(t *testing.T) {
 	}{
 		{"one client", 1},
 		{"two clients", 2},
+		{"three clients", 3},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
