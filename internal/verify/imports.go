@@ -89,7 +89,7 @@ func (v *Verifier) lookupImported(ctx context.Context, secret string, now time.T
 	// One hit and every form is tried: the filter of a node may predate the rehash that
 	// replaced the SHA-256 with the keyed hash.
 	for _, sum := range sums {
-		if snap, ok := v.cache.get(sum, now); ok {
+		if snap, ok := v.cached(sum, now); ok {
 			return snap, nil
 		}
 		if _, ok := v.negative.get(sum, now); ok {

@@ -487,11 +487,8 @@ func (v *Verifier) logLimiterDown(err error) {
 func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*snapshot, error) {
 	for _, version := range v.hasher.Versions() {
 		sum, _ := v.hasher.HashVersion(version, secret)
-		if snap, ok, refresh := v.cache.lookupDue(sum, now); ok {
+		if snap, ok := v.cached(sum, now); ok {
 			v.stats.cacheHits.Add(1)
-			if refresh {
-				v.refreshLater(sum, snap)
-			}
 			return snap, nil
 		}
 		v.stats.cacheMisses.Add(1)
@@ -510,6 +507,16 @@ func (v *Verifier) lookup(ctx context.Context, secret string, now time.Time) (*s
 		}
 	}
 	return nil, nil
+}
+
+// cached returns the cache entry under sum, starting its background refresh when it is due
+// and this lookup is the one to start it.
+func (v *Verifier) cached(sum [32]byte, now time.Time) (*snapshot, bool) {
+	snap, ok, refresh := v.cache.lookupDue(sum, now)
+	if refresh {
+		v.refreshLater(sum, snap)
+	}
+	return snap, ok
 }
 
 // refreshLater reads the key under sum again in the background, replacing snap, its due
