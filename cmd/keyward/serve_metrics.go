@@ -110,13 +110,20 @@ func (m *Main) stopMetrics(ctx context.Context) error {
 	if m.metricsServer == nil {
 		return nil
 	}
-	err := m.metricsServer.Shutdown(ctx)
-	if err != nil {
-		err = errors.Join(err, m.metricsServer.Close())
-	}
-	if served := <-m.metricsServed; served != nil && !errors.Is(served, http.ErrServerClosed) {
-		err = errors.Join(err, served)
-	}
+	err := shutdownServer(ctx, m.metricsServer, m.metricsServed)
 	m.metricsServer = nil
+	return err
+}
+
+// shutdownServer stops srv, whose Serve sends its end to served: requests in flight may
+// finish until ctx ends, and are then cut off.
+func shutdownServer(ctx context.Context, srv *http.Server, served <-chan error) error {
+	err := srv.Shutdown(ctx)
+	if err != nil {
+		err = errors.Join(err, srv.Close())
+	}
+	if end := <-served; end != nil && !errors.Is(end, http.ErrServerClosed) {
+		err = errors.Join(err, end)
+	}
 	return err
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -74,13 +73,10 @@ func (m *Main) stopProxy(ctx context.Context) error {
 	if m.proxy == nil {
 		return nil
 	}
-	err := m.proxy.Shutdown(ctx)
-	if err != nil {
-		err = errors.Join(fmt.Errorf("keyed proxy: %w", err), m.proxy.Close())
-	}
-	if served := <-m.proxyServed; served != nil && !errors.Is(served, http.ErrServerClosed) {
-		err = errors.Join(err, fmt.Errorf("keyed proxy: %w", served))
-	}
+	err := shutdownServer(ctx, m.proxy, m.proxyServed)
 	m.proxy = nil
-	return err
+	if err != nil {
+		return fmt.Errorf("keyed proxy: %w", err)
+	}
+	return nil
 }
