@@ -12,9 +12,13 @@ import (
 	"github.com/keyward/keyward/client"
 )
 
-// usageDeadline bounds the wait for verifications to reach a usage report: the server
-// flushes its counts about every second.
+// usageDeadline bounds the wait for verifications to reach a usage report: the servers of
+// these tests write their counts about every second (usageEverySecond).
 const usageDeadline = 10 * time.Second
+
+// usageEverySecond is the flag that has a server write usage counts every second instead of
+// when their minute ends, so that a test sees them without waiting for the minute.
+const usageEverySecond = "--usage-write-every=0"
 
 // waitForUsage runs 'keys usage KEY_ID --json' with more args until the report counts at
 // least want verifications, and returns that report.
@@ -46,7 +50,7 @@ func sumOutcomes(u client.Usage, code client.VerifyCode) int64 {
 // the built-in tiers, a tier of the account's own, a member asking for the high tier and
 // getting a pending request, an admin approving it, and the key's verifications charted.
 func TestCLITiersEndToEnd(t *testing.T) {
-	p := startServer(t, filepath.Join(t.TempDir(), "keyward-data"))
+	p := startProcess(t, []string{"--data", filepath.Join(t.TempDir(), "keyward-data"), usageEverySecond}, nil)
 	url, token := p.url, adminKeyPattern.FindString(p.stderr.String())
 	if token == "" {
 		t.Fatalf("the first start printed no admin key:\n%s", p.stderr.String())
@@ -159,7 +163,7 @@ func TestCLITiersEndToEnd(t *testing.T) {
 // the SDK against a real `keyward serve`: a key with 3 credits passes 3 verifications and is
 // USAGE_EXCEEDED after, and a key limited to a burst of 2 is RATE_LIMITED on the third.
 func TestCLICreditsEndToEnd(t *testing.T) {
-	p := startServer(t, filepath.Join(t.TempDir(), "keyward-data"))
+	p := startProcess(t, []string{"--data", filepath.Join(t.TempDir(), "keyward-data"), usageEverySecond}, nil)
 	url, token := p.url, adminKeyPattern.FindString(p.stderr.String())
 	kw := client.New(url, "")
 

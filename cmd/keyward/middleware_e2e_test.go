@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/keyward/keyward/client"
+	"github.com/keyward/keyward/internal/config"
 )
 
 // countingProxy stands between a middleware and Keyward: it counts the verifications and
@@ -120,7 +121,8 @@ func (g *guarded) waitLocal(key string, within time.Duration) int {
 // asking Keyward about every request, keys with credits always ask, rate limits hold
 // in-process, and uses decided in-process show in the key's usage.
 func TestMiddlewareLocalVerify(t *testing.T) {
-	serverURL, token := runMain(t)
+	// Counts written every second rather than when their minute ends, for waitUsage.
+	serverURL, token := runMainWith(t, func(c *config.Config) { c.UsageWriteEvery = 0 })
 	ctx := t.Context()
 	admin := client.New(serverURL, token)
 	newKey := func(p client.CreateKeyParams) *client.CreatedKey {

@@ -173,6 +173,7 @@ func (m *Main) startVerifier(ctx context.Context) error {
 		Refresh:            m.Config.CacheRefresh,
 		StaleBound:         m.Config.CacheStaleBound,
 		LastUsedResolution: m.Config.LastUsedResolution,
+		UsageWriteEvery:    m.Config.UsageWriteEvery,
 		// The service is built after the verifier and hears of spent keys through this
 		// hook only once it serves (a key runs out only in a verification).
 		Exhausted: func(ctx context.Context, k *keyward.Key) error {
@@ -296,7 +297,7 @@ func (m *Main) startJobs(ctx context.Context) error {
 		lease = postgres.NewLease(m.Config.Database, jobsLeaseKey)
 	}
 	m.jobs = jobs.New(jobs.Config{Lease: lease, Logger: m.log})
-	m.jobs.Add(jobs.Task{Name: "flush-key-use", Every: verify.FlushEvery, Timeout: 10 * time.Second, Run: m.verifier.Flush})
+	m.jobs.Add(jobs.Task{Name: "flush-key-use", Every: verify.FlushEvery, Timeout: 10 * time.Second, Run: m.verifier.FlushDue})
 	m.jobs.Add(jobs.Task{Name: "sync-token-denials", Every: oauth.SyncEvery, Timeout: 10 * time.Second, Run: m.tokens.SyncDenials})
 	m.jobs.Add(jobs.Task{Name: "maintain-signing-keys", Every: oauth.KeyRefreshEvery, Run: m.tokens.MaintainKeys})
 	m.jobs.Add(jobs.Task{Name: "prune-token-denials", Every: oauth.KeyRefreshEvery, LeaderOnly: true, Run: m.tokens.PruneDenials})

@@ -108,6 +108,9 @@ type Config struct {
 	RateLimits string
 	// UsageRetention is how long per-minute usage counts are kept; 0 keeps them forever.
 	UsageRetention time.Duration
+	// UsageWriteEvery is how long usage counts are summed in memory before they are written
+	// (verify.Config.UsageWriteEvery); 0 writes them every second.
+	UsageWriteEvery time.Duration
 
 	// TrustedProxies are the reverse proxies, as comma-separated IP addresses and CIDR
 	// ranges, whose X-Forwarded-For Keyward believes when it decides where a request came
@@ -166,8 +169,9 @@ func Default() Config {
 		SigningAlg:         "EdDSA",
 		SigningKeyRotation: 30 * 24 * time.Hour,
 
-		RateLimits:     "on",
-		UsageRetention: 90 * 24 * time.Hour,
+		RateLimits:      "on",
+		UsageRetention:  90 * 24 * time.Hour,
+		UsageWriteEvery: time.Minute,
 
 		ScheduleEvery:         time.Minute,
 		ExpiryNotice:          7 * 24 * time.Hour,
@@ -215,6 +219,7 @@ var Vars = []Var{
 	{"redis", "KEYWARD_REDIS_URL", "Redis URL (redis://…) to keep rate-limit state and usage credits in, shared by every node (also KEYWARD_REDIS_URL_FILE); default: each node's memory, credits in the database"},
 	{"rate-limits", "KEYWARD_RATE_LIMITS", "on or off: off stops holding keys to their rate-limit tiers (usage credits still apply)"},
 	{"usage-retention", "KEYWARD_USAGE_RETENTION", "how long per-minute usage counts are kept (0: forever)"},
+	{"usage-write-every", "KEYWARD_USAGE_WRITE_EVERY", "how long usage counts are summed in memory before they are written, on the period's end (0: every second)"},
 	{"trusted-proxies", "KEYWARD_TRUSTED_PROXIES", "comma-separated IPs and CIDR ranges of reverse proxies whose X-Forwarded-For is believed (default: none)"},
 	{"gateway-policy", "KEYWARD_GATEWAY_POLICY", "YAML or JSON file of route rules for the gateway endpoints and the proxy: scopes, permissions and cost per method and path"},
 	{"proxy-addr", "KEYWARD_PROXY_ADDR", "address the keyed reverse proxy listens on (with --proxy-upstream or the policy's upstreams)"},
@@ -306,6 +311,7 @@ func (c *Config) FromEnv(getenv func(string) string) error {
 	secret("KEYWARD_REDIS_URL", &c.Redis)
 	str("KEYWARD_RATE_LIMITS", &c.RateLimits)
 	dur("KEYWARD_USAGE_RETENTION", &c.UsageRetention)
+	dur("KEYWARD_USAGE_WRITE_EVERY", &c.UsageWriteEvery)
 	str("KEYWARD_TRUSTED_PROXIES", &c.TrustedProxies)
 	str("KEYWARD_GATEWAY_POLICY", &c.GatewayPolicy)
 	str("KEYWARD_PROXY_ADDR", &c.ProxyAddr)
@@ -379,6 +385,7 @@ func (c *Config) BindFlags(fs FlagSet) {
 	fs.StringVar(&c.Redis, "redis", c.Redis, usage("redis"))
 	fs.StringVar(&c.RateLimits, "rate-limits", c.RateLimits, usage("rate-limits"))
 	fs.DurationVar(&c.UsageRetention, "usage-retention", c.UsageRetention, usage("usage-retention"))
+	fs.DurationVar(&c.UsageWriteEvery, "usage-write-every", c.UsageWriteEvery, usage("usage-write-every"))
 	fs.StringVar(&c.TrustedProxies, "trusted-proxies", c.TrustedProxies, usage("trusted-proxies"))
 	fs.StringVar(&c.GatewayPolicy, "gateway-policy", c.GatewayPolicy, usage("gateway-policy"))
 	fs.StringVar(&c.ProxyAddr, "proxy-addr", c.ProxyAddr, usage("proxy-addr"))
@@ -542,6 +549,9 @@ func (c *Config) Validate() error {
 	}
 	if c.UsageRetention < 0 {
 		errs = append(errs, fmt.Errorf("usage retention must not be negative, not %s", c.UsageRetention))
+	}
+	if c.UsageWriteEvery != 0 && (c.UsageWriteEvery < time.Second || c.UsageWriteEvery > time.Hour) {
+		errs = append(errs, fmt.Errorf("usage write period must be 0 (every second) or between 1s and 1h, not %s", c.UsageWriteEvery))
 	}
 	if c.SigningKeyRotation < time.Hour {
 		errs = append(errs, fmt.Errorf("signing-key rotation must be at least 1h, not %s", c.SigningKeyRotation))

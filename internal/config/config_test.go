@@ -258,3 +258,18 @@ func TestCacheRefreshWithinTTL(t *testing.T) {
 		}
 	}
 }
+
+// TestUsageWritePeriod: usage counts may be written every second (0) or held for 1s to 1h.
+func TestUsageWritePeriod(t *testing.T) {
+	for _, tc := range []struct {
+		every time.Duration
+		ok    bool
+	}{{0, true}, {time.Second, true}, {time.Minute, true}, {time.Hour, true}, {time.Second - 1, false}, {time.Hour + 1, false}, {-time.Minute, false}} {
+		cfg := Default()
+		cfg.UsageWriteEvery = tc.every
+		err := cfg.Validate()
+		if got := err == nil || !strings.Contains(err.Error(), "usage write period"); got != tc.ok {
+			t.Errorf("usage write period %s: Validate = %v, want ok %v", tc.every, err, tc.ok)
+		}
+	}
+}

@@ -35,7 +35,10 @@ const useStripes = 16
 // raises lastUsed and nothing else, and a later use beyond the resolution carries it.
 //
 // Counts are attributed to the minute of the flush that takes them: with a flush every
-// second, a verification in the last second of a minute may be counted in the next.
+// second, a verification in the last second of a minute may be counted in the next. They are
+// then held, summed by key, minute and outcome, until the period they were taken in
+// (Config.UsageWriteEvery) ends, and written together: a key used a thousand times a minute
+// costs the store one write a minute, not sixty.
 type useLog struct {
 	heads [useStripes]struct {
 		head atomic.Pointer[snapshot]
@@ -46,10 +49,30 @@ type useLog struct {
 	// later than what the store holds is not written.
 	resolution int64
 
-	mu            sync.Mutex
-	pending       map[string]int64 // key id → Unix nanoseconds, from a failed flush
-	pendingCounts []keyward.UsageCount
+	// every is Config.UsageWriteEvery: counts are held until the period of this length
+	// they were taken in has ended (0: written at every drain).
+	every time.Duration
+
+	mu      sync.Mutex
+	pending map[string]int64 // key id → Unix nanoseconds, from a failed flush
+	// held are the counts taken from snapshots and not yet written, summed by slot;
+	// period is the start of the period of the last drain, and retry is set when a write
+	// failed, for the next drain to try again whatever its period.
+	held   map[usageSlot]keyward.UsageCount
+	period time.Time
+	retry  bool
 }
+
+// usageSlot is what a stored usage count is counted under: a key, a minute, an outcome.
+type usageSlot struct {
+	keyID   string
+	minute  int64 // Unix seconds
+	outcome keyward.VerifyCode
+}
+
+// maxHeldCounts bounds the counts held between writes: past it, a drain writes them before
+// their period ends, so that a burst of distinct keys costs writes, not the process's memory.
+const maxHeldCounts = 200_000
 
 // neverUsed is a snapshot's lastUsed before its first use.
 const neverUsed = math.MinInt64
@@ -95,12 +118,14 @@ type drained struct {
 
 // drain takes every use and count recorded since the last drain: the latest use per key
 // that is due to be written, sorted by key id so that concurrent writers (other nodes)
-// update rows in the same order, the counts, attributed to now's minute, and the latest
-// credit mirror of each snapshot.
-func (l *useLog) drain(now time.Time) drained {
+// update rows in the same order, and the latest credit mirror of each snapshot. The counts,
+// attributed to now's minute, join the held ones; all held counts are returned when all is
+// set, when the period they were taken in has ended at now, or when maxHeldCounts are held.
+func (l *useLog) drain(now time.Time, all bool) drained {
 	l.mu.Lock()
-	latest, counts := l.pending, l.pendingCounts
-	l.pending, l.pendingCounts = nil, nil
+	latest := l.pending
+	l.pending = nil
+	var counts []keyward.UsageCount
 	var credits []keyward.CreditMirror
 	l.mu.Unlock()
 	if latest == nil {
@@ -132,6 +157,7 @@ func (l *useLog) drain(now time.Time) drained {
 			s = next
 		}
 	}
+	counts = l.hold(counts, now, all)
 	uses := make([]keyward.KeyUse, 0, len(latest))
 	for id, at := range latest {
 		uses = append(uses, keyward.KeyUse{KeyID: id, At: time.Unix(0, at).UTC()})
@@ -140,18 +166,84 @@ func (l *useLog) drain(now time.Time) drained {
 	return drained{uses: uses, counts: counts, credits: credits}
 }
 
+// hold adds the counts taken at now to the held ones and returns every held count when
+// they are due to be written (see drain), sorted by key, minute and outcome so that
+// concurrent writers update rows in the same order; otherwise none.
+func (l *useLog) hold(taken []keyward.UsageCount, now time.Time, all bool) []keyward.UsageCount {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.add(taken)
+	period := now
+	if l.every > 0 {
+		period = now.Truncate(l.every)
+	}
+	due := all || l.retry || l.every <= 0 || len(l.held) >= maxHeldCounts ||
+		(!l.period.IsZero() && !period.Equal(l.period))
+	l.period = period
+	if !due || len(l.held) == 0 {
+		return nil
+	}
+	l.retry = false
+	counts := make([]keyward.UsageCount, 0, len(l.held))
+	for _, c := range l.held {
+		counts = append(counts, c)
+	}
+	clear(l.held)
+	slices.SortFunc(counts, compareCounts)
+	return counts
+}
+
+// add sums counts into the held ones. Called with mu held.
+func (l *useLog) add(counts []keyward.UsageCount) {
+	if len(counts) > 0 && l.held == nil {
+		l.held = make(map[usageSlot]keyward.UsageCount, len(counts))
+	}
+	for _, c := range counts {
+		slot := usageSlot{keyID: c.KeyID, minute: c.Minute.Unix(), outcome: c.Outcome}
+		if h, ok := l.held[slot]; ok {
+			c.Count += h.Count
+		}
+		l.held[slot] = c
+	}
+}
+
+// compareCounts orders counts by key, minute and outcome.
+func compareCounts(a, b keyward.UsageCount) int {
+	if c := strings.Compare(a.KeyID, b.KeyID); c != 0 {
+		return c
+	}
+	if c := a.Minute.Compare(b.Minute); c != 0 {
+		return c
+	}
+	return strings.Compare(string(a.Outcome), string(b.Outcome))
+}
+
 // maxPendingCounts bounds the counts kept while the store cannot be written, so that a long
 // outage costs old counts rather than the process's memory.
 const maxPendingCounts = 1_000_000
 
-// keepCounts puts back counts that could not be written, for the next drain. They keep the
-// minute they were counted in. Beyond maxPendingCounts the oldest are dropped.
+// keepCounts puts back counts that could not be written, to be retried by the next drain.
+// They keep the minute they were counted in. Beyond maxPendingCounts held, the oldest
+// minutes are dropped.
 func (l *useLog) keepCounts(counts []keyward.UsageCount) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.pendingCounts = append(l.pendingCounts, counts...)
-	if over := len(l.pendingCounts) - maxPendingCounts; over > 0 {
-		l.pendingCounts = slices.Delete(l.pendingCounts, 0, over)
+	l.add(counts)
+	l.retry = true // the next drain writes them, whatever its period
+	over := len(l.held) - maxPendingCounts
+	if over <= 0 {
+		return
+	}
+	minutes := make([]int64, 0, len(l.held))
+	for slot := range l.held {
+		minutes = append(minutes, slot.minute)
+	}
+	slices.Sort(minutes)
+	cut := minutes[over-1] // drop every count of a minute at or before this one
+	for slot := range l.held {
+		if slot.minute <= cut {
+			delete(l.held, slot)
+		}
 	}
 }
 

@@ -187,6 +187,13 @@ type Config struct {
 	// every key it saw each second is most of the database's work; a minute's resolution
 	// divides that by sixty, and last_used_at lags the last use by at most that much.
 	LastUsedResolution time.Duration
+	// UsageWriteEvery is how long usage counts are summed in memory before FlushDue writes
+	// them: they are written at the first flush after the end of each period of this length
+	// (periods start at multiples of it: on the minute, for a minute), and at Close. Zero
+	// writes them at every flush. A key in steady use then costs the store one write per
+	// outcome and period, not one a flush; the price is that usage reports lag by up to a
+	// period, and a crash loses up to a period of counts.
+	UsageWriteEvery time.Duration
 	// Limiter holds keys to their rate limits; nil turns rate limiting off. Usage credits
 	// are enforced either way: by the limiter when it keeps them (Redis), else in the store.
 	Limiter ratelimit.Limiter
@@ -303,6 +310,7 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		exhausted: cfg.Exhausted,
 	}
 	v.uses.resolution = max(cfg.LastUsedResolution.Nanoseconds(), 0)
+	v.uses.every = max(cfg.UsageWriteEvery, 0)
 	v.cache.refresh = cfg.Refresh
 	return v
 }
@@ -704,12 +712,25 @@ func (v *Verifier) IdentityChanged(context.Context, string) {
 	v.byID.clear()
 }
 
-// Flush writes the last-used times and usage counts recorded since the previous flush, and
-// the credits that the limiter's copies (Redis) showed.
+// Flush writes the last-used times and usage counts recorded since the previous flush, held
+// counts included, and the credits that the limiter's copies (Redis) showed.
 func (v *Verifier) Flush(ctx context.Context) error {
+	return v.flush(ctx, true)
+}
+
+// FlushDue is the periodic flush a server runs every FlushEvery: as Flush, except that usage
+// counts are held in memory until the period they were taken in (Config.UsageWriteEvery)
+// has ended.
+func (v *Verifier) FlushDue(ctx context.Context) error {
+	return v.flush(ctx, false)
+}
+
+// flush writes what is due: everything recorded when all is set, else all but the counts
+// still held for their period.
+func (v *Verifier) flush(ctx context.Context, all bool) error {
 	v.flushMu.Lock()
 	defer v.flushMu.Unlock()
-	d := v.uses.drain(v.now())
+	d := v.uses.drain(v.now(), all)
 	var errs []error
 	if len(d.uses) > 0 {
 		if err := v.store.TouchKeys(ctx, d.uses); err != nil {
@@ -719,11 +740,17 @@ func (v *Verifier) Flush(ctx context.Context) error {
 			errs = append(errs, err)
 		}
 	}
-	if len(d.counts) > 0 {
-		if err := v.store.AddUsage(ctx, d.counts); err != nil {
-			v.uses.keepCounts(d.counts)
+	// Counts held for a minute may be many (one per key, outcome and minute): they are
+	// written in batches, each a transaction of its own, so that other writes (a key
+	// created, revoked) wait for one batch at most, not for all of them.
+	for counts := d.counts; len(counts) > 0; {
+		n := min(len(counts), usageBatch)
+		if err := v.store.AddUsage(ctx, counts[:n]); err != nil {
+			v.uses.keepCounts(counts)
 			errs = append(errs, err)
+			break
 		}
+		counts = counts[n:]
 	}
 	// A mirror that fails is not kept: the key's next verification makes a fresher one.
 	if err := v.store.MirrorCredits(ctx, d.credits); err != nil {
@@ -742,6 +769,10 @@ func (v *Verifier) Close(ctx context.Context) error {
 	return v.Flush(ctx)
 }
 
-// FlushEvery is how often a running server flushes a verifier: last-used times and usage
-// counts reach the store within about this long.
+// usageBatch is how many usage counts one store transaction writes.
+const usageBatch = 2000
+
+// FlushEvery is how often a running server flushes a verifier (FlushDue): last-used times
+// and credit mirrors reach the store within about this long, and usage counts within this
+// long of the end of their period (Config.UsageWriteEvery).
 const FlushEvery = time.Second

@@ -31,6 +31,10 @@ type countingStore struct {
 	touchErr atomic.Pointer[error]
 	// lookupErr, when set, is what KeyByHash returns instead of reading: the store away.
 	lookupErr atomic.Pointer[error]
+	// addUsage counts AddUsage calls that wrote; addUsageErr, when set, is what AddUsage
+	// returns instead of writing.
+	addUsage    atomic.Int64
+	addUsageErr atomic.Pointer[error]
 }
 
 // gate holds every KeyByHash call, after it has read the store, until release is closed:
@@ -61,6 +65,14 @@ func (s *countingStore) TouchKeys(ctx context.Context, uses []keyward.KeyUse) er
 		return *err
 	}
 	return s.Store.TouchKeys(ctx, uses)
+}
+
+func (s *countingStore) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
+	if err := s.addUsageErr.Load(); err != nil {
+		return *err
+	}
+	s.addUsage.Add(1)
+	return s.Store.AddUsage(ctx, counts)
 }
 
 type fixture struct {
@@ -533,6 +545,88 @@ func TestFailedFlushIsRetried(t *testing.T) {
 	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(f.clock()) {
 		t.Errorf("last_used_at = %v after the retry, want %v", got.LastUsedAt, f.clock())
 	}
+}
+
+// TestUsageIsHeldForItsPeriod: with UsageWriteEvery a minute, FlushDue writes no count until
+// the minute they were taken in has ended, then all of them in one write; a failed write is
+// retried by the next flush whatever its period; Flush (and so Close) writes what is held.
+func TestUsageIsHeldForItsPeriod(t *testing.T) {
+	f := newFixture(t, verify.Config{UsageWriteEvery: time.Minute})
+	ctx := t.Context()
+	k, secret := f.key(t)
+	start := f.clock() // on a minute
+	verifyN := func(n int) {
+		t.Helper()
+		for range n {
+			if res, err := f.verifier.Check(ctx, secret, verify.Requirements{}); err != nil || !res.Valid {
+				t.Fatalf("Check = %v, %v", res.Code, err)
+			}
+		}
+	}
+	// stored is the key's stored VALID count by minute, as offsets from start.
+	stored := func() map[time.Duration]int64 {
+		t.Helper()
+		buckets, err := f.store.Usage(ctx, keyward.UsageFilter{AccountID: f.owner.AccountID, KeyID: k.ID, Granularity: time.Minute})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := map[time.Duration]int64{}
+		for _, b := range buckets {
+			if b.Outcome == keyward.VerifyValid {
+				got[b.Start.Sub(start)] = b.Count
+			}
+		}
+		return got
+	}
+	flushDue := func() {
+		t.Helper()
+		if err := f.verifier.FlushDue(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := func(when string, writes int64, counts map[time.Duration]int64) {
+		t.Helper()
+		if got := stored(); fmt.Sprint(got) != fmt.Sprint(counts) {
+			t.Errorf("%s: stored counts by minute = %v, want %v", when, got, counts)
+		}
+		if got := f.store.addUsage.Load(); got != writes {
+			t.Errorf("%s: %d usage writes, want %d", when, got, writes)
+		}
+	}
+
+	verifyN(3)
+	flushDue()
+	f.advance(30 * time.Second)
+	verifyN(2)
+	flushDue()
+	want("within the first minute", 0, map[time.Duration]int64{})
+
+	f.advance(31 * time.Second) // 1:01, the first minute has ended
+	verifyN(1)
+	flushDue()
+	want("after the first minute", 1, map[time.Duration]int64{0: 5, time.Minute: 1})
+	flushDue()
+	want("a second flush in the same minute", 1, map[time.Duration]int64{0: 5, time.Minute: 1})
+
+	f.advance(time.Minute) // 2:01
+	verifyN(4)
+	down := errors.New("database down")
+	f.store.addUsageErr.Store(&down)
+	if err := f.verifier.FlushDue(ctx); !errors.Is(err, down) {
+		t.Fatalf("FlushDue = %v, want %v", err, down)
+	}
+	f.store.addUsageErr.Store(nil)
+	f.advance(time.Second) // still in the third minute: the failed write is retried anyway
+	flushDue()
+	want("after a failed write and its retry", 2, map[time.Duration]int64{0: 5, time.Minute: 1, 2 * time.Minute: 4})
+
+	verifyN(2)
+	flushDue()
+	want("held in the third minute", 2, map[time.Duration]int64{0: 5, time.Minute: 1, 2 * time.Minute: 4})
+	if err := f.verifier.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want("after Flush", 3, map[time.Duration]int64{0: 5, time.Minute: 1, 2 * time.Minute: 6})
 }
 
 // BenchmarkVerify measures a warm verification: parse, hash, cache hit, checks. It runs in
