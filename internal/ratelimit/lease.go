@@ -29,7 +29,14 @@ import (
 // So a lease stays small and short. It starts at one cell (a key verified now and then
 // makes a round trip every time, exactly as Take with take.lua) and follows the rate the
 // node spends it at, as many cells as that rate spends in a lease's life (leaseLife), up to
-// maxLease: an eighth of the burst and what the rate gives in leaseWindow. It shrinks to
+// maxLease: half the burst and what the rate gives in leaseWindow; and Redis grants at most
+// a quarter of the cells the bucket has left (lease.lua). A key used well within its limit
+// has a bucket near full and gets leases of several cells (7 of standard's 30), so that
+// few of its verifications make a round trip; a key driven past its limit has a bucket near
+// empty and gets one cell at a time, as exact as take.lua, so that no node holds cells the
+// others were refused for long. (Before the quarter rule the bound was a flat eighth of the
+// burst and 100 ms of the rate: 3 cells for standard, a round trip every third
+// verification of a key used at half its rate.) It shrinks to
 // what was spent when cells outlive the life; those cells go back to Redis (the TAT moved
 // back, never below now), with the node's next lease of the bucket or by the sweeper,
 // whichever comes first, so that a node gone quiet holds nothing for longer than a life.
@@ -50,9 +57,10 @@ const (
 	// bounded by maxLease either way.
 	leaseLife = time.Second
 	// leaseWindow bounds a lease to what the rate gives in this time.
-	leaseWindow = 100 * time.Millisecond
-	// leaseBurstShare bounds a lease to this fraction of the burst.
-	leaseBurstShare = 8
+	leaseWindow = 500 * time.Millisecond
+	// leaseBurstShare bounds a lease to this fraction of the burst; lease.lua bounds it to
+	// a quarter of what the bucket has left.
+	leaseBurstShare = 2
 	// sweepEvery is how often the sweeper looks for leases that outlived their life.
 	sweepEvery = 50 * time.Millisecond
 	// leaseIdle is how long a bucket's lease state outlives its last round trip.

@@ -6,7 +6,8 @@
 -- returns  granted, ahead_ns
 --
 -- Granting n cells is n Takes in a row: each moves the TAT on by one interval while the TAT
--- stays within tau of now, so that a lease never holds a cell GCRA would refuse. Giving back
+-- stays within tau of now, so that a lease never holds a cell GCRA would refuse; and n is at
+-- most a quarter of the cells left. Giving back
 -- k cells moves the TAT back by k intervals, never below now: cells whose time has passed
 -- would have come back by themselves. With nothing granted ahead is what Take would answer a
 -- refusal with. Now is Redis's time, and the TAT's arithmetic is take.lua's: on its distance
@@ -30,7 +31,10 @@ if give > 0 then
 end
 local granted = 0
 if want > 0 and ahead + interval <= tau then
-  granted = math.min(math.floor((tau - ahead) / interval), want)
+  -- At most a quarter of the cells the bucket has left (and at least one): a bucket near
+  -- full leases generously, one near empty a cell at a time, so that what one node holds
+  -- is never much of what the others could have had.
+  granted = math.min(math.max(math.floor((tau - ahead) / interval / 4), 1), want)
   ahead = ahead + granted * interval
 end
 

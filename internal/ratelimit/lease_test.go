@@ -89,13 +89,15 @@ func TestRedisLeaseGivenBack(t *testing.T) {
 	a, b := lims[0], lims[1]
 	var clock atomic.Int64
 	a.SetLeaseClock(func() time.Duration { return time.Duration(clock.Load()) })
-	// Leases of up to burst/8 = 50 cells, whatever the rate.
+	// Leases of up to burst/2 = 200 cells, whatever the rate, and a quarter of what the
+	// bucket has left.
 	a.SetLeaseWindow(1000 * time.Hour)
 	const burst = 400
 	limit := keyward.RateLimit{Rate: 1, Period: time.Hour, Burst: burst}
 	reqA := &ratelimit.Request{Bucket: "lineage", Limit: limit, Cost: 1, Slot: new(ratelimit.Slot)}
 
-	// a's first lease is one cell; spent in no time, the next is the most it may hold.
+	// a's first lease is one cell; spent in no time, the next is the most it may hold: a
+	// quarter of the 399 cells left, 99.
 	for i := range 2 {
 		d := take(t, a, reqA, time.Now())
 		if want := int64(burst - 1 - i); !d.Allowed || d.Rate.Remaining != want {
@@ -114,8 +116,8 @@ func TestRedisLeaseGivenBack(t *testing.T) {
 		t.Fatalf("b was allowed more than the burst, %d", burst)
 		return 0
 	}
-	// a holds 49 cells: b gets the rest.
-	const held = burst/8 - 1
+	// a holds 98 cells: b gets the rest.
+	const held = (burst-1)/4 - 1
 	if got := takeAll(); got != burst-2-held {
 		t.Fatalf("b was allowed %d while a held its lease, want %d", got, burst-2-held)
 	}
