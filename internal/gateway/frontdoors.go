@@ -99,9 +99,7 @@ func (g *Gateway) write(w http.ResponseWriter, d Decision, nginx bool) {
 	h := w.Header()
 	h.Set("Cache-Control", "no-store")
 	if d.Allowed() {
-		for k, vs := range g.IdentityHeaders(d) {
-			h[k] = vs
-		}
+		g.AddIdentityHeaders(h, d)
 		w.WriteHeader(http.StatusOK)
 		return
 	}

@@ -216,9 +216,17 @@ func missingScope(required, held []string) string {
 // and where it stands against its rate limit. A public route's request gets none.
 func (g *Gateway) IdentityHeaders(d Decision) http.Header {
 	h := http.Header{}
+	g.AddIdentityHeaders(h, d)
+	return h
+}
+
+// AddIdentityHeaders sets d's IdentityHeaders in h, replacing any of the same names, without
+// building a header map of their own (the proxy and the front doors set them straight into
+// the request or answer).
+func (g *Gateway) AddIdentityHeaders(h http.Header, d Decision) {
 	res := d.Verdict
 	if d.Public || res.Key == nil {
-		return h
+		return
 	}
 	names := g.policy.Headers
 	k := res.Key
@@ -243,7 +251,6 @@ func (g *Gateway) IdentityHeaders(d Decision) http.Header {
 	if res.Limited {
 		httpwire.SetRateLimitHeaders(h, res.Policy, res.RateLimit)
 	}
-	return h
 }
 
 // set sets a header the policy named (its names are canonical already, see

@@ -170,9 +170,7 @@ func (p *proxy) rewrite(pr *httputil.ProxyRequest) {
 			delete(h, name)
 		}
 	}
-	for name, values := range p.g.IdentityHeaders(v.decision) {
-		h[name] = values
-	}
+	p.g.AddIdentityHeaders(h, v.decision)
 }
 
 // setForwarded sets X-Forwarded-For, -Host and -Proto. What a trusted proxy in front sent is
