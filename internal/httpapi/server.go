@@ -196,7 +196,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		*sw = statusWriter{}
 		statusWriters.Put(sw)
 	}()
-	s.mux.ServeHTTP(sw, r)
+	if r.Method == http.MethodPost && r.URL.Path == verifyPath {
+		// The hottest route skips the router's pattern match (0.7 µs of a verification's
+		// 40 µs of server CPU in a profile of bench/load); the router would choose it for
+		// exactly these requests (TestVerifyFastPathIsTheRoutersChoice).
+		r.Pattern = verifyPattern
+		s.verifyKey(sw, r)
+	} else {
+		s.mux.ServeHTTP(sw, r)
+	}
 	took := time.Since(start)
 	// The router has set r.Pattern to the route it chose.
 	s.metrics.observe(r.Pattern, sw.status, took)

@@ -124,6 +124,13 @@ func limitFields(out *VerifyResponse, r verify.Result, now time.Time) {
 	}
 }
 
+// verifyPath is the verify route's path, and verifyPattern its pattern, which
+// Server.ServeHTTP matches itself before the router.
+const (
+	verifyPath    = "/v1/keys/verify"
+	verifyPattern = http.MethodPost + " " + verifyPath
+)
+
 func (s *Server) registerVerify() {
 	registry := s.api.OpenAPI().Components.Schemas
 	reqSchema := registry.Schema(reflect.TypeFor[VerifyRequest](), true, "VerifyRequest")
@@ -132,7 +139,7 @@ func (s *Server) registerVerify() {
 	problem := func(desc string) *huma.Response {
 		return &huma.Response{Description: desc, Content: map[string]*huma.MediaType{"application/problem+json": {Schema: problemSchema}}}
 	}
-	s.handle(http.MethodPost, "/v1/keys/verify", s.verifyKey, &huma.Operation{
+	s.handle(http.MethodPost, verifyPath, s.verifyKey, &huma.Operation{
 		OperationID: "verify-key",
 		Summary:     "Verify an API key",
 		Description: "Needs no credential: the key is the credential. Answers 200 with valid and a code for every key, good or bad; a non-200 means the request itself was wrong or Keyward could not decide.",
