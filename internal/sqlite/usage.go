@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -15,30 +16,75 @@ import (
 // transaction: one sync for the batch. A count is written with its key's project, and only if
 // its key exists in its account; the others are dropped. A count's minute is truncated to the
 // minute.
+//
+// The counts go usageRows to a statement: a minute's write of a busy node is tens of
+// thousands of counts, and per statement the driver's round (arguments, step, reset) cost
+// more than the row's own work.
 func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
+	counts = slices.DeleteFunc(slices.Clone(counts), func(c keyward.UsageCount) bool {
+		return c.Count == 0 // a row of 0 would be a bucket of nothing
+	})
 	if len(counts) == 0 {
 		return nil
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx,
-			`INSERT INTO key_usage (key_id, account_id, project_id, minute, outcome, count)
-			SELECT id, account_id, project_id, ?, ?, ? FROM api_keys WHERE account_id = ? AND id = ?
-			ON CONFLICT (key_id, minute, outcome) DO UPDATE SET count = count + excluded.count`)
-		if err != nil {
-			return fmt.Errorf("sqlite: add usage: %w", err)
-		}
-		defer stmt.Close()
-		for _, c := range counts {
-			if c.Count == 0 {
-				continue // a row of 0 would be a bucket of nothing
+		var stmt *sql.Stmt
+		defer func() {
+			if stmt != nil {
+				stmt.Close()
 			}
-			_, err := stmt.ExecContext(ctx, storecodec.UsageMinute(c.Minute), string(c.Outcome), c.Count, c.AccountID, c.KeyID)
-			if err != nil {
-				return fmt.Errorf("sqlite: add usage of key %s: %w", c.KeyID, err)
+		}()
+		prepared := 0
+		args := make([]any, 0, usageRows*5)
+		for len(counts) > 0 {
+			n := min(len(counts), usageRows)
+			if n != prepared {
+				if stmt != nil {
+					stmt.Close()
+				}
+				var err error
+				if stmt, err = tx.PrepareContext(ctx, addUsageSQL(n)); err != nil {
+					return fmt.Errorf("sqlite: add usage: %w", err)
+				}
+				prepared = n
 			}
+			args = args[:0]
+			for _, c := range counts[:n] {
+				args = append(args, c.KeyID, c.AccountID, storecodec.UsageMinute(c.Minute), string(c.Outcome), c.Count)
+			}
+			if _, err := stmt.ExecContext(ctx, args...); err != nil {
+				return fmt.Errorf("sqlite: add usage of %d counts: %w", n, err)
+			}
+			counts = counts[n:]
 		}
 		return nil
 	})
+}
+
+// usageRows is how many counts one AddUsage statement writes: 5 arguments each, well within
+// SQLite's limit of 32 766.
+const usageRows = 200
+
+// addUsageSQL is the statement that adds n counts, given as (key id, account id, minute,
+// outcome, count) in that order: each joined to its key, which drops counts of keys not in
+// their account and supplies the project. Two counts of one key, minute and outcome in one
+// statement add up, as the second meets the first's row as a conflict.
+func addUsageSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`INSERT INTO key_usage (key_id, account_id, project_id, minute, outcome, count)
+		SELECT k.id, k.account_id, k.project_id, v.column3, v.column4, v.column5
+		FROM (VALUES `)
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?, ?, ?, ?, ?)")
+	}
+	// WHERE true: without a WHERE, SQLite would read ON CONFLICT as the join's ON.
+	b.WriteString(`) AS v JOIN api_keys k ON k.id = v.column1 AND k.account_id = v.column2
+		WHERE true
+		ON CONFLICT (key_id, minute, outcome) DO UPDATE SET count = count + excluded.count`)
+	return b.String()
 }
 
 // Usage sums the account's counts matching f into buckets of f.Granularity, ordered by start

@@ -134,6 +134,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 
 		{"AddUsageSums", testAddUsageSums},
 		{"AddUsageDropsUnknownKeys", testAddUsageDropsUnknownKeys},
+		{"AddUsageMany", testAddUsageMany},
 		{"UsageBuckets", testUsageBuckets},
 		{"UsageFilters", testUsageFilters},
 		{"PruneUsage", testPruneUsage},

@@ -59,6 +59,33 @@ func testAddUsageSums(t *testing.T, s keyward.Store) {
 	})
 }
 
+// testAddUsageMany adds more counts in one call than a store may write in one statement
+// (451: SQLite writes 200 to a statement), some of one key, minute and outcome twice, among
+// them a key unknown: every known count is summed, whatever statement it fell in.
+func testAddUsageMany(t *testing.T, s keyward.Store) {
+	p := newProject(t, s, newAccount(t, s).ID)
+	keys := []*keyward.Key{newKey(t, s, p, nil), newKey(t, s, p, nil), newKey(t, s, p, nil)}
+	var counts []keyward.UsageCount
+	want := map[int64]int64{} // by minute, in Unix seconds
+	for i := range 450 {
+		k, m := keys[i%3], minuteOf(10, i/6) // each key twice per minute
+		counts = append(counts, usageOf(k, m, keyward.VerifyValid, int64(i+1)))
+		want[m.Unix()] += int64(i + 1)
+	}
+	unknown := usageOf(keys[0], minuteOf(10, 0), keyward.VerifyValid, 1000)
+	unknown.KeyID = keyward.NewID()
+	addUsage(t, s, append(counts, unknown)...)
+	got := usage(t, s, keyward.UsageFilter{AccountID: p.AccountID, Granularity: time.Minute})
+	if len(got) != len(want) {
+		t.Fatalf("Usage has %d buckets, want %d", len(got), len(want))
+	}
+	for _, b := range got {
+		if b.Outcome != keyward.VerifyValid || b.Count != want[b.Start.Unix()] {
+			t.Errorf("bucket %v %s = %d, want %d", b.Start, b.Outcome, b.Count, want[b.Start.Unix()])
+		}
+	}
+}
+
 // testAddUsageDropsUnknownKeys adds counts of keys that do not exist among others: they are
 // dropped, and the others counted.
 func testAddUsageDropsUnknownKeys(t *testing.T, s keyward.Store) {

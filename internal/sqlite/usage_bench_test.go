@@ -1,0 +1,66 @@
+package sqlite
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/keyward/keyward/internal/keyward"
+)
+
+// BenchmarkAddUsage measures what a minute's usage write costs a key: the counts of 20 000
+// keys, one outcome each, written as the verifier writes them (batches of 2 000), into a
+// table that already holds earlier minutes of the same keys. The figure is per count.
+func BenchmarkAddUsage(b *testing.B) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	now := time.Now().UTC().Truncate(time.Minute)
+	acct := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "kw", CreatedAt: now}
+	proj := &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "p", KeyPrefix: "kw", CreatedAt: now}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		b.Fatal(err)
+	}
+	if err := s.CreateProject(ctx, proj); err != nil {
+		b.Fatal(err)
+	}
+	keys := make([]*keyward.Key, 20_000)
+	for i := range keys {
+		hash := make([]byte, 32)
+		rand.Read(hash)
+		keys[i] = &keyward.Key{ID: keyward.NewID(), AccountID: acct.ID, ProjectID: proj.ID, Name: fmt.Sprint("k", i),
+			Prefix: "kw_bench", Last4: "abcd", Hash: hash, HashScheme: "hmac-sha256:1",
+			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: now, CreatedBy: acct.ID}
+	}
+	if err := s.CreateKeys(ctx, keys); err != nil {
+		b.Fatal(err)
+	}
+	minute := 0
+	write := func() {
+		counts := make([]keyward.UsageCount, len(keys))
+		for i, k := range keys {
+			counts[i] = keyward.UsageCount{KeyID: k.ID, AccountID: acct.ID, ProjectID: proj.ID,
+				Minute: now.Add(time.Duration(minute) * time.Minute), Outcome: keyward.VerifyValid, Count: int64(i%7 + 1)}
+		}
+		minute++
+		for len(counts) > 0 {
+			n := min(len(counts), 2000)
+			if err := s.AddUsage(ctx, counts[:n]); err != nil {
+				b.Fatal(err)
+			}
+			counts = counts[n:]
+		}
+	}
+	write() // a minute already stored
+	b.ResetTimer()
+	for range b.N {
+		write()
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/count")
+}
