@@ -17,23 +17,7 @@ import (
 // them with a project access), from every parallel goroutine.
 func BenchmarkKeyByHash(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	now := time.Now().UTC()
-	acct := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "kw", CreatedAt: now}
-	proj := &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "p", KeyPrefix: "kw", CreatedAt: now}
-	other := &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "q", KeyPrefix: "kw", CreatedAt: now}
-	if err := s.CreateAccount(ctx, acct); err != nil {
-		b.Fatal(err)
-	}
-	for _, p := range []*keyward.Project{proj, other} {
-		if err := s.CreateProject(ctx, p); err != nil {
-			b.Fatal(err)
-		}
-	}
+	s, acct, proj, other := benchStore(b)
 	hashes := make([][]byte, 1000)
 	keys := make([]*keyward.Key, len(hashes))
 	for i := range keys {
@@ -41,7 +25,7 @@ func BenchmarkKeyByHash(b *testing.B) {
 		rand.Read(hashes[i])
 		keys[i] = &keyward.Key{ID: keyward.NewID(), AccountID: acct.ID, ProjectID: proj.ID, Name: fmt.Sprint("k", i),
 			Prefix: "kw_bench", Last4: "abcd", Hash: hashes[i], HashScheme: "hmac-sha256:1",
-			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: now, CreatedBy: acct.ID}
+			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: acct.CreatedAt, CreatedBy: acct.ID}
 		if i%2 == 1 {
 			keys[i].ProjectAccesses = []keyward.ProjectAccess{{ProjectID: other.ID, RoleID: "viewer"}}
 		}
@@ -61,4 +45,28 @@ func BenchmarkKeyByHash(b *testing.B) {
 			i++
 		}
 	})
+}
+
+// benchStore opens a store in a temporary directory, closed when b ends, with an account and
+// two of its projects.
+func benchStore(b *testing.B) (s *Store, acct *keyward.Account, proj, other *keyward.Project) {
+	ctx := context.Background()
+	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { s.Close() })
+	now := time.Now().UTC().Truncate(time.Minute)
+	acct = &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "kw", CreatedAt: now}
+	proj = &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "p", KeyPrefix: "kw", CreatedAt: now}
+	other = &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "q", KeyPrefix: "kw", CreatedAt: now}
+	if err := s.CreateAccount(ctx, acct); err != nil {
+		b.Fatal(err)
+	}
+	for _, p := range []*keyward.Project{proj, other} {
+		if err := s.CreateProject(ctx, p); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return s, acct, proj, other
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -16,20 +15,8 @@ import (
 // table that already holds earlier minutes of the same keys. The figure is per count.
 func BenchmarkAddUsage(b *testing.B) {
 	ctx := context.Background()
-	s, err := Open(ctx, filepath.Join(b.TempDir(), "keyward.db"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { s.Close() })
-	now := time.Now().UTC().Truncate(time.Minute)
-	acct := &keyward.Account{ID: keyward.NewID(), Name: "acme", KeyPrefix: "kw", CreatedAt: now}
-	proj := &keyward.Project{ID: keyward.NewID(), AccountID: acct.ID, Name: "p", KeyPrefix: "kw", CreatedAt: now}
-	if err := s.CreateAccount(ctx, acct); err != nil {
-		b.Fatal(err)
-	}
-	if err := s.CreateProject(ctx, proj); err != nil {
-		b.Fatal(err)
-	}
+	s, acct, proj, _ := benchStore(b)
+	now := acct.CreatedAt
 	keys := make([]*keyward.Key, 20_000)
 	for i := range keys {
 		hash := make([]byte, 32)
