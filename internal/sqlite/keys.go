@@ -422,25 +422,39 @@ func rotationRefused(ctx context.Context, tx *sql.Tx, accountID, id string) erro
 // keys that do not exist. It writes the whole batch in one transaction: one sync instead of
 // one per key.
 func (s *Store) TouchKeys(ctx context.Context, uses []keyward.KeyUse) error {
-	if len(uses) == 0 {
+	// One row per key, its latest use: an UPDATE … FROM with two rows for one key would
+	// apply either.
+	latest := make(map[string]int64, len(uses))
+	ids := make([]string, 0, len(uses))
+	for _, u := range uses {
+		at := micros(u.At)
+		if prev, ok := latest[u.KeyID]; !ok {
+			ids = append(ids, u.KeyID)
+			latest[u.KeyID] = at
+		} else if at > prev {
+			latest[u.KeyID] = at
+		}
+	}
+	if len(ids) == 0 {
 		return nil
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		stmt, err := tx.PrepareContext(ctx,
-			`UPDATE api_keys SET last_used_at = ?
-			WHERE id = ? AND (last_used_at IS NULL OR last_used_at < ?)`)
-		if err != nil {
-			return fmt.Errorf("sqlite: touch keys: %w", err)
-		}
-		defer stmt.Close()
-		for _, u := range uses {
-			at := micros(u.At)
-			if _, err := stmt.ExecContext(ctx, at, u.KeyID, at); err != nil {
-				return fmt.Errorf("sqlite: touch key %s: %w", u.KeyID, err)
-			}
-		}
-		return nil
+		return inChunks(ctx, tx, ids, touchSQL, func(args []any, id string) []any {
+			return append(args, id, latest[id])
+		})
 	})
+}
+
+// touchSQL is the statement that sets the last use of n keys, given as (key id, Unix
+// microseconds), unless it is later already. Batched as AddUsage's counts are, and for the
+// same reason: a busy node touches tens of thousands of keys a minute.
+func touchSQL(n int) string {
+	var b strings.Builder
+	b.WriteString(`UPDATE api_keys SET last_used_at = v.column2 FROM (VALUES `)
+	writeValues(&b, n, 2)
+	b.WriteString(`) AS v WHERE api_keys.id = v.column1
+		AND (api_keys.last_used_at IS NULL OR api_keys.last_used_at < v.column2)`)
+	return b.String()
 }
 
 // scanKey scans the columns of selectKeys, then into extra those a query adds after them.

@@ -17,7 +17,7 @@ import (
 // its key exists in its account; the others are dropped. A count's minute is truncated to the
 // minute.
 //
-// The counts go usageRows to a statement: a minute's write of a busy node is tens of
+// The counts go batchRows to a statement: a minute's write of a busy node is tens of
 // thousands of counts, and per statement the driver's round (arguments, step, reset) cost
 // more than the row's own work.
 func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
@@ -28,42 +28,64 @@ func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error
 		return nil
 	}
 	return s.writeTx(ctx, func(tx *sql.Tx) error {
-		var stmt *sql.Stmt
-		defer func() {
-			if stmt != nil {
-				stmt.Close()
-			}
-		}()
-		prepared := 0
-		args := make([]any, 0, usageRows*5)
-		for len(counts) > 0 {
-			n := min(len(counts), usageRows)
-			if n != prepared {
-				if stmt != nil {
-					stmt.Close()
-				}
-				var err error
-				if stmt, err = tx.PrepareContext(ctx, addUsageSQL(n)); err != nil {
-					return fmt.Errorf("sqlite: add usage: %w", err)
-				}
-				prepared = n
-			}
-			args = args[:0]
-			for _, c := range counts[:n] {
-				args = append(args, c.KeyID, c.AccountID, storecodec.UsageMinute(c.Minute), string(c.Outcome), c.Count)
-			}
-			if _, err := stmt.ExecContext(ctx, args...); err != nil {
-				return fmt.Errorf("sqlite: add usage of %d counts: %w", n, err)
-			}
-			counts = counts[n:]
-		}
-		return nil
+		return inChunks(ctx, tx, counts, addUsageSQL, func(args []any, c keyward.UsageCount) []any {
+			return append(args, c.KeyID, c.AccountID, storecodec.UsageMinute(c.Minute), string(c.Outcome), c.Count)
+		})
 	})
 }
 
-// usageRows is how many counts one AddUsage statement writes: 5 arguments each, well within
-// SQLite's limit of 32 766.
-const usageRows = 200
+// batchRows is how many rows one batched statement (AddUsage's, TouchKeys') writes: at 5
+// arguments a row, well within SQLite's limit of 32 766.
+const batchRows = 200
+
+// inChunks runs, in tx, statement(n) for each run of up to batchRows rows, with the
+// arguments args appends for each row in order.
+func inChunks[T any](ctx context.Context, tx *sql.Tx, rows []T, statement func(n int) string, args func([]any, T) []any) error {
+	var stmt *sql.Stmt
+	defer func() {
+		if stmt != nil {
+			stmt.Close()
+		}
+	}()
+	prepared := 0
+	var a []any
+	for len(rows) > 0 {
+		n := min(len(rows), batchRows)
+		if n != prepared {
+			if stmt != nil {
+				stmt.Close()
+			}
+			var err error
+			if stmt, err = tx.PrepareContext(ctx, statement(n)); err != nil {
+				return fmt.Errorf("sqlite: %w", err)
+			}
+			prepared = n
+		}
+		a = a[:0]
+		for _, r := range rows[:n] {
+			a = args(a, r)
+		}
+		if _, err := stmt.ExecContext(ctx, a...); err != nil {
+			return fmt.Errorf("sqlite: a batch of %d: %w", n, err)
+		}
+		rows = rows[n:]
+	}
+	return nil
+}
+
+// writeValues writes the rows of a VALUES list of n rows of cols parameters each.
+func writeValues(b *strings.Builder, n, cols int) {
+	for i := range n {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString("(?")
+		for range cols - 1 {
+			b.WriteString(", ?")
+		}
+		b.WriteString(")")
+	}
+}
 
 // addUsageSQL is the statement that adds n counts, given as (key id, account id, minute,
 // outcome, count) in that order: each joined to its key, which drops counts of keys not in
@@ -74,12 +96,7 @@ func addUsageSQL(n int) string {
 	b.WriteString(`INSERT INTO key_usage (key_id, account_id, project_id, minute, outcome, count)
 		SELECT k.id, k.account_id, k.project_id, v.column3, v.column4, v.column5
 		FROM (VALUES `)
-	for i := range n {
-		if i > 0 {
-			b.WriteString(", ")
-		}
-		b.WriteString("(?, ?, ?, ?, ?)")
-	}
+	writeValues(&b, n, 5)
 	// WHERE true: without a WHERE, SQLite would read ON CONFLICT as the join's ON.
 	b.WriteString(`) AS v JOIN api_keys k ON k.id = v.column1 AND k.account_id = v.column2
 		WHERE true

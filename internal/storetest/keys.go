@@ -952,6 +952,31 @@ func testTouchKeys(t *testing.T, s keyward.Store) {
 	}
 }
 
+// testTouchKeysMany touches more keys in one call than a store may in one statement (SQLite
+// writes 200 to a statement), each at its own time, and reads every one back.
+func testTouchKeysMany(t *testing.T, s keyward.Store) {
+	ctx := t.Context()
+	p := newProject(t, s, newAccount(t, s).ID)
+	keys := make([]*keyward.Key, 250)
+	uses := make([]keyward.KeyUse, len(keys))
+	for i := range keys {
+		keys[i] = newKey(t, s, p, nil)
+		uses[i] = keyward.KeyUse{KeyID: keys[i].ID, At: *at(time.Duration(i+1) * time.Second)}
+	}
+	if err := s.TouchKeys(ctx, uses); err != nil {
+		t.Fatalf("TouchKeys: %v", err)
+	}
+	for i, k := range keys {
+		got, err := s.Key(ctx, k.AccountID, k.ID)
+		if err != nil {
+			t.Fatalf("Key: %v", err)
+		}
+		if got.LastUsedAt == nil || !got.LastUsedAt.Equal(uses[i].At) {
+			t.Errorf("key %d: last_used_at = %v, want %v", i, got.LastUsedAt, uses[i].At)
+		}
+	}
+}
+
 // testListKeysProjectAccesses lists keys with and without project accesses, in pages, and
 // checks that each key gets its own.
 func testListKeysProjectAccesses(t *testing.T, s keyward.Store) {

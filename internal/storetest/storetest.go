@@ -70,6 +70,7 @@ func Run(t *testing.T, open func(t *testing.T) keyward.Store) {
 		{"RotateKeyConcurrently", testRotateKeyConcurrently},
 		{"RotateKeyCopiesAccesses", testRotateKeyCopiesAccesses},
 		{"TouchKeys", testTouchKeys},
+		{"TouchKeysMany", testTouchKeysMany},
 		{"KeyLineage", testKeyLineage},
 		{"KeyRateLimitOverride", testKeyRateLimitOverride},
 
