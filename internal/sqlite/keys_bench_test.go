@@ -77,17 +77,7 @@ func benchStore(b *testing.B) (s *Store, acct *keyward.Account, proj, other *key
 func BenchmarkTouchKeys(b *testing.B) {
 	ctx := context.Background()
 	s, acct, proj, _ := benchStore(b)
-	keys := make([]*keyward.Key, 20_000)
-	for i := range keys {
-		hash := make([]byte, 32)
-		rand.Read(hash)
-		keys[i] = &keyward.Key{ID: keyward.NewID(), AccountID: acct.ID, ProjectID: proj.ID, Name: fmt.Sprint("k", i),
-			Prefix: "kw_bench", Last4: "abcd", Hash: hash, HashScheme: "hmac-sha256:1",
-			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: acct.CreatedAt, CreatedBy: acct.ID}
-	}
-	if err := s.CreateKeys(ctx, keys); err != nil {
-		b.Fatal(err)
-	}
+	keys := benchKeys(b, s, proj, 20_000)
 	uses := make([]keyward.KeyUse, len(keys))
 	b.ResetTimer()
 	for n := range b.N {
@@ -99,4 +89,20 @@ func BenchmarkTouchKeys(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(keys)), "ns/key")
+}
+
+// benchKeys stores n plain keys of proj and returns them.
+func benchKeys(b *testing.B, s *Store, proj *keyward.Project, n int) []*keyward.Key {
+	keys := make([]*keyward.Key, n)
+	for i := range keys {
+		hash := make([]byte, 32)
+		rand.Read(hash)
+		keys[i] = &keyward.Key{ID: keyward.NewID(), AccountID: proj.AccountID, ProjectID: proj.ID, Name: fmt.Sprint("k", i),
+			Prefix: "kw_bench", Last4: "abcd", Hash: hash, HashScheme: "hmac-sha256:1",
+			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: proj.CreatedAt, CreatedBy: proj.AccountID}
+	}
+	if err := s.CreateKeys(context.Background(), keys); err != nil {
+		b.Fatal(err)
+	}
+	return keys
 }

@@ -2,8 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"crypto/rand"
-	"fmt"
 	"testing"
 	"time"
 
@@ -17,17 +15,7 @@ func BenchmarkAddUsage(b *testing.B) {
 	ctx := context.Background()
 	s, acct, proj, _ := benchStore(b)
 	now := acct.CreatedAt
-	keys := make([]*keyward.Key, 20_000)
-	for i := range keys {
-		hash := make([]byte, 32)
-		rand.Read(hash)
-		keys[i] = &keyward.Key{ID: keyward.NewID(), AccountID: acct.ID, ProjectID: proj.ID, Name: fmt.Sprint("k", i),
-			Prefix: "kw_bench", Last4: "abcd", Hash: hash, HashScheme: "hmac-sha256:1",
-			Scopes: []string{"read"}, RateLimitTier: keyward.TierStandard, CreatedAt: now, CreatedBy: acct.ID}
-	}
-	if err := s.CreateKeys(ctx, keys); err != nil {
-		b.Fatal(err)
-	}
+	keys := benchKeys(b, s, proj, 20_000)
 	minute := 0
 	write := func() {
 		counts := make([]keyward.UsageCount, len(keys))
