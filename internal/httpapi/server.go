@@ -216,12 +216,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "status", sw.status, "duration", took, "remote", r.RemoteAddr)
 }
 
-// Header values every answer carries, shared rather than built per request (Header.Set
-// allocates a slice each time). Nothing modifies a value slice once it is set: a handler
-// that sets the header again replaces it.
+// Header values set on the hottest answers, shared rather than built per request
+// (Header.Set allocates a slice each time). Nothing modifies a value slice once it is set:
+// a handler that sets the header again replaces it.
 var (
-	nosniff = []string{"nosniff"}
-	noStore = []string{"no-store"}
+	nosniff         = []string{"nosniff"}
+	noStore         = []string{"no-store"}
+	jsonContentType = []string{"application/json"}
 )
 
 // statusWriters are reused: every request gets one, and the verify path counts its

@@ -185,12 +185,9 @@ type verifyRequest struct {
 
 func decodeVerifyRequest(w http.ResponseWriter, r *http.Request) (verifyRequest, error) {
 	var req verifyRequest
-	bp := bodyBufs.Get().(*[]byte)
-	body, err := verifyDecoding.ReadBody(w, r, (*bp)[:0])
-	if cap(body) <= 64<<10 {
-		*bp = body[:0]
-		defer bodyBufs.Put(bp)
-	}
+	bp, buf := bodyBufs.get()
+	body, err := verifyDecoding.ReadBody(w, r, buf)
+	defer bodyBufs.put(bp, body) // what is kept of it (the key) is copied out
 	if err != nil {
 		return req, err
 	}

@@ -119,34 +119,56 @@ func appendVerifyAnswer(dst []byte, res verify.Result, now time.Time) ([]byte, b
 	return append(dst, "}\n"...), true
 }
 
-// jsonContentType is the Content-Type header's value, shared rather than built per answer.
-// Nothing modifies a header's value slice once set.
-var jsonContentType = []string{"application/json"}
+// bufPool lends the verify route byte buffers, so that reading a request and writing an
+// answer allocate nothing. A buffer that grew past maxPooledBuf (a large body, a key with
+// much metadata) is not taken back, so that one large request does not keep it alive.
+type bufPool struct{ pool sync.Pool }
 
-// answerBufs hold answers while they are written, so that writing one allocates nothing.
-var answerBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
+// maxPooledBuf is the largest buffer a bufPool takes back.
+const maxPooledBuf = 64 << 10
+
+func newBufPool(size int) *bufPool {
+	p := &bufPool{}
+	p.pool.New = func() any { b := make([]byte, 0, size); return &b }
+	return p
+}
+
+// get lends an empty buffer, and the handle to give it back with.
+func (p *bufPool) get() (*[]byte, []byte) {
+	bp := p.pool.Get().(*[]byte)
+	return bp, (*bp)[:0]
+}
+
+// put gives back b, the buffer bp lent, as it is now (it may have grown). b must not be
+// used after.
+func (p *bufPool) put(bp *[]byte, b []byte) {
+	if cap(b) <= maxPooledBuf {
+		*bp = b[:0]
+		p.pool.Put(bp)
+	}
+}
+
+// answerBufs hold answers while they are written.
+var answerBufs = newBufPool(1024)
 
 // writeVerifyAnswer writes res's answer: from its pieces when it has them, else through
 // encoding/json.
 func writeVerifyAnswer(w http.ResponseWriter, res verify.Result, now time.Time) {
-	bp := answerBufs.Get().(*[]byte)
-	b, ok := appendVerifyAnswer((*bp)[:0], res, now)
+	bp, b := answerBufs.get()
+	b, ok := appendVerifyAnswer(b, res, now)
 	if ok {
 		_, _ = w.Write(b)
 	} else {
 		_ = json.NewEncoder(w).Encode(verifyResponse(res, now))
 	}
-	if cap(b) <= 64<<10 { // a key with much metadata does not keep a large buffer alive
-		*bp = b[:0]
-		answerBufs.Put(bp)
-	}
+	answerBufs.put(bp, b)
 }
 
 // verifyDecoding reads verify requests as every plain route reads its body.
 var verifyDecoding = httpwire.Decoding{Limit: httpwire.MaxJSONBody}
 
 // bodyBufs hold verify requests' bodies while they are decoded.
-var bodyBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
+var bodyBufs = newBufPool(512)
 
 // onlyKey reads the request most verifications send, {"key":"…"} (JSON whitespace allowed
 // between tokens) with a key of printable ASCII and no escapes, without encoding/json, and
