@@ -2,6 +2,7 @@ package verify
 
 import (
 	"sync/atomic"
+	"time"
 
 	"github.com/keyward/keyward/internal/keyward"
 )
@@ -58,9 +59,22 @@ type stats struct {
 	refreshes                counter
 	refreshesFailed          counter
 	refreshesDeferred        counter
-	refreshLogged            atomic.Int64 // Unix nanoseconds of the last "could not refresh" log line
-	limiterLogged            atomic.Int64 // Unix nanoseconds of the last "unreachable" log line
-	staleLogged              atomic.Int64 // Unix nanoseconds of the last "served stale" log line
+	// What is logged while it keeps happening, at most once a second: a refresh failing,
+	// the rate-limit state unreachable, keys served stale.
+	refreshLogged, limiterLogged, staleLogged everySecond
+}
+
+// everySecond lets one caller through at most once a second, however many call at once:
+// a failure that repeats on every verification is logged, not logged thousands of times.
+type everySecond struct {
+	last atomic.Int64 // Unix nanoseconds of the last call let through
+}
+
+// allow reports whether this call is the one let through.
+func (e *everySecond) allow() bool {
+	now := time.Now().UnixNano()
+	last := e.last.Load()
+	return now-last >= int64(time.Second) && e.last.CompareAndSwap(last, now)
 }
 
 func (s *stats) outcome(code keyward.VerifyCode) { s.outcomes[codeIndex(code)].Add(1) }

@@ -482,9 +482,7 @@ func (v *Verifier) take(ctx context.Context, snap *snapshot, spend int64, now ti
 // logLimiterDown logs that the rate-limit state could not be reached, at most once a
 // second: while Redis is away every verification fails the same way.
 func (v *Verifier) logLimiterDown(err error) {
-	now := time.Now().UnixNano()
-	last := v.stats.limiterLogged.Load()
-	if now-last < int64(time.Second) || !v.stats.limiterLogged.CompareAndSwap(last, now) {
+	if !v.stats.limiterLogged.allow() {
 		return
 	}
 	v.log.Warn("verify: rate-limit state unreachable; applying each tier's fail mode", "err", err)
@@ -571,9 +569,7 @@ func (v *Verifier) refreshLater(sum [32]byte, snap *snapshot) {
 
 // logRefreshFailed logs that a background refresh failed, at most once a second.
 func (v *Verifier) logRefreshFailed(err error) {
-	now := time.Now().UnixNano()
-	last := v.stats.refreshLogged.Load()
-	if now-last < int64(time.Second) || !v.stats.refreshLogged.CompareAndSwap(last, now) {
+	if !v.stats.refreshLogged.allow() {
 		return
 	}
 	v.log.Warn("verify: could not refresh a cached key in the background; it is served until its TTL and read again then",
@@ -593,7 +589,7 @@ func (v *Verifier) serveStale(sum [32]byte, now time.Time, err error) (*snapshot
 		return nil, false
 	}
 	v.stats.staleServed.Add(1)
-	if t, last := time.Now().UnixNano(), v.stats.staleLogged.Load(); t-last >= int64(time.Second) && v.stats.staleLogged.CompareAndSwap(last, t) {
+	if v.stats.staleLogged.allow() {
 		v.log.Warn("verify: the store is unavailable; judging keys from cache entries past their TTL, within the stale bound",
 			"stale_bound", v.stale, "served_stale_total", v.stats.staleServed.Load(), "err", err)
 	}
