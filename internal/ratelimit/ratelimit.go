@@ -60,9 +60,9 @@ type Request struct {
 	// Cost is the credits to spend, >= 0.
 	Cost int64
 	// Slot, when set, lets Memory remember the bucket it found for this request, and Redis
-	// its lease of the bucket, so that the next Take with it skips the lookup. A caller that builds one Request per key and
-	// uses it many times (the verifier's cache does) gives it one; copies of the Request
-	// share it.
+	// its lease of the bucket, so that the next Take with it skips the lookup. A caller
+	// that builds one Request per key and uses it many times (the verifier's cache does)
+	// gives it one; copies of the Request share it.
 	Slot *Slot
 }
 

@@ -30,8 +30,9 @@ type RedisOptions struct {
 // trip (shared with the Takes made at the same moment: see submit): a Lua script that does
 // the GCRA, the quota and the credits atomically, on Redis's clock so that nodes with
 // skewed clocks agree. A Take with a rate limit alone spends a cell this node leased from
-// the bucket earlier, and makes a round trip only to lease more (see lease.go). It needs Redis 5 or later, which replicates a script's effects rather than the
-// script, so that a script may read TIME and still write (tested with Redis 7).
+// the bucket earlier, and makes a round trip only to lease more (see lease.go). It needs
+// Redis 5 or later, which replicates a script's effects rather than the script, so that a
+// script may read TIME and still write (tested with Redis 7).
 //
 // A bucket has two keys, <prefix>rl:{<bucket>}, a hash with the TAT and the quota count
 // that expires once the bucket is at rest, and <prefix>cr:{<bucket>}, a hash with the copy
