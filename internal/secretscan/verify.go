@@ -218,6 +218,12 @@ func (v *Verifier) cached(id string) (keys []*ecdsa.PublicKey, known bool, err e
 // The fetch runs in its own goroutine, under a context that keeps the first caller's values
 // but not its cancellation: it is shared, and one caller giving up must not fail the others.
 func (v *Verifier) refetch(ctx context.Context) error {
+	// A caller that has already given up starts nothing and waits for nothing. Without this,
+	// the select below would pick at random between its ended context and a fetch that
+	// finished at once.
+	if ctx.Err() != nil {
+		return fmt.Errorf("%w: %w", ErrKeyFetch, context.Cause(ctx))
+	}
 	v.mu.Lock()
 	call := v.inflight
 	if call == nil {
