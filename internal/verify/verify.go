@@ -118,6 +118,14 @@ type snapshot struct {
 	key      *keyward.Key
 	identity *keyward.Identity
 
+	// What a verification asking nothing of the key needs to know of key and identity,
+	// taken from them when the snapshot is built (see verdict): the Key is a few hundred
+	// bytes, and reading its fields would cost a warm hit several more cache lines.
+	activeUntil time.Time // when the key stops being active: revoked, expired or out of grace
+	plain       bool      // its user is not disabled, and no network list applies to it
+	credited    bool      // it has usage credits, to be spent in the store
+	imported    bool      // it still carries its import hash (Key.Imported)
+
 	lastUsed atomic.Int64 // Unix nanoseconds, neverUsed at first; only rises
 	written  atomic.Int64 // the last-used time the store holds, as far as this node knows
 	dirty    atomic.Bool  // on a use log list, awaiting a flush
@@ -138,9 +146,24 @@ type snapshot struct {
 	memo Memo
 }
 
-// newSnapshot is the cache entry for k, stored under sum, not used yet.
-func newSnapshot(k *keyward.Key, sum [32]byte) *snapshot {
-	snap := &snapshot{key: k, stripe: sum[1]}
+// farFuture is the active-until time of a key that never stops being active by itself.
+var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
+
+// newSnapshot is the cache entry for k, stored under sum, not used yet, with the identity
+// id (nil when unresolved).
+func newSnapshot(k *keyward.Key, id *keyward.Identity, sum [32]byte) *snapshot {
+	snap := &snapshot{key: k, identity: id, stripe: sum[1], credited: k.Credits != nil, imported: k.Imported()}
+	snap.activeUntil = farFuture
+	for _, end := range []*time.Time{k.RevokedAt, k.ExpiresAt, k.GraceExpiresAt} {
+		if end != nil && end.Before(snap.activeUntil) {
+			snap.activeUntil = *end
+		}
+	}
+	allowed := k.AllowedIPs
+	if id != nil {
+		allowed = id.AllowedIPs
+	}
+	snap.plain = len(allowed) == 0 && (id == nil || !id.UserDisabled())
 	snap.lastUsed.Store(neverUsed)
 	written := int64(neverUsed)
 	if k.LastUsedAt != nil {
@@ -148,6 +171,16 @@ func newSnapshot(k *keyward.Key, sum [32]byte) *snapshot {
 	}
 	snap.written.Store(written)
 	return snap
+}
+
+// verdict is the key's Verdict for a verification at now with req, answered from the
+// snapshot's own fields when req asks nothing of the key: it is then VALID exactly when the
+// key is active, its user enabled and no network list applies (see Key.Verdict's order).
+func (s *snapshot) verdict(now time.Time, req *Requirements) keyward.VerifyCode {
+	if s.plain && len(req.Scopes) == 0 && req.Permissions.IsZero() && now.Before(s.activeUntil) {
+		return keyward.VerifyValid
+	}
+	return s.key.Verdict(now, s.identity, req.ClientIP, req.Scopes, req.Permissions)
 }
 
 // Config tunes a Verifier. Zero values take the defaults.
@@ -357,20 +390,21 @@ func (v *Verifier) Check(ctx context.Context, secret string, req Requirements) (
 		}
 	}
 	res := Result{Key: snap.key, Identity: snap.identity, Memo: &snap.memo}
-	res.Code = snap.key.Verdict(now, snap.identity, req.ClientIP, req.Scopes, req.Permissions)
+	res.Code = snap.verdict(now, &req)
 	if err := v.finish(ctx, snap, req.Cost, now, &res); err != nil {
 		return Result{}, err
 	}
-	v.afterVerdict(snap.key, secret, res.Code)
+	v.afterVerdict(snap, secret, res.Code)
 	return res, nil
 }
 
 // afterVerdict starts what a verdict calls for once per key: rehashing an imported key on
 // its first success, reporting a key that ran out of credits. Both are rare, and neither
 // waits on the request.
-func (v *Verifier) afterVerdict(k *keyward.Key, secret string, code keyward.VerifyCode) {
+func (v *Verifier) afterVerdict(snap *snapshot, secret string, code keyward.VerifyCode) {
+	k := snap.key
 	switch {
-	case code == keyward.VerifyValid && k.Imported():
+	case code == keyward.VerifyValid && snap.imported:
 		v.notices.once("rehash", k.ID, func(ctx context.Context) error { return v.rehashImported(ctx, k, secret) }, v.logNotice)
 	case code == keyward.VerifyUsageExceeded && v.exhausted != nil && k.ExhaustedAt == nil:
 		v.notices.once("exhausted", k.ID, func(ctx context.Context) error { return v.exhausted(ctx, k) }, v.logNotice)
@@ -410,10 +444,10 @@ func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now t
 			return nil
 		}
 	}
-	k := snap.key
-	if k.Credits == nil {
+	if !snap.credited {
 		return nil
 	}
+	k := snap.key
 	spent, err := v.store.SpendCredits(ctx, k.LineageID, spend, now)
 	if keyward.ErrorCode(err) == keyward.ENotFound {
 		return nil // the credits were removed since the key was read
@@ -668,14 +702,14 @@ func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte)
 	if k.LineageID == "" {
 		k.LineageID = k.ID
 	}
-	snap := newSnapshot(k, sum)
 	if v.resolver == nil {
-		return snap, nil
+		return newSnapshot(k, nil, sum), nil
 	}
-	var err error
-	if snap.identity, err = v.resolver.ResolveIdentity(ctx, k); err != nil {
+	id, err := v.resolver.ResolveIdentity(ctx, k)
+	if err != nil {
 		return nil, err
 	}
+	snap := newSnapshot(k, id, sum)
 	if v.limiter != nil {
 		limits, err := v.resolver.ResolveLimits(ctx, k)
 		if err != nil {
