@@ -25,8 +25,11 @@ const maxShards = 64
 // entries start unreferenced, so a burst of keys used once (a scan, many clients each calling
 // once) passes through without pushing out the keys in steady use.
 //
-// Values are stored behind a node pointer and never modified once stored, so a reader may
-// use what it found after dropping the lock.
+// Each value is held inside its node, beside the cache's bookkeeping, so that a hit reads
+// one object rather than following a pointer to a second one (with a million keys cached,
+// every dereference is a cache miss). A node is never modified once stored, apart from its
+// atomics, so a reader may use what it found, through a pointer to the value, after
+// dropping the lock; replacing a value stores a new node.
 type cache[V any] struct {
 	shards []shard[V]
 	mask   int
@@ -42,8 +45,8 @@ type cache[V any] struct {
 }
 
 type shard[V any] struct {
-	mu sync.RWMutex
-	m  map[[32]byte]*node[V]
+	mu    sync.RWMutex
+	nodes index[V]
 	// ring is the clock: every node in m, each at its slot. It grows up to capacity and
 	// then has its entries replaced in place.
 	ring     []*node[V]
@@ -54,19 +57,21 @@ type shard[V any] struct {
 	_ [64]byte
 }
 
+// node is an entry: the bookkeeping a hit reads first, then the value, then what only
+// the rare paths read, so that a hit's reads fall on adjacent cache lines.
 type node[V any] struct {
 	hash    [32]byte
-	value   V
 	expires time.Time
 	due     time.Time // from when a lookup asks for a refresh; expires when refresh is off
-	stored  time.Time // when the value was read from the store: the age getStale bounds
-	slot    int       // index in the shard's ring; guarded by the shard's lock
 	// referenced is set by every hit and cleared by the clock hand as it passes.
 	referenced atomic.Bool
 	// claimed is set by the one lookup that was told to refresh the entry, so that a key
 	// used a thousand times a second is read again once, not a thousand times. A refresh
 	// replaces the node; one that fails releases the claim, for a later lookup to retry.
 	claimed atomic.Bool
+	value   V
+	slot    int       // index in the shard's ring; guarded by the shard's lock
+	stored  time.Time // when the value was read from the store: the age getStale bounds
 }
 
 // newCache returns a cache holding at most size entries.
@@ -79,7 +84,6 @@ func newCache[V any](size int, ttl time.Duration) *cache[V] {
 	c := &cache[V]{shards: make([]shard[V], n), mask: n - 1, ttl: ttl}
 	for i := range c.shards {
 		s := &c.shards[i]
-		s.m = make(map[[32]byte]*node[V])
 		// The remainder is spread over the first shards, so that the total is size exactly.
 		s.capacity = size / n
 		if i < size%n {
@@ -92,7 +96,7 @@ func newCache[V any](size int, ttl time.Duration) *cache[V] {
 // The hash is uniformly distributed, so its first byte is a fair shard index.
 func (c *cache[V]) shard(h [32]byte) *shard[V] { return &c.shards[int(h[0])&c.mask] }
 
-func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
+func (c *cache[V]) get(h [32]byte, now time.Time) (*V, bool) {
 	v, ok, _ := c.lookupDue(h, now)
 	return v, ok
 }
@@ -101,13 +105,13 @@ func (c *cache[V]) get(h [32]byte, now time.Time) (V, bool) {
 // is due (older than the refresh age, younger than the TTL) and no other lookup has been
 // told so since it was stored. The caller then reads it again off the request path and
 // stores the result, or calls release if it cannot.
-func (c *cache[V]) lookupDue(h [32]byte, now time.Time) (v V, ok, refresh bool) {
+func (c *cache[V]) lookupDue(h [32]byte, now time.Time) (v *V, ok, refresh bool) {
 	s := c.shard(h)
 	s.mu.RLock()
-	n := s.m[h]
+	n := s.nodes.get(h)
 	s.mu.RUnlock()
 	if n == nil || !now.Before(n.expires) {
-		return v, false, false
+		return nil, false, false
 	}
 	// Load first: a hot entry's bit is already set, and writing it again on every hit would
 	// bounce its cache line between cores.
@@ -115,17 +119,17 @@ func (c *cache[V]) lookupDue(h [32]byte, now time.Time) (v V, ok, refresh bool) 
 		n.referenced.Store(true)
 	}
 	refresh = !now.Before(n.due) && !n.claimed.Load() && n.claimed.CompareAndSwap(false, true)
-	return n.value, true, refresh
+	return &n.value, true, refresh
 }
 
 // release gives up the refresh claim on the entry under h, if it still holds value: the
 // refresh failed, and a later lookup may try again.
-func (c *cache[V]) release(h [32]byte, owner func(V) bool) {
+func (c *cache[V]) release(h [32]byte, owner func(*V) bool) {
 	s := c.shard(h)
 	s.mu.RLock()
-	n := s.m[h]
+	n := s.nodes.get(h)
 	s.mu.RUnlock()
-	if n != nil && owner(n.value) {
+	if n != nil && owner(&n.value) {
 		n.claimed.Store(false)
 	}
 }
@@ -134,16 +138,15 @@ func (c *cache[V]) release(h [32]byte, owner func(V) bool) {
 // before now: what was last known of a key, for when the store cannot say what is true now.
 // It does not mark the entry referenced, so that a key served only stale does not outlive
 // ones in use.
-func (c *cache[V]) getStale(h [32]byte, now time.Time, bound time.Duration) (V, bool) {
+func (c *cache[V]) getStale(h [32]byte, now time.Time, bound time.Duration) (*V, bool) {
 	s := c.shard(h)
 	s.mu.RLock()
-	n := s.m[h]
+	n := s.nodes.get(h)
 	s.mu.RUnlock()
 	if n == nil || now.Sub(n.stored) >= bound {
-		var zero V
-		return zero, false
+		return nil, false
 	}
-	return n.value, true
+	return &n.value, true
 }
 
 // jittered is d less up to a tenth of it, by h: how long the entry for h lives (d the TTL)
@@ -160,19 +163,30 @@ func jittered(d time.Duration, h [32]byte) time.Duration {
 // generation returns the current invalidation count, for putIfGen.
 func (c *cache[V]) generation() uint64 { return c.gen.Load() }
 
-// put stores v under h.
-func (c *cache[V]) put(h [32]byte, v V, now time.Time) { c.store(h, v, now, false, 0) }
+// put stores a copy of v under h.
+func (c *cache[V]) put(h [32]byte, v V, now time.Time) { c.store(h, &node[V]{value: v}, now, false, 0) }
 
-// putIfGen stores v under h unless the cache was invalidated since generation returned gen.
+// putIfGen stores a copy of v under h unless the cache was invalidated since generation
+// returned gen (see putNodeIfGen).
+func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
+	return c.store(h, &node[V]{value: v}, now, true, gen)
+}
+
+// putNode stores n, a new node whose value the caller has filled in place (a value with
+// atomics in it must not be copied), under h.
+func (c *cache[V]) putNode(h [32]byte, n *node[V], now time.Time) { c.store(h, n, now, false, 0) }
+
+// putNodeIfGen is putNode unless the cache was invalidated since generation returned gen.
 // The check is made under the shard's lock, which an invalidation takes after counting
 // itself: either the put sees the new count, or the invalidation comes after the put and
 // drops what it stored.
-func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
-	return c.store(h, v, now, true, gen)
+func (c *cache[V]) putNodeIfGen(h [32]byte, n *node[V], now time.Time, gen uint64) bool {
+	return c.store(h, n, now, true, gen)
 }
 
-func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint64) bool {
-	n := &node[V]{hash: h, value: v, expires: now.Add(jittered(c.ttl, h)), stored: now}
+// store stores n, which has not been stored before, under h.
+func (c *cache[V]) store(h [32]byte, n *node[V], now time.Time, checkGen bool, gen uint64) bool {
+	n.hash, n.expires, n.stored = h, now.Add(jittered(c.ttl, h)), now
 	n.due = n.expires
 	if c.refresh > 0 && c.refresh < c.ttl {
 		n.due = now.Add(jittered(c.refresh, h))
@@ -183,7 +197,7 @@ func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint
 	if checkGen && c.gen.Load() != gen {
 		return false
 	}
-	switch old := s.m[h]; {
+	switch old := s.nodes.get(h); {
 	case old != nil:
 		n.slot = old.slot
 	case len(s.ring) < s.capacity:
@@ -191,10 +205,10 @@ func (c *cache[V]) store(h [32]byte, v V, now time.Time, checkGen bool, gen uint
 		s.ring = append(s.ring, nil)
 	default:
 		n.slot = s.victim(now)
-		delete(s.m, s.ring[n.slot].hash)
+		s.nodes.delete(s.ring[n.slot].hash)
 	}
 	s.ring[n.slot] = n
-	s.m[h] = n
+	s.nodes.set(n)
 	return true
 }
 
@@ -221,11 +235,11 @@ func (c *cache[V]) delete(h [32]byte) {
 	s := c.shard(h)
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	n := s.m[h]
+	n := s.nodes.get(h)
 	if n == nil {
 		return
 	}
-	delete(s.m, h)
+	s.nodes.delete(h)
 	// Fill the hole with the last node, so that the ring stays dense. This moves one node
 	// in the clock's order, which costs that node at most one extra turn of grace.
 	last := len(s.ring) - 1
@@ -245,7 +259,7 @@ func (c *cache[V]) clear() {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.Lock()
-		clear(s.m)
+		s.nodes.clear()
 		clear(s.ring)
 		s.ring = s.ring[:0]
 		s.hand = 0
@@ -259,7 +273,7 @@ func (c *cache[V]) len() int {
 	for i := range c.shards {
 		s := &c.shards[i]
 		s.mu.RLock()
-		n += len(s.m)
+		n += s.nodes.count
 		s.mu.RUnlock()
 	}
 	return n

@@ -18,15 +18,15 @@ func checkShards[V any](t *testing.T, c *cache[V], size int) {
 	total, capacity := 0, 0
 	for i := range c.shards {
 		s := &c.shards[i]
-		if len(s.ring) != len(s.m) || len(s.m) > s.capacity {
-			t.Fatalf("shard %d: %d in ring, %d in map, capacity %d", i, len(s.ring), len(s.m), s.capacity)
+		if len(s.ring) != s.nodes.count || s.nodes.count > s.capacity {
+			t.Fatalf("shard %d: %d in ring, %d in map, capacity %d", i, len(s.ring), s.nodes.count, s.capacity)
 		}
 		for slot, n := range s.ring {
-			if n.slot != slot || s.m[n.hash] != n {
-				t.Fatalf("shard %d: node at slot %d says slot %d, map has %p want %p", i, slot, n.slot, s.m[n.hash], n)
+			if n.slot != slot || s.nodes.get(n.hash) != n {
+				t.Fatalf("shard %d: node at slot %d says slot %d, map has %p want %p", i, slot, n.slot, s.nodes.get(n.hash), n)
 			}
 		}
-		total += len(s.m)
+		total += s.nodes.count
 		capacity += s.capacity
 	}
 	if capacity != size || total > size {

@@ -17,7 +17,7 @@ func Waiting(v *Verifier) int {
 // benchmark can then fill the cache with millions of keys in seconds.
 func Prime(v *Verifier, secret string, k *keyward.Key) {
 	sum := v.hasher.Hash(secret)
-	v.cache.put(sum, newSnapshot(k, nil, sum), v.now())
+	v.cache.putNode(sum, newSnapshot(k, nil, sum), v.now())
 }
 
 // CodeIndex is codeIndex, for the test that every code has a counter.

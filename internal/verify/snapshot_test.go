@@ -45,7 +45,7 @@ func TestSnapshotVerdictIsKeyVerdict(t *testing.T) {
 				for _, keyNets := range [][]netip.Prefix{nil, nets} {
 					k := &keyward.Key{ID: "k", RevokedAt: revoked, ExpiresAt: expires, GraceExpiresAt: grace, AllowedIPs: keyNets, Scopes: []string{"read"}}
 					for idName, id := range identities {
-						snap := newSnapshot(k, id, [32]byte{})
+						snap := &newSnapshot(k, id, [32]byte{}).value
 						for reqName, req := range requests {
 							for _, at := range []time.Time{now.Add(-time.Nanosecond), now, now.Add(time.Minute)} {
 								want := k.Verdict(at, id, req.ClientIP, req.Scopes, req.Permissions)

@@ -83,12 +83,12 @@ func (v *Verifier) keyByID(ctx context.Context, accountID, keyID string) (*snaps
 	if err != nil {
 		return nil, err
 	}
-	snap, err := v.snapshotOf(ctx, k, sum)
+	n, err := v.snapshotOf(ctx, k, sum)
 	if err != nil {
 		return nil, err
 	}
-	v.byID.putIfGen(sum, snap, now, gen)
-	return snap, nil
+	v.byID.putNodeIfGen(sum, n, now, gen)
+	return &n.value, nil
 }
 
 // Permissions are what the credential may do: its key's effective permissions, or, for an

@@ -149,10 +149,14 @@ type snapshot struct {
 // farFuture is the active-until time of a key that never stops being active by itself.
 var farFuture = time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC)
 
-// newSnapshot is the cache entry for k, stored under sum, not used yet, with the identity
-// id (nil when unresolved).
-func newSnapshot(k *keyward.Key, id *keyward.Identity, sum [32]byte) *snapshot {
-	snap := &snapshot{key: k, identity: id, stripe: sum[1], credited: k.Credits != nil, imported: k.Imported()}
+// newSnapshot is the cache entry for k, to be stored under sum, not used yet, with the
+// identity id (nil when unresolved). The snapshot is the node's value: built in place,
+// since it holds atomics and is not to be copied.
+func newSnapshot(k *keyward.Key, id *keyward.Identity, sum [32]byte) *node[snapshot] {
+	n := new(node[snapshot])
+	snap := &n.value
+	snap.key, snap.identity, snap.stripe = k, id, sum[1]
+	snap.credited, snap.imported = k.Credits != nil, k.Imported()
 	snap.activeUntil = farFuture
 	for _, end := range []*time.Time{k.RevokedAt, k.ExpiresAt, k.GraceExpiresAt} {
 		if end != nil && end.Before(snap.activeUntil) {
@@ -170,7 +174,7 @@ func newSnapshot(k *keyward.Key, id *keyward.Identity, sum [32]byte) *snapshot {
 		written = k.LastUsedAt.UnixNano()
 	}
 	snap.written.Store(written)
-	return snap
+	return n
 }
 
 // verdict is the key's Verdict for a verification at now with req, answered from the
@@ -260,8 +264,8 @@ type Verifier struct {
 	exhausted func(ctx context.Context, k *keyward.Key) error
 	notices   notices
 
-	cache    *cache[*snapshot]
-	byID     *cache[*snapshot] // keys read by id for LimitKey; see bykey.go
+	cache    *cache[snapshot]
+	byID     *cache[snapshot] // keys read by id for LimitKey; see bykey.go
 	negative *cache[struct{}]
 	uses     useLog
 
@@ -330,11 +334,11 @@ func New(store Store, hasher *keyformat.Hasher, cfg Config) *Verifier {
 		stale:     cfg.StaleBound,
 		now:       cfg.Now,
 		log:       cfg.Logger,
-		cache:     newCache[*snapshot](cfg.CacheSize, cfg.TTL),
+		cache:     newCache[snapshot](cfg.CacheSize, cfg.TTL),
 		refreshes: make(chan struct{}, MaxRefreshes),
 		// A key read by id (an access token's) is read again once it is due: tokens are
 		// few next to keys, and this path has no background refresh.
-		byID:      newCache[*snapshot](cfg.CacheSize, min(cfg.Refresh, cfg.TTL)),
+		byID:      newCache[snapshot](cfg.CacheSize, min(cfg.Refresh, cfg.TTL)),
 		negative:  newCache[struct{}](cfg.NegativeCacheSize, cfg.NegativeTTL),
 		limiter:   cfg.Limiter,
 		resolver:  cfg.Resolver,
@@ -685,20 +689,20 @@ func (v *Verifier) fly(ctx context.Context, sum [32]byte, f *flight, now time.Ti
 		fail(err)
 		return
 	}
-	snap, err := v.snapshotOf(ctx, k, sum)
+	n, err := v.snapshotOf(ctx, k, sum)
 	if err != nil {
 		fail(err)
 		return
 	}
 	// If an invalidation came after the lookup began, what it read may predate the change:
 	// it answers this verification and those that began with it, but is not cached.
-	v.cache.putIfGen(sum, snap, now, f.gen)
-	f.snap, f.err = snap, nil
+	v.cache.putNodeIfGen(sum, n, now, f.gen)
+	f.snap, f.err = &n.value, nil
 }
 
 // snapshotOf builds the cache entry for k, found under sum: its identity resolved, and its
-// rate-limit request built once, when there is a limiter.
-func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte) (*snapshot, error) {
+// rate-limit request built once, when there is a limiter. The snapshot is the node's value.
+func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte) (*node[snapshot], error) {
 	if k.LineageID == "" {
 		k.LineageID = k.ID
 	}
@@ -709,19 +713,20 @@ func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte)
 	if err != nil {
 		return nil, err
 	}
-	snap := newSnapshot(k, id, sum)
+	n := newSnapshot(k, id, sum)
 	if v.limiter != nil {
 		limits, err := v.resolver.ResolveLimits(ctx, k)
 		if err != nil {
 			return nil, err
 		}
+		snap := &n.value
 		snap.limit = &ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: new(ratelimit.Slot)}
 		if v.limiter.KeepsCredits() {
 			snap.limit.Credits = k.Credits
 		}
 		snap.failMode = limits.FailMode
 	}
-	return snap, nil
+	return n, nil
 }
 
 // KeyChanged drops k from the cache, so that the next verification reads it afresh. It
