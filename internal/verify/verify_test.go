@@ -95,6 +95,10 @@ func (f *fixture) clock() time.Time { return time.Unix(0, f.now.Load()).UTC() }
 
 func (f *fixture) advance(d time.Duration) { f.now.Add(int64(d)) }
 
+// memoResolver, as a fixture's Config.Resolver, asks for serve's resolver: reads of what keys
+// share (accounts, tiers, roles) remembered for a second.
+var memoResolver verify.Resolver = &keyward.Resolver{}
+
 func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	tb.Helper()
 	ctx := context.Background()
@@ -109,8 +113,13 @@ func newFixture(tb testing.TB, cfg verify.Config) *fixture {
 	f := &fixture{tb: tb, store: &countingStore{Store: inner}}
 	f.now.Store(time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixNano())
 	cfg.Now = f.clock
-	// Keys resolve through the store the service writes to, as in serve.
-	cfg.Resolver = keyward.NewResolver(f.store)
+	// Keys resolve through the store the service writes to, as in serve (which puts its
+	// one-second memo in between: a test wanting that passes memoResolver).
+	if cfg.Resolver == memoResolver {
+		cfg.Resolver = keyward.NewResolver(keyward.NewCachingResolverStore(f.store, keyward.DefaultResolverMemoTTL, f.clock))
+	} else {
+		cfg.Resolver = keyward.NewResolver(f.store)
+	}
 	f.verifier = verify.New(f.store, hasher, cfg)
 	f.svc = keyward.NewService(f.store, hasher, keyward.WithClock(f.clock), keyward.WithKeyEvents(f.verifier))
 	f.quiet = keyward.NewService(f.store, hasher, keyward.WithClock(f.clock))
@@ -838,4 +847,25 @@ func mistype(key string) string {
 		return key[:len(key)-1] + "y"
 	}
 	return key[:len(key)-1] + "x"
+}
+
+// BenchmarkVerifyMiss measures a cache miss in process: the cache holds one key and 1 000 are
+// verified round robin, so that every verification reads its key from the SQLite store and
+// resolves its identity and rate limit, as the first verification of a key does in a
+// server: with the in-memory limiter and the one-second memo of accounts and tiers, as
+// serve has by default.
+func BenchmarkVerifyMiss(b *testing.B) {
+	limiter := ratelimit.NewMemory()
+	defer limiter.Close()
+	f := newFixture(b, verify.Config{CacheSize: 1, Limiter: limiter, Resolver: memoResolver})
+	secrets := make([]string, 1000)
+	for i := range secrets {
+		_, secrets[i] = f.key(b, "read")
+	}
+	before := f.store.lookups.Load()
+	benchVerify(b, f, secrets)
+	b.StopTimer()
+	if reads := f.store.lookups.Load() - before; reads < int64(b.N)*9/10 {
+		b.Fatalf("%d store reads for %d verifications: not misses", reads, b.N)
+	}
 }
