@@ -136,9 +136,13 @@ type snapshot struct {
 	// keyward.VerifyCodes); the use log writes them as usage.
 	counts [numCodes]atomic.Int64
 
-	// limit is the rate-limit request for the key, built once: nil without a limiter.
-	limit    *ratelimit.Request
-	failMode keyward.FailMode
+	// limit is the rate-limit request for the key, built once: nil without a limiter, else
+	// limitReq, whose slot is limitSlot. Both live in the snapshot rather than in objects
+	// of their own, which with many keys cached would each be one more cache miss a hit.
+	limit     *ratelimit.Request
+	limitReq  ratelimit.Request
+	limitSlot ratelimit.Slot
+	failMode  keyward.FailMode
 	// credits is what the limiter's copy of the key's credits (Redis) last showed, for the
 	// use log to write back to the store; nil when nothing new.
 	credits atomic.Pointer[keyward.CreditMirror]
@@ -720,7 +724,8 @@ func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte)
 			return nil, err
 		}
 		snap := &n.value
-		snap.limit = &ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: new(ratelimit.Slot)}
+		snap.limitReq = ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: &snap.limitSlot}
+		snap.limit = &snap.limitReq
 		if v.limiter.KeepsCredits() {
 			snap.limit.Credits = k.Credits
 		}
