@@ -396,8 +396,20 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	defer bs.stop()
 	rep.Settings.BareInProcess = bs.pid == 0
-	bare := newTarget("bare", bs.url, false, o.conc, o.reqTimeout)
+	bare := newTarget("bare", bs.url, false, max(o.conc, o.coldConc), o.reqTimeout)
 	defer bare.close()
+	if !o.proxy {
+		// The cold phase's floor: the same requests, as many at a time, to a server that
+		// does nothing, so that a cold figure can be read as what the miss itself adds.
+		fmt.Fprintf(progress, "the same %d requests to bare, %d at a time …\n", o.coldKeys, o.coldConc)
+		coldBare := once(ctx, bare, bodies[:o.coldKeys], o.coldConc)
+		bare.close()
+		rep.ColdBare = &coldBare
+		if ctx.Err() != nil {
+			return context.Cause(ctx)
+		}
+		rep.check("cold bare", coldBare)
+	}
 
 	// With -proxy the upstream behind both proxies is one more group of the CPU accounting,
 	// beside the proxy measured (the server).

@@ -19,6 +19,9 @@ type report struct {
 	Server   server   `json:"server"`
 	Seed     *seeding `json:"seed,omitempty"`
 	Cold     *phase   `json:"cold,omitempty"`
+	// ColdBare is the bare server sent the same requests as Cold, as many at a time: what
+	// a request costs the client, loopback and scheduling alone, for Cold to be read against.
+	ColdBare *phase `json:"cold_bare,omitempty"`
 	// The warm verification rounds, at the top level of the JSON.
 	comparison
 	// OAuth holds token issuance and introspection, compared the same way, with -oauth.
@@ -355,6 +358,11 @@ func writeText(w io.Writer, r *report) {
 		l := c.Latency
 		fmt.Fprintf(w, "cold verify   %d first verifications (cache misses), %d at a time, %.0f/s: p50 %s  p99 %s  p99.9 %s  max %s  (%d failed)\n",
 			c.Requests, s.ColdConcurrency, c.PerSecond, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), c.failures())
+	}
+	if c := r.ColdBare; c != nil {
+		l := c.Latency
+		fmt.Fprintf(w, "  the same against bare, %d at a time, %.0f/s: p50 %s  p99 %s  p99.9 %s  max %s  (%d failed)\n",
+			s.ColdConcurrency, c.PerSecond, fmtDur(l.P50), fmtDur(l.P99), fmtDur(l.P999), fmtDur(l.Max), c.failures())
 	}
 	if len(r.Rounds) > 0 {
 		what := "warm verify"
