@@ -194,8 +194,9 @@ func (s *snapshot) verdict(now time.Time, req *Requirements) keyward.VerifyCode 
 // Config tunes a Verifier. Zero values take the defaults.
 type Config struct {
 	// CacheSize bounds how many found keys are cached (default 1 000 000). An entry costs
-	// about 200 bytes beside the key and identity it holds; the memory grows with use and
-	// is not reserved up front.
+	// about 500 bytes beside the key and identity it holds (about 1 KB a key in all, for a
+	// typical key: BenchmarkVerifyCacheScale); the memory grows with use and is not
+	// reserved up front.
 	CacheSize int
 	// NegativeCacheSize bounds how many unknown hashes are remembered (default 10 000).
 	NegativeCacheSize int
