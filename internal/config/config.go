@@ -40,7 +40,7 @@ type Config struct {
 	// required with Database.
 	ServerSecret string
 	// CacheSize bounds the verification cache, in keys. Its memory is not reserved: it grows
-	// as the cache fills, by about 200 bytes a key beside the key itself.
+	// as the cache fills, by about 1 KB a key (500 bytes beside the key itself).
 	CacheSize int
 	// CacheTTL is the most a cached key may be older than its last read and still be
 	// judged (outside an outage: see CacheStaleBound).
