@@ -39,7 +39,7 @@ type cache[V any] struct {
 	// (stale-while-revalidate; see lookupDue). Zero: entries are fresh until they expire.
 	refresh time.Duration
 	// gen counts invalidations (delete, clear). A reader that will put what it read from the
-	// store notes gen before reading and puts only if it has not moved (putIfGen), so that a
+	// store notes gen before reading and puts only if it has not moved (putNodeIfGen), so that a
 	// read which raced with an invalidation cannot bring back what the invalidation dropped.
 	gen atomic.Uint64
 }
@@ -47,8 +47,8 @@ type cache[V any] struct {
 type shard[V any] struct {
 	mu    sync.RWMutex
 	nodes index[V]
-	// ring is the clock: every node in m, each at its slot. It grows up to capacity and
-	// then has its entries replaced in place.
+	// ring is the clock: every node in the index, each at its slot. It grows up to
+	// capacity and then has its entries replaced in place.
 	ring     []*node[V]
 	hand     int
 	capacity int
@@ -160,7 +160,7 @@ func jittered(d time.Duration, h [32]byte) time.Duration {
 	return d - time.Duration(uint64(spread)*uint64(binary.LittleEndian.Uint16(h[:]))>>16)
 }
 
-// generation returns the current invalidation count, for putIfGen.
+// generation returns the current invalidation count, for putNodeIfGen and putIfGen.
 func (c *cache[V]) generation() uint64 { return c.gen.Load() }
 
 // put stores a copy of v under h.
