@@ -136,11 +136,12 @@ type snapshot struct {
 	// keyward.VerifyCodes); the use log writes them as usage.
 	counts [numCodes]atomic.Int64
 
-	// limit is the rate-limit request for the key, built once: nil without a limiter, else
-	// limitReq, whose slot is limitSlot. Both live in the snapshot rather than in objects
-	// of their own, which with many keys cached would each be one more cache miss a hit.
-	limit     *ratelimit.Request
-	limitReq  ratelimit.Request
+	// limit is the rate-limit request for the key, built once when there is a limiter
+	// (limited), with limitSlot as its slot. Both live in the snapshot rather than in
+	// objects of their own, which with many keys cached would each be one more cache miss
+	// a hit.
+	limited   bool
+	limit     ratelimit.Request
 	limitSlot ratelimit.Slot
 	failMode  keyward.FailMode
 	// credits is what the limiter's copy of the key's credits (Redis) last showed, for the
@@ -448,7 +449,7 @@ func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now t
 	if cost != nil {
 		spend = *cost
 	}
-	if snap.limit != nil {
+	if snap.limited {
 		if kept := v.take(ctx, snap, spend, now, res); kept || res.Code != keyward.VerifyValid {
 			return nil
 		}
@@ -475,7 +476,7 @@ func (v *Verifier) limit(ctx context.Context, snap *snapshot, cost *int64, now t
 // the limiter dealt with the key's credits (it keeps them: Redis), or they must not be spent
 // in the store now (Redis is away, and spending them there would fork the count).
 func (v *Verifier) take(ctx context.Context, snap *snapshot, spend int64, now time.Time, res *Result) (creditsDone bool) {
-	req := snap.limit
+	req := &snap.limit
 	if spend != req.Cost {
 		r := *req
 		r.Cost = spend
@@ -725,8 +726,8 @@ func (v *Verifier) snapshotOf(ctx context.Context, k *keyward.Key, sum [32]byte)
 			return nil, err
 		}
 		snap := &n.value
-		snap.limitReq = ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: &snap.limitSlot}
-		snap.limit = &snap.limitReq
+		snap.limited = true
+		snap.limit = ratelimit.Request{Bucket: k.LineageID, Limit: limits.Limit, Cost: 1, Slot: &snap.limitSlot}
 		if v.limiter.KeepsCredits() {
 			snap.limit.Credits = k.Credits
 		}
