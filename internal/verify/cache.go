@@ -160,17 +160,11 @@ func jittered(d time.Duration, h [32]byte) time.Duration {
 	return d - time.Duration(uint64(spread)*uint64(binary.LittleEndian.Uint16(h[:]))>>16)
 }
 
-// generation returns the current invalidation count, for putNodeIfGen and putIfGen.
+// generation returns the current invalidation count, for putNodeIfGen.
 func (c *cache[V]) generation() uint64 { return c.gen.Load() }
 
 // put stores a copy of v under h.
 func (c *cache[V]) put(h [32]byte, v V, now time.Time) { c.store(h, &node[V]{value: v}, now, false, 0) }
-
-// putIfGen stores a copy of v under h unless the cache was invalidated since generation
-// returned gen (see putNodeIfGen).
-func (c *cache[V]) putIfGen(h [32]byte, v V, now time.Time, gen uint64) bool {
-	return c.store(h, &node[V]{value: v}, now, true, gen)
-}
 
 // putNode stores n, a new node whose value the caller has filled in place (a value with
 // atomics in it must not be copied), under h.

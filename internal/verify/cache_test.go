@@ -131,8 +131,8 @@ func TestCachePutIfGen(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			gen := c.generation()
 			tt.invalidate()
-			if got := c.putIfGen(hashIn(i), i, t0, gen); got != tt.want {
-				t.Errorf("putIfGen: got %v, want %v", got, tt.want)
+			if got := c.putNodeIfGen(hashIn(i), &node[int]{value: i}, t0, gen); got != tt.want {
+				t.Errorf("putNodeIfGen: got %v, want %v", got, tt.want)
 			}
 			if _, got := c.get(hashIn(i), t0); got != tt.want {
 				t.Errorf("cached: got %v, want %v", got, tt.want)
