@@ -356,13 +356,9 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	kw := newTarget("keyward", strings.TrimSuffix(baseURL, "/")+"/v1/keys/verify", true, max(o.conc, o.coldConc), o.reqTimeout)
 	defer kw.close()
 	fmt.Fprintf(progress, "verifying %d keys once each, %d at a time …\n", o.coldKeys, o.coldConc)
-	cold := once(ctx, kw, bodies[:o.coldKeys], o.coldConc)
-	kw.close()
-	rep.Cold = &cold
-	if ctx.Err() != nil {
-		return context.Cause(ctx)
+	if rep.Cold, err = coldPhase(ctx, rep, "cold", kw, bodies[:o.coldKeys], o.coldConc); err != nil {
+		return err
 	}
-	rep.check("cold", cold)
 
 	if o.soak > 0 {
 		fmt.Fprintf(progress, "soaking for %s on %d connections, sampling every %s …\n", o.soak, o.conc, o.soakEvery)
@@ -402,13 +398,9 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 		// The cold phase's floor: the same requests, as many at a time, to a server that
 		// does nothing, so that a cold figure can be read as what the miss itself adds.
 		fmt.Fprintf(progress, "the same %d requests to bare, %d at a time …\n", o.coldKeys, o.coldConc)
-		coldBare := once(ctx, bare, bodies[:o.coldKeys], o.coldConc)
-		bare.close()
-		rep.ColdBare = &coldBare
-		if ctx.Err() != nil {
-			return context.Cause(ctx)
+		if rep.ColdBare, err = coldPhase(ctx, rep, "cold bare", bare, bodies[:o.coldKeys], o.coldConc); err != nil {
+			return err
 		}
-		rep.check("cold bare", coldBare)
 	}
 
 	// With -proxy the upstream behind both proxies is one more group of the CPU accounting,
@@ -458,6 +450,18 @@ func bench(ctx context.Context, o options, rep *report, progress io.Writer) (err
 	}
 	rep.summarise()
 	return nil
+}
+
+// coldPhase sends each body once to t, conc at a time, closes t's connections, and checks
+// the phase under name. The phase is returned even when ctx ended, with ctx's cause.
+func coldPhase(ctx context.Context, rep *report, name string, t *target, bodies [][]byte, conc int) (*phase, error) {
+	p := once(ctx, t, bodies, conc)
+	t.close()
+	if ctx.Err() != nil {
+		return &p, context.Cause(ctx)
+	}
+	rep.check(name, p)
+	return &p, nil
 }
 
 // keywardFlags are the flags the harness gives keyward serve after its own: with -nginx,
