@@ -17,9 +17,8 @@ import (
 // its key exists in its account; the others are dropped. A count's minute is truncated to the
 // minute.
 //
-// The counts go batchRows to a statement: a minute's write of a busy node is tens of
-// thousands of counts, and per statement the driver's round (arguments, step, reset) cost
-// more than the row's own work.
+// A minute's write of a busy node is tens of thousands of counts: they go batchRows to a
+// statement (see batch.go).
 func (s *Store) AddUsage(ctx context.Context, counts []keyward.UsageCount) error {
 	counts = slices.DeleteFunc(slices.Clone(counts), func(c keyward.UsageCount) bool {
 		return c.Count == 0 // a row of 0 would be a bucket of nothing
